@@ -1,0 +1,38 @@
+"""access: a routing-based accessibility engine (streets, transit, indicators, scenarios).
+
+>>> import access
+>>> net = access.TransportNetwork.from_files("region.osm.pbf", gtfs=["feed.zip"])  # doctest: +SKIP
+>>> ttm = access.travel_time_matrix(net, cells, venues, mode="walk")              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
+                      ScenarioError, ValidationError)
+from .matrix import TravelTimeMatrix, travel_time_matrix
+from .network.bundle import TransportNetwork
+from .network.street import StreetGraph
+
+__all__ = [
+    "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
+    "ValidationError", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "route",
+    "aggregate", "compare",
+]
+
+
+def __getattr__(name):  # lazy access to heavier parts
+    if name == "route":
+        from .routing import route
+
+        return route
+    if name == "aggregate":
+        from .indicators import aggregate
+
+        return aggregate
+    if name == "compare":
+        from .scenarios import compare
+
+        return compare
+    raise AttributeError(f"module 'access' has no attribute {name!r}")

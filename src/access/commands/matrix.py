@@ -1,0 +1,59 @@
+"""``access matrix``: an origin-destination travel-time matrix to Parquet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import click
+
+
+@click.command("matrix")
+@click.option("--network", "network_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="network bundle built by `access network build`")
+@click.option("--origins", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="GeoPackage, GeoJSON, Parquet, or CSV with id, lon, lat")
+@click.option("--destinations", type=click.Path(exists=True, dir_okay=False), help="default: the origins")
+@click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="output Parquet file (or folder with --chunk-size)")
+@click.option("--max-time", default=120.0, show_default=True, help="max travel time, minutes")
+@click.option("--departure", default=None, help="transit: first departure, e.g. 2019-05-13T14:00")
+@click.option("--window", default=60, show_default=True, help="transit: departure window, minutes")
+@click.option("--percentiles", default="50", show_default=True, help="transit: e.g. 5,25,50,75,95")
+@click.option("--max-walk", default=None, type=float, help="transit: max walk per leg, minutes")
+@click.option("--max-rides", default=3, show_default=True, help="transit: max vehicles boarded")
+@click.option("--walk-speed", default=3.6, show_default=True, help="km/h")
+@click.option("--bike-speed", default=12.0, show_default=True, help="km/h")
+@click.option("--max-snap", default=500.0, show_default=True, help="points farther from the network are unreachable, m")
+@click.option("--id-column", default="id", show_default=True)
+@click.option("--drop-unreachable", is_flag=True, help="leave unreachable pairs out of the table")
+@click.option("--chunk-size", default=None, type=int, help="origins per chunk: write a partitioned Parquet folder "
+              "(resumable)")
+@click.option("--workers", default=None, type=int, help="run chunks on a local Dask cluster of N workers")
+@click.option("--scheduler", default=None, help="address of an existing dask.distributed scheduler")
+def command(network_dir, origins, destinations, mode, out, max_time, departure, window, percentiles, max_walk,
+            max_rides, walk_speed, bike_speed, max_snap, id_column, drop_unreachable, chunk_size, workers, scheduler):
+    """Compute travel times from ORIGINS to DESTINATIONS and write a long Parquet table."""
+    from ..io.places import read_points
+    from ..matrix import travel_time_matrix
+    from ..network.bundle import TransportNetwork
+
+    t0 = time.perf_counter()
+    net = TransportNetwork.load(network_dir)
+    o = read_points(origins, name="origins", id_column=id_column)
+    d = read_points(destinations, name="destinations", id_column=id_column) if destinations else o
+    ps = tuple(float(p) if "." in p else int(p) for p in percentiles.split(",") if p.strip())
+    dep = dt.datetime.fromisoformat(departure) if departure else None
+    opts = dict(mode=mode, max_time_min=max_time, departure=dep, window_min=window, percentiles=ps,
+                max_walk_min=max_walk, max_rides=max_rides, walk_speed_kmh=walk_speed, bike_speed_kmh=bike_speed,
+                max_snap_m=max_snap)
+    if chunk_size or workers or scheduler:
+        from ..distributed import chunked_matrix
+
+        res = chunked_matrix(network_dir, o, d, out, chunk_size=chunk_size or 512, workers=workers,
+                             scheduler=scheduler, drop_unreachable=drop_unreachable, progress=True, **opts)
+        click.echo(f"{res}\nwritten to {out} in {time.perf_counter() - t0:.1f} s")
+        return
+    ttm = travel_time_matrix(net, o, d, progress=True, **opts)
+    ttm.to_parquet(out, drop_unreachable=drop_unreachable)
+    click.echo(f"{ttm}\nwritten to {out} in {time.perf_counter() - t0:.1f} s")

@@ -1,0 +1,185 @@
+"""Dijkstra kernels on CSR arrays (numba).
+
+Arrays in, arrays out: ``first_out`` int32[n+1], ``head`` int32[m], ``weight`` int32[m] (seconds).
+Searches start from *seeds*: up to ``s`` (node, initial cost) pairs per source, which is how a point snapped
+onto the middle of an edge enters the graph (node -1 = no seed). Searches are bounded by ``max_time_s``
+(labels above it are not settled). Inside kernels unreached is ``INF``; public wrappers turn it into
+``UNREACHABLE = -1``.
+
+The priority queue is a binary heap of packed int64 keys ``cost << 32 | node`` with lazy deletion:
+one comparison per sift step and no indirection, which is what makes it faster than scipy's
+Fibonacci heap on road graphs. Each thread allocates its scratch (labels, heap, touched list) once per
+batch and resets only the labels it touched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import config, njit, prange
+
+INF = np.int32(2**31 - 1)
+UNREACHABLE = -1
+_MASK = np.int64(0xFFFFFFFF)
+_NTHREADS = int(config.NUMBA_NUM_THREADS)
+
+
+@njit(cache=True, inline="always")
+def _heap_push(heap, size, key):
+    i = size
+    heap[i] = key
+    while i > 0:
+        p = (i - 1) >> 1
+        if heap[p] <= key:
+            break
+        heap[i] = heap[p]
+        i = p
+    heap[i] = key
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _heap_pop(heap, size):
+    top = heap[0]
+    size -= 1
+    if size > 0:
+        key = heap[size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and heap[c + 1] < heap[c]:
+                c += 1
+            if heap[c] >= key:
+                break
+            heap[i] = heap[c]
+            i = c
+        heap[i] = key
+    return top, size
+
+
+@njit(cache=True)
+def _search(first_out, head, weight, seed_node, seed_cost, max_time_s, dist, heap, touched):
+    """One bounded search; fills ``dist`` (must be INF everywhere on entry). Returns the number of touched nodes."""
+    size = 0
+    nt = 0
+    for s in range(seed_node.shape[0]):
+        v = seed_node[s]
+        c = seed_cost[s]
+        if v < 0 or c < 0 or c > max_time_s:
+            continue
+        if c < dist[v]:
+            if dist[v] == INF:
+                touched[nt] = v
+                nt += 1
+            dist[v] = c
+            size = _heap_push(heap, size, (np.int64(c) << 32) | np.int64(v))
+    while size > 0:
+        key, size = _heap_pop(heap, size)
+        d = np.int32(key >> 32)
+        u = np.int32(key & _MASK)
+        if d > dist[u]:
+            continue
+        for e in range(first_out[u], first_out[u + 1]):
+            v = head[e]
+            nd = d + weight[e]
+            if nd < dist[v] and nd <= max_time_s:
+                if dist[v] == INF:
+                    touched[nt] = v
+                    nt += 1
+                dist[v] = nd
+                size = _heap_push(heap, size, (np.int64(nd) << 32) | np.int64(v))
+    return nt
+
+
+@njit(cache=True, parallel=True)
+def sssp_many(first_out, head, weight, seed_node, seed_cost, max_time_s, nthreads=0):
+    """Bounded one-to-all searches, one per row of ``seed_node``/``seed_cost`` (int32[k, s]).
+
+    Returns int32[k, n] seconds, ``INF`` where unreached within ``max_time_s``.
+    """
+    n = first_out.shape[0] - 1
+    m = head.shape[0]
+    k = seed_node.shape[0]
+    out = np.empty((k, n), dtype=np.int32)
+    if nthreads <= 0:
+        nthreads = 2 * _NTHREADS
+    nthreads = min(nthreads, max(k, 1))
+    for t in prange(nthreads):
+        dist = np.full(n, INF, dtype=np.int32)
+        heap = np.empty(m + seed_node.shape[1] + 1, dtype=np.int64)
+        touched = np.empty(n, dtype=np.int32)
+        for i in range(t, k, nthreads):
+            nt = _search(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, heap, touched)
+            out[i, :] = dist
+            for j in range(nt):
+                dist[touched[j]] = INF
+    return out
+
+
+@njit(cache=True, parallel=True)
+def od_matrix(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_s, nthreads=0):
+    """Origin-destination seconds between snapped points.
+
+    ``o_node/o_cost`` int32[k, s]: seeds of each origin (node, seconds from the point to the node).
+    ``d_node/d_cost`` int32[j, s]: for each destination, nodes from which it is reached and the seconds
+    from the node to the point. Returns int32[k, j], ``INF`` where over ``max_time_s`` or unreached.
+    """
+    n = first_out.shape[0] - 1
+    m = head.shape[0]
+    k = o_node.shape[0]
+    j = d_node.shape[0]
+    out = np.empty((k, j), dtype=np.int32)
+    if nthreads <= 0:
+        nthreads = 2 * _NTHREADS
+    nthreads = min(nthreads, max(k, 1))
+    for t in prange(nthreads):
+        dist = np.full(n, INF, dtype=np.int32)
+        heap = np.empty(m + o_node.shape[1] + 1, dtype=np.int64)
+        touched = np.empty(n, dtype=np.int32)
+        for i in range(t, k, nthreads):
+            nt = _search(first_out, head, weight, o_node[i], o_cost[i], max_time_s, dist, heap, touched)
+            for q in range(j):
+                best = INF
+                for s in range(d_node.shape[1]):
+                    v = d_node[q, s]
+                    if v >= 0 and d_cost[q, s] >= 0 and dist[v] != INF:
+                        c = dist[v] + d_cost[q, s]
+                        if c < best:
+                            best = c
+                if best > max_time_s:
+                    best = INF
+                out[i, q] = best
+            for jj in range(nt):
+                dist[touched[jj]] = INF
+    return out
+
+
+@njit(cache=True)
+def transpose_csr(first_out, head, weight):
+    """Reverse every edge. Returns (first_out, head, weight, edge_map) where edge_map[e'] is the forward edge id."""
+    n = first_out.shape[0] - 1
+    m = head.shape[0]
+    deg = np.zeros(n + 1, dtype=np.int32)
+    for e in range(m):
+        deg[head[e] + 1] += 1
+    rfirst = np.cumsum(deg).astype(np.int32)
+    pos = rfirst[:-1].copy()
+    rhead = np.empty(m, dtype=np.int32)
+    rweight = np.empty(m, dtype=np.int32)
+    emap = np.empty(m, dtype=np.int32)
+    for u in range(n):
+        for e in range(first_out[u], first_out[u + 1]):
+            v = head[e]
+            p = pos[v]
+            rhead[p] = u
+            rweight[p] = weight[e]
+            emap[p] = e
+            pos[v] += 1
+    return rfirst, rhead, rweight, emap
+
+
+def to_public(times: np.ndarray) -> np.ndarray:
+    """Replace ``INF`` by ``UNREACHABLE`` (-1), in place, and return the array."""
+    times[times == INF] = UNREACHABLE
+    return times

@@ -1,0 +1,387 @@
+"""Range-RAPTOR kernels (numba): arrays in, arrays out.
+
+The day timetable (see :meth:`access.network.transit.Timetable.for_date`) is laid out for RAPTOR:
+
+* patterns ``p``: stops ``pat_stops[pat_stop_off[p]:pat_stop_off[p+1]]`` with per-position ``pat_board`` /
+  ``pat_alight`` flags (GTFS pickup/drop-off types), ``pat_ntrips[p]`` trips that never overtake each other,
+  sorted by departure;
+* times stop-major per pattern: trip ``t`` at position ``i`` arrives at ``t_arr[pat_time_off[p] + i*nt + t]`` and
+  departs at ``t_dep[...]`` (int32 seconds since the query day's midnight), so the earliest trip catchable at a
+  stop is a binary search over a contiguous slice;
+* ``stop_pat_off/stop_pat/stop_pat_pos``: the patterns through each stop and the stop's position in them;
+* footpaths (transfers) in CSR ``x_off/x_to/x_s``.
+
+Labels, for ``k`` rides (rounds ``0..K``):
+
+* ``tau[k, s]``: earliest arrival at ``s`` with at most ``k`` rides, by any means (used to board round ``k+1``);
+* ``tau_ride[k, s]``: earliest arrival at ``s`` *getting off a vehicle* with at most ``k`` rides (walking
+  transfers and egress walks start from these only, so there is never walk after walk, as in R5).
+
+Range-RAPTOR: departure minutes are processed latest first and labels are kept between them (an arrival reachable
+leaving later is reachable leaving earlier, by waiting). Labels are "at most k rides", so reusing them keeps the
+ride limit exact. Boarding needs ``dep >= arrival + slack_s`` (R5's 60 s boarding slack, also at the first
+boarding). A label above ``departure + max_time_s`` is not recorded.
+
+Percentiles use R5's nearest-rank rule: with the ``n`` per-minute travel times sorted ascending (unreachable last),
+percentile ``p`` is element ``ceil(p / 100 * n) - 1`` (index 0 for p = 0); unreachable when that element is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+INF = np.int32(2**31 - 1)
+KIND_NONE = 0
+KIND_ACCESS = 1
+KIND_RIDE = 2
+KIND_TRANSFER = 3
+KIND_LOWER = 4
+
+
+@njit(cache=True, inline="always")
+def _lower_bound(arr, lo, hi, stride, base, need):
+    """First index t in [lo, hi) with arr[base + t*stride] >= need (hi when none)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if arr[base + mid * stride] < need:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def run_departure(t, cutoff, acc_stop, acc_s, K, slack_s,
+                  pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
+                  stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s,
+                  tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
+                  improved_flag, improved_list, n_improved,
+                  record, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos):
+    """One RAPTOR departure at ``t`` updating ``tau``/``tau_ride`` in place (range reuse when not reset).
+
+    Stops whose ride label improved are appended to ``improved_list`` (deduplicated by ``improved_flag``); the new
+    count is returned. ``mark_a`` must be all False and ``pat_start`` all -1 on entry; both are left so.
+    When ``record``, parent pointers are written (``p_*`` for ``tau``, ``r_*`` for ``tau_ride``).
+    """
+    nm = 0
+    for j in range(acc_stop.shape[0]):
+        s = acc_stop[j]
+        a = t + acc_s[j]
+        if a > cutoff:
+            continue
+        if a < tau[0, s]:
+            for r in range(K + 1):
+                if a < tau[r, s]:
+                    tau[r, s] = a
+                    if record:
+                        p_kind[r, s] = KIND_ACCESS if r == 0 else KIND_LOWER
+            if not mark_a[s]:
+                mark_a[s] = True
+                list_a[nm] = s
+                nm += 1
+    for k in range(1, K + 1):
+        if nm == 0:
+            break
+        # patterns through the stops improved in the previous round, from the earliest such position
+        npl = 0
+        for j in range(nm):
+            s = list_a[j]
+            mark_a[s] = False
+            for e in range(stop_pat_off[s], stop_pat_off[s + 1]):
+                p = stop_pat[e]
+                pos = stop_pat_pos[e]
+                if pat_board[pat_stop_off[p] + pos] == 0:
+                    continue
+                if pat_start[p] < 0:
+                    pat_start[p] = pos
+                    pat_list[npl] = p
+                    npl += 1
+                elif pos < pat_start[p]:
+                    pat_start[p] = pos
+        nb = 0  # stops whose ride label improved this round (list_b)
+        for j in range(npl):
+            p = pat_list[j]
+            start = pat_start[p]
+            pat_start[p] = -1
+            base = pat_stop_off[p]
+            ns = pat_stop_off[p + 1] - base
+            nt = pat_ntrips[p]
+            toff = pat_time_off[p]
+            tr = -1
+            bpos = -1
+            for i in range(start, ns):
+                s = pat_stops[base + i]
+                if tr >= 0 and pat_alight[base + i] != 0:
+                    a = t_arr[toff + i * nt + tr]
+                    if a <= cutoff and a < tau_ride[k, s]:
+                        for r in range(k, K + 1):
+                            if a < tau_ride[r, s]:
+                                tau_ride[r, s] = a
+                                if record:
+                                    if r == k:
+                                        r_kind[r, s] = KIND_RIDE
+                                        r_pat[r, s] = p
+                                        r_trip[r, s] = tr
+                                        r_bpos[r, s] = bpos
+                                        r_apos[r, s] = i
+                                    else:
+                                        r_kind[r, s] = KIND_LOWER
+                        if not improved_flag[s]:
+                            improved_flag[s] = True
+                            improved_list[n_improved] = s
+                            n_improved += 1
+                        if not mark_a[s]:
+                            mark_a[s] = True
+                            list_b[nb] = s
+                            nb += 1
+                if pat_board[base + i] != 0:
+                    prev = tau[k - 1, s]
+                    if prev < INF:
+                        need = prev + slack_s
+                        if need <= cutoff:
+                            hi = nt
+                            if tr >= 0:
+                                hi = tr
+                                if tr == 0 or t_dep[toff + i * nt + tr - 1] < need:
+                                    hi = 0
+                            if hi > 0:
+                                c = _lower_bound(t_dep, 0, hi, nt, toff + i * nt, need)
+                                if c < hi:
+                                    tr = c
+                                    bpos = i
+        # ride labels -> tau; then one walking transfer from each improved ride label
+        for j in range(nb):
+            s = list_b[j]
+            mark_a[s] = False
+            snap_buf[j] = tau_ride[k, s]
+        nm = 0
+        for j in range(nb):
+            s = list_b[j]
+            a = snap_buf[j]
+            if a < tau[k, s]:
+                for r in range(k, K + 1):
+                    if a < tau[r, s]:
+                        tau[r, s] = a
+                        if record:
+                            if r == k:
+                                p_kind[r, s] = KIND_RIDE
+                                p_from[r, s] = s
+                            else:
+                                p_kind[r, s] = KIND_LOWER
+                if not mark_a[s]:
+                    mark_a[s] = True
+                    list_a[nm] = s
+                    nm += 1
+        for j in range(nb):
+            s = list_b[j]
+            a0 = snap_buf[j]
+            for e in range(x_off[s], x_off[s + 1]):
+                s2 = x_to[e]
+                a = a0 + x_s[e]
+                if a <= cutoff and a < tau[k, s2]:
+                    for r in range(k, K + 1):
+                        if a < tau[r, s2]:
+                            tau[r, s2] = a
+                            if record:
+                                if r == k:
+                                    p_kind[r, s2] = KIND_TRANSFER
+                                    p_from[r, s2] = s
+                                else:
+                                    p_kind[r, s2] = KIND_LOWER
+                    if not mark_a[s2]:
+                        mark_a[s2] = True
+                        list_a[nm] = s2
+                        nm += 1
+    for j in range(nm):
+        mark_a[list_a[j]] = False
+    return n_improved
+
+
+@njit(cache=True)
+def _scratch(n_stops, n_pat, K):
+    tau = np.full((K + 1, n_stops), INF, dtype=np.int32)
+    tau_ride = np.full((K + 1, n_stops), INF, dtype=np.int32)
+    mark_a = np.zeros(n_stops, dtype=np.bool_)
+    list_a = np.empty(n_stops, dtype=np.int32)
+    list_b = np.empty(n_stops, dtype=np.int32)
+    pat_start = np.full(max(n_pat, 1), -1, dtype=np.int32)
+    pat_list = np.empty(max(n_pat, 1), dtype=np.int32)
+    snap_buf = np.empty(n_stops, dtype=np.int32)
+    improved_flag = np.zeros(n_stops, dtype=np.bool_)
+    improved_list = np.empty(n_stops, dtype=np.int32)
+    return tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list
+
+
+@njit(cache=True, parallel=True)
+def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
+                  pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
+                  stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s, n_chunks, range_mode):
+    """Stop-level range-RAPTOR, one query per row of the source CSR (``src_off``: sources -> access stops).
+
+    ``dep_times`` int32[n_min] must be increasing. Returns int32[n_q, n_min, n_stops]: earliest arrival (clock
+    seconds) at every stop with at most ``K`` rides for each departure (``INF`` unreached). With ``range_mode``
+    False every departure starts from fresh labels (plain RAPTOR, for checking the range reuse).
+    """
+    n_q = src_off.shape[0] - 1
+    n_stops = stop_pat_off.shape[0] - 1
+    n_pat = pat_stop_off.shape[0] - 1
+    n_min = dep_times.shape[0]
+    out = np.empty((n_q, n_min, n_stops), dtype=np.int32)
+    dummy8 = np.zeros((1, 1), dtype=np.int8)
+    dummy32 = np.zeros((1, 1), dtype=np.int32)
+    nch = max(1, min(n_chunks, n_q))
+    for c in prange(nch):
+        tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list = \
+            _scratch(n_stops, n_pat, K)
+        for q in range(c, n_q, nch):
+            tau[:, :] = INF
+            tau_ride[:, :] = INF
+            a0 = src_off[q]
+            a1 = src_off[q + 1]
+            for m in range(n_min - 1, -1, -1):
+                t = dep_times[m]
+                if not range_mode:
+                    tau[:, :] = INF
+                    tau_ride[:, :] = INF
+                ni = run_departure(t, t + max_time_s, src_stop[a0:a1], src_s[a0:a1], K, slack_s,
+                                   pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
+                                   t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s,
+                                   tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
+                                   improved_flag, improved_list, 0,
+                                   False, dummy8, dummy32, dummy8, dummy32, dummy32, dummy32, dummy32)
+                for j in range(ni):
+                    improved_flag[improved_list[j]] = False
+                for s in range(n_stops):
+                    out[q, m, s] = tau[K, s]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_off, eg_dest, eg_s, n_dest,
+                        dep_times, K, max_time_s, slack_s, pct_index,
+                        pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
+                        stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s, n_chunks, want_per_minute):
+    """Origins x destinations travel-time percentiles over a departure window (range-RAPTOR).
+
+    Parameters (CSR by origin unless said)
+    --------------------------------------
+    acc_off/acc_stop/acc_s : walking seconds from each origin to the stops within the access limit.
+    dir_off/dir_dest/dir_s : walking seconds from each origin straight to destinations.
+    eg_off/eg_dest/eg_s : CSR by *stop*: walking seconds from the stop to destinations.
+    dep_times : int32[n_min] increasing departure times (seconds since midnight of the service day).
+    pct_index : int64[n_p] index into the sorted per-minute times of each percentile.
+
+    Returns
+    -------
+    times : int32[n_o, n_dest, n_p] seconds, -1 unreachable (over ``max_time_s``).
+    per_minute : int32[n_o, n_dest, n_min] (-1 unreachable), or shape (0, 0, 0) unless ``want_per_minute``.
+    """
+    n_o = acc_off.shape[0] - 1
+    n_stops = stop_pat_off.shape[0] - 1
+    n_pat = pat_stop_off.shape[0] - 1
+    n_min = dep_times.shape[0]
+    n_p = pct_index.shape[0]
+    times = np.empty((n_o, n_dest, n_p), dtype=np.int32)
+    if want_per_minute:
+        per_min = np.empty((n_o, n_dest, n_min), dtype=np.int32)
+    else:
+        per_min = np.empty((0, 0, 0), dtype=np.int32)
+    dummy8 = np.zeros((1, 1), dtype=np.int8)
+    dummy32 = np.zeros((1, 1), dtype=np.int32)
+    nch = max(1, min(n_chunks, n_o))
+    for c in prange(nch):
+        tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list = \
+            _scratch(n_stops, n_pat, K)
+        dest_arr = np.full(n_dest, INF, dtype=np.int32)
+        direct = np.full(n_dest, INF, dtype=np.int32)
+        buf = np.empty((n_dest, n_min), dtype=np.int32)
+        srt = np.empty(n_min, dtype=np.int32)
+        for o in range(c, n_o, nch):
+            tau[:, :] = INF
+            tau_ride[:, :] = INF
+            dest_arr[:] = INF
+            for e in range(dir_off[o], dir_off[o + 1]):
+                direct[dir_dest[e]] = dir_s[e]
+            a0 = acc_off[o]
+            a1 = acc_off[o + 1]
+            for m in range(n_min - 1, -1, -1):
+                t = dep_times[m]
+                ni = 0
+                if a1 > a0:
+                    ni = run_departure(t, t + max_time_s, acc_stop[a0:a1], acc_s[a0:a1], K, slack_s,
+                                       pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
+                                       t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s,
+                                       tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
+                                       improved_flag, improved_list, 0,
+                                       False, dummy8, dummy32, dummy8, dummy32, dummy32, dummy32, dummy32)
+                for j in range(ni):
+                    s = improved_list[j]
+                    improved_flag[s] = False
+                    a = tau_ride[K, s]
+                    for e in range(eg_off[s], eg_off[s + 1]):
+                        d = eg_dest[e]
+                        v = a + eg_s[e]
+                        if v < dest_arr[d]:
+                            dest_arr[d] = v
+                for d in range(n_dest):
+                    tt = direct[d]
+                    if dest_arr[d] < INF:
+                        v = dest_arr[d] - t
+                        if v < tt:
+                            tt = v
+                    if tt > max_time_s:
+                        tt = INF
+                    buf[d, m] = tt
+            for e in range(dir_off[o], dir_off[o + 1]):
+                direct[dir_dest[e]] = INF
+            for d in range(n_dest):
+                if want_per_minute:
+                    for m in range(n_min):
+                        v = buf[d, m]
+                        per_min[o, d, m] = -1 if v == INF else v
+                if n_p > 0:
+                    srt[:] = buf[d, :]
+                    srt.sort()
+                    for pi in range(n_p):
+                        v = srt[pct_index[pi]]
+                        times[o, d, pi] = -1 if v == INF else v
+    return times, per_min
+
+
+@njit(cache=True)
+def single_departure_with_parents(t, max_time_s, acc_stop, acc_s, K, slack_s,
+                                  pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
+                                  t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s):
+    """One departure with parent pointers, for journey reconstruction.
+
+    Returns ``tau, tau_ride, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos`` (each [K+1, n_stops]).
+    """
+    n_stops = stop_pat_off.shape[0] - 1
+    n_pat = pat_stop_off.shape[0] - 1
+    tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list = \
+        _scratch(n_stops, n_pat, K)
+    p_kind = np.zeros((K + 1, n_stops), dtype=np.int8)
+    p_from = np.full((K + 1, n_stops), -1, dtype=np.int32)
+    r_kind = np.zeros((K + 1, n_stops), dtype=np.int8)
+    r_pat = np.full((K + 1, n_stops), -1, dtype=np.int32)
+    r_trip = np.full((K + 1, n_stops), -1, dtype=np.int32)
+    r_bpos = np.full((K + 1, n_stops), -1, dtype=np.int32)
+    r_apos = np.full((K + 1, n_stops), -1, dtype=np.int32)
+    run_departure(t, t + max_time_s, acc_stop, acc_s, K, slack_s,
+                  pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
+                  stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s,
+                  tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
+                  improved_flag, improved_list, 0,
+                  True, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos)
+    return tau, tau_ride, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos
+
+
+def percentile_index(percentiles, n: int) -> np.ndarray:
+    """R5's nearest-rank index of each percentile in a sorted list of ``n`` values: ``ceil(p/100*n) - 1``."""
+    out = np.empty(len(percentiles), dtype=np.int64)
+    for i, p in enumerate(percentiles):
+        out[i] = min(max(int(math.ceil(float(p) / 100.0 * n)) - 1, 0), n - 1)
+    return out

@@ -1,0 +1,42 @@
+"""Accessibility indicators: measures (as in the R package ``accessibility``), inequality, aggregation by area,
+and the territorial typology.
+
+Measures take a long travel matrix (DataFrame, ``TravelTimeMatrix`` or Parquet path) and a land use table, and
+read the matrix in chunks so that its size is not bounded by memory.
+"""
+
+from .decay import (
+    DecayFunction,
+    decay_binary,
+    decay_exponential,
+    decay_linear,
+    decay_logistic,
+    decay_power,
+    decay_stepped,
+)
+from .measures import (
+    balancing_cost,
+    cost_to_closest,
+    cumulative_cutoff,
+    cumulative_interval,
+    floating_catchment_area,
+    gravity,
+    spatial_availability,
+)
+
+__all__ = [
+    "DecayFunction",
+    "decay_binary",
+    "decay_exponential",
+    "decay_linear",
+    "decay_logistic",
+    "decay_power",
+    "decay_stepped",
+    "balancing_cost",
+    "cost_to_closest",
+    "cumulative_cutoff",
+    "cumulative_interval",
+    "floating_catchment_area",
+    "gravity",
+    "spatial_availability",
+]

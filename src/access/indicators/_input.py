@@ -1,0 +1,311 @@
+"""Input handling for the accessibility measures: travel matrices read in chunks, id spaces, land use checks.
+
+Nothing here computes a measure. The public measures (``access.indicators.measures``) describe which side of
+the matrix (``from_id`` or ``to_id``) carries which land-use attribute; this module turns each chunk of the
+matrix into contiguous integer codes for those sides, a float64 travel cost and a group code.
+
+Id spaces
+---------
+* :class:`LandUseSpace`: the side whose attributes come from ``land_use_data`` (opportunities, demand, a
+  category). Codes are the row numbers of ``land_use_data``; an id that the land use table lacks is an error.
+* :class:`DynamicSpace`: the output side of an active/passive measure when no land-use attribute is needed there
+  (as in the R package, an origin of an active measure need not be in ``land_use_data``). Codes are assigned in
+  order of first appearance.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .._errors import InputFileError, ValidationError
+
+#: rows per chunk when streaming a matrix (Parquet batches or DataFrame slices)
+DEFAULT_CHUNK_ROWS = 1 << 21
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# id spaces
+# ----------------------------------------------------------------------------------------------------------------
+def _ids_to_numpy(arr) -> np.ndarray:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if isinstance(arr, pa.Array):
+        return arr.to_numpy(zero_copy_only=False)
+    return np.asarray(arr)
+
+
+class LandUseSpace:
+    """Codes = row numbers of the land use table; ids absent from it raise :class:`ValidationError`."""
+
+    def __init__(self, ids: pd.Series | np.ndarray, *, what: str, column: str):
+        self.ids = pd.Index(np.asarray(ids))
+        self.n = len(self.ids)
+        self.what = what  # e.g. "to_id"
+        self.column = column  # attribute looked up, for the message
+        self._lut = None
+        if self.n and self.ids.dtype.kind in "iu":
+            lo, hi = int(self.ids.min()), int(self.ids.max())
+            if lo >= 0 and hi < 50_000_000:
+                lut = np.full(hi + 1, -1, dtype=np.int32)
+                lut[self.ids.to_numpy()] = np.arange(self.n, dtype=np.int32)
+                self._lut = lut
+
+    def _lookup(self, values: np.ndarray) -> np.ndarray:
+        if self._lut is not None and values.dtype.kind in "iu":
+            v = values.astype(np.int64, copy=False)
+            out = np.full(len(v), -1, dtype=np.int32)
+            ok = (v >= 0) & (v < len(self._lut))
+            out[ok] = self._lut[v[ok]]
+            return out
+        if self.ids.dtype.kind in "iu" and values.dtype.kind in "OUT":
+            # ids read back from a text file as strings while land use has integers (or the reverse): no match
+            return np.full(len(values), -1, dtype=np.int32)
+        return self.ids.get_indexer(values).astype(np.int32, copy=False)
+
+    def encode(self, arr) -> np.ndarray:
+        """int32 codes of a chunk of ids (a pyarrow array, dictionary-encoded or not, or a numpy array)."""
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if isinstance(arr, pa.DictionaryArray):
+            dict_codes = self._lookup(_ids_to_numpy(arr.dictionary))
+            idx = arr.indices.to_numpy(zero_copy_only=False)
+            codes = dict_codes[idx]
+            raw = None
+        else:
+            raw = _ids_to_numpy(arr)
+            codes = self._lookup(raw)
+        bad = codes < 0
+        if bad.any():
+            if raw is None:
+                raw = _ids_to_numpy(arr.cast(arr.type.value_type) if isinstance(arr, pa.DictionaryArray) else arr)
+            missing = pd.unique(raw[bad])
+            ex = ", ".join(repr(x) for x in missing[:5])
+            msg = (
+                f"travel matrix column `{self.what}` has {len(missing)} id(s) absent from `land_use_data['id']` "
+                f"(needed for column {self.column!r}), e.g. {ex}; add them to the land use table (with 0 "
+                f"opportunities/demand) or drop those pairs from the matrix"
+            )
+            raise ValidationError(msg)
+        return codes
+
+    def values(self) -> np.ndarray:
+        return self.ids.to_numpy()
+
+
+class DynamicSpace:
+    """Codes assigned to ids in order of first appearance (for an output side that needs no land-use column)."""
+
+    def __init__(self):
+        self._map: dict = {}
+        self._values: list = []
+
+    @property
+    def n(self) -> int:
+        return len(self._values)
+
+    def _codes_of_uniques(self, uniques: np.ndarray) -> np.ndarray:
+        out = np.empty(len(uniques), dtype=np.int32)
+        m = self._map
+        for i, u in enumerate(uniques.tolist()):
+            c = m.get(u)
+            if c is None:
+                c = len(self._values)
+                m[u] = c
+                self._values.append(u)
+            out[i] = c
+        return out
+
+    def encode(self, arr) -> np.ndarray:
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if isinstance(arr, pa.DictionaryArray):
+            dict_codes = self._codes_of_uniques(_ids_to_numpy(arr.dictionary))
+            return dict_codes[arr.indices.to_numpy(zero_copy_only=False)]
+        raw = _ids_to_numpy(arr)
+        codes, uniques = pd.factorize(raw, use_na_sentinel=False)
+        return self._codes_of_uniques(np.asarray(uniques))[codes]
+
+    def values(self) -> np.ndarray:
+        vals = self._values
+        try:
+            return np.asarray(vals)
+        except (ValueError, TypeError):  # pragma: no cover - mixed types
+            return np.asarray(vals, dtype=object)
+
+
+class GroupSpace(DynamicSpace):
+    """Codes of group keys (tuples of the ``group_by`` values of a pair)."""
+
+    def __init__(self, names: Sequence[str]):
+        super().__init__()
+        self.names = list(names)
+
+    def encode_columns(self, cols: list[np.ndarray]) -> np.ndarray:
+        if len(cols) == 1:
+            codes, uniques = pd.factorize(cols[0], use_na_sentinel=False)
+            keys = np.empty(len(uniques), dtype=object)
+            keys[:] = [(u,) for u in np.asarray(uniques).tolist()]
+        else:
+            mi = pd.MultiIndex.from_arrays(cols)
+            codes, uniques = pd.factorize(mi)
+            keys = np.empty(len(uniques), dtype=object)
+            keys[:] = list(uniques)
+        return self._codes_of_uniques(keys)[codes] if len(keys) else np.zeros(0, dtype=np.int32)
+
+    def n_or_one(self) -> int:
+        return max(self.n, 1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the matrix source
+# ----------------------------------------------------------------------------------------------------------------
+class MatrixSource:
+    """A travel matrix that can be read several times, chunk by chunk.
+
+    Accepts a pandas DataFrame, an object with ``.to_frame()`` (``TravelTimeMatrix``) or a Parquet file path.
+    """
+
+    def __init__(self, travel_matrix, *, chunk_rows: int = DEFAULT_CHUNK_ROWS):
+        self.chunk_rows = int(chunk_rows)
+        self.path: Path | None = None
+        self.frame: pd.DataFrame | None = None
+        if isinstance(travel_matrix, (str, os.PathLike)):
+            p = Path(travel_matrix)
+            if not p.exists():
+                raise InputFileError(f"travel matrix file {str(p)!r} does not exist; give a Parquet file written "
+                                     "by `access matrix` or `TravelTimeMatrix.to_parquet`")
+            try:
+                self._pf_schema = pq.read_schema(p)
+            except Exception as e:  # pyarrow raises several types
+                raise InputFileError(f"travel matrix file {str(p)!r} is not a readable Parquet file ({e}); "
+                                     "write it with pandas.DataFrame.to_parquet or `access matrix`") from e
+            self.path = p
+            self.columns = list(self._pf_schema.names)
+        elif isinstance(travel_matrix, pd.DataFrame):
+            self.frame = travel_matrix
+            self.columns = [str(c) for c in travel_matrix.columns]
+        elif hasattr(travel_matrix, "to_frame"):
+            self.frame = travel_matrix.to_frame()
+            self.columns = [str(c) for c in self.frame.columns]
+        else:
+            raise ValidationError(
+                f"`travel_matrix` must be a pandas DataFrame, a TravelTimeMatrix or a Parquet path, not "
+                f"{type(travel_matrix).__name__}"
+            )
+        for c in ("from_id", "to_id"):
+            if c not in self.columns:
+                raise ValidationError(
+                    f"`travel_matrix` has no column {c!r} (columns: {self.columns}); a long matrix needs "
+                    "`from_id, to_id, travel_time` (minutes)"
+                )
+
+    def describe(self) -> str:
+        return str(self.path) if self.path is not None else "travel_matrix"
+
+    def resolve_cost(self, travel_cost: str | None) -> str:
+        """Return the cost column, choosing the only ``travel_time_p*`` column when ``travel_time`` is absent."""
+        if travel_cost is None:
+            travel_cost = "travel_time"
+        if travel_cost in self.columns:
+            return travel_cost
+        pct = [c for c in self.columns if c.startswith(f"{travel_cost}_p")]
+        if travel_cost == "travel_time" and len(pct) == 1:
+            return pct[0]
+        hint = f" (percentile columns: {pct}; pass e.g. travel_cost={pct[0]!r})" if pct else ""
+        raise ValidationError(
+            f"`travel_matrix` ({self.describe()}) has no travel cost column {travel_cost!r}{hint}; "
+            f"columns are {self.columns}"
+        )
+
+    def iter_columns(self, columns: Sequence[str]) -> Iterator[dict[str, object]]:
+        """Yield dicts ``column -> array`` (pyarrow arrays for Parquet, numpy/pandas for frames)."""
+        columns = list(dict.fromkeys(columns))
+        if self.frame is not None:
+            n = len(self.frame)
+            for start in range(0, max(n, 1), self.chunk_rows):
+                part = self.frame.iloc[start:start + self.chunk_rows]
+                yield {c: part[c].to_numpy() for c in columns}
+            return
+        schema = self._pf_schema
+        dict_cols = [c for c in columns if c in ("from_id", "to_id")
+                     and (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))]
+        pf = pq.ParquetFile(self.path, read_dictionary=dict_cols or None)
+        if pf.metadata.num_rows == 0:
+            yield {c: np.zeros(0) for c in columns}
+            return
+        for batch in pf.iter_batches(batch_size=self.chunk_rows, columns=columns):
+            yield {c: batch.column(c) for c in columns}
+
+    def max_of(self, column: str) -> float:
+        """Largest non-NaN value of a numeric column (NaN when empty)."""
+        best = -np.inf
+        for ch in self.iter_columns([column]):
+            v = _cost_array(ch[column])
+            v = v[~np.isnan(v)]
+            if len(v):
+                best = max(best, float(v.max()))
+        return best if np.isfinite(best) else np.nan
+
+
+def _cost_array(col) -> np.ndarray:
+    if isinstance(col, (pa.Array, pa.ChunkedArray)):
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    return np.asarray(col, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# land use checks
+# ----------------------------------------------------------------------------------------------------------------
+def check_land_use(land_use_data, columns: Sequence[str], *, nonnegative: Sequence[str] = ()) -> pd.DataFrame:
+    """Validate ``land_use_data``: an ``id`` column without duplicates, the given columns present and numeric."""
+    if not isinstance(land_use_data, pd.DataFrame):
+        raise ValidationError(f"`land_use_data` must be a pandas DataFrame, not {type(land_use_data).__name__}")
+    if "id" not in land_use_data.columns:
+        raise ValidationError(f"`land_use_data` has no 'id' column (columns: {list(land_use_data.columns)})")
+    for c in columns:
+        if c not in land_use_data.columns:
+            raise ValidationError(
+                f"`land_use_data` has no column {c!r} (columns: {list(land_use_data.columns)}); "
+                "pass an existing column name or add it"
+            )
+    ids = land_use_data["id"]
+    if ids.isna().any():
+        raise ValidationError(f"`land_use_data['id']` has {int(ids.isna().sum())} missing id(s); drop those rows")
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise ValidationError(f"`land_use_data['id']` has {len(dup)} duplicate id(s), e.g. {dup.iloc[0]!r}")
+    for c in nonnegative:
+        v = pd.to_numeric(land_use_data[c], errors="coerce")
+        if v.isna().any():
+            row = int(np.flatnonzero(v.isna().to_numpy())[0])
+            raise ValidationError(
+                f"`land_use_data[{c!r}]` has {int(v.isna().sum())} NaN or non-numeric value(s), first at id "
+                f"{ids.iloc[row]!r}; fill them (e.g. 0) or drop those rows"
+            )
+        if (v < 0).any():
+            row = int(np.flatnonzero((v < 0).to_numpy())[0])
+            raise ValidationError(
+                f"`land_use_data[{c!r}]` has {int((v < 0).sum())} negative value(s), first {v.iloc[row]} at id "
+                f"{ids.iloc[row]!r}; counts of opportunities and people must be >= 0"
+            )
+    return land_use_data
+
+
+@dataclass
+class Chunk:
+    """One chunk of a matrix as codes: ``fi``/``ti`` int32 codes, ``cost`` float64 minutes, ``g`` int64 group code."""
+
+    fi: np.ndarray
+    ti: np.ndarray
+    cost: np.ndarray
+    g: np.ndarray

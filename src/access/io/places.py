@@ -1,0 +1,114 @@
+"""Origins, destinations and other point sets from GeoDataFrames or files, with id and CRS checks.
+
+Accepted: a ``GeoDataFrame`` (points, or polygons: their centroids are used), a ``DataFrame`` with ``lon``/``lat``
+columns, or a path to a GeoPackage, GeoJSON, (Geo)Parquet or CSV (``id, lon, lat``) file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputFileError, ValidationError
+
+LON_NAMES = ("lon", "longitude", "lng", "x")
+LAT_NAMES = ("lat", "latitude", "y")
+
+
+@dataclass(frozen=True)
+class Points:
+    """Validated points: user ``ids`` (numpy array), ``lon``/``lat`` float64 (EPSG:4326), the source table."""
+
+    ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    frame: pd.DataFrame
+    name: str
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+
+def _read_file(path: Path, name: str):
+    import geopandas as gpd
+
+    if not path.exists():
+        raise InputFileError(f"`{name}` file {str(path)!r} does not exist")
+    suf = path.suffix.lower()
+    try:
+        if suf == ".csv":
+            return pd.read_csv(path)
+        if suf in (".parquet", ".geoparquet", ".pq"):
+            try:
+                return gpd.read_parquet(path)
+            except (ValueError, KeyError):
+                return pd.read_parquet(path)
+        if suf in (".gpkg", ".geojson", ".json", ".shp", ".fgb"):
+            return gpd.read_file(path)
+    except (OSError, ValueError) as e:
+        raise InputFileError(f"cannot read `{name}` file {str(path)!r}: {e}") from e
+    raise InputFileError(f"`{name}` file {str(path)!r}: unknown format {suf!r}; use .gpkg, .geojson, .parquet or "
+                         ".csv with id, lon, lat columns")
+
+
+def read_points(obj, *, name: str = "points", id_column: str = "id") -> Points:
+    """Validate and convert ``obj`` to :class:`Points`.
+
+    Errors (``ValidationError``) name the argument and the fix: no id column, missing or duplicate ids,
+    no geometry, unknown CRS, empty set, non-finite coordinates.
+    """
+    import geopandas as gpd
+
+    src = ""
+    if isinstance(obj, (str, Path)):
+        src = f" (file {str(obj)!r})"
+        obj = _read_file(Path(obj), name)
+    if not isinstance(obj, pd.DataFrame):
+        raise ValidationError(f"`{name}` must be a GeoDataFrame, a DataFrame with lon/lat, or a file path; "
+                              f"got {type(obj).__name__}")
+    if len(obj) == 0:
+        raise ValidationError(f"`{name}`{src} is empty: give at least one point")
+    if id_column not in obj.columns:
+        raise ValidationError(f"`{name}`{src} has no {id_column!r} column (columns: {list(obj.columns)[:12]}); "
+                              f"add one with a unique id per row")
+    ids = obj[id_column]
+    if ids.isna().any():
+        bad = np.flatnonzero(ids.isna().to_numpy())[:5].tolist()
+        raise ValidationError(f"`{name}`{src} has {int(ids.isna().sum())} missing ids in column {id_column!r} "
+                              f"(rows {bad}); every row needs an id")
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise ValidationError(f"`{name}`{src} has {len(dup)} duplicate ids in column {id_column!r}, "
+                              f"e.g. {dup.iloc[:3].tolist()!r}; ids must be unique")
+    if isinstance(obj, gpd.GeoDataFrame) and obj.geometry.name in obj.columns:
+        gdf = obj
+        if gdf.crs is None:
+            raise ValidationError(f"`{name}`{src} has no CRS; set it, e.g. gdf.set_crs('EPSG:4326')")
+        if gdf.geometry.isna().any() or gdf.geometry.is_empty.any():
+            bad = ids[(gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()].iloc[:5].tolist()
+            raise ValidationError(f"`{name}`{src} has rows without geometry, ids {bad!r}")
+        geom = gdf.geometry
+        if not (geom.geom_type == "Point").all():
+            # polygons (grid cells): centroids computed in an equal-area projection
+            geom = geom.to_crs("EPSG:3035" if gdf.crs.is_geographic else gdf.crs).centroid.set_crs(
+                "EPSG:3035" if gdf.crs.is_geographic else gdf.crs, allow_override=True)
+        geom = geom.to_crs("EPSG:4326")
+        lon, lat = geom.x.to_numpy(np.float64), geom.y.to_numpy(np.float64)
+    else:
+        lonc = next((c for c in obj.columns if c.lower() in LON_NAMES), None)
+        latc = next((c for c in obj.columns if c.lower() in LAT_NAMES), None)
+        if lonc is None or latc is None:
+            raise ValidationError(f"`{name}`{src} has no geometry and no lon/lat columns (columns: "
+                                  f"{list(obj.columns)[:12]}); give a GeoDataFrame or columns 'lon' and 'lat' "
+                                  "in degrees (EPSG:4326)")
+        lon = pd.to_numeric(obj[lonc], errors="coerce").to_numpy(np.float64)
+        lat = pd.to_numeric(obj[latc], errors="coerce").to_numpy(np.float64)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if bad.any():
+        ex = ids[bad].iloc[:5].tolist()
+        raise ValidationError(f"`{name}`{src} has {int(bad.sum())} rows with missing or out-of-range coordinates, "
+                              f"ids {ex!r}; coordinates must be lon/lat degrees (or give a GeoDataFrame with its CRS)")
+    return Points(ids=ids.to_numpy(), lon=lon, lat=lat, frame=obj, name=name)
