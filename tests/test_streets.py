@@ -305,3 +305,30 @@ def test_cli_build_and_matrix(tmp_path, poa_hexgrid):
     assert main(["matrix", "--network", str(tmp_path / "net"), "--origins", str(tmp_path / "bad.csv"),
                  "--mode", "walk", "--out", str(tmp_path / "bad.parquet")]) == 2
     assert not (tmp_path / "bad.parquet").exists()
+
+
+def test_closed_edges_and_heap_fallback(poa_network):
+    """Edges with weight INF are skipped; huge weights use the heap path; both == scipy on the same graph."""
+    g = poa_network.street("car")
+    rng = np.random.default_rng(3)
+    w = g.travel_time_s.copy()
+    closed = rng.choice(g.n_edges, size=500, replace=False)
+    w[closed] = dj.INF
+    g2 = g.with_travel_times(w)
+    src = rng.choice(g.n_nodes, size=20, replace=False)
+    keep = w != dj.INF
+    import scipy.sparse as sp
+
+    ours = g2.shortest_times(src)
+    key = g.tail[keep].astype(np.int64) * g.n_nodes + g.head[keep]
+    best = pd.Series(w[keep], index=key).groupby(level=0).min()
+    A = sp.csr_matrix((best.to_numpy().astype(float), (best.index // g.n_nodes, best.index % g.n_nodes)),
+                      shape=(g.n_nodes, g.n_nodes))
+    ref = csg.dijkstra(A, indices=src)
+    ref[~np.isfinite(ref)] = -1
+    np.testing.assert_array_equal(ours, ref.astype(np.int64))
+    # a very long edge forces the heap fallback
+    w3 = g.travel_time_s.copy()
+    w3[0] = 2**22
+    g3 = g.with_travel_times(w3)
+    np.testing.assert_array_equal(g3.shortest_times(src), _scipy_times(g3, src))

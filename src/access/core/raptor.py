@@ -148,7 +148,7 @@ def run_departure(t, cutoff, acc_stop, acc_s, K, slack_s,
                                 if tr == 0 or t_dep[toff + i * nt + tr - 1] < need:
                                     hi = 0
                             if hi > 0:
-                                c = _lower_bound(t_dep, 0, hi, nt, toff + i * nt, need)
+                                c = _lower_bound(t_dep, 0, hi, 1, toff + i * nt, need)
                                 if c < hi:
                                     tr = c
                                     bpos = i

@@ -14,6 +14,17 @@ from .decay import (
     decay_power,
     decay_stepped,
 )
+from .inequality import (
+    concentration_index,
+    fgt_poverty,
+    gini_index,
+    palma_ratio,
+    theil_t,
+    weighted_gini,
+    weighted_median,
+    weighted_quantile_hmisc,
+    weighted_theil_t,
+)
 from .measures import (
     balancing_cost,
     cost_to_closest,
@@ -39,4 +50,13 @@ __all__ = [
     "floating_catchment_area",
     "gravity",
     "spatial_availability",
+    "concentration_index",
+    "fgt_poverty",
+    "gini_index",
+    "palma_ratio",
+    "theil_t",
+    "weighted_gini",
+    "weighted_median",
+    "weighted_quantile_hmisc",
+    "weighted_theil_t",
 ]

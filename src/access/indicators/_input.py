@@ -231,8 +231,15 @@ class MatrixSource:
         if self.frame is not None:
             n = len(self.frame)
             for start in range(0, max(n, 1), self.chunk_rows):
-                part = self.frame.iloc[start:start + self.chunk_rows]
-                yield {c: part[c].to_numpy() for c in columns}
+                stop = min(start + self.chunk_rows, n)
+                out = {}
+                for c in columns:
+                    if c in ("from_id", "to_id") and self.frame[c].dtype.kind not in "iu":
+                        codes, uniques = self._factorized(c)
+                        out[c] = pa.DictionaryArray.from_arrays(pa.array(codes[start:stop]), uniques)
+                    else:
+                        out[c] = self.frame[c].to_numpy()[start:stop]
+                yield out
             return
         schema = self._pf_schema
         dict_cols = [c for c in columns if c in ("from_id", "to_id")
@@ -243,6 +250,16 @@ class MatrixSource:
             return
         for batch in pf.iter_batches(batch_size=self.chunk_rows, columns=columns):
             yield {c: batch.column(c) for c in columns}
+
+    def _factorized(self, column: str):
+        """Codes and uniques of a non-integer id column of an in-memory frame, computed once (then reused)."""
+        cache = self.__dict__.setdefault("_fact_cache", {})
+        if column not in cache:
+            codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
+            if (codes < 0).any():
+                raise ValidationError(f"`travel_matrix[{column!r}]` has {int((codes < 0).sum())} missing ids")
+            cache[column] = (codes.astype(np.int32, copy=False), pa.array(np.asarray(uniques, dtype=object)))
+        return cache[column]
 
     def max_of(self, column: str) -> float:
         """Largest non-NaN value of a numeric column (NaN when empty)."""

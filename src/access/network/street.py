@@ -170,12 +170,15 @@ class StreetGraph:
 
     # ---------------------------------------------------------------- conversions
     def to_scipy(self):
-        """``scipy.sparse.csr_matrix`` of travel seconds (parallel edges reduced to their minimum)."""
+        """``scipy.sparse.csr_matrix`` of travel seconds (parallel edges reduced to their minimum, closed edges
+        left out): the same graph the kernels search."""
         import scipy.sparse as sp
 
-        tail = self.tail.astype(np.int64)
+        open_ = (self.travel_time_s >= 0) & (self.travel_time_s != dj.INF)  # closed edges left out
+        tail = np.where(open_, self.tail, -1).astype(np.int64)
         key = tail * self.n_nodes + self.head
         order = np.lexsort((self.travel_time_s, key))
+        order = order[tail[order] >= 0]
         key_s = key[order]
         first = np.r_[True, key_s[1:] != key_s[:-1]]
         sel = order[first]

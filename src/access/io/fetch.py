@@ -1,0 +1,511 @@
+"""Download the sources of a region recipe: resumable, checked, atomic.
+
+:func:`download` fetches one URL with the standard library only (``urllib``):
+
+- the bytes go to ``<dest>.part``; a later attempt resumes it with an HTTP ``Range`` request (a server that
+  ignores ``Range`` and answers 200 restarts the file from zero);
+- connection errors, cut connections, stalled reads (no byte for ``timeout_s``) and HTTP 408/425/429/5xx are
+  retried with exponential backoff (``backoff_s * 2**k``, capped at ``max_backoff_s``), ``retries`` times;
+- other HTTP errors (404, 403, ...) fail at once with :class:`~access._errors.FetchError` naming the URL and
+  the status;
+- the size and sha256 are checked when expected values are given; a mismatch deletes the ``.part`` file;
+- the file is renamed to its final name only when complete and checked: nothing partial ever sits under the
+  final name.
+
+:func:`fetch_recipe` (the ``access fetch`` command) runs :func:`download` for every enabled source of a
+:class:`~access.recipe.Recipe` into a cache folder, records ``url``, ``size_bytes`` and ``sha256`` of each file
+in the lock file next to the recipe (``<stem>.lock.json``, written once every source succeeded), and refuses a
+download whose checksum differs from the lock (an upstream file that changed) unless ``update=True``.
+Archives are unpacked (``extract``), and the OSM extracts are merged and clipped to the region by
+:func:`prepare_osm` (pyosmium, or the ``osmium`` program when installed, which is much faster).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._errors import FetchError, InputFileError
+from .._io_util import atomic_path, sha256_file
+
+USER_AGENT = "access-fetch/0.1 (+https://github.com/; accessibility research; python-urllib)"
+LOCK_VERSION = 1
+_RETRY_STATUS = {408, 425, 429}
+
+
+class ChecksumMismatch(FetchError):
+    """A downloaded file's sha256 or size differs from the expected one."""
+
+
+class _Retryable(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """Outcome of :func:`download`."""
+
+    path: Path
+    url: str
+    sha256: str
+    size_bytes: int
+    attempts: int
+    resumed: bool
+
+
+def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
+    """``bytes 100-199/1000`` -> (100, 1000); ``bytes */1000`` -> (None, 1000)."""
+    if not value:
+        return None, None
+    m = re.match(r"bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)", value.strip())
+    if not m:
+        return None, None
+    start = int(m.group(1)) if m.group(1) is not None else None
+    total = int(m.group(2)) if m.group(2) != "*" else None
+    return start, total
+
+
+def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool:
+    """One HTTP request; appends to/rewrites ``part``. Returns True when ``part`` holds the whole file."""
+    from tqdm.auto import tqdm
+
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout_s)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and offset:
+            _, total = _parse_content_range(e.headers.get("Content-Range") if e.headers else None)
+            if total is not None and total == offset:
+                return True  # the part file already holds the whole file
+            part.unlink(missing_ok=True)
+            raise _Retryable(f"the server refused to resume at byte {offset} (HTTP 416); restarting") from None
+        if e.code in _RETRY_STATUS or e.code >= 500:
+            raise _Retryable(f"HTTP {e.code} {e.reason}") from None
+        raise FetchError(f"download of {url} failed: HTTP {e.code} {e.reason}; check the URL in the recipe "
+                         "(the file may have moved: look it up on the publisher's page)") from None
+    except (TimeoutError, socket.timeout) as e:
+        raise _Retryable(f"no answer within {timeout_s:g} s (stalled server): {e}") from None
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, (TimeoutError, socket.timeout)):
+            raise _Retryable(f"no answer within {timeout_s:g} s (stalled server)") from None
+        raise _Retryable(f"cannot connect: {e.reason}") from None
+    except (ConnectionError, http.client.HTTPException, OSError) as e:
+        raise _Retryable(f"connection error: {e!r}") from None
+
+    with resp:
+        if resp.status == 206:
+            start, total = _parse_content_range(resp.headers.get("Content-Range"))
+            if start != offset:
+                part.unlink(missing_ok=True)
+                raise _Retryable(f"the server resumed at byte {start} instead of {offset}; restarting")
+            mode = "ab"
+        else:
+            offset, mode, total = 0, "wb", None
+        clen = resp.headers.get("Content-Length")
+        body_len = int(clen) if clen and clen.isdigit() else None
+        if total is None and body_len is not None:
+            total = offset + body_len
+        got = 0
+        with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                                         desc=desc, disable=not progress, leave=False) as bar:
+            while True:
+                try:
+                    chunk = resp.read1(chunk_bytes)  # what has arrived, so a stall loses nothing already received
+                except (TimeoutError, socket.timeout):
+                    raise _Retryable(f"no data for {timeout_s:g} s after byte {offset + got} (stalled server)") from None
+                except (http.client.IncompleteRead, ConnectionError, http.client.HTTPException, OSError) as e:
+                    raise _Retryable(f"connection cut after byte {offset + got}: {e!r}") from None
+                if not chunk:
+                    break
+                f.write(chunk)
+                got += len(chunk)
+                bar.update(len(chunk))
+        if body_len is not None and got < body_len:
+            raise _Retryable(f"connection closed after {offset + got} of {offset + body_len} bytes")
+    return True
+
+
+def download(url: str, dest, *, expected_sha256: str | None = None, expected_size: int | None = None,
+             timeout_s: float = 60.0, retries: int = 5, backoff_s: float = 1.0, max_backoff_s: float = 60.0,
+             chunk_bytes: int = 1 << 16, progress: bool = True, desc: str | None = None) -> DownloadResult:
+    """Download ``url`` to ``dest`` (resumable, retried, checked, atomic).
+
+    Parameters
+    ----------
+    url : str
+        http(s) URL.
+    dest : path-like
+        Final file name. The download goes to ``dest + ".part"`` and is renamed when complete and checked.
+    expected_sha256, expected_size : optional
+        When given, a file with another checksum/size raises :class:`ChecksumMismatch` (and the ``.part`` is
+        deleted, so the next attempt starts afresh).
+    timeout_s : float
+        Socket timeout: seconds without any byte before a read counts as stalled.
+    retries : int
+        Further attempts after the first on retryable failures; waits ``backoff_s * 2**k`` (at most
+        ``max_backoff_s``) between them.
+
+    Returns
+    -------
+    DownloadResult
+
+    Raises
+    ------
+    FetchError
+        HTTP error (names the URL and status), retries exhausted (names the last failure), checksum mismatch.
+
+    Examples
+    --------
+    >>> download("https://example.org/f.zip", "cache/f.zip", expected_sha256=None)  # doctest: +SKIP
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    resumed = part.exists() and part.stat().st_size > 0
+    attempts = 0
+    while True:
+        attempts += 1
+        if part.exists() and part.stat().st_size > 0 and attempts > 1:
+            resumed = True
+        try:
+            _attempt(url, part, timeout_s=timeout_s, chunk_bytes=chunk_bytes, progress=progress,
+                     desc=desc or dest.name)
+            break
+        except _Retryable as e:
+            if attempts > retries:
+                raise FetchError(f"download of {url} failed after {attempts} attempt(s): {e}; the partial file "
+                                 f"{part.name} is kept and the next `access fetch` resumes it") from None
+            time.sleep(min(backoff_s * 2 ** (attempts - 1), max_backoff_s))
+    size = part.stat().st_size
+    if expected_size is not None and size != expected_size:
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatch(f"download of {url} has {size} bytes, expected {expected_size}; the file was "
+                               "deleted (it changed upstream or was corrupted)")
+    digest = sha256_file(part)
+    if expected_sha256 is not None and digest != expected_sha256.lower():
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatch(f"download of {url} has sha256 {digest}, expected {expected_sha256.lower()}; the "
+                               "file was deleted (it changed upstream or was corrupted)")
+    os.replace(part, dest)
+    return DownloadResult(path=dest, url=url, sha256=digest, size_bytes=size, attempts=attempts, resumed=resumed)
+
+
+# ---------------------------------------------------------------------------------------------- lock file
+def read_lock(path) -> dict:
+    """Read a lock file (``{"lock_version", "recipe", "sources": {name: {url, sha256, size_bytes, ...}}}``).
+    A missing file gives an empty lock."""
+    path = Path(path)
+    if not path.exists():
+        return {"lock_version": LOCK_VERSION, "sources": {}}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputFileError(f"lock file {str(path)!r} is not valid JSON ({e}); delete it and run `access fetch` "
+                             "again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), dict):
+        raise InputFileError(f"lock file {str(path)!r} has no `sources` table; delete it and run `access fetch`")
+    return data
+
+
+def write_lock(path, recipe_name: str, entries: dict) -> None:
+    """Write the lock file atomically (sources sorted by name)."""
+    data = {"lock_version": LOCK_VERSION, "recipe": recipe_name,
+            "sources": {k: entries[k] for k in sorted(entries)}}
+    with atomic_path(path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- archives
+def extract_member(archive, member: str, out) -> Path:
+    """Take ``member`` (a file name, matched on its base name) out of a zip ``archive`` into ``out``, atomically.
+
+    When the zip holds the member inside an inner ``.7z`` archive (INSEE's Filosofi zips do), the ``7z`` program
+    is used for the inner archive.
+    """
+    archive, out = Path(archive), Path(out)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile:
+        raise InputFileError(f"{str(archive)!r} is not a zip archive; delete it and run `access fetch` again") from None
+    with zf:
+        names = zf.namelist()
+        hit = [n for n in names if Path(n).name == member]
+        if hit:
+            with atomic_path(out) as tmp, zf.open(hit[0]) as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            return out
+        inner = [n for n in names if n.lower().endswith(".7z")]
+        if not inner:
+            raise InputFileError(f"{str(archive)!r} holds no member named {member!r} (members: {names[:10]}); fix "
+                                 "`extract` in the recipe")
+        exe = shutil.which("7z") or shutil.which("7za") or shutil.which("7zz")
+        if exe is None:
+            raise FetchError(f"{str(archive)!r} holds {member!r} inside the 7-Zip archive {inner[0]!r}; install the "
+                             "`7z` program (Debian/Ubuntu: apt install p7zip-full) or extract it by hand to "
+                             f"{str(out)!r}")
+        with tempfile.TemporaryDirectory(dir=out.parent) as td:
+            zf.extract(inner[0], td)
+            res = subprocess.run([exe, "e", "-y", f"-o{td}", str(Path(td) / inner[0]), member, "-r"],
+                                 capture_output=True, text=True)
+            got = list(Path(td).rglob(member))
+            if res.returncode != 0 or not got:
+                raise FetchError(f"7z could not extract {member!r} from {inner[0]!r}: {res.stderr.strip()[-300:]}")
+            os.replace(got[0], out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- OSM
+def _bbox_str(b):
+    return ",".join(f"{v:.6f}" for v in b)
+
+
+def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) -> Path:
+    """Merge OSM extracts (duplicates at shared borders removed) and clip them to ``bbox``, reference-complete.
+
+    Parameters
+    ----------
+    inputs : list of path-like
+        ``.osm.pbf`` files (sorted by type then id, as Geofabrik's are).
+    out : path-like
+        Output ``.osm.pbf``, written atomically.
+    bbox : (lon_min, lat_min, lon_max, lat_max), optional
+        Keep the nodes inside, every way with a node inside (whole, with all its nodes), and the
+        multipolygon/restriction relations with a kept member. None: merge only.
+    use_osmium_tool : bool, optional
+        Use the ``osmium`` program (osmium-tool) when on PATH (default), else pyosmium.
+    """
+    import osmium
+
+    inputs = [Path(p) for p in inputs]
+    out = Path(out)
+    if not inputs:
+        raise InputFileError("prepare_osm needs at least one OSM file")
+    for p in inputs:
+        if not p.is_file() or p.stat().st_size == 0:
+            raise InputFileError(f"OSM file {str(p)!r} is missing or empty; run `access fetch` again")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    exe = shutil.which("osmium") if use_osmium_tool in (None, True) else None
+    if exe and bbox is not None:
+        with tempfile.TemporaryDirectory(dir=out.parent) as td, atomic_path(out, suffix=".osm.pbf") as tmp:
+            src = inputs[0]
+            if len(inputs) > 1:
+                src = Path(td) / "merged.osm.pbf"
+                subprocess.run([exe, "merge", *map(str, inputs), "-o", str(src), "--overwrite"], check=True,
+                               capture_output=True)
+            subprocess.run([exe, "extract", "-b", _bbox_str(bbox), "-s", "complete_ways", str(src), "-o", str(tmp),
+                            "--overwrite"], check=True, capture_output=True)
+        return out
+
+    with tempfile.TemporaryDirectory(dir=out.parent) as td:
+        merged = inputs[0]
+        if len(inputs) > 1:
+            merged = Path(td) / "merged.osm.pbf"
+            with osmium.SimpleWriter(str(merged)) as w:
+                for objs in osmium.zip_processors(*[osmium.FileProcessor(str(p)) for p in inputs]):
+                    best = None
+                    for o in objs:
+                        if o is not None and (best is None or o.version > best.version):
+                            best = o
+                    w.add(best)
+        with atomic_path(out, suffix=".osm.pbf") as tmp:
+            if bbox is None:
+                shutil.copyfile(merged, tmp)
+                return out
+            lon0, lat0, lon1, lat1 = bbox
+            tracker = osmium.IdTracker()
+            with osmium.BackReferenceWriter(str(tmp), ref_src=str(merged), overwrite=True) as w:
+                for o in osmium.FileProcessor(str(merged)).with_locations():
+                    if o.is_node():
+                        loc = o.location
+                        if loc.valid() and lon0 <= loc.lon <= lon1 and lat0 <= loc.lat <= lat1:
+                            w.add_node(o)
+                            tracker.add_node(o.id)
+                    elif o.is_way():
+                        for n in o.nodes:
+                            loc = n.location
+                            if loc.valid() and lon0 <= loc.lon <= lon1 and lat0 <= loc.lat <= lat1:
+                                w.add_way(o)
+                                tracker.add_way(o.id)
+                                break
+                    elif o.is_relation():
+                        if o.tags.get("type") in ("multipolygon", "restriction") and tracker.contains_any_references(o):
+                            w.add_relation(o)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- recipes
+@dataclass
+class FetchReport:
+    """What :func:`fetch_recipe` did: ``files`` (source name -> file the loaders read), ``status`` (source name ->
+    'downloaded' | 'cached' | 'local' | 'disabled'), ``osm_path`` (merged and clipped extract, or None)."""
+
+    files: dict = field(default_factory=dict)
+    status: dict = field(default_factory=dict)
+    entries: dict = field(default_factory=dict)
+    lock_path: Path | None = None
+    osm_path: Path | None = None
+
+
+def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool = False, only=None,
+                 timeout_s: float = 60.0, retries: int = 5, backoff_s: float = 1.0, progress: bool = True,
+                 clip_osm: bool = True, log=None) -> FetchReport:
+    """Download every enabled source of ``recipe`` into ``cache_dir`` and update the lock file.
+
+    Parameters
+    ----------
+    recipe : Recipe or path-like
+    cache_dir : path-like, optional
+        Default ``recipe.default_cache_dir()``.
+    update : bool
+        Download again and accept checksums that differ from the lock (an upstream file that changed).
+        Without it, a download whose sha256 differs from the lock raises :class:`ChecksumMismatch`.
+    verify : bool
+        Hash cached files and compare them with the lock (otherwise only their size is compared).
+    only : list of str, optional
+        Fetch only these sources (the lock keeps the other entries).
+    clip_osm : bool
+        Merge and clip the OSM sources to the recipe's bbox + buffer (``<stem>-clipped.osm.pbf``).
+
+    Returns
+    -------
+    FetchReport
+    """
+    from ..recipe import Recipe
+
+    if not isinstance(recipe, Recipe):
+        recipe = Recipe.from_file(recipe)
+    say = log or (lambda msg: None)
+    cache_dir = Path(cache_dir) if cache_dir is not None else recipe.default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = recipe.lock_path if recipe.path is not None else None
+    lock = read_lock(lock_path) if lock_path is not None else {"sources": {}}
+    old = dict(lock["sources"])
+    entries = dict(old)
+    report = FetchReport(lock_path=lock_path)
+    if only:
+        unknown = [n for n in only if n not in recipe.sources]
+        if unknown:
+            from .._errors import ValidationError
+
+            raise ValidationError(f"unknown source(s) {unknown}; the recipe has {list(recipe.sources)}")
+    for s in recipe.sources.values():
+        if only and s.name not in only:
+            continue
+        if not s.enabled:
+            report.status[s.name] = "disabled"
+            continue
+        if s.path is not None:
+            if not s.path.exists():
+                raise InputFileError(f"source {s.name!r}: local file {str(s.path)!r} does not exist; fix `path` in "
+                                     f"{recipe.path or 'the recipe'}")
+            report.files[s.name] = s.path
+            report.status[s.name] = "local"
+            continue
+        dest = cache_dir / s.cache_name
+        locked = old.get(s.name)
+        if locked is not None and locked.get("url") != s.url:
+            say(f"{s.name}: the URL changed since the lock; the lock entry is replaced")
+            locked = None
+        expected = s.sha256 or (None if update or locked is None else locked.get("sha256"))
+        entry = None
+        if dest.exists() and not update:
+            size = dest.stat().st_size
+            if locked is not None and locked.get("size_bytes") == size and not verify and not s.sha256:
+                entry = locked
+            else:
+                digest = sha256_file(dest)
+                if expected is None or digest == expected:
+                    entry = {"url": s.url, "sha256": digest, "size_bytes": size, "file": s.cache_name,
+                             "fetched_at": (locked or {}).get("fetched_at")
+                             or _dt.datetime.fromtimestamp(dest.stat().st_mtime, _dt.timezone.utc).isoformat()}
+                else:
+                    say(f"{s.name}: cached file differs from the lock/recipe checksum; downloading again")
+            if entry is not None:
+                report.status[s.name] = "cached"
+        if entry is None:
+            say(f"{s.name}: downloading {s.url}")
+            try:
+                res = download(s.url, dest, expected_sha256=expected, expected_size=s.size_bytes,
+                               timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, progress=progress,
+                               desc=s.name)
+            except ChecksumMismatch as e:
+                if s.sha256 is None and locked is not None and not update:
+                    raise ChecksumMismatch(
+                        f"source {s.name!r}: the upstream file changed since {lock_path.name} was written ({e}); "
+                        "nothing was replaced. Run `access fetch --update` to accept the new file (results will "
+                        "differ from earlier runs)") from None
+                raise ChecksumMismatch(f"source {s.name!r}: {e}; the recipe pins sha256 = {s.sha256!r}: update "
+                                       "or remove the pin if the new file is wanted" if s.sha256 else
+                                       f"source {s.name!r}: {e}") from None
+            entry = {"url": s.url, "sha256": res.sha256, "size_bytes": res.size_bytes, "file": s.cache_name,
+                     "fetched_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+            if locked is not None and locked.get("sha256") != res.sha256:
+                say(f"{s.name}: accepted a new upstream version (sha256 {res.sha256[:12]}, was "
+                    f"{locked.get('sha256', '')[:12]})")
+            report.status[s.name] = "downloaded"
+        entries[s.name] = entry
+        path = dest
+        if s.extract:
+            out = cache_dir / f"{s.name}__{s.extract}"
+            if not out.exists() or out.stat().st_mtime < dest.stat().st_mtime or report.status[s.name] == "downloaded":
+                say(f"{s.name}: extracting {s.extract}")
+                extract_member(dest, s.extract, out)
+            path = out
+        report.files[s.name] = path
+    report.entries = entries
+    osm = [s.name for s in recipe.enabled_sources("osm") if s.name in report.files]
+    if clip_osm and osm and (recipe.bbox is not None or len(osm) > 1):
+        if not only or set(osm) & set(only):
+            report.osm_path = _clipped_osm(recipe, [report.files[n] for n in osm],
+                                           [entries.get(n, {}).get("sha256", str(report.files[n])) for n in osm],
+                                           cache_dir, say)
+    if lock_path is not None and (entries != old or not lock_path.exists()):
+        write_lock(lock_path, recipe.name, {k: v for k, v in entries.items() if k in recipe.sources})
+    return report
+
+
+def _clipped_osm(recipe, files, keys, cache_dir: Path, say) -> Path:
+    out = cache_dir / f"{recipe.stem}-clipped.osm.pbf"
+    meta_path = out.with_name(out.name + ".json")
+    bbox = recipe.clip_bbox()
+    meta = {"inputs": keys, "bbox": [round(v, 6) for v in bbox] if bbox is not None else None}
+    if out.exists() and meta_path.exists():
+        try:
+            if json.loads(meta_path.read_text()) == meta:
+                return out
+        except json.JSONDecodeError:
+            pass
+    say(f"merging {len(files)} OSM extract(s)" + (f" and clipping to {_bbox_str(bbox)}" if bbox else ""))
+    prepare_osm(files, out, bbox=bbox)
+    with atomic_path(meta_path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(meta))
+    return out
+
+
+def recipe_osm_path(recipe, cache_dir=None) -> Path:
+    """The OSM file a run should read: the clipped extract when the recipe has a bbox, else its only OSM source."""
+    cache_dir = Path(cache_dir) if cache_dir is not None else recipe.default_cache_dir()
+    osm = recipe.enabled_sources("osm")
+    if not osm:
+        raise InputFileError(f"recipe {recipe.name!r} has no enabled OSM source; add a [sources.<name>] with "
+                             'kind = "osm"')
+    if recipe.bbox is not None or len(osm) > 1:
+        return cache_dir / f"{recipe.stem}-clipped.osm.pbf"
+    return recipe.source_file(osm[0], cache_dir)

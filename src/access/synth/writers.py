@@ -1,0 +1,233 @@
+"""Writers of the real file formats used by the synthetic generators.
+
+- GTFS zip: one CSV per table, fixed member timestamps (the bytes depend only on the contents);
+- INSEE Filosofi 2019 gridded data: a GeoPackage of 200 m squares in EPSG:3035 with the official lowercase columns;
+- the Ministry of Culture's Basilic base: a ``;``-separated CSV with its column layout;
+- intercommunalities: a GeoJSON FeatureCollection in EPSG:4326 (``epci_code``, ``epci_nom``, ``epci_type``);
+- a region recipe (TOML) in the schema of :mod:`access.recipe`.
+
+All writes are atomic (:func:`access._io_util.atomic_path`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._io_util import atomic_path
+
+#: columns of the Filosofi 2019 200 m GeoPackage (INSEE, lowercase), in file order, before ``geometry``
+FILOSOFI_COLUMNS = (
+    "idcar_200m", "idcar_1km", "idcar_nat", "i_est_200", "i_est_1km", "lcog_geo",
+    "ind", "men", "men_pauv", "men_1ind", "men_5ind", "men_prop", "men_fmp", "ind_snv", "men_surf", "men_coll",
+    "men_mais", "log_av45", "log_45_70", "log_70_90", "log_ap90", "log_inc", "log_soc",
+    "ind_0_3", "ind_4_5", "ind_6_10", "ind_11_17", "ind_18_24", "ind_25_39", "ind_40_54", "ind_55_64",
+    "ind_65_79", "ind_80p", "ind_inc",
+)
+FILOSOFI_LAYER = "carreaux_200m_met"
+CELL_M = 200
+
+#: columns of the Basilic CSV export, in file order
+BASILIC_COLUMNS = ("Nom", "Type équipement ou lieu", "Adresse postale", "Code Postal", "Commune", "code_insee",
+                   "Région", "Département", "Latitude", "Longitude", "coordonnees_GPS")
+
+_ZIP_DATE = (2026, 1, 1, 0, 0, 0)
+
+# age shares (0-3, 4-5, 6-10, 11-17, 18-24, 25-39, 40-54, 55-64, 65-79, 80+): a young urban and an old rural profile
+_AGE_CLASSES = ("ind_0_3", "ind_4_5", "ind_6_10", "ind_11_17", "ind_18_24", "ind_25_39", "ind_40_54", "ind_55_64",
+                "ind_65_79", "ind_80p")
+_AGES_YOUNG = np.array([0.052, 0.026, 0.066, 0.090, 0.110, 0.215, 0.185, 0.105, 0.110, 0.041])
+_AGES_OLD = np.array([0.032, 0.018, 0.050, 0.075, 0.055, 0.140, 0.200, 0.150, 0.190, 0.090])
+
+
+def write_gtfs_zip(tables: dict[str, pd.DataFrame], path) -> None:
+    """Write GTFS tables (``{"stops.txt": DataFrame, ...}``) as a zip, members in a fixed order and date."""
+    path = Path(path)
+    with atomic_path(path, suffix=".zip") as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for name in sorted(tables):
+                buf = io.StringIO()
+                tables[name].to_csv(buf, index=False, lineterminator="\n")
+                info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, buf.getvalue().encode("utf-8"))
+
+
+def cell_ids(gx, gy, res_m: int = CELL_M) -> np.ndarray:
+    """INSEE grid ids ``CRS3035RES200mN<y>E<x>`` of cells whose lower-left corner is ``(gx, gy) * res_m``."""
+    gx = np.asarray(gx, dtype=np.int64) * res_m
+    gy = np.asarray(gy, dtype=np.int64) * res_m
+    return np.asarray([f"CRS3035RES{res_m}mN{y}E{x}" for x, y in zip(gx.tolist(), gy.tolist())], dtype=object)
+
+
+def filosofi_table(gx, gy, ind, *, poverty, living_std_eur, old, urban, lcog_geo, rng: np.random.Generator):
+    """Filosofi-style attributes of 200 m cells from their population and a local socio-economic profile.
+
+    Parameters
+    ----------
+    gx, gy : int arrays
+        Cell indices (lower-left corner = index x 200 m, EPSG:3035).
+    ind : float array
+        Inhabitants per cell.
+    poverty : float array
+        Share of poor households (0..1).
+    living_std_eur : float array
+        Mean yearly standard of living (euros per person); ``ind_snv`` is its sum over the inhabitants.
+    old : float array
+        0 (young, urban age profile) .. 1 (old, rural age profile).
+    urban : float array
+        0 (houses, owners) .. 1 (flats, tenants, small households).
+    lcog_geo : str array
+        Commune code(s) of the cell.
+    rng : numpy Generator
+
+    Returns
+    -------
+    geopandas.GeoDataFrame in EPSG:3035 with :data:`FILOSOFI_COLUMNS` and square polygons.
+    """
+    import geopandas as gpd
+    import shapely
+
+    gx = np.asarray(gx, dtype=np.int64)
+    gy = np.asarray(gy, dtype=np.int64)
+    n = gx.shape[0]
+    ind = np.asarray(ind, dtype=np.float64)
+    poverty = np.clip(np.asarray(poverty, float) * rng.lognormal(0, 0.25, n), 0.0, 0.8)
+    urban = np.clip(np.asarray(urban, float), 0, 1)
+    old = np.clip(np.asarray(old, float), 0, 1)
+
+    def r1(a):
+        return np.round(np.asarray(a, float), 1)
+
+    hh_size = 2.55 - 0.45 * urban + rng.normal(0, 0.08, n) - 0.25 * old
+    men = np.maximum(ind / np.clip(hh_size, 1.4, 3.5), np.minimum(ind, 1.0))
+    men_pauv = men * poverty
+    men_1ind = men * np.clip(0.24 + 0.22 * urban + 0.08 * old + rng.normal(0, 0.03, n), 0.05, 0.8)
+    men_5ind = men * np.clip(0.05 + 0.04 * poverty + rng.normal(0, 0.01, n), 0.0, 0.3)
+    men_prop = men * np.clip(0.78 - 0.45 * urban - 0.4 * poverty + rng.normal(0, 0.05, n), 0.05, 0.95)
+    men_fmp = men * np.clip(0.05 + 0.25 * poverty + rng.normal(0, 0.01, n), 0.0, 0.5)
+    snv = np.asarray(living_std_eur, float) * (1.0 - 0.6 * (poverty - np.asarray(poverty).mean())) \
+        * rng.lognormal(0, 0.08, n)
+    ind_snv = ind * snv
+    coll = np.clip(0.05 + 0.8 * urban + rng.normal(0, 0.05, n), 0.0, 1.0)
+    men_coll = men * coll
+    men_mais = men - men_coll
+    men_surf = men_coll * 65.0 + men_mais * 102.0
+    age_log = rng.dirichlet(np.array([3.0, 3.0, 2.0, 2.0]), n)  # before 1945, 45-70, 70-90, after 1990
+    log_soc = men * np.clip(0.04 + 0.5 * poverty * urban + 0.15 * poverty + rng.normal(0, 0.02, n), 0.0, 0.9)
+    shares = (1 - old)[:, None] * _AGES_YOUNG[None, :] + old[:, None] * _AGES_OLD[None, :]
+    shares = shares * rng.lognormal(0, 0.1, shares.shape)
+    shares /= shares.sum(axis=1, keepdims=True)
+    ages = ind[:, None] * shares
+
+    cols = {
+        "idcar_200m": cell_ids(gx, gy, 200),
+        "idcar_1km": cell_ids(gx // 5, gy // 5, 1000),
+        "i_est_200": (men < 11).astype(np.int32),
+        "i_est_1km": np.zeros(n, np.int32),
+        "lcog_geo": np.asarray(lcog_geo, dtype=object),
+        "ind": r1(ind), "men": r1(men), "men_pauv": r1(men_pauv), "men_1ind": r1(men_1ind),
+        "men_5ind": r1(men_5ind), "men_prop": r1(men_prop), "men_fmp": r1(men_fmp),
+        "ind_snv": r1(ind_snv), "men_surf": r1(men_surf), "men_coll": r1(men_coll), "men_mais": r1(men_mais),
+        "log_av45": r1(men * age_log[:, 0]), "log_45_70": r1(men * age_log[:, 1]),
+        "log_70_90": r1(men * age_log[:, 2]), "log_ap90": r1(men * age_log[:, 3]), "log_inc": np.zeros(n),
+        "log_soc": r1(log_soc),
+    }
+    for k, name in enumerate(_AGE_CLASSES):
+        cols[name] = r1(ages[:, k])
+    cols["ind_inc"] = np.zeros(n)
+    # natural cells: cells with under 11 households are published with their 2 km neighbourhood's id
+    nat = np.where(cols["i_est_200"] == 1, cell_ids(gx // 10, gy // 10, 2000), cols["idcar_200m"])
+    cols["idcar_nat"] = nat
+    df = pd.DataFrame({c: cols[c] for c in FILOSOFI_COLUMNS})
+    geom = shapely.box(gx * CELL_M, gy * CELL_M, (gx + 1) * CELL_M, (gy + 1) * CELL_M)
+    return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:3035")
+
+
+def write_filosofi_gpkg(gdf, path, *, layer: str = FILOSOFI_LAYER) -> None:
+    """Write a Filosofi table as a GeoPackage layer; GDAL's timestamps are pinned so the bytes are reproducible."""
+    import pyogrio
+
+    path = Path(path)
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2026-01-01T00:00:00.000Z"})
+    try:
+        with atomic_path(path, suffix=".gpkg") as tmp:
+            tmp.unlink()  # GDAL creates the file itself
+            pyogrio.write_dataframe(gdf, tmp, layer=layer, driver="GPKG")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
+def write_basilic_csv(df: pd.DataFrame, path) -> None:
+    """Write venues with :data:`BASILIC_COLUMNS` as a ``;``-separated UTF-8 CSV (coordinates with a dot)."""
+    missing = [c for c in BASILIC_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"venue table lacks Basilic columns {missing}")
+    with atomic_path(path, suffix=".csv") as tmp:
+        df.loc[:, list(BASILIC_COLUMNS)].to_csv(tmp, sep=";", index=False, encoding="utf-8", lineterminator="\n")
+
+
+def write_geojson(gdf, path, *, decimals: int = 6) -> None:
+    """Write a GeoDataFrame as GeoJSON in EPSG:4326 (coordinates rounded), byte-reproducible."""
+    import shapely
+
+    g = gdf.to_crs("EPSG:4326") if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf
+    geoms = shapely.transform(np.asarray(g.geometry.values), lambda c: np.round(c, decimals))
+    props = g.drop(columns=g.geometry.name)
+    feats = []
+    for rec, geom in zip(props.to_dict("records"), geoms):
+        feats.append({"type": "Feature", "properties": {k: (v.item() if hasattr(v, "item") else v)
+                                                        for k, v in rec.items()},
+                      "geometry": json.loads(shapely.to_geojson(geom))})
+    fc = {"type": "FeatureCollection", "name": Path(path).stem,
+          "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}, "features": feats}
+    with atomic_path(path, suffix=".geojson") as tmp:
+        tmp.write_text(json.dumps(fc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if hasattr(v, "isoformat") and not isinstance(v, str):
+        return v.isoformat()
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def write_recipe(path, *, name: str, bbox, date: str, departure: str, window_min: int, modes, thresholds_min,
+                 max_time_min: int, categories, priority_zones: list[dict], sources: dict[str, dict],
+                 comment: str = "") -> None:
+    """Write a region recipe (see :mod:`access.recipe`) whose sources are local files (``path`` keys)."""
+    import datetime as dt
+
+    lines = []
+    for c in comment.strip().splitlines():
+        lines.append(f"# {c}".rstrip())
+    lines += ["", "[region]", f"name = {_toml_value(name)}",
+              f"bbox = {_toml_value([round(float(v), 4) for v in bbox])}", "osm_clip_buffer_km = 0", "",
+              "[analysis]", f"date = {dt.date.fromisoformat(date).isoformat()}",
+              f"departure = {_toml_value(departure)}", f"window_min = {int(window_min)}", "percentiles = [50]",
+              f"modes = {_toml_value(list(modes))}", f"thresholds_min = {_toml_value(list(thresholds_min))}",
+              f"max_time_min = {int(max_time_min)}", "", "[venues]", f"categories = {_toml_value(list(categories))}",
+              "", "[areas]"]
+    for z in priority_zones:
+        lines += ["", "[[areas.priority_zones]]", f"name = {_toml_value(z['name'])}",
+                  f"epci = {_toml_value(list(z['epci']))}"]
+        if z.get("note"):
+            lines.append(f"note = {_toml_value(z['note'])}")
+    for sname, s in sources.items():
+        lines += ["", f"[sources.{sname}]"]
+        for k, v in s.items():
+            lines.append(f"{k} = {_toml_value(v)}")
+    with atomic_path(path, suffix=".toml") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
