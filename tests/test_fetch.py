@@ -86,7 +86,7 @@ def server():
     handler = type("H", (_Handler,), {"state": st})
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     st.base = f"http://127.0.0.1:{srv.server_address[1]}"
     yield st
@@ -283,6 +283,7 @@ def test_disabled_and_local_sources(server, tmp_path):
     rep = fetch_recipe(rp, cache_dir=tmp_path / "c", **FAST)
     assert rep.status == {"off": "disabled", "loc": "local"} and rep.files["loc"] == local.resolve()
     assert server.requests == []
+    assert not (tmp_path / "test.lock.json").exists()  # nothing downloaded, nothing to lock
 
 
 def test_extract_member_from_zip(server, tmp_path):
@@ -338,7 +339,10 @@ def _read(pbf):
     import osmium
 
     nodes, ways, ways_nodes, rel_ways = {}, set(), {}, set()
+    _read.tagged = set()
     for o in osmium.FileProcessor(str(pbf)):
+        if len(o.tags):
+            _read.tagged.add((o.type_str(), o.id))
         if o.is_node():
             nodes[o.id] = (o.location.lon, o.location.lat)
         elif o.is_way():
@@ -353,6 +357,7 @@ def _read(pbf):
 def test_prepare_osm_clip_is_reference_complete(tmp_path):
     src = _nantes()
     nodes, ways, ways_nodes = _read(src)
+    tagged = _read.tagged
     lons = sorted(v[0] for v in nodes.values())
     lats = sorted(v[1] for v in nodes.values())
     bbox = (lons[len(lons) // 4], lats[len(lats) // 4], lons[len(lons) // 2], lats[len(lats) // 2])
@@ -363,14 +368,15 @@ def test_prepare_osm_clip_is_reference_complete(tmp_path):
         lon, lat = nodes[nid]
         return bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]
 
-    expected_ways = {w for w, ns in ways_nodes.items() if any(n in nodes and inside(n) for n in ns)}
-    # naive twin: a way is kept iff one of its nodes lies in the box, or it is a member of a kept relation
+    expected_ways = {w for w, ns in ways_nodes.items()
+                     if ("w", w) in tagged and any(n in nodes and inside(n) for n in ns)}
+    # naive twin: a tagged way is kept iff one of its nodes lies in the box; other ways only as relation members
     assert expected_ways <= cw
     assert cw - expected_ways <= _read.rel_ways
     assert 0 < len(cw) < len(ways)
     for w in cw:  # every kept way has all its nodes (those the source extract itself holds)
         assert all(n in cn for n in cwn[w] if n in nodes)
-    assert {n for n in nodes if inside(n)} <= set(cn)
+    assert {n for n in nodes if inside(n) and ("n", n) in tagged} <= set(cn)
     assert not (tmp_path / "clip.osm.pbf.part").exists()
 
 
@@ -382,3 +388,66 @@ def test_prepare_osm_merge_removes_duplicates(tmp_path):
     n0, w0, _ = _read(src)
     n1, w1, _ = _read(out)
     assert set(n1) == set(n0) and w1 == w0
+
+
+def test_member_inside_inner_7z_needs_the_7z_program(tmp_path):
+    import shutil
+
+    if shutil.which("7z") or shutil.which("7za") or shutil.which("7zz"):
+        pytest.skip("a 7z program is installed; this test covers its absence")
+    z = tmp_path / "Filosofi2019_carreaux_200m_gpkg.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("Filosofi2019_carreaux_200m_gpkg.7z", b"7z\xbc\xaf\x27\x1c not really")
+    with pytest.raises(FetchError, match=r"inside the 7-Zip archive .*install the `7z` program"):
+        extract_member(z, "carreaux_200m_met.gpkg", tmp_path / "out.gpkg")
+    assert not (tmp_path / "out.gpkg").exists()
+
+
+def test_fetch_recipe_clips_local_osm_to_bbox(tmp_path):
+    from access.io.fetch import recipe_osm_path
+
+    src = _nantes()
+    rp = tmp_path / "n.toml"
+    rp.write_text(f'''[region]
+name = "Nantes"
+bbox = [-1.560, 47.205, -1.550, 47.215]
+osm_clip_buffer_km = 0.5
+[analysis]
+date = 2014-06-10
+departure = "08:00"
+modes = ["walk"]
+thresholds_min = [10]
+[venues]
+categories = ["library"]
+[sources.osm]
+kind = "osm"
+format = "osm.pbf"
+licence = "ODbL-1.0"
+path = "{src}"
+''')
+    r = Recipe.from_file(rp)
+    rep = fetch_recipe(r, cache_dir=tmp_path / "c", progress=False)
+    assert rep.status == {"osm": "local"} and rep.osm_path == recipe_osm_path(r, tmp_path / "c")
+    n0, w0, _ = _read(src)
+    n1, w1, _ = _read(rep.osm_path)
+    assert 0 < len(w1) < len(w0)
+    mtime = rep.osm_path.stat().st_mtime_ns
+    rep = fetch_recipe(r, cache_dir=tmp_path / "c", progress=False)  # up to date: not rebuilt
+    assert rep.osm_path.stat().st_mtime_ns == mtime
+
+
+def test_clipped_osm_is_rebuilt_when_a_local_extract_changes(tmp_path):
+    src = _nantes()
+    local = tmp_path / "region.osm.pbf"
+    local.write_bytes(src.read_bytes())
+    rp = tmp_path / "l.toml"
+    rp.write_text('[region]\nname = "L"\nbbox = [-1.56, 47.205, -1.55, 47.215]\nosm_clip_buffer_km = 0\n'
+                  '[analysis]\ndate = 2014-06-10\ndeparture = "08:00"\nmodes = ["walk"]\nthresholds_min = [10]\n'
+                  '[venues]\ncategories = ["library"]\n'
+                  '[sources.osm]\nkind = "osm"\nformat = "osm.pbf"\nlicence = "ODbL-1.0"\npath = "region.osm.pbf"\n')
+    rep = fetch_recipe(rp, cache_dir=tmp_path / "c", progress=False)
+    n_before = len(_read(rep.osm_path)[1])
+    # the extract is replaced by a smaller one (a clip of itself): the cached clip must not be reused
+    prepare_osm([src], local, bbox=(-1.556, 47.208, -1.552, 47.211), use_osmium_tool=False)
+    rep = fetch_recipe(rp, cache_dir=tmp_path / "c", progress=False)
+    assert len(_read(rep.osm_path)[1]) < n_before

@@ -255,11 +255,38 @@ def test_percentile_columns_and_travel_time_matrix_object(bh):
     b = cumulative_cutoff(m, lu, opportunity="jobs", cutoff=30)
     pd.testing.assert_frame_equal(a, b)
 
-    class TTM:  # anything with .to_frame(), like access.matrix.TravelTimeMatrix
+    class Framed:  # anything with .to_frame()
         def to_frame(self):
             return m
 
-    pd.testing.assert_frame_equal(cumulative_cutoff(TTM(), lu, opportunity="jobs", cutoff=30), b)
+    pd.testing.assert_frame_equal(cumulative_cutoff(Framed(), lu, opportunity="jobs", cutoff=30), b)
+
+
+def test_travel_time_matrix_streamed_by_origin_batches(bh):
+    """An object shaped like access.matrix.TravelTimeMatrix (int32 seconds, -1 unreachable, two percentiles)."""
+    m, lu, _ = bh
+    ids = lu.id.to_numpy()
+    pos = pd.Index(ids)
+    sec = np.full((len(ids), len(ids), 2), -1, dtype=np.int32)
+    fi, ti = pos.get_indexer(m.from_id), pos.get_indexer(m.to_id)
+    sec[fi, ti, 0] = np.round(m.travel_time.to_numpy() * 60).astype(np.int32)
+    sec[fi, ti, 1] = sec[fi, ti, 0] + 300
+
+    class TTM:
+        from_ids = ids
+        to_ids = ids
+        times_s = sec
+        percentiles = (50, 80)
+
+    long = pd.DataFrame({"from_id": np.repeat(ids, len(ids)), "to_id": np.tile(ids, len(ids)),
+                         "travel_time_p80": sec[:, :, 1].reshape(-1) / 60.0})
+    long = long[long.travel_time_p80 > 0]
+    for f, kw in ((cumulative_cutoff, {"cutoff": 40}), (gravity, {"decay_function": decay_exponential(0.05)}),
+                  (floating_catchment_area, {"demand": "population", "decay_function": decay_binary(40)})):
+        a = f(TTM(), lu, opportunity="jobs", travel_cost="travel_time_p80", chunk_rows=50_000, **kw)
+        b = f(long, lu, opportunity="jobs", travel_cost="travel_time_p80", **kw)
+        assert len(a) == len(ids)  # every origin of the matrix object, reachable or not
+        _close(a, b.set_index("id").jobs.reindex(a.id, fill_value=0.0), "jobs")
 
 
 def test_nan_costs_are_unreachable_but_ids_kept():

@@ -56,19 +56,22 @@ def _check_twin(tt, date, hours, n, seed, K):
     day = tt.for_date(date)
     conn = day_connections(_feeds(tt), date, tt.stop_index())
     rng = np.random.default_rng(seed)
-    used = np.flatnonzero(tt.stop_used)
     x = tt.transfers_csr()
     n_reached = 0
+    # sources: stops where some vehicle leaves within the hours (random connection), leaving up to 10 min before
+    in_win = np.flatnonzero((conn["dep"] >= hours[0] * 3600) & (conn["dep"] < hours[1] * 3600) & conn["pick"])
+    assert len(in_win) > 0
     for _ in range(n):
-        s = int(rng.choice(used))
-        t = int(rng.integers(hours[0] * 3600, hours[1] * 3600))
+        c = int(rng.choice(in_win))
+        s = int(conn["u"][c])
+        t = int(conn["dep"][c]) - int(rng.integers(0, 600))
         got = _profiles(tt, day, [s], [t], K)[0, 0]
         want = earliest_arrival(conn, tt.n_stops, [s], [0], t, K, BOARD_SLACK_S, MAX_TIME, x)
         bad = np.flatnonzero(got != want)
         assert len(bad) == 0, (f"source {tt.stop_id[s]} at {t}s: {len(bad)} stops differ, e.g. stop "
                                f"{tt.stop_id[bad[0]]}: raptor {got[bad[0]]} twin {want[bad[0]]}")
         n_reached += int((got < rp.INF).sum())
-    assert n_reached > n * 20  # the queries reach many stops, the comparison is not vacuous
+    assert n_reached > n * 10  # the queries reach many stops, the comparison is not vacuous
 
 
 @pytest.mark.parametrize("K", [1, 3])
@@ -98,7 +101,8 @@ def test_range_equals_single_departures(clermont):
     r = np.where(r <= lim, r, rp.INF)
     assert (r == s).all()
     # later departures never arrive earlier
-    assert (np.diff(s.astype(np.int64), axis=1)[s[:, 1:] < rp.INF] >= 0).all()
+    both = (s[:, 1:] < rp.INF) & (s[:, :-1] < rp.INF)
+    assert (np.diff(s.astype(np.int64), axis=1)[both] >= 0).all()
 
 
 def test_more_rides_never_worse(clermont):

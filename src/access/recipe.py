@@ -245,7 +245,8 @@ class Recipe:
             raise err("venues.categories", f"has unknown categor(ies) {bad}", f"choose among {list(VENUE_CATEGORIES)}")
         taxonomy = ven.get("taxonomy", "venue_taxonomy.csv")
         if not isinstance(taxonomy, str) or not taxonomy:
-            raise err("venues.taxonomy", f"must be a file name, got {taxonomy!r}", 'e.g. taxonomy = "venue_taxonomy.csv"')
+            raise err("venues.taxonomy", f"must be a file name, got {taxonomy!r}",
+                      'e.g. taxonomy = "venue_taxonomy.csv"')
 
         areas = table("areas", required=False)
         typology = areas.get("typology")
@@ -254,7 +255,8 @@ class Recipe:
                       'e.g. typology = "embedded:typology.toml" or a path relative to the recipe')
         zones_raw = areas.get("priority_zones", [])
         if not isinstance(zones_raw, list):
-            raise err("areas.priority_zones", "must be an array of tables", "write each zone as [[areas.priority_zones]]")
+            raise err("areas.priority_zones", "must be an array of tables",
+                      "write each zone as [[areas.priority_zones]]")
         zones = []
         for i, z in enumerate(zones_raw):
             key = f"areas.priority_zones[{i}]"
@@ -311,11 +313,13 @@ class Recipe:
                 raise err(f"{key}.url", f"must be an http(s) URL, got {url!r}", "give the file's download link")
             if lpath is not None:
                 if not isinstance(lpath, str) or not lpath:
-                    raise err(f"{key}.path", f"must be a path string, got {lpath!r}", "give a path relative to the recipe")
+                    raise err(f"{key}.path", f"must be a path string, got {lpath!r}",
+                              "give a path relative to the recipe")
                 lpath = (base / lpath).resolve() if not Path(lpath).is_absolute() else Path(lpath)
             sha = s.get("sha256")
             if sha is not None and (not isinstance(sha, str) or not _SHA_RE.match(sha.lower())):
-                raise err(f"{key}.sha256", f"must be 64 hex digits, got {sha!r}", "copy it from the lock file, or remove it")
+                raise err(f"{key}.sha256", f"must be 64 hex digits, got {sha!r}",
+                          "copy it from the lock file, or remove it")
             size = s.get("size_bytes")
             if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
                 raise err(f"{key}.size_bytes", f"must be a non-negative integer, got {size!r}", "or remove it")

@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit, prange
 
 INF = np.int32(2**31 - 1)
+BIG = np.int32(2**30)  # "unreached" that can take an addition of a walk without overflow
 KIND_NONE = 0
 KIND_ACCESS = 1
 KIND_RIDE = 2
@@ -54,9 +55,9 @@ def _lower_bound(arr, lo, hi, stride, base, need):
 
 
 @njit(cache=True)
-def run_departure(t, cutoff, acc_stop, acc_s, K, slack_s,
+def run_departure(t, t_prev, cutoff, acc_stop, acc_s, K, slack_s,
                   pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
-                  stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s,
+                  stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
                   tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
                   improved_flag, improved_list, n_improved,
                   record, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos):
@@ -78,6 +79,14 @@ def run_departure(t, cutoff, acc_stop, acc_s, K, slack_s,
                     tau[r, s] = a
                     if record:
                         p_kind[r, s] = KIND_ACCESS if r == 0 else KIND_LOWER
+            # range reuse: scanning from s can only give something new if a vehicle leaves s between the boarding
+            # time of this departure and that of the previous (later) one
+            need = a + slack_s
+            if t_prev != INF:
+                need_prev = t_prev + acc_s[j] + slack_s
+                lo = _lower_bound(sdep, sdep_off[s], sdep_off[s + 1], 1, 0, need)
+                if lo >= sdep_off[s + 1] or sdep[lo] >= need_prev:
+                    continue
             if not mark_a[s]:
                 mark_a[s] = True
                 list_a[nm] = s
@@ -218,7 +227,7 @@ def _scratch(n_stops, n_pat, K):
 @njit(cache=True, parallel=True)
 def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
                   pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
-                  stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s, n_chunks, range_mode):
+                  stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s, n_chunks, range_mode):
     """Stop-level range-RAPTOR, one query per row of the source CSR (``src_off``: sources -> access stops).
 
     ``dep_times`` int32[n_min] must be increasing. Returns int32[n_q, n_min, n_stops]: earliest arrival (clock
@@ -243,12 +252,15 @@ def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
             a1 = src_off[q + 1]
             for m in range(n_min - 1, -1, -1):
                 t = dep_times[m]
+                t_prev = INF
                 if not range_mode:
                     tau[:, :] = INF
                     tau_ride[:, :] = INF
-                ni = run_departure(t, t + max_time_s, src_stop[a0:a1], src_s[a0:a1], K, slack_s,
+                elif m < n_min - 1:
+                    t_prev = dep_times[m + 1]
+                ni = run_departure(t, t_prev, t + max_time_s, src_stop[a0:a1], src_s[a0:a1], K, slack_s,
                                    pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
-                                   t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s,
+                                   t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
                                    tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
                                    improved_flag, improved_list, 0,
                                    False, dummy8, dummy32, dummy8, dummy32, dummy32, dummy32, dummy32)
@@ -260,19 +272,25 @@ def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
 
 
 @njit(cache=True, parallel=True)
-def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_off, eg_dest, eg_s, n_dest,
+def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, d_off, d_slot, d_s,
                         dep_times, K, max_time_s, slack_s, pct_index,
                         pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
-                        stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s, n_chunks, want_per_minute):
+                        stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s, n_chunks, want_per_minute):
     """Origins x destinations travel-time percentiles over a departure window (range-RAPTOR).
 
     Parameters (CSR by origin unless said)
     --------------------------------------
     acc_off/acc_stop/acc_s : walking seconds from each origin to the stops within the access limit.
     dir_off/dir_dest/dir_s : walking seconds from each origin straight to destinations.
-    eg_off/eg_dest/eg_s : CSR by *stop*: walking seconds from the stop to destinations.
+    eg_slot : int32[n_stops], slot of each stop having egress walks (-1 if none).
+    d_off/d_slot/d_s : CSR by *destination*: egress stops (slots) and walking seconds to the destination,
+        sorted by increasing seconds.
     dep_times : int32[n_min] increasing departure times (seconds since midnight of the service day).
     pct_index : int64[n_p] index into the sorted per-minute times of each percentile.
+
+    Per origin, the departures are run latest first keeping labels; the ride arrival at every egress stop is kept
+    per minute; then each destination takes the best over its egress stops in increasing walk order, stopping
+    when the walk alone is no shorter than the worst per-minute time found so far (R5's per-target propagation).
 
     Returns
     -------
@@ -280,10 +298,19 @@ def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_o
     per_minute : int32[n_o, n_dest, n_min] (-1 unreachable), or shape (0, 0, 0) unless ``want_per_minute``.
     """
     n_o = acc_off.shape[0] - 1
+    n_dest = d_off.shape[0] - 1
     n_stops = stop_pat_off.shape[0] - 1
     n_pat = pat_stop_off.shape[0] - 1
     n_min = dep_times.shape[0]
     n_p = pct_index.shape[0]
+    n_slots = 0
+    for s in range(n_stops):
+        if eg_slot[s] >= 0:
+            n_slots += 1
+    slot_stop = np.empty(n_slots, dtype=np.int32)
+    for s in range(n_stops):
+        if eg_slot[s] >= 0:
+            slot_stop[eg_slot[s]] = s
     times = np.empty((n_o, n_dest, n_p), dtype=np.int32)
     if want_per_minute:
         per_min = np.empty((n_o, n_dest, n_min), dtype=np.int32)
@@ -295,66 +322,87 @@ def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_o
     for c in prange(nch):
         tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list = \
             _scratch(n_stops, n_pat, K)
-        dest_arr = np.full(n_dest, INF, dtype=np.int32)
         direct = np.full(n_dest, INF, dtype=np.int32)
-        buf = np.empty((n_dest, n_min), dtype=np.int32)
+        arr_slot = np.empty((n_slots, n_min), dtype=np.int32)
+        best_slot = np.empty(n_slots, dtype=np.int32)
+        tt = np.empty(n_min, dtype=np.int32)
         srt = np.empty(n_min, dtype=np.int32)
         for o in range(c, n_o, nch):
             tau[:, :] = INF
             tau_ride[:, :] = INF
-            dest_arr[:] = INF
             for e in range(dir_off[o], dir_off[o + 1]):
                 direct[dir_dest[e]] = dir_s[e]
             a0 = acc_off[o]
             a1 = acc_off[o + 1]
-            for m in range(n_min - 1, -1, -1):
-                t = dep_times[m]
-                ni = 0
-                if a1 > a0:
-                    ni = run_departure(t, t + max_time_s, acc_stop[a0:a1], acc_s[a0:a1], K, slack_s,
+            if a1 > a0:
+                for m in range(n_min - 1, -1, -1):
+                    t = dep_times[m]
+                    t_prev = INF if m == n_min - 1 else dep_times[m + 1]
+                    ni = run_departure(t, t_prev, t + max_time_s, acc_stop[a0:a1], acc_s[a0:a1], K, slack_s,
                                        pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
-                                       t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s,
+                                       t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
                                        tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
                                        improved_flag, improved_list, 0,
                                        False, dummy8, dummy32, dummy8, dummy32, dummy32, dummy32, dummy32)
-                for j in range(ni):
-                    s = improved_list[j]
-                    improved_flag[s] = False
-                    a = tau_ride[K, s]
-                    for e in range(eg_off[s], eg_off[s + 1]):
-                        d = eg_dest[e]
-                        v = a + eg_s[e]
-                        if v < dest_arr[d]:
-                            dest_arr[d] = v
-                for d in range(n_dest):
-                    tt = direct[d]
-                    if dest_arr[d] < INF:
-                        v = dest_arr[d] - t
-                        if v < tt:
-                            tt = v
-                    if tt > max_time_s:
-                        tt = INF
-                    buf[d, m] = tt
-            for e in range(dir_off[o], dir_off[o + 1]):
-                direct[dir_dest[e]] = INF
+                    for j in range(ni):
+                        improved_flag[improved_list[j]] = False
+                    for q in range(n_slots):
+                        arr_slot[q, m] = tau_ride[K, slot_stop[q]]
+                for q in range(n_slots):
+                    # travel time to the stop per minute (BIG when unreached) and its lower bound over the window
+                    b = BIG
+                    for m in range(n_min):
+                        a = arr_slot[q, m]
+                        v = BIG if a == INF else a - dep_times[m]
+                        arr_slot[q, m] = v
+                        if v < b:
+                            b = v
+                    best_slot[q] = b
+            else:
+                for q in range(n_slots):
+                    best_slot[q] = BIG
             for d in range(n_dest):
+                dw = direct[d]
+                if dw == INF:
+                    dw = BIG
+                for m in range(n_min):
+                    tt[m] = dw
+                worst = min(dw, max_time_s + 1)
+                for e in range(d_off[d], d_off[d + 1]):
+                    w = d_s[e]
+                    if w >= worst:
+                        break
+                    q = d_slot[e]
+                    if best_slot[q] + w >= worst:
+                        continue
+                    row = arr_slot[q]
+                    mx = 0
+                    for m in range(n_min):
+                        v = min(tt[m], row[m] + w)
+                        tt[m] = v
+                        mx = max(mx, v)
+                    worst = min(mx, max_time_s + 1)
+                for m in range(n_min):
+                    if tt[m] > max_time_s:
+                        tt[m] = INF
                 if want_per_minute:
                     for m in range(n_min):
-                        v = buf[d, m]
-                        per_min[o, d, m] = -1 if v == INF else v
+                        per_min[o, d, m] = -1 if tt[m] == INF else tt[m]
                 if n_p > 0:
-                    srt[:] = buf[d, :]
+                    srt[:] = tt
                     srt.sort()
                     for pi in range(n_p):
                         v = srt[pct_index[pi]]
                         times[o, d, pi] = -1 if v == INF else v
+            for e in range(dir_off[o], dir_off[o + 1]):
+                direct[dir_dest[e]] = INF
     return times, per_min
 
 
 @njit(cache=True)
 def single_departure_with_parents(t, max_time_s, acc_stop, acc_s, K, slack_s,
                                   pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
-                                  t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s):
+                                  t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s):
     """One departure with parent pointers, for journey reconstruction.
 
     Returns ``tau, tau_ride, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos`` (each [K+1, n_stops]).
@@ -370,9 +418,9 @@ def single_departure_with_parents(t, max_time_s, acc_stop, acc_s, K, slack_s,
     r_trip = np.full((K + 1, n_stops), -1, dtype=np.int32)
     r_bpos = np.full((K + 1, n_stops), -1, dtype=np.int32)
     r_apos = np.full((K + 1, n_stops), -1, dtype=np.int32)
-    run_departure(t, t + max_time_s, acc_stop, acc_s, K, slack_s,
+    run_departure(t, INF, t + max_time_s, acc_stop, acc_s, K, slack_s,
                   pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
-                  stop_pat_off, stop_pat, stop_pat_pos, x_off, x_to, x_s,
+                  stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
                   tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
                   improved_flag, improved_list, 0,
                   True, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos)

@@ -5,6 +5,7 @@ Measures take a long travel matrix (DataFrame, ``TravelTimeMatrix`` or Parquet p
 read the matrix in chunks so that its size is not bounded by memory.
 """
 
+from .aggregate import aggregate, attach_cells
 from .decay import (
     DecayFunction,
     decay_binary,
@@ -25,6 +26,7 @@ from .inequality import (
     weighted_quantile_hmisc,
     weighted_theil_t,
 )
+from .typology import CLASSES, load_typology_config, typology
 from .measures import (
     balancing_cost,
     cost_to_closest,
@@ -36,6 +38,11 @@ from .measures import (
 )
 
 __all__ = [
+    "aggregate",
+    "attach_cells",
+    "typology",
+    "load_typology_config",
+    "CLASSES",
     "DecayFunction",
     "decay_binary",
     "decay_exponential",

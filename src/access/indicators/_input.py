@@ -87,7 +87,7 @@ class LandUseSpace:
             if raw is None:
                 raw = _ids_to_numpy(arr.cast(arr.type.value_type) if isinstance(arr, pa.DictionaryArray) else arr)
             missing = pd.unique(raw[bad])
-            ex = ", ".join(repr(x) for x in missing[:5])
+            ex = ", ".join(repr(x) for x in np.asarray(missing[:5]).tolist())
             msg = (
                 f"travel matrix column `{self.what}` has {len(missing)} id(s) absent from `land_use_data['id']` "
                 f"(needed for column {self.column!r}), e.g. {ex}; add them to the land use table (with 0 "
@@ -177,6 +177,7 @@ class MatrixSource:
         self.chunk_rows = int(chunk_rows)
         self.path: Path | None = None
         self.frame: pd.DataFrame | None = None
+        self.ttm = None
         if isinstance(travel_matrix, (str, os.PathLike)):
             p = Path(travel_matrix)
             if not p.exists():
@@ -192,6 +193,13 @@ class MatrixSource:
         elif isinstance(travel_matrix, pd.DataFrame):
             self.frame = travel_matrix
             self.columns = [str(c) for c in travel_matrix.columns]
+        elif all(hasattr(travel_matrix, a) for a in ("times_s", "from_ids", "to_ids", "percentiles")):
+            # a TravelTimeMatrix: streamed by origin batches straight from its int32 seconds array
+            self.ttm = travel_matrix
+            pcts = list(np.atleast_1d(travel_matrix.percentiles))
+            names = ["travel_time"] if len(pcts) == 1 else [f"travel_time_p{int(p)}" for p in pcts]
+            self._ttm_cols = dict(zip(names, range(len(names))))
+            self.columns = ["from_id", "to_id", *names]
         elif hasattr(travel_matrix, "to_frame"):
             self.frame = travel_matrix.to_frame()
             self.columns = [str(c) for c in self.frame.columns]
@@ -228,6 +236,9 @@ class MatrixSource:
     def iter_columns(self, columns: Sequence[str]) -> Iterator[dict[str, object]]:
         """Yield dicts ``column -> array`` (pyarrow arrays for Parquet, numpy/pandas for frames)."""
         columns = list(dict.fromkeys(columns))
+        if self.ttm is not None:
+            yield from self._iter_ttm(columns)
+            return
         if self.frame is not None:
             n = len(self.frame)
             for start in range(0, max(n, 1), self.chunk_rows):
@@ -250,6 +261,31 @@ class MatrixSource:
             return
         for batch in pf.iter_batches(batch_size=self.chunk_rows, columns=columns):
             yield {c: batch.column(c) for c in columns}
+
+    def _iter_ttm(self, columns):
+        ttm = self.ttm
+        times = ttm.times_s
+        n_o, n_d = times.shape[0], times.shape[1]
+        from_ids = np.asarray(ttm.from_ids)
+        to_dict = pa.array(np.asarray(ttm.to_ids).tolist())
+        per = max(1, self.chunk_rows // max(n_d, 1))
+        to_idx = pa.array(np.tile(np.arange(n_d, dtype=np.int32), min(per, max(n_o, 1))))
+        for o0 in range(0, n_o, per):
+            o1 = min(n_o, o0 + per)
+            k = o1 - o0
+            out = {}
+            for c in columns:
+                if c == "from_id":
+                    out[c] = pa.DictionaryArray.from_arrays(
+                        pa.array(np.repeat(np.arange(k, dtype=np.int32), n_d)), pa.array(from_ids[o0:o1].tolist()))
+                elif c == "to_id":
+                    out[c] = pa.DictionaryArray.from_arrays(to_idx.slice(0, k * n_d), to_dict)
+                elif c in self._ttm_cols:
+                    sec = np.asarray(times[o0:o1, :, self._ttm_cols[c]]).reshape(-1)
+                    out[c] = np.where(sec < 0, np.nan, sec / 60.0)
+                else:
+                    raise ValidationError(f"the TravelTimeMatrix has no column {c!r}; columns are {self.columns}")
+            yield out
 
     def _factorized(self, column: str):
         """Codes and uniques of a non-integer id column of an in-memory frame, computed once (then reused)."""
@@ -300,20 +336,20 @@ def check_land_use(land_use_data, columns: Sequence[str], *, nonnegative: Sequen
         raise ValidationError(f"`land_use_data['id']` has {int(ids.isna().sum())} missing id(s); drop those rows")
     dup = ids[ids.duplicated()]
     if len(dup):
-        raise ValidationError(f"`land_use_data['id']` has {len(dup)} duplicate id(s), e.g. {dup.iloc[0]!r}")
+        raise ValidationError(f"`land_use_data['id']` has {len(dup)} duplicate id(s), e.g. {dup.tolist()[0]!r}")
     for c in nonnegative:
         v = pd.to_numeric(land_use_data[c], errors="coerce")
         if v.isna().any():
             row = int(np.flatnonzero(v.isna().to_numpy())[0])
             raise ValidationError(
                 f"`land_use_data[{c!r}]` has {int(v.isna().sum())} NaN or non-numeric value(s), first at id "
-                f"{ids.iloc[row]!r}; fill them (e.g. 0) or drop those rows"
+                f"{ids.tolist()[row]!r}; fill them (e.g. 0) or drop those rows"
             )
         if (v < 0).any():
             row = int(np.flatnonzero((v < 0).to_numpy())[0])
             raise ValidationError(
                 f"`land_use_data[{c!r}]` has {int((v < 0).sum())} negative value(s), first {v.iloc[row]} at id "
-                f"{ids.iloc[row]!r}; counts of opportunities and people must be >= 0"
+                f"{ids.tolist()[row]!r}; counts of opportunities and people must be >= 0"
             )
     return land_use_data
 

@@ -7,7 +7,7 @@ accumulator owned by the caller, so a matrix of any size is reduced chunk by chu
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -67,21 +67,67 @@ def bin_add(out, row, n_bins, k, vals):
 
 
 @njit(cache=True)
-def prefix_until(row_sorted, vals_sorted, n):
-    """Keep mask of the rows (sorted by row then cost) up to and including the one whose running sum reaches n."""
-    m = row_sorted.shape[0]
-    keep = np.zeros(m, dtype=np.bool_)
-    cur = -1
-    run = 0.0
+def prune_candidates(rows, cost, vals, n, n_rows):
+    """Indices of the pairs that can still decide the cost to reach ``n`` opportunities, sorted by (row, cost).
+
+    Counting sort by row, then, in parallel over rows (origins), a sort by cost and the prefix up to and
+    including the pair whose running sum of ``vals`` reaches ``n``.
+    """
+    m = rows.shape[0]
+    start = np.zeros(n_rows + 1, dtype=np.int64)
     for i in range(m):
-        r = row_sorted[i]
-        if r != cur:
-            cur = r
+        start[rows[i] + 1] += 1
+    for r in range(n_rows):
+        start[r + 1] += start[r]
+    pos = start[:-1].copy()
+    perm = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        r = rows[i]
+        perm[pos[r]] = i
+        pos[r] += 1
+    keep = np.zeros(n_rows, dtype=np.int64)
+    sorted_idx = np.empty(m, dtype=np.int64)
+    for r in prange(n_rows):
+        a = start[r]
+        b = start[r + 1]
+        if b == a:
+            continue
+        seg = perm[a:b]
+        c = cost[seg]
+        size = b - a
+        guess = 8
+        while True:
+            # only the cheapest pairs can matter: select those up to the guess-th smallest cost, sort them, and
+            # widen the selection until the running sum reaches n (or everything is sorted)
+            if guess >= size:
+                sel = seg
+            else:
+                thr = np.partition(c.copy(), guess - 1)[guess - 1]
+                sel = seg[c <= thr]
+            o = np.argsort(cost[sel], kind="mergesort")
             run = 0.0
-        if run < n:
-            keep[i] = True
-        run += vals_sorted[i]
-    return keep
+            k = 0
+            for j in range(sel.shape[0]):
+                idx = sel[o[j]]
+                sorted_idx[a + j] = idx
+                if run < n:
+                    k += 1
+                run += vals[idx]
+            if run >= n or sel.shape[0] == size:
+                break
+            guess *= 4
+        keep[r] = k
+    total = 0
+    for r in range(n_rows):
+        total += keep[r]
+    out = np.empty(total, dtype=np.int64)
+    w = 0
+    for r in range(n_rows):
+        a = start[r]
+        for j in range(keep[r]):
+            out[w] = sorted_idx[a + j]
+            w += 1
+    return out
 
 
 @njit(cache=True)

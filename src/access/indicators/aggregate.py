@@ -37,10 +37,10 @@ def _check_geo(gdf, name: str, id_col: str) -> gpd.GeoDataFrame:
                               f"feature an id")
     dup = ids[ids.duplicated()]
     if len(dup):
-        raise ValidationError(f"`{name}[{id_col!r}]` has {len(dup)} duplicate id(s), e.g. {dup.iloc[0]!r}")
+        raise ValidationError(f"`{name}[{id_col!r}]` has {len(dup)} duplicate id(s), e.g. {_py(dup.iloc[0])!r}")
     if gdf.geometry.isna().any() or gdf.geometry.is_empty.any():
         bad = ids[gdf.geometry.isna() | gdf.geometry.is_empty]
-        raise ValidationError(f"`{name}` has {len(bad)} empty geometries, e.g. id {bad.iloc[0]!r}")
+        raise ValidationError(f"`{name}` has {len(bad)} empty geometries, e.g. id {_py(bad.iloc[0])!r}")
     return gdf
 
 
@@ -85,8 +85,12 @@ def attach_cells(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, *, cell_id: s
     return out.sort_values([out.columns[0], out.columns[1]], kind="stable", ignore_index=True)
 
 
+def _py(x):
+    return x.item() if hasattr(x, "item") else x
+
+
 def _fmt_ids(ids, k=10) -> str:
-    ids = list(ids)
+    ids = [_py(x) for x in ids]
     s = ", ".join(repr(x) for x in ids[:k])
     return s + (f" and {len(ids) - k} more" if len(ids) > k else "")
 
@@ -151,7 +155,7 @@ def aggregate(cell_values: pd.DataFrame, cells: gpd.GeoDataFrame, areas: gpd.Geo
         raise ValidationError(f"`cell_values` must be a DataFrame with a {cell_id!r} column")
     if cell_values[cell_id].duplicated().any():
         raise ValidationError(f"`cell_values[{cell_id!r}]` has duplicate ids, e.g. "
-                              f"{cell_values[cell_id][cell_values[cell_id].duplicated()].iloc[0]!r}")
+                              f"{cell_values[cell_id][cell_values[cell_id].duplicated()].tolist()[0]!r}")
     extra = set(cell_values[cell_id]) - set(cells[cell_id])
     if extra:
         raise ValidationError(f"{len(extra)} id(s) of `cell_values` are not in `cells`, e.g. {_fmt_ids(extra, 3)}; "
@@ -167,7 +171,8 @@ def aggregate(cell_values: pd.DataFrame, cells: gpd.GeoDataFrame, areas: gpd.Geo
     if bad.any():
         raise ValidationError(
             f"population column {population!r} has {int(bad.sum())} NaN or negative value(s), e.g. cell "
-            f"{pop_src[cell_id][bad].iloc[0]!r} ({pop_src[population][bad].iloc[0]!r}); populations must be >= 0"
+            f"{_py(pop_src[cell_id][bad].iloc[0])!r} ({_py(pop_src[population][bad].iloc[0])!r}); populations "
+            "must be >= 0"
         )
     thresholds = [float(t) for t in thresholds_min]
     numeric = [c for c in cell_values.columns if c not in (cell_id, population)

@@ -158,13 +158,13 @@ def _merge(accessibility_data, sociodemographic_data, opportunity, population, e
             )
     sd = sociodemographic_data[["id", population, *[e for e in extra if e != population]]]
     if sd["id"].duplicated().any():
-        raise ValidationError(f"`sociodemographic_data['id']` has duplicates, e.g. {sd['id'][sd['id'].duplicated()].iloc[0]!r}")
+        raise ValidationError(f"`sociodemographic_data['id']` has duplicates, e.g. {sd['id'][sd['id'].duplicated()].tolist()[0]!r}")
     pop = pd.to_numeric(sd[population], errors="coerce")
     if pop.isna().any() or (pop < 0).any():
         bad = sd["id"][pop.isna() | (pop < 0)]
         raise ValidationError(
             f"`sociodemographic_data[{population!r}]` has {len(bad)} NaN or negative value(s), e.g. at id "
-            f"{bad.iloc[0]!r}; populations must be >= 0"
+            f"{bad.tolist()[0]!r}; populations must be >= 0"
         )
     cols = ["id", opportunity, *[g for g in group_by if g not in ("id", opportunity)]]
     data = accessibility_data[cols].merge(sd, on="id", how="left", validate="many_to_one", indicator=True)
@@ -172,7 +172,7 @@ def _merge(accessibility_data, sociodemographic_data, opportunity, population, e
     if len(miss):
         raise ValidationError(
             f"{len(miss)} id(s) of `accessibility_data` are absent from `sociodemographic_data`, e.g. "
-            f"{miss.iloc[0]!r}; add them or filter the accessibility table"
+            f"{miss.tolist()[0]!r}; add them or filter the accessibility table"
         )
     return data.drop(columns="_merge")
 
@@ -267,7 +267,7 @@ def concentration_index(accessibility_data, sociodemographic_data, *, opportunit
         bad = data["id"][data[income].isna()]
         raise ValidationError(
             f"`sociodemographic_data[{income!r}]` is missing for {len(bad)} id(s) of `accessibility_data`, e.g. "
-            f"{bad.iloc[0]!r}; drop those ids (their rank by income is undefined)"
+            f"{bad.tolist()[0]!r}; drop those ids (their rank by income is undefined)"
         )
 
     def fn(d):

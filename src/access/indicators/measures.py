@@ -611,10 +611,8 @@ def cost_to_closest(travel_matrix, land_use_data, *, opportunity: str, travel_co
         rows = np.concatenate([cand_rows, _rows(run, out_codes[pos], ch.g[pos], G)])
         cost = np.concatenate([cand_cost, ch.cost[pos]])
         val = np.concatenate([cand_val, v[pos]])
-        order = np.lexsort((cost, rows))
-        rows, cost, val = rows[order], cost[order], val[order]
-        keep = K.prefix_until(rows, val, nn)
-        cand_rows, cand_cost, cand_val = rows[keep], cost[keep], val[keep]
+        idx = K.prune_candidates(rows, cost, val, nn, int(rows.max()) + 1 if len(rows) else 0)
+        cand_rows, cand_cost, cand_val = rows[idx], cost[idx], val[idx]
     best.ensure(out_space.n, run.n_groups())
     if nn != 1 and len(cand_rows):
         G = best.n_groups

@@ -129,7 +129,8 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
                 try:
                     chunk = resp.read1(chunk_bytes)  # what has arrived, so a stall loses nothing already received
                 except (TimeoutError, socket.timeout):
-                    raise _Retryable(f"no data for {timeout_s:g} s after byte {offset + got} (stalled server)") from None
+                    raise _Retryable(f"no data for {timeout_s:g} s after byte {offset + got} "
+                                     "(stalled server)") from None
                 except (http.client.IncompleteRead, ConnectionError, http.client.HTTPException, OSError) as e:
                     raise _Retryable(f"connection cut after byte {offset + got}: {e!r}") from None
                 if not chunk:
@@ -190,8 +191,9 @@ def download(url: str, dest, *, expected_sha256: str | None = None, expected_siz
             break
         except _Retryable as e:
             if attempts > retries:
-                raise FetchError(f"download of {url} failed after {attempts} attempt(s): {e}; the partial file "
-                                 f"{part.name} is kept and the next `access fetch` resumes it") from None
+                kept = (f"; the partial file {part.name} is kept and the next `access fetch` resumes it"
+                        if part.exists() and part.stat().st_size > 0 else "")
+                raise FetchError(f"download of {url} failed after {attempts} attempt(s): {e}{kept}") from None
             time.sleep(min(backoff_s * 2 ** (attempts - 1), max_backoff_s))
     size = part.stat().st_size
     if expected_size is not None and size != expected_size:
@@ -286,8 +288,8 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
     out : path-like
         Output ``.osm.pbf``, written atomically.
     bbox : (lon_min, lat_min, lon_max, lat_max), optional
-        Keep the nodes inside, every way with a node inside (whole, with all its nodes), and the
-        multipolygon/restriction relations with a kept member. None: merge only.
+        Keep the tagged nodes inside, every tagged way with a node inside (whole, with all its nodes), and the
+        multipolygon/restriction relations with a kept member (with all their members). None: merge only.
     use_osmium_tool : bool, optional
         Use the ``osmium`` program (osmium-tool) when on PATH (default), else pyosmium.
     """
@@ -317,13 +319,11 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
         merged = inputs[0]
         if len(inputs) > 1:
             merged = Path(td) / "merged.osm.pbf"
+            reader = osmium.MergeInputReader()  # sorts, and keeps one version of objects present in several files
+            for p in inputs:
+                reader.add_file(str(p))
             with osmium.SimpleWriter(str(merged)) as w:
-                for objs in osmium.zip_processors(*[osmium.FileProcessor(str(p)) for p in inputs]):
-                    best = None
-                    for o in objs:
-                        if o is not None and (best is None or o.version > best.version):
-                            best = o
-                    w.add(best)
+                reader.apply(w, simplify=True)
         with atomic_path(out, suffix=".osm.pbf") as tmp:
             if bbox is None:
                 shutil.copyfile(merged, tmp)
@@ -331,7 +331,9 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
             lon0, lat0, lon1, lat1 = bbox
             tracker = osmium.IdTracker()
             with osmium.BackReferenceWriter(str(tmp), ref_src=str(merged), overwrite=True) as w:
-                for o in osmium.FileProcessor(str(merged)).with_locations():
+                # untagged objects are only kept as references of kept ways/relations (added by the writer)
+                fp = osmium.FileProcessor(str(merged)).with_locations().with_filter(osmium.filter.EmptyTagFilter())
+                for o in fp:
                     if o.is_node():
                         loc = o.location
                         if loc.valid() and lon0 <= loc.lon <= lon1 and lat0 <= loc.lat <= lat1:
@@ -354,7 +356,7 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
 @dataclass
 class FetchReport:
     """What :func:`fetch_recipe` did: ``files`` (source name -> file the loaders read), ``status`` (source name ->
-    'downloaded' | 'cached' | 'local' | 'disabled'), ``osm_path`` (merged and clipped extract, or None)."""
+    'downloaded' | 'cached' | 'local' | 'disabled' | 'failed'), ``osm_path`` (merged and clipped extract, or None)."""
 
     files: dict = field(default_factory=dict)
     status: dict = field(default_factory=dict)
@@ -399,6 +401,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
     old = dict(lock["sources"])
     entries = dict(old)
     report = FetchReport(lock_path=lock_path)
+    errors: list[FetchError] = []
     if only:
         unknown = [n for n in only if n not in recipe.sources]
         if unknown:
@@ -447,13 +450,20 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
                                desc=s.name)
             except ChecksumMismatch as e:
                 if s.sha256 is None and locked is not None and not update:
-                    raise ChecksumMismatch(
+                    errors.append(ChecksumMismatch(
                         f"source {s.name!r}: the upstream file changed since {lock_path.name} was written ({e}); "
                         "nothing was replaced. Run `access fetch --update` to accept the new file (results will "
-                        "differ from earlier runs)") from None
-                raise ChecksumMismatch(f"source {s.name!r}: {e}; the recipe pins sha256 = {s.sha256!r}: update "
-                                       "or remove the pin if the new file is wanted" if s.sha256 else
-                                       f"source {s.name!r}: {e}") from None
+                        "differ from earlier runs)"))
+                else:
+                    errors.append(ChecksumMismatch(
+                        f"source {s.name!r}: {e}; the recipe pins sha256 = {s.sha256!r}: update or remove the pin "
+                        "if the new file is wanted" if s.sha256 else f"source {s.name!r}: {e}"))
+                report.status[s.name] = "failed"
+                continue
+            except FetchError as e:
+                errors.append(FetchError(f"source {s.name!r}: {e}"))
+                report.status[s.name] = "failed"
+                continue
             entry = {"url": s.url, "sha256": res.sha256, "size_bytes": res.size_bytes, "file": s.cache_name,
                      "fetched_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
             if locked is not None and locked.get("sha256") != res.sha256:
@@ -470,13 +480,21 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
             path = out
         report.files[s.name] = path
     report.entries = entries
+    if errors:
+        cls = ChecksumMismatch if any(isinstance(e, ChecksumMismatch) for e in errors) else FetchError
+        msg = "; ".join(str(e) for e in errors)
+        raise cls(f"{len(errors)} source(s) failed, the lock file was not updated: {msg}")
     osm = [s.name for s in recipe.enabled_sources("osm") if s.name in report.files]
     if clip_osm and osm and (recipe.bbox is not None or len(osm) > 1):
         if not only or set(osm) & set(only):
-            report.osm_path = _clipped_osm(recipe, [report.files[n] for n in osm],
-                                           [entries.get(n, {}).get("sha256", str(report.files[n])) for n in osm],
-                                           cache_dir, say)
-    if lock_path is not None and (entries != old or not lock_path.exists()):
+            keys = []
+            for n in osm:
+                f = Path(report.files[n])
+                st = f.stat()  # local files: identity by path, size and modification time
+                keys.append(entries[n]["sha256"] if n in entries and report.status.get(n) != "local"
+                            else f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+            report.osm_path = _clipped_osm(recipe, [report.files[n] for n in osm], keys, cache_dir, say)
+    if lock_path is not None and (entries != old or (entries and not lock_path.exists())):  # no lock for local-only
         write_lock(lock_path, recipe.name, {k: v for k, v in entries.items() if k in recipe.sources})
     return report
 

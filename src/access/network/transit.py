@@ -38,7 +38,8 @@ __all__ = ["Timetable", "DayTimetable", "transit_travel_times", "BOARD_SLACK_S"]
 
 BOARD_SLACK_S = 60
 DAY_S = 86400
-NEXT_DAY_HORIZON_S = 12 * 3600  # next-day trips starting before 12:00 are included (late-evening queries)
+NEXT_DAY_HORIZON_S = 12 * 3600
+EGRESS_WALK_LIMIT_M = 2000.0  # like R5's TransitLayer.WALK_DISTANCE_LIMIT_METERS: egress walks are at most 2 km  # next-day trips starting before 12:00 are included (late-evening queries)
 _NTHREADS = None
 
 
@@ -67,6 +68,8 @@ class DayTimetable(NamedTuple):
     stop_pat_off: np.ndarray  # int32[n_stops+1]
     stop_pat: np.ndarray  # int32
     stop_pat_pos: np.ndarray  # int32
+    sdep_off: np.ndarray  # int64[n_stops+1]
+    sdep: np.ndarray  # int32: sorted departure times (boarding allowed) at each stop, all patterns
 
     @property
     def n_patterns(self) -> int:
@@ -78,7 +81,8 @@ class DayTimetable(NamedTuple):
 
     def kernel_args(self):
         return (self.pat_stop_off, self.pat_stops, self.pat_board, self.pat_alight, self.pat_ntrips,
-                self.pat_time_off, self.t_arr, self.t_dep, self.stop_pat_off, self.stop_pat, self.stop_pat_pos)
+                self.pat_time_off, self.t_arr, self.t_dep, self.stop_pat_off, self.stop_pat, self.stop_pat_pos,
+                self.sdep_off, self.sdep)
 
 
 # ------------------------------------------------------------------------------------------------ kernels
@@ -613,12 +617,22 @@ class Timetable:
         stop_pat_off = np.zeros(n_stops + 1, np.int32)
         np.add.at(stop_pat_off, pat_stops + 1, 1)
         stop_pat_off = np.cumsum(stop_pat_off).astype(np.int32)
+        # sorted boardable departures per stop
+        ent_stop = np.repeat(pat_stops, np.repeat(sub_ntrips, sub_ns))
+        ent_board = np.repeat(pat_board, np.repeat(sub_ntrips, sub_ns)).astype(bool)
+        # t_dep is stop-major per pattern, in the same order as pattern positions repeated by trips
+        ent_stop, ent_dep = ent_stop[ent_board], t_dep[ent_board]
+        o3 = np.lexsort((ent_dep, ent_stop))
+        sdep = ent_dep[o3].astype(np.int32)
+        sdep_off = np.zeros(n_stops + 1, np.int64)
+        np.add.at(sdep_off, ent_stop + 1, 1)
+        sdep_off = np.cumsum(sdep_off)
         return DayTimetable(
             date=date, pat_stop_off=pat_stop_off, pat_stops=pat_stops, pat_board=pat_board, pat_alight=pat_alight,
             pat_ntrips=sub_ntrips, pat_time_off=sub_time_off[:-1].copy(), t_arr=t_arr, t_dep=t_dep,
             pat_trip_off=sub_first, pat_trip=tr.astype(np.int32), pat_trip_shift=sh.astype(np.int32),
             pat_base=base_pat, stop_pat_off=stop_pat_off, stop_pat=pid[o2].astype(np.int32),
-            stop_pat_pos=pos[o2].astype(np.int32),
+            stop_pat_pos=pos[o2].astype(np.int32), sdep_off=sdep_off, sdep=sdep,
         )
 
     # -------------------------------------------------------------------------------------------- transfers
@@ -732,7 +746,8 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
     max_time_s : int
         Travel times above are unreachable (``-1``).
     max_walk_s : int, optional
-        Longest access walk, egress walk and direct walk (default ``max_time_s``).
+        Longest access walk, egress walk and direct walk (default ``max_time_s``). As in R5, the walk from the
+        last stop to the destination is also limited to 2 km (``EGRESS_WALK_LIMIT_M``).
     max_rides : int
         Most vehicles boarded.
     walk_speed_kmh : float
@@ -779,8 +794,17 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
 
     # egress: stop -> destination walks (reverse searches from destinations)
     rf, rh, rw, _ = transpose_csr(fo, he, w)
-    dr, sc_, dv = walk_points(rf, rh, rw, d_en, d_ec, s_an, s_ac, max_walk_s)
-    eg_off, eg_dest, eg_s = _csr(sc_, dr, dv, n_s)
+    max_egress_s = min(max_walk_s, int(round(EGRESS_WALK_LIMIT_M / (walk_speed_kmh / 3.6))))
+    dr, sc_, dv = walk_points(rf, rh, rw, d_en, d_ec, s_an, s_ac, max_egress_s)
+    eg_slot = np.full(n_s, -1, np.int32)
+    eg_stops = np.unique(sc_)
+    eg_slot[eg_stops] = np.arange(len(eg_stops), dtype=np.int32)
+    o_ = np.lexsort((sc_, dv, dr))  # by destination, then walk seconds
+    d_off = np.zeros(n_d + 1, np.int64)
+    np.add.at(d_off, dr + 1, 1)
+    d_off = np.cumsum(d_off)
+    d_slot = eg_slot[sc_[o_]].astype(np.int32)
+    d_s = dv[o_].astype(np.int32)
     pct_idx = _rp.percentile_index(pcts, int(window_min)) if pcts else np.zeros(0, np.int64)
     times = np.empty((n_o, n_d, len(pcts)), np.int32)
     pm = np.empty((n_o, n_d, int(window_min)), np.int32) if per_minute else None
@@ -798,8 +822,8 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
         is_stop = c < n_s
         acc_off, acc_stop, acc_s = _csr(r[is_stop], c[is_stop], v[is_stop], b - a)
         dir_off, dir_dest, dir_s = _csr(r[~is_stop], c[~is_stop] - n_s, v[~is_stop], b - a)
-        ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_off, eg_dest, eg_s,
-                                          n_d, dep_times, int(max_rides), max_time_s, BOARD_SLACK_S, pct_idx, *args,
+        ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, d_off, d_slot,
+                                          d_s, dep_times, int(max_rides), max_time_s, BOARD_SLACK_S, pct_idx, *args,
                                           x_off, x_to, x_s, _n_chunks(), bool(per_minute))
         times[a:b] = ti
         if per_minute:

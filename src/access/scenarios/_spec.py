@@ -401,28 +401,29 @@ class Scenario:
         The original network is untouched (arrays are copied only where an edit changes them); nothing is rebuilt
         from the ``.pbf`` or the GTFS feeds. Venue edits are applied by :meth:`apply_venues`.
         """
-        from ._streets import apply_street_edits
-        from ._transit import apply_transit_edits
+        from ._streets import apply_street_edits, check_report
 
         streets = {}
+        report: dict = {}
+        counter = [0]
         for mode in network.modes:
-            g = network.street(mode)
             eds = [e for e in self.of("streets") if mode in e.params["modes"]]
             if eds:
-                streets[mode] = apply_street_edits(g, eds)
-        # edits whose selection matched no street graph at all
-        from ._streets import check_street_edits_matched
-
-        check_street_edits_matched(self.of("streets"), network)
+                streets[mode] = apply_street_edits(network.street(mode), eds, report=report, link_counter=counter)
+        check_report(self.of("streets"), report, network.modes)
         tt = network.timetable
         if self.of("transit"):
             if tt is None:
                 e = self.of("transit")[0]
                 raise e.error("the network has no transit timetable (build it with GTFS feeds)")
+            from ._transit import apply_transit_edits
+
             walk = streets.get("walk", network.street("walk"))
-            tt = apply_transit_edits(tt, self.of("transit"), walk)
+            tt = apply_transit_edits(tt, self.of("transit"), walk, relinked="walk" in streets)
         elif "walk" in streets and tt is not None:
-            tt = _relink_timetable(tt, streets["walk"])
+            from ._transit import relink
+
+            tt = relink(tt, streets["walk"])
         return network.replace(streets=streets, timetable=tt,
                                scenario=[*network.manifest.get("scenario", []), self.name])
 
@@ -431,11 +432,3 @@ class Scenario:
         from ._venues import apply_venue_edits
 
         return apply_venue_edits(venues, self.venue_edits)
-
-
-def _relink_timetable(tt, walk_graph):
-    """Re-link stops to a changed walk graph when the timetable offers it; else keep it as is."""
-    fn = getattr(tt, "relink", None)
-    if callable(fn):
-        return fn(walk_graph)
-    return tt

@@ -487,3 +487,92 @@ def headway_departures(first_s: int, last_s: int, headway_s: int, rng: np.random
     """Departure times from ``first_s`` to ``last_s`` every ``headway_s`` (a random phase under a headway)."""
     phase = int(rng.integers(0, max(1, headway_s // 60))) * 60 if rng is not None else 0
     return np.arange(first_s + phase, last_s + 1, headway_s, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------------- transit in towns
+_STOP_WORDS = ("Mairie", "Église", "Place du Marché", "Gare", "Collège", "Lycée", "Hôpital", "Poste", "Stade",
+               "Cimetière", "Rue Jean Jaurès", "Rue Victor Hugo", "Avenue de la République", "Rue Pasteur",
+               "Rue Gambetta", "Place de la Libération", "Les Tilleuls", "Le Moulin", "La Fontaine", "Les Prés",
+               "Centre Social", "Piscine", "Médiathèque", "Salle des Fêtes", "Résidence des Fleurs", "Les Acacias",
+               "Rue du Général de Gaulle", "Rue de la Gare", "Cité Jardin", "Zone Artisanale")
+
+
+def town_line_nodes(town: Town, *, horizontal: bool, offset_k: int = 0) -> np.ndarray:
+    """Node ids of the grid line ``offset_k`` lines away from a main axis, in order (gaps skipped)."""
+    g = town.grid
+    n = (g.shape[0] - 1) // 2
+    k = int(np.clip(n + offset_k, 0, g.shape[0] - 1))
+    line = g[:, k] if horizontal else g[k, :]
+    return line[line > 0]
+
+
+def town_node_xy(town: Town, ids) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of grid nodes of ``town`` (their ids are consecutive)."""
+    loc = np.asarray(ids, dtype=np.int64) - int(town.node_id[0])
+    return town.node_x[loc], town.node_y[loc]
+
+
+def add_stops_along(g: GtfsBuilder, xs: np.ndarray, ys: np.ndarray, *, prefix: str, place: str,
+                    rng: np.random.Generator, offset_m: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """Two stops (one per side of the street) at each point of a path; returns stop indices per direction."""
+    xs = np.asarray(xs, float)
+    ys = np.asarray(ys, float)
+    dx = np.gradient(xs) if xs.shape[0] > 1 else np.ones(1)
+    dy = np.gradient(ys) if ys.shape[0] > 1 else np.zeros(1)
+    norm = np.hypot(dx, dy)
+    norm[norm == 0] = 1.0
+    px, py = dy / norm, -dx / norm  # right-hand side of the direction of travel
+    fwd, bwd = [], []
+    words = rng.permutation(len(_STOP_WORDS))
+    for k in range(xs.shape[0]):
+        name = f"{place} - {_STOP_WORDS[words[k % len(words)]]}"
+        if k >= len(words):
+            name += f" {k // len(words) + 1}"
+        fwd.append(g.add_stop(f"{prefix}_{k:02d}_A", name, xs[k] + offset_m * px[k], ys[k] + offset_m * py[k]))
+        bwd.append(g.add_stop(f"{prefix}_{k:02d}_B", name, xs[k] - offset_m * px[k], ys[k] - offset_m * py[k]))
+    return np.asarray(fwd), np.asarray(bwd)[::-1]
+
+
+def add_bus_line(g: GtfsBuilder, rng: np.random.Generator, *, route_id: str, agency_id: str, short: str,
+                 long: str, xs, ys, place: str, headway_s: int, weekend_headway_s: int | None,
+                 first_s: int = 6 * 3600, last_s: int = 21 * 3600, speed_kmh: float = 18.0, dwell_s: int = 20,
+                 frequency: bool = False, color: str = "", route_type: int = 3) -> int:
+    """A bus line both ways along the path ``(xs, ys)`` (stops at each point), weekday ("WK") and weekend ("WE")
+    services; with ``frequency`` the weekday trips are written as ``frequencies.txt`` headways."""
+    if len(xs) < 2:
+        return 0
+    g.add_route(route_id, agency_id, short, long, route_type, color)
+    fwd, bwd = add_stops_along(g, xs, ys, prefix=route_id, place=place, rng=rng)
+    n = 0
+    for d, stops in ((0, fwd), (1, bwd)):
+        head = g.stop_name[int(stops[-1])]
+        if frequency:
+            n += g.add_pattern(route_id, stops, speed_kmh=speed_kmh, dwell_s=dwell_s, departures_s=None,
+                               service_id="WK", direction_id=d, headsign=head, prefix=f"{route_id}_WK",
+                               frequency=(first_s, last_s, headway_s))
+        else:
+            n += g.add_pattern(route_id, stops, speed_kmh=speed_kmh, dwell_s=dwell_s,
+                               departures_s=headway_departures(first_s, last_s, headway_s, rng), service_id="WK",
+                               direction_id=d, headsign=head, prefix=f"{route_id}_WK")
+        if weekend_headway_s:
+            n += g.add_pattern(route_id, stops, speed_kmh=speed_kmh, dwell_s=dwell_s,
+                               departures_s=headway_departures(first_s + 3600, last_s - 3600, weekend_headway_s,
+                                                               rng),
+                               service_id="WE", direction_id=d, headsign=head, prefix=f"{route_id}_WE")
+    return 2 * len(fwd)
+
+
+# ------------------------------------------------------------------------------------------------ population
+def town_cells(town: Town, *, core_share: float = 0.45) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """200 m cells covered by a town's grid and the share of its population in each (denser at the centre)."""
+    gx = np.floor(town.node_x / 200.0).astype(np.int64)
+    gy = np.floor(town.node_y / 200.0).astype(np.int64)
+    key = np.unique(gx * 1_000_000 + gy)
+    gx, gy = key // 1_000_000, key % 1_000_000
+    d = np.hypot((gx + 0.5) * 200.0 - town.cx, (gy + 0.5) * 200.0 - town.cy)
+    w = np.exp(-d / max(200.0, core_share * town.radius_m)) + 0.08
+    return gx, gy, w / w.sum()
+
+
+def cell_key(gx, gy) -> np.ndarray:
+    return np.asarray(gx, np.int64) * 1_000_000 + np.asarray(gy, np.int64)

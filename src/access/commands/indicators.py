@@ -1,0 +1,165 @@
+"""``access indicators``: per-cell access to venues by category, aggregation to areas, typology, maps.
+
+From a travel matrix (origins = population cells, destinations = venues), computes per origin and per venue
+category the minutes to the nearest venue and the venues reachable within a cutoff, aggregates them to the areas
+(population-weighted), classifies the areas with the typology, and writes tables, a GeoPackage, PNG maps and an
+HTML map into ``--out``.
+
+Config (TOML, all keys optional)::
+
+    [indicators]
+    category_column = "category"      # venue category column of --destinations
+    population_column = "population"  # population column of --origins
+    area_id = "id"                    # id column of --areas
+    travel_cost = "travel_time"       # or "travel_time_p50" ...
+    cutoff_min = 30                   # venues reachable within this many minutes
+    thresholds_min = [10, 20, 30, 45] # share of population within
+    [typology]                        # sections of data/typology_default.toml: supply, access, social, combine,
+                                      # classes (priority_areas = [...])
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import click
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .._errors import InputFileError, ValidationError
+
+DEFAULTS = {
+    "category_column": "category",
+    "population_column": "population",
+    "area_id": "id",
+    "travel_cost": "travel_time",
+    "cutoff_min": 30,
+    "thresholds_min": [10, 20, 30, 45],
+    "opportunity_column": None,
+}
+
+
+def _read_config(path) -> tuple[dict, dict | None]:
+    if path is None:
+        return dict(DEFAULTS), None
+    try:
+        with open(path, "rb") as f:
+            cfg = tomllib.load(f)
+    except FileNotFoundError:
+        raise InputFileError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputFileError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    ind = dict(DEFAULTS)
+    unknown = set(cfg.get("indicators", {})) - set(DEFAULTS)
+    if unknown:
+        raise ValidationError(f"config {str(path)!r}: unknown [indicators] keys {sorted(unknown)}; "
+                              f"known: {sorted(DEFAULTS)}")
+    ind.update(cfg.get("indicators", {}))
+    return ind, cfg.get("typology")
+
+
+def _points_gdf(path, name: str) -> gpd.GeoDataFrame:
+    from ..io.places import read_points
+
+    pts = read_points(str(path), name=name)
+    frame = pts.frame
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+        return frame.to_crs(4326)
+    return gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(pts.lon, pts.lat), crs=4326)
+
+
+def _read_areas(path, area_id: str) -> gpd.GeoDataFrame:
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"`--areas` file {str(p)!r} does not exist")
+    try:
+        areas = gpd.read_file(p)
+    except Exception as e:  # pyogrio raises several types
+        raise InputFileError(f"cannot read `--areas` file {str(p)!r}: {e}") from e
+    if area_id not in areas.columns:
+        raise ValidationError(f"`--areas` file {str(p)!r} has no id column {area_id!r} (columns: "
+                              f"{list(areas.columns)}); set [indicators] area_id in the config")
+    return areas
+
+
+def run_indicators(matrix, origins, destinations, areas, out, config=None, *, progress=True) -> dict:
+    """The work of ``access indicators`` (callable from Python); returns the paths written, by kind."""
+    from ..indicators import aggregate, cost_to_closest, cumulative_cutoff, typology
+    from ..report import write_area_report, write_table
+
+    ind, typ_cfg = _read_config(config)
+    cat, popc, aid = ind["category_column"], ind["population_column"], ind["area_id"]
+    cells = _points_gdf(origins, "origins")
+    venues = _points_gdf(destinations, "destinations")
+    if cat not in venues.columns:
+        raise ValidationError(f"`--destinations` has no category column {cat!r} (columns: {list(venues.columns)}); "
+                              "set [indicators] category_column in the config")
+    if popc not in cells.columns:
+        raise ValidationError(f"`--origins` has no population column {popc!r} (columns: {list(cells.columns)}); "
+                              "set [indicators] population_column in the config")
+    area_gdf = _read_areas(areas, aid)
+    opp_col = ind["opportunity_column"]
+    lu = pd.DataFrame({"id": venues["id"].to_numpy(), cat: venues[cat].astype(str).to_numpy(),
+                       "venues": venues[opp_col].to_numpy(float) if opp_col else 1.0})
+    steps = ["time to nearest", "venues reachable", "aggregate", "typology", "write"]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(steps), desc="indicators", unit="step")
+    tc = ind["travel_cost"]
+    near = cost_to_closest(matrix, lu, opportunity="venues", travel_cost=tc, group_by=cat)
+    tcol = near.columns[-1]
+    t_wide = near.pivot(index="id", columns=cat, values=tcol)
+    t_wide.columns = [f"time_{c}" for c in t_wide.columns]
+    bar and bar.update()
+    cutoff = float(ind["cutoff_min"])
+    reach = cumulative_cutoff(matrix, lu, opportunity="venues", travel_cost=tc, cutoff=cutoff, group_by=cat)
+    r_wide = reach.pivot(index="id", columns=cat, values="venues")
+    r_wide.columns = [f"reachable_{c}_{cutoff:g}min" for c in r_wide.columns]
+    bar and bar.update()
+    vals = cells[["id"]].merge(t_wide.join(r_wide).reset_index(), on="id", how="left")
+    out = Path(out)
+    written = {"cells": write_table(cells[["id", popc]].merge(vals, on="id"), out / "cells")}
+    agg = aggregate(vals, cells[["id", popc, cells.geometry.name]], area_gdf[[aid, area_gdf.geometry.name]],
+                    population=popc, area_id=aid, time_columns=list(t_wide.columns),
+                    count_columns=list(r_wide.columns), thresholds_min=ind["thresholds_min"],
+                    venues=venues, venue_category=cat)
+    extra = [c for c in area_gdf.columns if c not in (aid, area_gdf.geometry.name) and c not in agg.columns]
+    if extra:
+        agg = agg.merge(pd.DataFrame(area_gdf[[aid, *extra]]), on=aid, how="left")
+    bar and bar.update()
+    typ = typology(agg, config=typ_cfg, area_id=aid)
+    bar and bar.update()
+    main_cols = ["population", *[f"{c}_mean" for c in t_wide.columns],
+                 *[f"{c}_share_within_{float(ind['thresholds_min'][-1]):g}min" for c in t_wide.columns],
+                 "venues_per_10k", "supply_score", "access_score", "social_fragility", "cultural_fragility", "class"]
+    main_cols = [c for c in main_cols if c in typ.columns]
+    written.update(write_area_report(typ, out, id_column=aid, name="areas", map_columns=main_cols,
+                                     tooltip_columns=main_cols))
+    bar and bar.update()
+    bar and bar.close()
+    return written
+
+
+@click.command(name="indicators")
+@click.option("--matrix", "matrix", required=True, type=click.Path(dir_okay=False),
+              help="Travel matrix Parquet (from_id, to_id, travel_time minutes).")
+@click.option("--origins", required=True, type=click.Path(dir_okay=False),
+              help="Origin cells with id and population (GeoPackage, GeoJSON, Parquet, CSV id/lon/lat).")
+@click.option("--destinations", required=True, type=click.Path(dir_okay=False),
+              help="Venues with id and category (same formats).")
+@click.option("--areas", required=True, type=click.Path(dir_okay=False),
+              help="Area polygons (e.g. EPCI) with an id column.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="TOML config ([indicators] and [typology] sections).")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+def command(matrix, origins, destinations, areas, out, config, no_progress):
+    """Accessibility indicators per cell and per area, typology, tables and maps."""
+    written = run_indicators(matrix, origins, destinations, areas, out, config, progress=not no_progress)
+    n = sum(len(v) for v in written.values())
+    click.echo(f"wrote {n} files to {out} (areas.gpkg, areas.parquet/csv, cells.parquet/csv, "
+               f"{len(written.get('png', []))} maps, areas_map.html)")

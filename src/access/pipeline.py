@@ -1,0 +1,762 @@
+"""A region from sources to report: the end-to-end pipeline behind ``access run RECIPE`` and ``access demo``.
+
+:func:`run` chains these steps, each a plain function of the previous steps' outputs:
+
+========== ===================================================================================================
+sources    :func:`access.io.fetch.fetch_recipe` downloads what is missing (files already present and matching
+           the lock are skipped), unpacks archives, merges/clips the OSM extracts; local ``path`` sources are
+           used as they are.
+network    :meth:`access.TransportNetwork.from_files` (street graphs of the recipe's modes + the transit
+           timetable of every enabled GTFS feed), cached as a bundle keyed by a content hash.
+inputs     population cells (:func:`~access.io.sources.read_filosofi`), venues (per category, the first
+           source that has some: Basilic, then BPE, then OSM tags), areas (:func:`~access.io.sources.read_epci`).
+matrix_*   one travel-time matrix per mode, cells -> venues, computed in chunks of origins and streamed to a
+           long Parquet file (pairs beyond ``max_time_min`` dropped); transit over the recipe's departure window
+           and percentiles.
+indicators per cell and mode: minutes to the nearest venue of each category and of any category, venues
+           reachable within each threshold, gravity (negative exponential, half-life :data:`GRAVITY_HALF_LIFE_MIN`)
+           and 2SFCA (venues per 10,000 inhabitants within :data:`FCA_CUTOFF_MIN`).
+areas      population-weighted aggregation to the areas (EPCI), their socio-economic profile from the cells
+           (poverty rate, median standard of living, share of elderly, density), the typology with the recipe's
+           priority contract zones.
+report     ``<stem>.gpkg`` (layers epci, cells, venues), ``epci.parquet/csv``, ``cells.parquet``,
+           ``maps/*.png``, ``epci_map.html``, ``summary.md``.
+========== ===================================================================================================
+
+Caching: every step's outputs live in ``<out>/work`` and ``<out>/work/state.json`` records the hash of each
+step's inputs and settings (input files by sha256, upstream steps by their own keys, this module's
+:data:`PIPELINE_VERSION` and the package version). A step whose key is unchanged and whose outputs exist is
+skipped; a changed input therefore recomputes only the steps downstream of it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ._errors import FetchError, InputFileError, ValidationError
+from ._io_util import atomic_path, sha256_file
+
+__all__ = ["run", "RunResult", "PIPELINE_VERSION", "STEPS"]
+
+#: bump when a step's outputs change meaning (invalidates every cached step)
+PIPELINE_VERSION = 1
+#: the steps, in order (``matrix`` stands for one ``matrix_<mode>`` step per mode)
+STEPS = ("sources", "network", "inputs", "matrix", "indicators", "areas", "report")
+#: gravity: negative exponential decay exp(-beta t) with beta = ln 2 / half-life
+GRAVITY_HALF_LIFE_MIN = 15.0
+#: 2SFCA catchment (binary decay), minutes
+FCA_CUTOFF_MIN = 30.0
+#: origins per matrix chunk (street modes / transit)
+CHUNK_ORIGINS = {"walk": 4000, "bike": 4000, "car": 4000, "transit": 1000}
+#: venue sources, in order of preference for each category
+VENUE_SOURCE_ORDER = ("basilic", "bpe", "osm")
+
+_log = logging.getLogger("access.pipeline")
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` did and wrote.
+
+    Attributes
+    ----------
+    out_dir : Path
+    files : dict
+        Report files by kind (``gpkg``, ``tables``, ``png``, ``html``, ``summary``) and ``sources`` (the input
+        file of each source).
+    timings_s : dict
+        Seconds per step (as run this time; a reused step takes only its check).
+    reused : list of str
+        Steps whose cached outputs were up to date.
+    areas : GeoDataFrame
+        The per-area table (indicators, socio-economic profile, typology).
+    cells : GeoDataFrame
+        The per-cell table (population and indicators).
+    network : TransportNetwork
+        The network the matrices were computed on.
+    """
+
+    out_dir: Path
+    files: dict = field(default_factory=dict)
+    timings_s: dict = field(default_factory=dict)
+    reused: list = field(default_factory=list)
+    areas: object = None
+    cells: object = None
+    network: object = None
+
+
+# ---------------------------------------------------------------------------------------------- small helpers
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class _State:
+    """``work/state.json``: per-step keys and outputs, and a sha256 memo of input files (by size + mtime)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data = {"pipeline_version": PIPELINE_VERSION, "steps": {}, "files": {}}
+        if path.exists():
+            try:
+                d = json.loads(path.read_text())
+                if d.get("pipeline_version") == PIPELINE_VERSION:
+                    self.data = d
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                pass  # a damaged state only costs a recomputation
+
+    def save(self) -> None:
+        with atomic_path(self.path, suffix=".json") as tmp:
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+
+    def file_sha(self, path) -> str:
+        p = Path(path).resolve()
+        st = p.stat()
+        memo = self.data["files"].get(str(p))
+        if memo and memo["size"] == st.st_size and memo["mtime_ns"] == st.st_mtime_ns:
+            return memo["sha256"]
+        digest = sha256_file(p)
+        self.data["files"][str(p)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        return digest
+
+
+class _Runner:
+    def __init__(self, out_dir: Path, log: Callable[[str], None], progress: bool):
+        self.out = out_dir
+        self.work = out_dir / "work"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.state = _State(self.work / "state.json")
+        self.log = log
+        self.progress = progress
+        self.result = RunResult(out_dir=out_dir)
+
+    def step(self, name: str, key_parts, outputs: list[Path], fn: Callable[[], None]) -> str:
+        """Run ``fn`` unless the step's key is unchanged and its outputs exist; returns the key."""
+        from . import __version__
+
+        key = _hash({"step": name, "parts": key_parts, "version": __version__, "pipeline": PIPELINE_VERSION})
+        t0 = time.perf_counter()
+        prev = self.state.data["steps"].get(name)
+        if prev and prev.get("key") == key and all(p.exists() for p in outputs):
+            dt = time.perf_counter() - t0
+            self.result.reused.append(name)
+            self.result.timings_s[name] = dt
+            self.log(f"[{name}] up to date (cached {prev.get('seconds', 0):.1f} s of work), skipped")
+            return key
+        self.log(f"[{name}] running")
+        fn()
+        dt = time.perf_counter() - t0
+        self.state.data["steps"][name] = {"key": key, "seconds": round(dt, 3),
+                                          "outputs": [str(p.relative_to(self.out)) for p in outputs],
+                                          "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        self.state.save()
+        self.result.timings_s[name] = dt
+        self.log(f"[{name}] done in {dt:.1f} s")
+        return key
+
+
+def _write_geoparquet(gdf, path: Path) -> None:
+    with atomic_path(path, suffix=".parquet") as tmp:
+        gdf.to_parquet(tmp, index=False)
+
+
+def _read_geoparquet(path: Path):
+    import geopandas as gpd
+
+    return gpd.read_parquet(path)
+
+
+# ---------------------------------------------------------------------------------------------- step: sources
+@dataclass
+class _Sources:
+    osm: Path
+    gtfs: list
+    files: dict  # source name -> path
+    shas: dict  # source name -> sha256 (content identity of each input)
+
+
+def _resolve_sources(recipe, cache_dir: Path, *, fetch: bool, progress: bool, log, state: _State,
+                     fetch_options: dict | None = None) -> _Sources:
+    from .io.fetch import fetch_recipe, recipe_osm_path
+
+    enabled = recipe.enabled_sources()
+    if not recipe.enabled_sources("osm"):
+        raise ValidationError(f"recipe {recipe.name!r} has no enabled OSM source; add a [sources.<name>] table with "
+                              'kind = "osm"')
+    if fetch:
+        rep = fetch_recipe(recipe, cache_dir=cache_dir, progress=progress, log=log, **(fetch_options or {}))
+        files = dict(rep.files)
+        osm = rep.osm_path or recipe_osm_path(recipe, cache_dir)
+    else:
+        files = {}
+        for s in enabled:
+            p = recipe.source_file(s, cache_dir)
+            if s.extract:
+                p = Path(cache_dir) / f"{s.name}__{s.extract}"
+            if not p.exists():
+                raise FetchError(f"source {s.name!r}: {str(p)!r} is not there and fetching is off; run "
+                                 f"`access fetch {recipe.path or 'RECIPE'}` first or drop --no-fetch")
+            files[s.name] = p
+        osm = recipe_osm_path(recipe, cache_dir)
+        if not osm.exists():
+            raise FetchError(f"the merged/clipped OSM extract {str(osm)!r} is not there and fetching is off; run "
+                             f"`access fetch {recipe.path or 'RECIPE'}` first or drop --no-fetch")
+    missing = [s.name for s in enabled if s.name not in files]
+    if missing:
+        raise FetchError(f"sources {missing} were not fetched; run `access fetch` and check its messages")
+    gtfs = [files[s.name] for s in recipe.enabled_sources("gtfs")]
+    shas = {name: state.file_sha(p) for name, p in files.items()}
+    shas["__osm__"] = state.file_sha(osm)
+    return _Sources(osm=Path(osm), gtfs=[Path(g) for g in gtfs], files=files, shas=shas)
+
+
+# ---------------------------------------------------------------------------------------------- step: inputs
+def _taxonomy_path(recipe):
+    if recipe.taxonomy == "venue_taxonomy.csv":
+        return None
+    p = Path(recipe.taxonomy)
+    if not p.is_absolute():
+        p = (recipe.path.parent if recipe.path is not None else Path.cwd()) / p
+    if not p.exists():
+        from ._data import data_path
+
+        try:
+            p = data_path(recipe.taxonomy)
+        except FileNotFoundError:
+            raise InputFileError(f"venue taxonomy {recipe.taxonomy!r} is neither next to the recipe nor an "
+                                 "embedded data file; fix [venues] taxonomy") from None
+    return p
+
+
+def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info):
+    """Venues of the recipe's categories: for each category, those of the first source kind (Basilic, BPE, OSM
+    tags) that has at least one venue of that category. Adds a ``source`` column."""
+    import geopandas as gpd
+
+    from .io.osm_venues import read_osm_venues
+    from .io.sources import read_basilic, read_bpe
+
+    tax = _taxonomy_path(recipe)
+    cats = list(recipe.categories)
+    by_kind = {}
+    for kind, reader in (("basilic", read_basilic), ("bpe", read_bpe)):
+        parts = [reader(files[s.name], categories=cats, taxonomy=tax).assign(source=s.name)
+                 for s in recipe.enabled_sources(kind)]
+        if parts:
+            by_kind[kind] = pd.concat(parts, ignore_index=True)
+    need_osm = [c for c in cats if not any((v["category"] == c).any() for v in by_kind.values())]
+    if need_osm:
+        by_kind["osm"] = read_osm_venues(osm_path, categories=cats, taxonomy=tax).assign(source="osm")
+    chosen = []
+    for c in cats:
+        for kind in VENUE_SOURCE_ORDER:
+            v = by_kind.get(kind)
+            if v is not None and (v["category"] == c).any():
+                chosen.append(v[v["category"] == c])
+                if kind != VENUE_SOURCE_ORDER[0]:
+                    log(f"venues: category {c!r} taken from {kind} ({int((v['category'] == c).sum())} venues)")
+                break
+        else:
+            warnings.warn(f"no venue of category {c!r} in any source (Basilic, BPE, OSM tags); its indicators are "
+                          "left out", stacklevel=2)
+    if not chosen:
+        raise ValidationError(f"recipe {recipe.name!r}: no venue of categories {cats} in any source; check the venue "
+                              "sources and [venues] categories")
+    v = pd.concat(chosen, ignore_index=True)
+    v = gpd.GeoDataFrame(v, geometry="geometry", crs="EPSG:4326")
+    dup = v["id"].duplicated()
+    if dup.any():  # the same id in two sources of one kind: make ids unique, deterministically
+        v.loc[dup, "id"] = v.loc[dup, "source"] + ":" + v.loc[dup, "id"]
+    return v.reset_index(drop=True)
+
+
+def _load_inputs(recipe, src: _Sources, work: Path, log) -> None:
+    from .io.sources import read_epci, read_filosofi
+
+    fil = recipe.enabled_sources("filosofi")
+    if not fil:
+        raise ValidationError(f"recipe {recipe.name!r} has no enabled population source (kind = \"filosofi\")")
+    cells = pd.concat([read_filosofi(src.files[s.name]) for s in fil], ignore_index=True)
+    if cells["id"].duplicated().any():
+        raise ValidationError(f"the population sources {[s.name for s in fil]} overlap: cell "
+                              f"{cells['id'][cells['id'].duplicated()].iloc[0]!r} appears twice; keep one grid")
+    ep = recipe.enabled_sources("epci")
+    if not ep:
+        raise ValidationError(f"recipe {recipe.name!r} has no enabled area source (kind = \"epci\")")
+    areas = pd.concat([read_epci(src.files[s.name]) for s in ep], ignore_index=True)
+    venues = load_venues(recipe, src.files, src.osm, log=log)
+    clash = set(cells["id"]) & set(venues["id"])
+    if clash:
+        raise ValidationError(f"cell and venue ids overlap (e.g. {sorted(clash)[0]!r}); venue ids must differ from the "
+                              "grid's cell ids")
+    import geopandas as gpd
+
+    _write_geoparquet(gpd.GeoDataFrame(cells, geometry="geometry", crs="EPSG:4326"), work / "cells.parquet")
+    _write_geoparquet(venues, work / "venues.parquet")
+    _write_geoparquet(gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326"), work / "areas.parquet")
+    log(f"inputs: {len(cells):,} cells (population {cells['population'].sum():,.0f}), {len(venues):,} venues "
+        f"{venues['category'].value_counts().to_dict()}, {len(areas)} areas")
+
+
+# ---------------------------------------------------------------------------------------------- step: matrices
+def _points(gdf, name: str):
+    from .io.places import Points
+
+    return Points(ids=gdf["id"].astype(str).to_numpy(dtype=object), lon=gdf.geometry.x.to_numpy(np.float64),
+                  lat=gdf.geometry.y.to_numpy(np.float64), frame=gdf, name=name)
+
+
+def _slice(p, a: int, b: int):
+    from .io.places import Points
+
+    return Points(ids=p.ids[a:b], lon=p.lon[a:b], lat=p.lat[a:b], frame=p.frame.iloc[a:b], name=p.name)
+
+
+def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, max_time_min: float,
+                      departure=None, window_min: int = 60, percentiles=(50,), chunk_origins: int | None = None,
+                      progress: bool = True) -> int:
+    """Compute ``origins x destinations`` travel times by chunks of origins and stream the reachable pairs to a long
+    Parquet file (``from_id, to_id, travel_time...`` minutes). Returns the number of pairs written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
+
+    from .matrix import travel_time_matrix
+
+    n_o = len(origins)
+    size = int(chunk_origins or CHUNK_ORIGINS.get(mode, 2000))
+    kw = {}
+    if mode == "transit":
+        kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles))
+    n_pairs = 0
+    with atomic_path(path, suffix=".parquet") as tmp:
+        writer = None
+        bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
+        try:
+            for a in range(0, n_o, size):
+                b = min(n_o, a + size)
+                with warnings.catch_warnings():
+                    if a > 0:  # the off-network warnings were given with the first chunk
+                        warnings.simplefilter("ignore")
+                    ttm = travel_time_matrix(network, _slice(origins, a, b), destinations, mode=mode,
+                                             max_time_min=max_time_min, progress=False, **kw)
+                df = ttm.to_frame(drop_unreachable=True)
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                if writer is None:
+                    schema = pa.schema([pa.field("from_id", pa.string()), pa.field("to_id", pa.string())]
+                                       + [pa.field(c, pa.float64()) for c in ttm.time_columns])
+                    writer = pq.ParquetWriter(tmp, schema)
+                writer.write_table(table.cast(writer.schema))
+                n_pairs += len(df)
+                bar.update(b - a)
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+    return n_pairs
+
+
+def _cost_column(mode: str, percentiles) -> str:
+    if mode != "transit" or len(percentiles) == 1:
+        return "travel_time"
+    return f"travel_time_p{50 if 50 in percentiles else percentiles[0]:g}"
+
+
+# ---------------------------------------------------------------------------------------------- step: indicators
+def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentiles=(50,)) -> pd.DataFrame:
+    """Per-cell indicators from the long matrices of each mode (see the module docstring for the columns).
+
+    ``matrices`` maps mode -> Parquet path (or DataFrame). Returns one row per cell: ``id`` then, per mode,
+    ``time_<mode>_<category>`` and ``time_<mode>_any`` (minutes, ``inf`` = none within the matrix's max time),
+    ``reach_<mode>_<T>min`` (venues within T minutes), ``gravity_<mode>``, ``fca_<mode>`` (venues per 10,000
+    inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA).
+    """
+    from .indicators import cost_to_closest, cumulative_cutoff, decay_binary, decay_exponential, gravity
+    from .indicators import floating_catchment_area
+
+    ids = cells["id"].astype(str).to_numpy(dtype=object)
+    out = pd.DataFrame({"id": ids})
+    vlu = pd.DataFrame({"id": venues["id"].astype(str).to_numpy(dtype=object),
+                        "category": venues["category"].astype(str).to_numpy(dtype=object), "venues": 1.0})
+    lu_fca = pd.concat([pd.DataFrame({"id": ids, "population": cells["population"].to_numpy(float),
+                                      "venues": 0.0}),
+                        vlu.drop(columns="category").assign(population=0.0)], ignore_index=True)
+    beta = math.log(2.0) / GRAVITY_HALF_LIFE_MIN
+    for mode, m in matrices.items():
+        tc = _cost_column(mode, tuple(percentiles))
+        cols = {}
+        near = cost_to_closest(m, vlu, opportunity="venues", travel_cost=tc, group_by="category")
+        wide = near.pivot(index="id", columns="category", values=tc)
+        for c in wide.columns:
+            cols[f"time_{mode}_{c}"] = wide[c]
+        anyc = cost_to_closest(m, vlu.drop(columns="category"), opportunity="venues", travel_cost=tc)
+        cols[f"time_{mode}_any"] = anyc.set_index("id")[tc]
+        reach = cumulative_cutoff(m, vlu, opportunity="venues", travel_cost=tc, cutoff=list(thresholds_min))
+        if "cutoff" not in reach.columns:
+            reach = reach.assign(cutoff=float(thresholds_min[0]))
+        for t, sub in reach.groupby("cutoff"):
+            cols[f"reach_{mode}_{t:g}min"] = sub.set_index("id")["venues"]
+        gr = gravity(m, vlu, opportunity="venues", travel_cost=tc, decay_function=decay_exponential(beta))
+        cols[f"gravity_{mode}"] = gr.set_index("id")["venues"]
+        fca = floating_catchment_area(m, lu_fca, opportunity="venues", travel_cost=tc, demand="population",
+                                      decay_function=decay_binary(FCA_CUTOFF_MIN))
+        cols[f"fca_{mode}"] = fca.set_index("id")["venues"] * 1e4
+        for name, s in cols.items():
+            v = pd.Series(s).reindex(ids).to_numpy(float)
+            fill = np.inf if name.startswith("time_") else 0.0
+            out[name] = np.where(np.isnan(v), fill, v)
+    return out
+
+
+def _crowfly_nearest_km(cells, venues) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    c = cells.geometry.to_crs(3035)
+    v = venues.geometry.to_crs(3035)
+    tree = cKDTree(np.column_stack([v.x.to_numpy(), v.y.to_numpy()]))
+    d, _ = tree.query(np.column_stack([c.x.to_numpy(), c.y.to_numpy()]))
+    return d / 1000.0
+
+
+# ---------------------------------------------------------------------------------------------- step: areas
+def area_profile(cells, areas) -> pd.DataFrame:
+    """Socio-economic profile of each area from the Filosofi cells inside it: ``poverty_rate`` (poor households /
+    households), ``median_income`` (population-weighted median of the cells' mean standard of living, EUR/year),
+    ``share_elderly`` (65+), ``density`` (inhabitants per km2 of the area)."""
+    from .indicators import attach_cells, weighted_median
+
+    links = attach_cells(cells[["id", "geometry"]], areas[["id", "geometry"]])
+    acol = links.columns[1]
+    d = links.merge(pd.DataFrame(cells.drop(columns="geometry")), on="id", how="left")
+    pop = d["population"].to_numpy(float)
+    d["_old"] = np.nan_to_num(d["share_elderly"].to_numpy(float)) * pop
+    g = d.groupby(acol)
+    hh, poor, old, ptot = g["households"].sum(), g["poor_households"].sum(), g["_old"].sum(), g["population"].sum()
+    med = pd.Series({k: weighted_median(d["income_per_capita"].to_numpy(float)[idx], pop[idx])
+                     for k, idx in g.indices.items()}, dtype=float)
+    km2 = areas.set_index("id").geometry.to_crs(3035).area / 1e6
+    res = pd.DataFrame({"id": areas["id"].to_numpy()})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res["poverty_rate"] = res["id"].map(poor / hh.where(hh > 0)).astype(float)
+        res["median_income"] = res["id"].map(med).astype(float)
+        res["share_elderly"] = res["id"].map(old / ptot.where(ptot > 0)).astype(float)
+        res["density"] = res["id"].map(ptot).fillna(0.0).to_numpy(float) / km2.reindex(res["id"]).to_numpy(float)
+    res["area_km2"] = km2.reindex(res["id"]).to_numpy(float)
+    return res
+
+
+def _areas_step(recipe, work: Path, modes) -> None:
+    from .indicators import aggregate, typology
+
+    cells = _read_geoparquet(work / "cells_indicators.parquet")
+    venues = _read_geoparquet(work / "venues.parquet")
+    areas = _read_geoparquet(work / "areas.parquet")
+    ind = [c for c in cells.columns if c.startswith(("time_", "reach_", "gravity_", "fca_"))]
+    vals = pd.DataFrame(cells[["id", *ind]])
+    time_cols = [c for c in ind if c.startswith("time_")]
+    count_cols = [c for c in ind if not c.startswith("time_")]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*lie outside every area.*")
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        agg = aggregate(vals, cells[["id", "population", "geometry"]], areas[["id", "geometry"]],
+                        time_columns=time_cols, count_columns=count_cols, thresholds_min=recipe.thresholds_min,
+                        venues=venues, venue_category="category",
+                        inequality_columns=[c for c in count_cols if c.startswith("gravity_")])
+    prof = area_profile(cells, areas)
+    agg = agg.merge(prof, on="id", how="left")
+    agg.insert(1, "name", agg["id"].map(areas.set_index("id")["name"]))
+    zone_of = {code: z.name for z in recipe.priority_zones for code in z.epci}
+    agg.insert(2, "priority_zone", agg["id"].map(zone_of).astype("string"))
+    typ = typology(agg, config=recipe.typology_path(), priority_areas=list(zone_of))
+    typ = typ.drop(columns=[c for c in typ.columns if c.startswith("z_")])
+    _write_geoparquet(typ, work / "epci.parquet")
+
+
+# ---------------------------------------------------------------------------------------------- step: report
+def _headline_columns(modes, thresholds) -> list[str]:
+    t = 30 if 30 in thresholds else thresholds[len(thresholds) // 2]
+    cols = ["population", "venues_per_10k"]
+    for m in modes:
+        cols += [f"time_{m}_any_mean", f"time_{m}_any_share_within_{t:g}min"]
+    cols += ["poverty_rate", "median_income", "supply_score", "access_score", "social_fragility",
+             "cultural_fragility", "class"]
+    return cols
+
+
+def _fmt(v, spec: str) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    try:
+        return format(v, spec)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, modes) -> Path:
+    """``summary.md``: the run's settings, counts and the headline figures per area."""
+    thr = list(recipe.thresholds_min)
+    t = 30 if 30 in thr else thr[len(thr) // 2]
+    lines = [f"# Access to culture — {recipe.name}", "",
+             f"Analysis date {recipe.date.isoformat()}, departures {recipe.departure} + {recipe.window_min} min "
+             f"(transit percentiles {list(recipe.percentiles)}), modes {', '.join(modes)}, trips up to "
+             f"{recipe.max_time_min} min.", "",
+             f"- {len(cells):,} populated 200 m cells, {cells['population'].sum():,.0f} inhabitants",
+             f"- {len(venues):,} venues: " + ", ".join(f"{k} {v}" for k, v in
+                                                    venues["category"].value_counts().sort_index().items()),
+             f"- {len(epci)} areas (EPCI)", ""]
+    counts = epci["class"].value_counts()
+    lines += ["## Typology", ""] + [f"- {k}: {v}" for k, v in counts.items()] + [""]
+    lines += [f"## Headline figures per EPCI", "",
+              "Minutes: population-weighted mean time to the nearest venue of any category, over the population "
+              f"that reaches one within {recipe.max_time_min} min; '≤{t}': share of the population within {t} "
+              "minutes of a venue.", ""]
+    head = ["EPCI", "name", "population", "venues /10k"]
+    for m in modes:
+        head += [f"{m} min", f"{m} ≤{t}"]
+    head += ["poverty", "class"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in epci.sort_values("population", ascending=False).iterrows():
+        row = [str(r["id"]), str(r.get("name", "")), _fmt(r["population"], ",.0f"), _fmt(r.get("venues_per_10k"), ".1f")]
+        for m in modes:
+            row += [_fmt(r.get(f"time_{m}_any_mean"), ".1f"), _fmt(r.get(f"time_{m}_any_share_within_{t:g}min"), ".0%")]
+        row += [_fmt(r.get("poverty_rate"), ".0%"), str(r["class"]) + (f" ({r['priority_zone']})"
+                                                                      if pd.notna(r.get("priority_zone")) else "")]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "## Run", "", "| step | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in timings.items()]
+    lines += ["", "Files: `epci.gpkg`/`epci.parquet`/`epci.csv` (one row per EPCI), "
+              f"`{recipe.stem}.gpkg` (layers epci, cells, venues), `cells.parquet`, `maps/*.png`, "
+              "`epci_map.html`.", ""]
+    with atomic_path(path, suffix=".md") as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: dict) -> dict:
+    from .report import write_area_report, write_table
+
+    epci = _read_geoparquet(work / "epci.parquet")
+    cells = _read_geoparquet(work / "cells_indicators.parquet")
+    venues = _read_geoparquet(work / "venues.parquet")
+    heads = [c for c in _headline_columns(modes, list(recipe.thresholds_min)) if c in epci.columns]
+    written = write_area_report(epci, out, name="epci", map_columns=heads, tooltip_columns=["name", *heads],
+                                progress=progress)
+    written["tables"] += write_table(pd.DataFrame(cells.drop(columns="geometry")).assign(
+        lon=cells.geometry.x, lat=cells.geometry.y), out / "cells", formats=("parquet",))
+    written["tables"] += write_table(pd.DataFrame(venues.drop(columns="geometry")).assign(
+        lon=venues.geometry.x, lat=venues.geometry.y), out / "venues", formats=("parquet",))
+    gpkg = out / f"{recipe.stem}.gpkg"
+    with atomic_path(gpkg, suffix=".gpkg") as tmp:
+        tmp.unlink()
+        for layer, g in (("epci", epci), ("cells", cells), ("venues", venues)):
+            g = g.copy()
+            for c in g.columns:  # GeoPackage has no inf
+                if c != "geometry" and pd.api.types.is_float_dtype(g[c]):
+                    g[c] = g[c].replace([np.inf, -np.inf], np.nan)
+            g.to_file(tmp, layer=layer, driver="GPKG", mode="a" if tmp.exists() else "w")
+    written["gpkg"].append(gpkg)
+    written["summary"] = [write_summary(out / "summary.md", recipe, epci, cells, venues, timings=timings,
+                                        modes=modes)]
+    return {k: [str(p) for p in v] for k, v in written.items()}
+
+
+# ---------------------------------------------------------------------------------------------- run
+def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir=None, modes=None,
+        until: str | None = None, fetch_options: dict | None = None,
+        log: Callable[[str], None] | None = None) -> RunResult:
+    """Run a region recipe from its sources to the report folder.
+
+    Parameters
+    ----------
+    recipe : Recipe or path-like
+        A region recipe (``networks/<region>.toml``; see :mod:`access.recipe`).
+    out_dir : path-like
+        Report folder (created). Intermediate results and the step state go to ``out_dir/work``, the network
+        bundle to ``out_dir/cache/network``.
+    fetch : bool
+        Download the remote sources that are missing or differ from the lock file (:func:`access.io.fetch.
+        fetch_recipe`). With False the files must already be in the cache, else :class:`~access.FetchError`.
+    progress : bool
+        Progress bars on the long steps.
+    cache_dir : path-like, optional
+        Download cache (default ``recipe.default_cache_dir()``).
+    modes : sequence of str, optional
+        A subset of the recipe's modes.
+    until : str, optional
+        Stop after this step (one of :data:`STEPS`); ``areas`` and ``cells`` of the result are then None
+        unless reached.
+    fetch_options : dict, optional
+        More keywords for :func:`access.io.fetch.fetch_recipe` (``timeout_s``, ``retries``, ``backoff_s``,
+        ``update``, ``verify``).
+    log : callable, optional
+        Receives one line per step (default: the ``access.pipeline`` logger at INFO level).
+
+    Returns
+    -------
+    RunResult
+
+    Examples
+    --------
+    >>> from access.pipeline import run
+    >>> res = run("networks/hauts-de-france.toml", "out/hdf")  # doctest: +SKIP
+    >>> res.areas[["id", "name", "class"]].head()  # doctest: +SKIP
+    """
+    from .recipe import Recipe
+
+    if not isinstance(recipe, Recipe):
+        recipe = Recipe.from_file(recipe)
+    modes = tuple(recipe.modes if modes is None else modes)
+    bad = [m for m in modes if m not in recipe.modes]
+    if bad or not modes:
+        raise ValidationError(f"`modes` {list(modes)} must be a non-empty subset of the recipe's modes "
+                              f"{list(recipe.modes)}")
+    if until is not None and until not in STEPS:
+        raise ValidationError(f"`until` must be one of {list(STEPS)}, got {until!r}")
+
+    def stop_after(step: str) -> bool:
+        if until == step:
+            R.result.timings_s["total"] = time.perf_counter() - t_all
+            log(f"stopped after step {step!r} as asked ({R.result.timings_s['total']:.1f} s)")
+            return True
+        return False
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log = log or _log.info
+    R = _Runner(out, log, progress)
+    work = R.work
+    if cache_dir is None:  # downloads are shared between runs; a recipe of local files keeps its clip in out_dir
+        remote = any(s.is_remote for s in recipe.enabled_sources())
+        cache_dir = recipe.default_cache_dir() if remote else out / "cache" / "sources"
+    cache_dir = Path(cache_dir)
+    t_all = time.perf_counter()
+
+    # 1. sources
+    t0 = time.perf_counter()
+    log("[sources] resolving" + (" (fetching what is missing)" if fetch else " (no fetch)"))
+    src = _resolve_sources(recipe, cache_dir, fetch=fetch, progress=progress, log=log, state=R.state,
+                           fetch_options=fetch_options)
+    R.state.save()
+    R.result.timings_s["sources"] = time.perf_counter() - t0
+    log(f"[sources] done in {R.result.timings_s['sources']:.1f} s: osm {src.osm.name}, "
+        f"{len(src.gtfs)} GTFS feed(s)")
+    R.result.files["sources"] = {k: str(v) for k, v in src.files.items()}
+    if stop_after("sources"):
+        return R.result
+
+    # 2. network (the bundle cache is keyed by the content of the OSM/GTFS files and the settings)
+    from .network.bundle import TransportNetwork
+
+    if "transit" in modes and not src.gtfs:
+        raise ValidationError(f"recipe {recipe.name!r} asks for transit but has no enabled GTFS source")
+    street_modes = [m for m in ("walk", "bike", "car") if m in modes]
+    if "transit" in modes and "walk" not in street_modes:
+        street_modes.insert(0, "walk")
+    t0 = time.perf_counter()
+    log("[network] building or loading")
+    net = TransportNetwork.from_files(src.osm, src.gtfs if "transit" in modes else [],
+                                      cache_dir=out / "cache" / "network", modes=street_modes, progress=progress)
+    net_key = net.manifest.get("key", "")
+    R.result.timings_s["network"] = time.perf_counter() - t0
+    log(f"[network] done in {R.result.timings_s['network']:.1f} s: {net!r}")
+    R.result.network = net
+    if stop_after("network"):
+        return R.result
+
+    # 3. inputs
+    input_names = [s.name for s in recipe.enabled_sources() if s.kind in ("filosofi", "basilic", "bpe", "epci")]
+    in_key = R.step("inputs", {"files": {n: src.shas[n] for n in input_names}, "osm": src.shas["__osm__"],
+                               "categories": list(recipe.categories), "taxonomy": recipe.taxonomy},
+                    [work / "cells.parquet", work / "venues.parquet", work / "areas.parquet"],
+                    lambda: _load_inputs(recipe, src, work, log))
+    if stop_after("inputs"):
+        return R.result
+
+    # 4. matrices
+    departure = _dt.datetime.combine(recipe.date, _dt.time.fromisoformat(recipe.departure))
+    mat_keys, mat_paths = {}, {}
+    loaded = {}
+
+    def pts():
+        if not loaded:
+            loaded["cells"] = _points(_read_geoparquet(work / "cells.parquet"), "cells")
+            loaded["venues"] = _points(_read_geoparquet(work / "venues.parquet"), "venues")
+        return loaded["cells"], loaded["venues"]
+
+    for m in modes:
+        path = work / f"matrix_{m}.parquet"
+        settings = {"mode": m, "max_time_min": recipe.max_time_min}
+        if m == "transit":
+            settings.update(departure=departure.isoformat(), window_min=recipe.window_min,
+                            percentiles=list(recipe.percentiles))
+
+        def compute(m=m, path=path):
+            o, d = pts()
+            n = matrix_to_parquet(net, o, d, path, mode=m, max_time_min=recipe.max_time_min, departure=departure,
+                                  window_min=recipe.window_min, percentiles=recipe.percentiles, progress=progress)
+            log(f"matrix {m}: {len(o):,} cells x {len(d):,} venues, {n:,} pairs within {recipe.max_time_min} min")
+
+        mat_keys[m] = R.step(f"matrix_{m}", {"network": net_key, "inputs": in_key, "settings": settings},
+                             [path], compute)
+        mat_paths[m] = path
+    if stop_after("matrix"):
+        return R.result
+
+    # 5. per-cell indicators
+    def indicators():
+        import geopandas as gpd
+
+        cells = _read_geoparquet(work / "cells.parquet")
+        venues = _read_geoparquet(work / "venues.parquet")
+        vals = cell_indicators(mat_paths, cells, venues, thresholds_min=recipe.thresholds_min,
+                               percentiles=recipe.percentiles)
+        res = cells.merge(vals, on="id", how="left")
+        res["crowfly_km_any"] = _crowfly_nearest_km(cells, venues)
+        _write_geoparquet(gpd.GeoDataFrame(res, geometry="geometry", crs=cells.crs), work / "cells_indicators.parquet")
+
+    ind_key = R.step("indicators", {"matrices": mat_keys, "thresholds": list(recipe.thresholds_min),
+                                    "gravity_half_life_min": GRAVITY_HALF_LIFE_MIN, "fca_cutoff_min": FCA_CUTOFF_MIN},
+                     [work / "cells_indicators.parquet"], indicators)
+    if stop_after("indicators"):
+        R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
+        return R.result
+
+    # 6. areas: aggregation, profile, typology
+    typ_path = recipe.typology_path()
+    typ_sha = R.state.file_sha(typ_path) if typ_path is not None else None
+    zones = [[z.name, list(z.epci)] for z in recipe.priority_zones]
+    area_key = R.step("areas", {"indicators": ind_key, "inputs": in_key, "typology": typ_sha, "zones": zones,
+                                "thresholds": list(recipe.thresholds_min)},
+                      [work / "epci.parquet"], lambda: _areas_step(recipe, work, modes))
+    if stop_after("areas"):
+        R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
+        R.result.areas = _read_geoparquet(work / "epci.parquet")
+        return R.result
+
+    # 7. report
+    report_files = [out / "summary.md", out / "epci.gpkg", out / "epci.parquet", out / "epci_map.html",
+                    out / "cells.parquet", out / f"{recipe.stem}.gpkg"]
+    listing = work / "report_files.json"
+
+    def report():
+        written = _report_step(recipe, out, work, modes, progress, dict(R.result.timings_s))
+        with atomic_path(listing, suffix=".json") as tmp:
+            tmp.write_text(json.dumps(written, indent=1))
+
+    R.step("report", {"areas": area_key, "modes": list(modes), "stem": recipe.stem}, report_files + [listing], report)
+    R.result.files.update(json.loads(listing.read_text()))
+    R.result.areas = _read_geoparquet(work / "epci.parquet")
+    R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
+    R.result.timings_s["total"] = time.perf_counter() - t_all
+    log(f"done in {R.result.timings_s['total']:.1f} s; report in {out}")
+    return R.result

@@ -1,0 +1,564 @@
+"""Incremental accessibility: a base matrix and its per-cell reductions, updated one venue at a time.
+
+:class:`AccessibilityState` holds the travel times from every cell to every venue (one *column* per venue) and the
+reductions of the indicators per cell and venue category. Adding or removing a venue costs one search from that
+venue (:func:`venue_column`: a bounded Dijkstra on the reversed street graph, seeded at the venue's snapped
+position, read at the cells' snapped positions; equal to the forward matrix) plus an update of each indicator:
+
+* nearest (``cost_to_closest`` with n = 1): a min on add; on removal only the cells whose nearest it was are
+  recomputed from the stored columns;
+* cumulative (``cumulative_cutoff``): +/- the capacity where the cell reaches the venue within each cutoff;
+* gravity: +/- capacity x decay;
+* 2SFCA: the venue's ratio ``R_j = O_j / sum_i P_i w_ij`` needs only its own column, and only the cells of its
+  catchment (``w_ij > 0``) change: ``A_i +/-= R_j w_ij``.
+
+BFCA and spatial availability renormalise over every venue: they are recomputed fully from the stored matrix (with
+the :mod:`access.indicators` functions) and :attr:`AccessibilityState.last_update` says so.
+For transit there is no single-destination RAPTOR yet: a venue's column is computed by the regular transit matrix
+function with that venue as the only destination (correct, but a full range-RAPTOR from every cell).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._errors import NetworkError, ScenarioError, ValidationError
+from ..core import dijkstra as dj
+from ..core import incremental as inc
+from ..io.places import Points, read_points
+from ..matrix import STREET_MODES, graph_at_speed, travel_time_matrix
+from ..network.street import DEFAULT_MAX_SNAP_M
+from ._venues import normalise_venues
+
+INF = int(dj.INF)
+MEASURES = ("nearest", "cumulative", "gravity", "2sfca")
+FULL_MEASURES = ("bfca", "spatial_availability")
+
+
+# ------------------------------------------------------------------------------------------------ one column
+def _street_graph(network, mode, walk_speed_kmh=3.6, bike_speed_kmh=12.0):
+    speed = {"walk": walk_speed_kmh, "bike": bike_speed_kmh}.get(mode)
+    g = network if hasattr(network, "first_out") else network.street(mode)
+    return graph_at_speed(g, speed)
+
+
+def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, walk_speed_kmh: float = 3.6,
+                  bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+                  cells: Points | None = None, transit: dict | None = None) -> np.ndarray:
+    """int32[n_cells, k]: seconds from every cell to each of the points ``lon, lat`` (``-1`` unreachable).
+
+    Street modes: one bounded Dijkstra per point on the reversed graph (``prange`` over points), seeded at the
+    point's snapped position and read at the cells' snapped positions (``cells_snap``, from ``graph.snap`` on the
+    same graph); this equals the forward matrix of :func:`access.travel_time_matrix` exactly. Transit: the regular
+    transit matrix with these points as destinations (needs ``cells`` and the ``transit`` settings).
+
+    Raises
+    ------
+    NetworkError
+        A point farther than ``max_snap_m`` from the network.
+    """
+    lon = np.atleast_1d(np.asarray(lon, np.float64))
+    lat = np.atleast_1d(np.asarray(lat, np.float64))
+    if mode == "transit":
+        if cells is None:
+            raise ValidationError("transit venue columns need `cells` (Points) and the `transit` settings")
+        pts = pd.DataFrame({"id": np.arange(len(lon)), "lon": lon, "lat": lat})
+        ttm = travel_time_matrix(network, cells, pts, mode="transit", max_time_min=max_time_s / 60.0,
+                                 walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m, progress=False,
+                                 **(transit or {}))
+        return np.ascontiguousarray(ttm.times_s[:, :, 0])
+    g = _street_graph(network, mode, walk_speed_kmh, bike_speed_kmh)
+    vs = g.snap(lon, lat, max_snap_m=max_snap_m, warn=False)
+    if not vs.snapped.all():
+        bad = np.flatnonzero(~vs.snapped)
+        raise NetworkError(f"point(s) {[(float(lon[i]), float(lat[i])) for i in bad[:3]]} are farther than "
+                           f"max_snap_m={max_snap_m:g} m from the {mode} network")
+    f, h, w = g.csr(reverse=True)
+    out = dj.od_matrix(f, h, w, vs.egress_node, vs.egress_cost_s, cells_snap.access_node, cells_snap.access_cost_s,
+                       np.int32(max_time_s))
+    return np.asfortranarray(dj.to_public(out).T)
+
+
+def venue_column(network, mode: str, cells_snap, lon: float, lat: float, max_time_s: int, **kw) -> np.ndarray:
+    """int32[n_cells]: seconds from every cell to one point (``-1`` unreachable); see :func:`venue_columns`.
+
+    Examples
+    --------
+    >>> col = venue_column(net, "walk", state.cells_snap, -51.22, -30.03, 3600)  # doctest: +SKIP
+    >>> state.gain_if_added(col, capacity=1, category="library")  # doctest: +SKIP
+    """
+    return np.ascontiguousarray(venue_columns(network, mode, cells_snap, [lon], [lat], max_time_s, **kw)[:, 0])
+
+
+# ------------------------------------------------------------------------------------------------ the state
+@dataclass
+class IndicatorSettings:
+    """What the state keeps up to date: cutoffs (minutes), decay functions (of minutes), full measures."""
+
+    cutoffs_min: tuple = (15.0, 30.0)
+    gravity_decay: object = None
+    fca_decay: object = None
+    full_measures: tuple = ()
+
+    def __post_init__(self):
+        from ..indicators.decay import decay_binary, decay_exponential
+
+        c = np.sort(np.atleast_1d(np.asarray(self.cutoffs_min, np.float64)))
+        if len(c) == 0 or not np.all(np.isfinite(c)) or np.any(c < 0) or len(np.unique(c)) != len(c):
+            raise ValidationError(f"`cutoffs_min` must be distinct numbers >= 0, got {self.cutoffs_min!r}")
+        self.cutoffs_min = tuple(float(x) for x in c)
+        if self.gravity_decay is None:
+            self.gravity_decay = decay_exponential(0.1)
+        if self.fca_decay is None:
+            self.fca_decay = decay_binary(self.cutoffs_min[-1])
+        bad = [m for m in self.full_measures if m not in FULL_MEASURES]
+        if bad:
+            raise ValidationError(f"unknown `full_measures` {bad}; use some of {FULL_MEASURES}")
+        self.full_measures = tuple(self.full_measures)
+
+
+def _weights(decay, col: np.ndarray) -> np.ndarray:
+    """decay(minutes) where reachable, 0 elsewhere (float64[n])."""
+    w = np.zeros(col.shape[0], np.float64)
+    ok = col >= 0
+    if ok.any():
+        w[ok] = decay(col[ok].astype(np.float64) / 60.0)
+    return w
+
+
+@dataclass
+class VenueDelta:
+    """What one incremental update changed: the measures updated, the cells touched, and the seconds it took."""
+
+    edit: str
+    venue_id: object
+    cells_touched: dict = field(default_factory=dict)
+    recomputed_fully: tuple = ()
+    seconds: float = 0.0
+
+
+class AccessibilityState:
+    """Travel times cells x venues and their per-cell indicator reductions, updated incrementally.
+
+    Build with :meth:`build`; change venues with :meth:`add_venue`, :meth:`remove_venue`, :meth:`modify_venue`
+    or a whole :class:`~access.scenarios.Scenario` with :meth:`apply`; read :meth:`indicators`.
+    For siting, :meth:`gain_if_added` evaluates a candidate column without changing the state.
+
+    Examples
+    --------
+    >>> st = AccessibilityState.build(net, cells, venues, mode="walk", max_time_min=45)  # doctest: +SKIP
+    >>> st.add_venue("new", -51.22, -30.03, category="library", capacity=1)  # doctest: +SKIP
+    >>> st.indicators().head()  # doctest: +SKIP
+    """
+
+    def __init__(self, *, network, mode, cells: Points, cells_snap, population, venues: pd.DataFrame,
+                 times_s: np.ndarray, max_time_s: int, settings: IndicatorSettings, matrix_kwargs: dict):
+        self.network = network
+        self.mode = mode
+        self.cells = cells
+        self.cells_snap = cells_snap
+        self.population = np.ascontiguousarray(population, np.float64)
+        self.max_time_s = int(max_time_s)
+        self.settings = settings
+        self.matrix_kwargs = dict(matrix_kwargs)
+        self.last_update: dict = {}
+        n = len(cells)
+        k = len(venues)
+        cap = max(16, 2 * k)
+        self._times = np.full((n, cap), -1, np.int32, order="F")
+        self._times[:, :k] = times_s
+        self._n = k
+        self._ids = list(venues["id"].to_numpy())
+        self._lon = np.zeros(cap)
+        self._lat = np.zeros(cap)
+        self._lon[:k] = venues["lon"].to_numpy(np.float64)
+        self._lat[:k] = venues["lat"].to_numpy(np.float64)
+        self._capacity = np.zeros(cap)
+        self._capacity[:k] = venues["capacity"].to_numpy(np.float64)
+        self._active = np.zeros(cap, bool)
+        self._active[:k] = True
+        self.categories: list[str] = []
+        self._cat = np.zeros(cap, np.int32)
+        for j, c in enumerate(venues["category"].astype(str)):
+            self._cat[j] = self._category_code(c, grow=False)
+        self._served = np.zeros(cap)
+        self._ratio = np.zeros(cap)
+        self.recompute()
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(cls, network, cells, venues, *, mode: str = "walk", max_time_min: float = 60,
+              cutoffs_min=(15, 30), gravity_decay=None, fca_decay=None, full_measures=(),
+              demand: str = "population", capacity: str = "capacity", category: str = "category",
+              walk_speed_kmh: float = 3.6, bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+              progress: bool = False, **transit) -> "AccessibilityState":
+        """Compute the base matrix (:func:`access.travel_time_matrix`) and every reduction.
+
+        Parameters
+        ----------
+        network : TransportNetwork
+        cells : GeoDataFrame, DataFrame or path
+            Origins with ``id`` and (optional) ``demand`` column (people; 1 per cell where absent).
+        venues : GeoDataFrame, DataFrame or path
+            ``id``, position, optional ``category`` and ``capacity`` (1 where absent).
+        mode : {"walk", "bike", "car", "transit"}
+        max_time_min : float
+            Trips longer than this are unreachable.
+        cutoffs_min : sequence of float
+            Cumulative measures' cutoffs (minutes).
+        gravity_decay, fca_decay : DecayFunction
+            Default ``decay_exponential(0.1)`` and ``decay_binary(max(cutoffs_min))``.
+        full_measures : sequence of {"bfca", "spatial_availability"}
+            Also report these (recomputed fully after every change).
+        **transit
+            ``departure``, ``window_min``, ``percentiles`` ... for ``mode="transit"`` (first percentile used).
+        """
+        settings = IndicatorSettings(cutoffs_min, gravity_decay, fca_decay, tuple(full_measures))
+        pts = cells if isinstance(cells, Points) else read_points(cells, name="cells")
+        pop = (pd.to_numeric(pts.frame[demand], errors="coerce").fillna(0).to_numpy(np.float64)
+               if demand in pts.frame.columns else np.ones(len(pts)))
+        vdf = normalise_venues(venues, capacity=capacity, category=category)
+        kw = dict(walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh, max_snap_m=max_snap_m)
+        max_time_s = int(round(max_time_min * 60))
+        vpts = Points(vdf["id"].to_numpy(), vdf["lon"].to_numpy(np.float64), vdf["lat"].to_numpy(np.float64),
+                      vdf, "venues")
+        ttm = travel_time_matrix(network, pts, vpts, mode=mode, max_time_min=max_time_min, progress=progress,
+                                 **kw, **transit)
+        snap = None
+        if mode in STREET_MODES:
+            g = _street_graph(network, mode, walk_speed_kmh, bike_speed_kmh)
+            snap = g.snap(pts.lon, pts.lat, max_snap_m=max_snap_m, warn=False)
+        return cls(network=network, mode=mode, cells=pts, cells_snap=snap, population=pop, venues=vdf,
+                   times_s=ttm.times_s[:, :, 0], max_time_s=max_time_s, settings=settings,
+                   matrix_kwargs=dict(kw, **transit))
+
+    def copy(self) -> "AccessibilityState":
+        """An independent copy (the network and the cells are shared, they are never modified)."""
+        new = object.__new__(AccessibilityState)
+        new.__dict__.update(self.__dict__)
+        for k, v in self.__dict__.items():
+            if isinstance(v, np.ndarray):
+                new.__dict__[k] = v.copy(order="K")
+            elif isinstance(v, (list, dict)):
+                new.__dict__[k] = type(v)(v)
+        return new
+
+    # ------------------------------------------------------------------ bookkeeping
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells)
+
+    @property
+    def venue_ids(self) -> list:
+        return [self._ids[j] for j in range(self._n) if self._active[j]]
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """int32[n_cells, n_active_venues] seconds (-1 unreachable), venues in :attr:`venue_ids` order."""
+        return np.ascontiguousarray(self._times[:, : self._n][:, self._active[: self._n]])
+
+    def venues(self) -> pd.DataFrame:
+        """The current venue table ``id, lon, lat, category, capacity``."""
+        a = np.flatnonzero(self._active[: self._n])
+        return pd.DataFrame({"id": [self._ids[j] for j in a], "lon": self._lon[a], "lat": self._lat[a],
+                             "category": [self.categories[c] for c in self._cat[a]], "capacity": self._capacity[a]})
+
+    def _category_code(self, c: str, grow: bool = True) -> int:
+        c = str(c)
+        if c not in self.categories:
+            self.categories.append(c)
+            if grow:
+                n, C = self.n_cells, len(self.categories)
+                K = len(self.settings.cutoffs_min)
+                self._nearest = np.concatenate([self._nearest, np.full((n, 1), INF, np.int32)], axis=1)
+                self._cum = np.concatenate([self._cum, np.zeros((n, 1, K))], axis=1)
+                self._grav = np.concatenate([self._grav, np.zeros((n, 1))], axis=1)
+                self._fca = np.concatenate([self._fca, np.zeros((n, 1))], axis=1)
+                assert self._nearest.shape[1] == C
+        return self.categories.index(c)
+
+    def _index(self, venue_id) -> int:
+        for j in range(self._n):
+            if self._active[j] and (self._ids[j] == venue_id or str(self._ids[j]) == str(venue_id)):
+                return j
+        raise ValidationError(f"venue id {venue_id!r} is not in the state (ids like {self.venue_ids[:3]!r})")
+
+    def _grow(self):
+        cap = self._times.shape[1]
+        if self._n < cap:
+            return
+        new = np.full((self.n_cells, 2 * cap), -1, np.int32, order="F")
+        new[:, :cap] = self._times
+        self._times = new
+        for name in ("_lon", "_lat", "_capacity", "_served", "_ratio"):
+            a = getattr(self, name)
+            setattr(self, name, np.r_[a, np.zeros(cap)])
+        self._active = np.r_[self._active, np.zeros(cap, bool)]
+        self._cat = np.r_[self._cat, np.zeros(cap, np.int32)]
+
+    # ------------------------------------------------------------------ full recomputation
+    def recompute(self) -> None:
+        """Recompute every reduction from the stored columns (what the incremental updates must equal)."""
+        n, C = self.n_cells, len(self.categories)
+        K = len(self.settings.cutoffs_min)
+        self._nearest = np.full((n, C), INF, np.int32)
+        self._cum = np.zeros((n, C, K))
+        self._grav = np.zeros((n, C))
+        self._fca = np.zeros((n, C))
+        for j in range(self._n):
+            if self._active[j]:
+                self._add_column(j)
+
+    def _add_column(self, j: int) -> dict:
+        col = self._times[:, j]
+        c = int(self._cat[j])
+        cap = float(self._capacity[j])
+        touched = {}
+        if cap > 0:
+            touched["nearest"] = inc.min_update(self._nearest, c, col)
+        cut = np.asarray(self.settings.cutoffs_min, np.float64)
+        touched["cumulative"] = inc.cumulative_add(self._cum, c, col, cut, cap)
+        touched["gravity"] = inc.weighted_add(self._grav, c, _weights(self.settings.gravity_decay, col), cap)
+        w = _weights(self.settings.fca_decay, col)
+        s = inc.weighted_demand(self.population, w)
+        self._served[j] = s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.float64(cap) / np.float64(s)
+        self._ratio[j] = r
+        touched["2sfca"] = inc.weighted_add(self._fca, c, w, float(r))
+        return touched
+
+    def _remove_column(self, j: int) -> dict:
+        col = self._times[:, j]
+        c = int(self._cat[j])
+        cap = float(self._capacity[j])
+        self._active[j] = False
+        touched = {}
+        if cap > 0:
+            rows = inc.rows_attaining(self._nearest, c, col)
+            cols = np.flatnonzero(self._active[: self._n] & (self._cat[: self._n] == c)
+                                  & (self._capacity[: self._n] > 0)).astype(np.int64)
+            inc.min_recompute_rows(self._times, cols, rows, self._nearest, c)
+            touched["nearest"] = int(len(rows))
+        cut = np.asarray(self.settings.cutoffs_min, np.float64)
+        touched["cumulative"] = inc.cumulative_add(self._cum, c, col, cut, -cap)
+        touched["gravity"] = inc.weighted_add(self._grav, c, _weights(self.settings.gravity_decay, col), -cap)
+        w = _weights(self.settings.fca_decay, col)
+        r = float(self._ratio[j])
+        if np.isfinite(r):
+            touched["2sfca"] = inc.weighted_add(self._fca, c, w, -r)
+        else:  # an infinite ratio (no demand in the catchment) cannot be subtracted: recompute those rows
+            rows = np.flatnonzero(w != 0)
+            self._recompute_fca_rows(rows, c)
+            touched["2sfca"] = int(len(rows))
+        return touched
+
+    def _recompute_fca_rows(self, rows: np.ndarray, c: int) -> None:
+        keep = self._active[: self._n] & (self._cat[: self._n] == c)
+        cols = np.flatnonzero(keep)
+        sub = self._times[np.ix_(rows, cols)]
+        w = np.zeros(sub.shape)
+        ok = sub >= 0
+        w[ok] = self.settings.fca_decay(sub[ok].astype(np.float64) / 60.0)
+        self._fca[rows, c] = inc.weighted_rows_sum(w, self._ratio[cols], np.ones(len(cols), bool))
+
+    # ------------------------------------------------------------------ incremental edits
+    def _finish(self, edit, vid, touched, t0) -> VenueDelta:
+        d = VenueDelta(edit, vid, touched, self.settings.full_measures, time.perf_counter() - t0)
+        self.last_update = {"edit": edit, "venue_id": vid, "incremental": list(touched),
+                            "recomputed_fully": list(self.settings.full_measures), "cells_touched": touched}
+        return d
+
+    def column(self, lon: float, lat: float) -> np.ndarray:
+        """int32[n_cells]: seconds from every cell to a point (one search; see :func:`venue_column`)."""
+        return venue_column(self.network, self.mode, self.cells_snap, lon, lat, self.max_time_s,
+                            cells=self.cells, **self._column_kw())
+
+    def _column_kw(self) -> dict:
+        kw = dict(self.matrix_kwargs)
+        out = {k: kw.pop(k) for k in ("walk_speed_kmh", "bike_speed_kmh", "max_snap_m") if k in kw}
+        if self.mode == "transit":
+            out["transit"] = kw
+            out.pop("bike_speed_kmh", None)
+        return out
+
+    def add_venue(self, venue_id, lon: float, lat: float, *, category: str = "all", capacity: float = 1.0,
+                  column: np.ndarray | None = None) -> VenueDelta:
+        """Add a venue: one search (or the given ``column``), then an update of every indicator."""
+        t0 = time.perf_counter()
+        if any(self._active[j] and str(self._ids[j]) == str(venue_id) for j in range(self._n)):
+            raise ValidationError(f"venue id {venue_id!r} already exists; give the new venue a unique id")
+        col = self.column(lon, lat) if column is None else np.asarray(column, np.int32)
+        if col.shape != (self.n_cells,):
+            raise ValidationError(f"`column` must have {self.n_cells} entries (one per cell), got {col.shape}")
+        self._grow()
+        j = self._n
+        self._n += 1
+        self._times[:, j] = col
+        self._ids.append(venue_id)
+        self._lon[j], self._lat[j], self._capacity[j] = lon, lat, float(capacity)
+        self._cat[j] = self._category_code(category if category is not None else "all")
+        self._active[j] = True
+        return self._finish("add", venue_id, self._add_column(j), t0)
+
+    def remove_venue(self, venue_id) -> VenueDelta:
+        """Remove a venue (no search: its stored column is subtracted)."""
+        t0 = time.perf_counter()
+        j = self._index(venue_id)
+        return self._finish("remove", venue_id, self._remove_column(j), t0)
+
+    def modify_venue(self, venue_id, *, capacity: float | None = None, category: str | None = None) -> VenueDelta:
+        """Change a venue's capacity and/or category (no search: its column is kept)."""
+        t0 = time.perf_counter()
+        j = self._index(venue_id)
+        t1 = self._remove_column(j)
+        if capacity is not None:
+            self._capacity[j] = float(capacity)
+        if category is not None:
+            self._cat[j] = self._category_code(category)
+        self._active[j] = True
+        t2 = self._add_column(j)
+        return self._finish("modify", venue_id, {k: t1.get(k, 0) + t2.get(k, 0) for k in set(t1) | set(t2)}, t0)
+
+    def gain_if_added(self, column: np.ndarray, *, capacity: float = 1.0, category: str | None = None) -> dict:
+        """Per-cell changes if a venue with this column were added (the state is not changed).
+
+        Returns a dict of float64[n_cells] arrays: ``nearest_min`` (new minus old; negative = closer, 0 where
+        unchanged), ``cumulative`` (n_cells x n_cutoffs), ``gravity``, ``2sfca``, and the population-weighted
+        totals ``{measure}_total``. For siting: ``column`` from :func:`venue_column` or :meth:`column`.
+        """
+        col = np.asarray(column, np.int32)
+        cat = str(category) if category is not None else (self.categories[0] if self.categories else "all")
+        c = self.categories.index(cat) if cat in self.categories else -1
+        old = self._nearest[:, c] if c >= 0 else np.full(self.n_cells, INF, np.int32)
+        ok = (col >= 0) & (col < old) & (capacity > 0)
+        oldm = np.where(old == INF, np.inf, old / 60.0)
+        dn = np.zeros(self.n_cells)
+        dn[ok] = col[ok] / 60.0 - oldm[ok]
+        cut = np.asarray(self.settings.cutoffs_min, np.float64)
+        cum = np.zeros((self.n_cells, 1, len(cut)))
+        inc.cumulative_add(cum, 0, col, cut, float(capacity))
+        grav = np.zeros((self.n_cells, 1))
+        inc.weighted_add(grav, 0, _weights(self.settings.gravity_decay, col), float(capacity))
+        w = _weights(self.settings.fca_decay, col)
+        s = inc.weighted_demand(self.population, w)
+        fca = np.zeros((self.n_cells, 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inc.weighted_add(fca, 0, w, float(np.float64(capacity) / np.float64(s)))
+        p = self.population
+        out = {"nearest_min": dn, "cumulative": cum[:, 0, :], "gravity": grav[:, 0], "2sfca": fca[:, 0]}
+        with np.errstate(invalid="ignore"):
+            out.update(nearest_min_total=float(np.sum(p * np.where(np.isfinite(dn), dn, 0.0))),
+                       cumulative_total=(p[:, None] * out["cumulative"]).sum(axis=0),
+                       gravity_total=float(np.sum(p * out["gravity"])),
+                       population_reaching=float(p[col >= 0].sum()),
+                       **{"2sfca_total": float(np.nansum(p * out["2sfca"]))})
+        return out
+
+    def apply(self, scenario, *, inplace: bool = False) -> "AccessibilityState":
+        """The state after a :class:`~access.scenarios.Scenario`.
+
+        Venue-only scenarios are applied incrementally (one search per added venue); a scenario that edits the
+        network rebuilds the state on ``scenario.apply(network)`` (a full recomputation, said in
+        :attr:`last_update`).
+        """
+        if scenario.changes_network:
+            net = scenario.apply(self.network)
+            st = AccessibilityState.build(net, self.cells, scenario.apply_venues(self.venues()), mode=self.mode,
+                                          max_time_min=self.max_time_s / 60.0,
+                                          cutoffs_min=self.settings.cutoffs_min,
+                                          gravity_decay=self.settings.gravity_decay,
+                                          fca_decay=self.settings.fca_decay,
+                                          full_measures=self.settings.full_measures,
+                                          **self.matrix_kwargs)
+            st.population = self.population.copy()
+            st.recompute()
+            st.last_update = {"edit": scenario.name, "incremental": [], "recomputed_fully": ["matrix", *MEASURES,
+                                                                                          *self.settings.full_measures]}
+            return st
+        st = self if inplace else self.copy()
+        deltas = []
+        for e in scenario.venue_edits:
+            p = e.params
+            try:
+                if e.kind == "add":
+                    try:
+                        col = st.column(p["lon"], p["lat"])
+                    except NetworkError as exc:
+                        raise e.error(f"point ({p['lon']}, {p['lat']}) is off the {st.mode} network: {exc}") from None
+                    deltas.append(st.add_venue(p["id"], p["lon"], p["lat"], category=p.get("category") or "all",
+                                               capacity=1.0 if p.get("capacity") is None else p["capacity"],
+                                               column=col))
+                elif e.kind == "remove":
+                    for vid in p["ids"]:
+                        deltas.append(st.remove_venue(vid))
+                else:
+                    for vid in p["ids"]:
+                        cap = p.get("capacity")
+                        if "capacity_factor" in p:
+                            cap = (cap if cap is not None else st._capacity[st._index(vid)]) * p["capacity_factor"]
+                        deltas.append(st.modify_venue(vid, capacity=cap, category=p.get("category")))
+            except ValidationError as exc:
+                if isinstance(exc, ScenarioError):
+                    raise
+                raise e.error(str(exc)) from None
+        st.last_update = {"edit": scenario.name, "incremental": list(MEASURES),
+                          "recomputed_fully": list(self.settings.full_measures),
+                          "deltas": deltas, "seconds": float(sum(d.seconds for d in deltas))}
+        return st
+
+    # ------------------------------------------------------------------ outputs
+    def long_matrix(self) -> pd.DataFrame:
+        """The stored matrix as a long table ``from_id, to_id, travel_time`` (minutes; unreachable pairs left out)."""
+        T = self.times_s
+        i, j = np.nonzero(T >= 0)
+        vids = np.asarray(self.venue_ids, dtype=object)
+        return pd.DataFrame({"from_id": self.cells.ids[i], "to_id": vids[j], "travel_time": T[i, j] / 60.0})
+
+    def land_use(self) -> pd.DataFrame:
+        """Cells and venues in one land-use table (``id, population, capacity, category``) for access.indicators."""
+        v = self.venues()
+        cells = pd.DataFrame({"id": self.cells.ids, "population": self.population, "capacity": 0.0,
+                              "category": ""})
+        return pd.concat([cells, pd.DataFrame({"id": v["id"], "population": 0.0, "capacity": v["capacity"],
+                                               "category": v["category"]})], ignore_index=True)
+
+    def indicators(self) -> pd.DataFrame:
+        """Per cell: ``id, population`` and, per venue category ``c``: ``time_c`` (minutes to the nearest, inf when none),
+        ``cum{cutoff}_c`` (capacity reachable within the cutoff), ``gravity_c``, ``fca2_c`` (+ ``bfca_c``,
+        ``sa_c`` when asked: recomputed fully)."""
+        out = {"id": self.cells.ids, "population": self.population}
+        for c, name in enumerate(self.categories):
+            nr = self._nearest[:, c]
+            out[f"time_{name}"] = np.where(nr == INF, np.inf, nr / 60.0)
+            for k, cut in enumerate(self.settings.cutoffs_min):
+                out[f"cum{cut:g}_{name}"] = self._cum[:, c, k].copy()
+            out[f"gravity_{name}"] = self._grav[:, c].copy()
+            out[f"fca2_{name}"] = self._fca[:, c].copy()
+        df = pd.DataFrame(out)
+        if self.settings.full_measures:
+            df = self._full_measures(df)
+        df.attrs["recomputed_fully"] = list(self.settings.full_measures)
+        return df
+
+    def _full_measures(self, df: pd.DataFrame) -> pd.DataFrame:
+        from ..indicators import floating_catchment_area, spatial_availability
+
+        m, lu = self.long_matrix(), self.land_use()
+        for meas in self.settings.full_measures:
+            if meas == "bfca":
+                r = floating_catchment_area(m, lu, opportunity="capacity", demand="population", method="bfca",
+                                            decay_function=self.settings.fca_decay, group_by="category")
+                prefix = "bfca"
+            else:
+                r = spatial_availability(m, lu, opportunity="capacity", demand="population",
+                                         decay_function=self.settings.fca_decay, group_by="category")
+                prefix = "sa"
+            for cat in self.categories:
+                sub = r[r["category"] == cat].set_index("id")["capacity"]
+                df[f"{prefix}_{cat}"] = sub.reindex(df["id"]).fillna(0.0).to_numpy()
+        return df
