@@ -28,12 +28,11 @@ def _synthetic_inputs(epci, tmp_path, n_cells_per_area=4, n_venues=60, seed=7):
     pts = epci.to_crs(2154).sample_points(n_cells_per_area, rng=rng).explode(index_parts=False)
     cells = gpd.GeoDataFrame({"id": [f"c{i}" for i in range(len(pts))],
                               "population": rng.integers(50, 5000, len(pts))}, geometry=pts.to_numpy(), crs=2154)
-    vpts = epci.to_crs(2154).union_all().representative_point()
     vx = rng.uniform(*cells.total_bounds[[0, 2]], n_venues * 3)
     vy = rng.uniform(*cells.total_bounds[[1, 3]], n_venues * 3)
     inside = gpd.points_from_xy(vx, vy, crs=2154)
     inside = inside[gpd.GeoSeries(inside).within(epci.to_crs(2154).union_all()).to_numpy()][:n_venues]
-    assert vpts is not None and len(inside) == n_venues
+    assert len(inside) == n_venues
     venues = gpd.GeoDataFrame({"id": [f"v{i}" for i in range(n_venues)],
                                "category": rng.choice(["library", "cinema", "museum"], n_venues)},
                               geometry=inside, crs=2154)

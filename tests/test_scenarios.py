@@ -419,9 +419,12 @@ def test_compare_tables_typology_and_maps(tmp_path, poa_network, poa_hexgrid, po
     from shapely.geometry import box
 
     st = AccessibilityState.build(poa_network, poa_hexgrid, poa_venues, mode="walk", max_time_min=30)
+    ind = st.indicators()
+    far = ind[np.isfinite(ind.time_school) & (ind.population > 0)].sort_values("time_school").iloc[-2:]["id"]
+    far = poa_hexgrid.set_index("id").loc[far]
     scn = Scenario.from_dict({"name": "two schools", "venues": {"add": [
-        {"name": "a", "id": "A", "lon": -51.17, "lat": -30.08, "category": "school", "capacity": 3},
-        {"name": "b", "id": "B", "lon": -51.13, "lat": -30.10, "category": "school", "capacity": 3}]}})
+        {"name": n, "id": n, "lon": float(r.lon), "lat": float(r.lat), "category": "school", "capacity": 3}
+        for n, r in zip("AB", far.itertuples())]}})
     after = st.apply(scn)
     x0, y0, x1, y1 = poa_hexgrid.lon.min(), poa_hexgrid.lat.min(), poa_hexgrid.lon.max(), poa_hexgrid.lat.max()
     xs, ys = np.linspace(x0 - 1e-3, x1 + 1e-3, 5), np.linspace(y0 - 1e-3, y1 + 1e-3, 5)

@@ -25,7 +25,7 @@ report     ``<stem>.gpkg`` (layers epci, cells, venues), ``epci.parquet/csv``, `
 
 Caching: every step's outputs live in ``<out>/work`` and ``<out>/work/state.json`` records the hash of each
 step's inputs and settings (input files by sha256, upstream steps by their own keys, this module's
-:data:`PIPELINE_VERSION` and the package version). A step whose key is unchanged and whose outputs exist is
+:data:`PIPELINE_VERSION` and a fingerprint of the package's code, so an upgrade recomputes). A step whose key is unchanged and whose outputs exist is
 skipped; a changed input therefore recomputes only the steps downstream of it.
 """
 
@@ -102,6 +102,23 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+_CODE_FP: list = []
+
+
+def code_fingerprint() -> str:
+    """Hash of this package's version and Python sources: cached steps are recomputed after any code change."""
+    if not _CODE_FP:
+        from . import __version__
+
+        h = hashlib.sha256(__version__.encode())
+        root = Path(__file__).resolve().parent
+        for p in sorted(root.rglob("*.py")):
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+        _CODE_FP.append(h.hexdigest()[:16])
+    return _CODE_FP[0]
+
+
 class _State:
     """``work/state.json``: per-step keys and outputs, and a sha256 memo of input files (by size + mtime)."""
 
@@ -143,9 +160,7 @@ class _Runner:
 
     def step(self, name: str, key_parts, outputs: list[Path], fn: Callable[[], None]) -> str:
         """Run ``fn`` unless the step's key is unchanged and its outputs exist; returns the key."""
-        from . import __version__
-
-        key = _hash({"step": name, "parts": key_parts, "version": __version__, "pipeline": PIPELINE_VERSION})
+        key = _hash({"step": name, "parts": key_parts, "code": code_fingerprint(), "pipeline": PIPELINE_VERSION})
         t0 = time.perf_counter()
         prev = self.state.data["steps"].get(name)
         if prev and prev.get("key") == key and all(p.exists() for p in outputs):
@@ -154,10 +169,17 @@ class _Runner:
             self.result.timings_s[name] = dt
             self.log(f"[{name}] up to date (cached {prev.get('seconds', 0):.1f} s of work), skipped")
             return key
-        self.log(f"[{name}] running")
+        if prev and prev.get("key") != key and isinstance(prev.get("parts"), dict) and isinstance(key_parts, dict):
+            changed = sorted(k for k in set(key_parts) | set(prev["parts"])
+                             if _hash(prev["parts"].get(k)) != _hash(json.loads(json.dumps(key_parts.get(k),
+                                                                                           default=str))))
+            self.log(f"[{name}] running (changed since the last run: {', '.join(changed) or 'code version'})")
+        else:
+            self.log(f"[{name}] running")
         fn()
         dt = time.perf_counter() - t0
         self.state.data["steps"][name] = {"key": key, "seconds": round(dt, 3),
+                                          "parts": json.loads(json.dumps(key_parts, default=str)),
                                           "outputs": [str(p.relative_to(self.out)) for p in outputs],
                                           "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         self.state.save()

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import click
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from .._errors import InputFileError, ValidationError

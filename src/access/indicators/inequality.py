@@ -158,7 +158,8 @@ def _merge(accessibility_data, sociodemographic_data, opportunity, population, e
             )
     sd = sociodemographic_data[["id", population, *[e for e in extra if e != population]]]
     if sd["id"].duplicated().any():
-        raise ValidationError(f"`sociodemographic_data['id']` has duplicates, e.g. {sd['id'][sd['id'].duplicated()].tolist()[0]!r}")
+        dup = sd["id"][sd["id"].duplicated()].tolist()
+        raise ValidationError(f"`sociodemographic_data['id']` has {len(dup)} duplicate(s), e.g. {dup[0]!r}")
     pop = pd.to_numeric(sd[population], errors="coerce")
     if pop.isna().any() or (pop < 0).any():
         bad = sd["id"][pop.isna() | (pop < 0)]
@@ -256,7 +257,8 @@ def concentration_index(accessibility_data, sociodemographic_data, *, opportunit
     >>> import pandas as pd
     >>> a = pd.DataFrame({"id": [1, 2], "jobs": [0, 10]})
     >>> s = pd.DataFrame({"id": [1, 2], "population": [1, 1], "income": [1, 2]})
-    >>> concentration_index(a, s, opportunity="jobs", population="population", income="income")["concentration_index"].tolist()
+    >>> ci = concentration_index(a, s, opportunity="jobs", population="population", income="income")
+    >>> ci["concentration_index"].tolist()
     [0.5]
     """
     if type not in ("standard", "corrected"):

@@ -44,7 +44,7 @@ from ._input import (
     _ids_to_numpy,
     check_land_use,
 )
-from .decay import DecayFunction, as_decay
+from .decay import as_decay
 
 __all__ = [
     "cumulative_cutoff",
@@ -341,7 +341,8 @@ def cumulative_interval(travel_matrix, land_use_data, *, opportunity: str, trave
     if isinstance(summary_function, str):
         fn = {"median": np.median, "mean": np.mean}.get(summary_function)
         if fn is None:
-            raise ValidationError(f"`summary_function` must be 'median', 'mean' or a callable, got {summary_function!r}")
+            raise ValidationError(
+                f"`summary_function` must be 'median', 'mean' or a callable, got {summary_function!r}")
     elif callable(summary_function):
         fn = summary_function
     else:

@@ -86,12 +86,16 @@ def _sniff_sep(path: Path, encoding: str) -> str:
     return ";" if head.count(";") > head.count(",") else ","
 
 
-def _read_csv(path: Path, what: str) -> pd.DataFrame:
+def _usecols(keep):
+    return None if keep is None else (lambda c: norm_name(c) in keep)
+
+
+def _read_csv(path: Path, what: str, keep=None) -> pd.DataFrame:
     for enc in ("utf-8-sig", "cp1252"):
         try:
             sep = _sniff_sep(path, enc)
             return pd.read_csv(path, sep=sep, dtype=str, encoding=enc, keep_default_na=False, na_values=[""],
-                               low_memory=False)
+                               low_memory=False, usecols=_usecols(keep))
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -99,7 +103,7 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
     raise InputFileError(f"{what} file {str(path)!r} is neither UTF-8 nor CP1252 text")
 
 
-def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_3035=None):
+def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_3035=None, keep=None):
     """DataFrame/GeoDataFrame from CSV, Parquet, GeoPackage, GeoJSON(.gz), Shapefile or a zip of one."""
     import geopandas as gpd
 
@@ -107,7 +111,7 @@ def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_3035=None)
     name = path.name.lower()
     try:
         if name.endswith((".csv", ".txt")) and not geo:
-            return _read_csv(path, what)
+            return _read_csv(path, what, keep)
         if name.endswith(".parquet"):
             try:
                 return gpd.read_parquet(path)
@@ -133,11 +137,11 @@ def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_3035=None)
                 sep = ";" if text_head.count(";") > text_head.count(",") else ","
                 try:
                     return pd.read_csv(tmp, sep=sep, dtype=str, encoding="utf-8-sig", keep_default_na=False,
-                                       na_values=[""], low_memory=False)
+                                       na_values=[""], low_memory=False, usecols=_usecols(keep))
                 except UnicodeDecodeError:
                     tmp.seek(0)
                     return pd.read_csv(tmp, sep=sep, dtype=str, encoding="cp1252", keep_default_na=False,
-                                       na_values=[""], low_memory=False)
+                                       na_values=[""], low_memory=False, usecols=_usecols(keep))
             return gpd.read_file(f"/vsizip/{path}/{member}", layer=layer)
         if name.endswith(".gz"):
             return gpd.read_file(f"/vsigzip/{path}", layer=layer)
@@ -178,6 +182,10 @@ def _to_number(s: pd.Series, column: str, where: str) -> pd.Series:
     """Numbers from strings with ``.`` or ``,`` decimals (and thin/non-breaking spaces as thousands separators)."""
     if pd.api.types.is_numeric_dtype(s):
         return s.astype("float64")
+    try:  # fast path: plain numbers with '.' decimals
+        return pd.Series(pd.to_numeric(s, errors="raise"), index=s.index).astype("float64")
+    except (ValueError, TypeError):
+        pass
     txt = s.astype("string").str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(",", ".")
     num = pd.to_numeric(txt, errors="coerce").astype("float64")
     bad = num.isna() & txt.notna() & (txt != "")
@@ -309,7 +317,9 @@ def read_filosofi(path, *, layer=None, bbox=None):
     if bbox is not None:
         b3035 = Transformer.from_crs(4326, 3035, always_xy=True).transform_bounds(*bbox, densify_pts=21)
         b3035 = (b3035[0] - 1000, b3035[1] - 1000, b3035[2] + 1000, b3035[3] + 1000)
-    df = _read_any(path, "Filosofi grid", layer=layer, bbox_3035=b3035)
+    df = _read_any(path, "Filosofi grid", layer=layer, bbox_3035=b3035,
+                   keep={"idcar_200m", "idcar_1km", "idinspire", "id_carr_1k", "idcar_nat", "ind", "men", "men_pauv",
+                         "ind_snv", "ind_65_79", "ind_80p", "depcom", "lcog_geo", "code_insee", "com"})
     if len(df) == 0 and bbox is None:
         raise ValidationError(f"{where} has no rows; check the file (and `layer`)")
     cols = _columns(df)
@@ -506,7 +516,9 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     from pyproj import Transformer
 
     where = f"BPE file {str(path)!r}"
-    df = _read_any(path, "BPE")
+    df = _read_any(path, "BPE", keep={"typequ", "depcom", "codgeo", "code_commune", "lambert_x", "lambert_y",
+                                      "x_l93", "y_l93", "x", "y", "longitude", "latitude", "x_longitude",
+                                      "y_latitude", "lon", "lat", "epsg", "qualite_xy", "nomrs", "nom", "name"})
     cols = _columns(df)
     typ, com = _pick(cols, ["typequ"]), _pick(cols, ["depcom", "codgeo", "code_commune"])
     xc, yc = _pick(cols, ["lambert_x", "x_l93", "x"]), _pick(cols, ["lambert_y", "y_l93", "y"])

@@ -7,7 +7,7 @@
   one-way carriageways and link roads, tracks, a river crossed by few bridges, two railway lines; a few
   ``highway=construction`` and ``access=private`` ways that the mode filters must drop;
 - ``demo.gtfs.zip``: two rail lines (every 30 and 60 minutes), town buses every 10 to 20 minutes (one line given
-  by ``frequencies.txt``), two rural coach lines; weekday and weekend services with one removed date;
+  by ``frequencies.txt``), three rural coach lines; weekday and weekend services with one removed date;
 - ``carreaux_200m_met.gpkg``: an INSEE Filosofi 2019-style 200 m population grid (EPSG:3035, official columns),
   dense in towns, sparse in the countryside, poorer in two former industrial towns, older in rural areas;
 - ``basilic.csv``: cultural venues in the Basilic CSV layout, mostly in towns;
@@ -172,7 +172,8 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
     for (i, j) in edges:
         ti, tj = towns[i], towns[j]
         crosses = river_side(ti.cx, ti.cy) != river_side(tj.cx, tj.cy)
-        keep = (i, j) in mst_edges or (i, j) in ((0, 1), (0, 2)) or (dist[(i, j)] < 13000 and not (crosses and min(ti.pop, tj.pop) < 10000))
+        short = dist[(i, j)] < 13000 and not (crosses and min(ti.pop, tj.pop) < 10000)  # few bridges
+        keep = (i, j) in mst_edges or (i, j) in ((0, 1), (0, 2)) or short
         if not keep:
             continue
         lo, hi = min(ti.pop, tj.pop), max(ti.pop, tj.pop)
@@ -487,7 +488,8 @@ def _demo_venues(towns: list[B.Town], rng: np.random.Generator) -> pd.DataFrame:
                 ("Conservatoire", "Conservatoire à rayonnement départemental de {t}"),
                 ("Centre d'art", "Centre d'art contemporain La Filature"), ("Monument", "Beffroi de {t}")],
             1: [("Bibliothèque", "Médiathèque de {t}"), ("Bibliothèque", "Bibliothèque de la Cité"),
-                ("Cinéma", "Cinéma L'Étoile"), ("Théâtre", "Théâtre de {t}"), ("Monument", "Chevalement de la fosse 4")],
+                ("Cinéma", "Cinéma L'Étoile"), ("Théâtre", "Théâtre de {t}"),
+                ("Monument", "Chevalement de la fosse 4")],
             2: [("Bibliothèque", "Médiathèque de {t}"), ("Cinéma", "Cinéma Le Rex"),
                 ("Musée", "Musée de la Vallée de la Selle"),
                 ("Conservatoire", "Conservatoire de musique et de danse de {t}"),

@@ -1,0 +1,818 @@
+"""Travel-time matrices in bounded memory: origin chunks written as partitioned Parquet, resumable, with indicators.
+
+:func:`chunked_travel_time_matrix` computes a matrix chunk by chunk of origins and writes each chunk to its own
+Parquet file, so nothing of size origins x destinations is held at once unless it fits ``memory_budget_mb``::
+
+    out/
+      _manifest.json            settings and input hashes; a resume with other settings is refused
+      part-00000.parquet        from_id, to_id, travel_time (minutes, NaN unreachable) of chunk 0
+      part-00001.parquet        ...
+      _indicators/part-00000.parquet   per origin x category: nearest, counts within cutoffs, gravity
+      _scratch/                 reverse searches only (see ``direction``); removed when the run completes
+
+``pandas.read_parquet(out)`` (or ``pyarrow.dataset``) reads the whole matrix back (names starting with ``_`` are
+skipped by both); :meth:`ChunkedResult.read_indicators` the indicators.
+
+Every file is written atomically (``access._io_util.atomic_path``) and carries the run's hash and its chunk index in
+its Parquet metadata. A run interrupted at any point (an exception, a killed process) is resumed by calling the same
+function again: finished chunks are skipped, a chunk that was being written is redone, stale temporary files are
+removed, and the result is identical, byte for byte, to an uninterrupted run. The same chunk function runs on a Dask
+cluster in :mod:`access.distributed`.
+
+Directions (street modes)
+-------------------------
+``direction="forward"`` runs one bounded search per origin (:func:`access.core.dijkstra.od_matrix`).
+``"reverse"`` runs one search per *destination* on the transposed graph, in blocks of destinations; each block's
+times to all origins are spilled to ``_scratch/dblock-*.npy`` (int32 ``[n_origins, block]``) and the origin chunks
+are then assembled from those files. Both give the same integers (the shortest access + path + egress within the
+bound). ``"auto"`` picks reverse when origins outnumber destinations by more than two to one, as for a region's
+150,000 cells to its 5,000 venues. Transit always runs forward.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numba import config, njit, prange
+
+from ._errors import ValidationError
+from ._io_util import atomic_path
+from .core import dijkstra as dj
+from .io.places import Points, read_points
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "_manifest.json"
+INDICATOR_DIR = "_indicators"
+SCRATCH_DIR = "_scratch"
+STREET_MODES = ("walk", "bike", "car")
+#: default per-chunk working memory when neither ``chunk_size`` nor ``memory_budget_mb`` is given
+DEFAULT_MEMORY_BUDGET_MB = 1024.0
+#: rough bytes of working memory per origin-destination pair and percentile (int32 times, float64 minutes,
+#: Arrow columns and the Parquet writer's buffers), calibrated on Porto Alegre (see tests/test_chunked.py)
+BYTES_PER_PAIR = 48
+BYTES_PER_PAIR_ID = 24  # per id column and pair (Arrow take of the ids), added on top
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# indicators computed per chunk
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Indicators:
+    """Per-origin indicators reduced from each chunk, by destination category.
+
+    For every origin and category (``"all"`` when ``category`` is None), with opportunities the ``opportunity``
+    column of the destinations (1 per destination when None):
+
+    - ``nearest_min``: minutes to the closest destination holding opportunities (``inf`` when none is reached),
+      as :func:`access.indicators.cost_to_closest` with ``n=1``;
+    - ``within_<c>min``: opportunities reachable within ``c`` minutes (``t <= c``), as
+      :func:`access.indicators.cumulative_cutoff`;
+    - ``gravity``: sum of opportunities weighted by ``decay_function(minutes)`` when a decay is given, as
+      :func:`access.indicators.gravity`.
+
+    Parameters
+    ----------
+    category : str, optional
+        Column of the destinations' table with their category (e.g. ``"type"``: library, cinema...).
+    opportunity : str, optional
+        Column of the destinations' table with the opportunities each holds.
+    cutoffs_min : sequence of float
+        Cutoffs of the cumulative counts, minutes.
+    decay_function : access.indicators.DecayFunction, optional
+        e.g. ``decay_exponential(0.05)``.
+
+    Examples
+    --------
+    >>> from access.indicators import decay_exponential
+    >>> ind = Indicators(category="type", cutoffs_min=(15, 30), decay_function=decay_exponential(0.05))
+    """
+
+    category: str | None = None
+    opportunity: str | None = None
+    cutoffs_min: tuple = (15, 30, 60)
+    decay_function: object | None = None
+
+    def describe(self) -> dict:
+        d = self.decay_function
+        return dict(category=self.category, opportunity=self.opportunity,
+                    cutoffs_min=[float(c) for c in self.cutoffs_min],
+                    decay=None if d is None else dict(kind=d.kind, params={k: (list(v) if isinstance(v, (list, tuple))
+                                                                                  else v) for k, v in d.params.items()}))
+
+    def columns(self) -> list[str]:
+        cols = ["nearest_min"] + [f"within_{c:g}min" for c in self.cutoffs_min]
+        if self.decay_function is not None:
+            cols.append("gravity")
+        return cols
+
+
+@dataclass(frozen=True)
+class _IndArrays:
+    cat_code: np.ndarray  # int32[n_d]
+    cat_names: np.ndarray  # object[n_cat]
+    weight: np.ndarray  # float64[n_d]
+    cutoffs_min: np.ndarray  # float64[n_c]
+    decay_lut: np.ndarray  # float64[max_time_s + 1] (empty without decay)
+    columns: tuple
+
+
+def _resolve_indicators(ind: Indicators | None, d: Points, max_time_s: int) -> _IndArrays | None:
+    if ind is None:
+        return None
+    if not isinstance(ind, Indicators):
+        raise ValidationError(f"`indicators` must be an access.chunked.Indicators, got {type(ind).__name__}")
+    frame = d.frame
+    if ind.category is not None:
+        if ind.category not in frame.columns:
+            raise ValidationError(f"`Indicators(category={ind.category!r})`: the destinations have no such column "
+                                  f"(columns: {list(frame.columns)[:12]})")
+        vals = frame[ind.category].astype(str).to_numpy()
+        names, code = np.unique(vals, return_inverse=True)
+    else:
+        names, code = np.array(["all"], dtype=object), np.zeros(len(d), np.int64)
+    if ind.opportunity is not None:
+        if ind.opportunity not in frame.columns:
+            raise ValidationError(f"`Indicators(opportunity={ind.opportunity!r})`: the destinations have no such "
+                                  f"column (columns: {list(frame.columns)[:12]})")
+        import pandas as pd
+
+        w = pd.to_numeric(frame[ind.opportunity], errors="coerce").to_numpy(np.float64)
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            raise ValidationError(f"destinations column {ind.opportunity!r} has {int(bad.sum())} missing, infinite or "
+                                  f"negative values, e.g. ids {d.ids[bad][:5].tolist()}; opportunities must be >= 0")
+    else:
+        w = np.ones(len(d), np.float64)
+    cuts = np.asarray(ind.cutoffs_min, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(cuts)) or (cuts < 0).any():
+        raise ValidationError(f"`Indicators(cutoffs_min=...)` must be finite numbers >= 0, got {ind.cutoffs_min!r}")
+    lut = np.zeros(0, np.float64)
+    if ind.decay_function is not None:
+        from .indicators.decay import as_decay
+
+        dec = as_decay(ind.decay_function)
+        # the decay of every possible travel time, minutes computed exactly as TravelTimeMatrix.minutes does
+        lut = np.ascontiguousarray(dec(np.arange(max_time_s + 1, dtype=np.int64).astype(np.float64) / 60.0),
+                                   dtype=np.float64)
+    return _IndArrays(code.astype(np.int32), names.astype(object), w, cuts, lut, tuple(ind.columns()))
+
+
+@njit(cache=True, parallel=True)
+def reduce_chunk(times_s, cat_code, n_cat, weight, cutoffs_min, decay_lut):
+    """Per-origin reductions of a chunk's times.
+
+    ``times_s`` int32[k, n_d] (``-1`` unreachable), ``cat_code`` int32[n_d], ``weight`` float64[n_d],
+    ``cutoffs_min`` float64[c], ``decay_lut`` float64[max_time_s + 1] (empty: no gravity).
+    Returns ``nearest_min`` float64[k, n_cat] (inf when none with weight > 0 is reached), ``within``
+    float64[k, n_cat, c] (weights of destinations with ``minutes <= cutoff``), ``gravity`` float64[k, n_cat].
+    Sums run over destinations in order, as :mod:`access.indicators` does on a from-major long table.
+    """
+    k, nd = times_s.shape
+    nc = cutoffs_min.shape[0]
+    has_decay = decay_lut.shape[0] > 0
+    nearest = np.full((k, n_cat), np.inf)
+    within = np.zeros((k, n_cat, nc))
+    grav = np.zeros((k, n_cat))
+    for i in prange(k):
+        for j in range(nd):
+            t = times_s[i, j]
+            if t < 0:
+                continue
+            c = cat_code[j]
+            m = t / 60.0
+            w = weight[j]
+            if w > 0 and m < nearest[i, c]:
+                nearest[i, c] = m
+            for q in range(nc):
+                if m <= cutoffs_min[q]:
+                    within[i, c, q] += w
+            if has_decay:
+                grav[i, c] += w * decay_lut[t]
+    return nearest, within, grav
+
+
+def _indicator_table(from_ids, ind: _IndArrays, times_s: np.ndarray, pct_index: int = 0):
+    import pyarrow as pa
+
+    k = times_s.shape[0]
+    n_cat = len(ind.cat_names)
+    nearest, within, grav = reduce_chunk(np.ascontiguousarray(times_s[:, :, pct_index]), ind.cat_code, n_cat,
+                                         ind.weight, ind.cutoffs_min, ind.decay_lut)
+    cols = {"id": pa.array(from_ids).take(pa.array(np.repeat(np.arange(k), n_cat))),
+            "category": pa.array(np.tile(ind.cat_names, k).astype(str)),
+            "nearest_min": pa.array(nearest.reshape(-1))}
+    for q, name in enumerate(ind.columns[1:1 + len(ind.cutoffs_min)]):
+        cols[name] = pa.array(within[:, :, q].reshape(-1))
+    if ind.decay_lut.shape[0]:
+        cols["gravity"] = pa.array(grav.reshape(-1))
+    return pa.table(cols)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# reverse searches (one per destination, on the transposed graph)
+# ----------------------------------------------------------------------------------------------------------------
+@njit(cache=True, parallel=True)
+def reverse_od_block(rfirst_out, rhead, rweight, d_node, d_cost, o_node, o_cost, max_time_s, nthreads=0):
+    """Seconds from every origin to each destination of a block, by searches from the destinations.
+
+    ``rfirst_out/rhead/rweight``: the transposed CSR graph. ``d_node/d_cost`` int32[b, s]: nodes from which each
+    destination is reached and the seconds from them (the search seeds); ``o_node/o_cost`` int32[k, s]: nodes
+    reached from each origin and the seconds to them. Returns int32[b, k] (``INF`` over ``max_time_s`` or
+    unreached): the same values as :func:`access.core.dijkstra.od_matrix` transposed.
+    """
+    n = rfirst_out.shape[0] - 1
+    m = rhead.shape[0]
+    b = d_node.shape[0]
+    k = o_node.shape[0]
+    out = np.empty((b, k), dtype=np.int32)
+    if nthreads <= 0:
+        nthreads = 2 * config.NUMBA_NUM_THREADS
+    nthreads = min(nthreads, max(b, 1))
+    bits = dj._bucket_bits(rweight, d_cost)
+    for t in prange(nthreads):
+        dist = np.full(n, dj.INF, dtype=np.int32)
+        bucket = np.full(1 << min(bits, dj.MAX_BUCKET_BITS), -1, dtype=np.int32)
+        heap = np.empty(m + d_node.shape[1] + 1 if bits > dj.MAX_BUCKET_BITS else 1, dtype=np.int64)
+        ent_node = np.empty(m + d_node.shape[1] + 1, dtype=np.int32)
+        ent_next = np.empty(m + d_node.shape[1] + 1, dtype=np.int32)
+        touched = np.empty(n, dtype=np.int32)
+        for q in range(t, b, nthreads):
+            if bits <= dj.MAX_BUCKET_BITS:
+                nt = dj._search_dial(rfirst_out, rhead, rweight, d_node[q], d_cost[q], max_time_s, dist, bucket,
+                                     ent_node, ent_next, touched, bits)
+            else:
+                nt = dj._search(rfirst_out, rhead, rweight, d_node[q], d_cost[q], max_time_s, dist, heap, touched)
+            for i in range(k):
+                best = dj.INF
+                for s in range(o_node.shape[1]):
+                    v = o_node[i, s]
+                    if v >= 0 and o_cost[i, s] >= 0 and dist[v] != dj.INF:
+                        c = dist[v] + o_cost[i, s]
+                        if c < best:
+                            best = c
+                if best > max_time_s:
+                    best = dj.INF
+                out[q, i] = best
+            for jj in range(nt):
+                dist[touched[jj]] = dj.INF
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the job: everything a chunk needs, independent of where it runs
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class MatrixJob:
+    """Settings and snapped points of a chunked run (built by :func:`prepare_job`; shipped to Dask workers)."""
+
+    mode: str
+    settings: dict
+    o_ids: np.ndarray
+    d_ids: np.ndarray
+    o_snap: dict  # access_node, access_cost_s, egress_node, egress_cost_s, snapped... as arrays
+    d_snap: dict
+    chunk_size: int
+    direction: str
+    dest_block: int
+    percentiles: tuple
+    drop_unreachable: bool
+    write_matrix: bool
+    indicators: _IndArrays | None
+    run_hash: str
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def n_origins(self) -> int:
+        return int(len(self.o_ids))
+
+    @property
+    def n_destinations(self) -> int:
+        return int(len(self.d_ids))
+
+    @property
+    def n_chunks(self) -> int:
+        return max(1, -(-self.n_origins // self.chunk_size))
+
+    @property
+    def n_blocks(self) -> int:
+        return max(1, -(-self.n_destinations // self.dest_block)) if self.direction == "reverse" else 0
+
+    def bounds(self, i: int) -> tuple[int, int]:
+        a = i * self.chunk_size
+        return a, min(self.n_origins, a + self.chunk_size)
+
+    def block_bounds(self, j: int) -> tuple[int, int]:
+        a = j * self.dest_block
+        return a, min(self.n_destinations, a + self.dest_block)
+
+    @property
+    def time_columns(self) -> list[str]:
+        if len(self.percentiles) == 1:
+            return ["travel_time"]
+        return [f"travel_time_p{p:g}" for p in self.percentiles]
+
+    def part_name(self, i: int) -> str:
+        return f"part-{i:0{max(5, len(str(self.n_chunks - 1)))}d}.parquet"
+
+    def block_name(self, j: int) -> str:
+        return f"dblock-{j:0{max(5, len(str(self.n_blocks - 1)))}d}.npy"
+
+
+_SNAP_FIELDS = ("access_node", "access_cost_s", "egress_node", "egress_cost_s")
+
+
+def _snap_dict(snap) -> dict:
+    return {f: np.ascontiguousarray(getattr(snap, f)) for f in _SNAP_FIELDS}
+
+
+def _snap_obj(d: dict, a: int | None = None, b: int | None = None):
+    """A minimal Snap-like object for :func:`access.network.transit.transit_travel_times`."""
+    from .network.street import Snap
+
+    sl = slice(a, b)
+    n = len(d["access_node"][sl])
+    acc = np.asarray(d["access_node"][sl])
+    return Snap(acc, np.asarray(d["access_cost_s"][sl]), np.asarray(d["egress_node"][sl]),
+                np.asarray(d["egress_cost_s"][sl]), (acc >= 0).any(axis=1), np.zeros(n),
+                np.full(n, -1, np.int64), np.zeros(n))
+
+
+def _hash_arrays(h, *arrays) -> None:
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.dtype).encode())
+        h.update(str(a.shape).encode())
+        if a.dtype == object:
+            h.update("\x1f".join(map(str, a.tolist())).encode())
+        else:
+            h.update(memoryview(a).cast("B"))
+
+
+def _network_hash(network, mode: str, graph) -> str:
+    h = hashlib.sha256()
+    _hash_arrays(h, graph.first_out, graph.head, graph.travel_time_s)
+    if mode == "transit":
+        arrays, meta = network.timetable.to_arrays()
+        for k in sorted(arrays):
+            _hash_arrays(h, arrays[k])
+        h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:20]
+
+
+def _points_hash(p: Points) -> str:
+    h = hashlib.sha256()
+    _hash_arrays(h, p.ids, p.lon, p.lat)
+    return h.hexdigest()[:20]
+
+
+def chunk_size_for_budget(memory_budget_mb: float, n_destinations: int, *, n_percentiles: int = 1,
+                          n_nodes: int = 0, threads: int | None = None, string_ids: bool = True) -> int:
+    """Origins per chunk so that one chunk's working memory stays within ``memory_budget_mb``.
+
+    The estimate counts, per origin-destination pair, the int32 times, float64 minutes, the Arrow columns and the
+    Parquet writer's buffers, plus each search thread's scratch (about 16 bytes per street node). The network
+    itself is memory-mapped and not counted.
+    """
+    if not (memory_budget_mb and memory_budget_mb > 0):
+        raise ValidationError(f"`memory_budget_mb` must be positive, got {memory_budget_mb!r}")
+    threads = threads or config.NUMBA_NUM_THREADS
+    budget = memory_budget_mb * 2**20 - 2 * threads * 16 * n_nodes
+    per_pair = BYTES_PER_PAIR * max(1, n_percentiles) + 2 * (BYTES_PER_PAIR_ID if string_ids else 8)
+    return int(max(1, budget // max(1, per_pair * max(1, n_destinations))))
+
+
+def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_time_min: float = 120,
+                departure=None, window_min: int = 60, percentiles=(50,), max_walk_min: float | None = None,
+                max_rides: int = 3, walk_speed_kmh: float = 3.6, bike_speed_kmh: float = 12.0,
+                max_snap_m: float = 500.0, chunk_size: int | None = None, memory_budget_mb: float | None = None,
+                direction: str = "auto", dest_block: int | None = None, drop_unreachable: bool = False,
+                write_matrix: bool = True, indicators: Indicators | None = None,
+                network_hash: str | None = None) -> MatrixJob:
+    """Validate the inputs, snap the points once and fix the chunking: the plan every chunk follows."""
+    from .matrix import ALL_MODES, _check_percentiles, _snap_both, graph_at_speed
+
+    if mode not in ALL_MODES:
+        raise ValidationError(f"unknown mode {mode!r}; use one of {ALL_MODES}")
+    if not (max_time_min > 0):
+        raise ValidationError(f"`max_time_min` must be positive, got {max_time_min}")
+    if direction not in ("auto", "forward", "reverse"):
+        raise ValidationError(f"`direction` must be 'auto', 'forward' or 'reverse', got {direction!r}")
+    o = origins if isinstance(origins, Points) else read_points(origins, name="origins")
+    d = o if destinations is None else (destinations if isinstance(destinations, Points)
+                                        else read_points(destinations, name="destinations"))
+    max_time_s = int(round(max_time_min * 60))
+    settings = dict(mode=mode, max_time_min=float(max_time_min), max_snap_m=float(max_snap_m))
+    if mode in STREET_MODES:
+        speed = {"walk": walk_speed_kmh, "bike": bike_speed_kmh}.get(mode)
+        g = graph_at_speed(network.street(mode), speed)
+        settings.update(speed_kmh=speed)
+        ps = (50,)
+    else:
+        if getattr(network, "timetable", None) is None:
+            raise ValidationError("mode='transit' needs a network built with GTFS feeds")
+        if departure is None:
+            raise ValidationError("mode='transit' needs `departure` (a datetime such as 2019-05-13 14:00)")
+        if isinstance(departure, str):
+            departure = _dt.datetime.fromisoformat(departure)
+        if int(window_min) < 1:
+            raise ValidationError(f"`window_min` must be at least 1, got {window_min}")
+        if int(max_rides) < 1:
+            raise ValidationError(f"`max_rides` must be at least 1, got {max_rides}")
+        ps = _check_percentiles(percentiles)
+        g = graph_at_speed(network.street("walk"), walk_speed_kmh)
+        max_walk_s = max_time_s if max_walk_min is None else int(round(max_walk_min * 60))
+        settings.update(departure=departure.isoformat(), window_min=int(window_min), max_walk_s=max_walk_s,
+                        max_rides=int(max_rides), walk_speed_kmh=float(walk_speed_kmh),
+                        percentiles=[float(p) for p in ps])
+    o_snap, d_snap = _snap_both(g, o, d, max_snap_m)
+    if direction == "auto":
+        direction = "reverse" if (mode in STREET_MODES and len(o) > 2 * len(d)) else "forward"
+    if direction == "reverse" and mode not in STREET_MODES:
+        raise ValidationError("direction='reverse' is for street modes only; transit runs forward")
+    string_ids = o.ids.dtype == object or d.ids.dtype == object
+    if chunk_size is None:
+        chunk_size = chunk_size_for_budget(memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB, len(d),
+                                           n_percentiles=len(ps), n_nodes=g.n_nodes, string_ids=string_ids)
+    chunk_size = int(chunk_size)
+    if chunk_size < 1:
+        raise ValidationError(f"`chunk_size` must be at least 1, got {chunk_size}")
+    chunk_size = min(chunk_size, len(o))
+    if direction == "reverse" and dest_block is None:
+        # a block's [block, n_origins] int32 result and its transposed copy within the budget
+        budget = (memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB) * 2**20
+        dest_block = int(max(config.NUMBA_NUM_THREADS, min(1024, budget // max(1, 8 * len(o)))))
+    dest_block = int(min(dest_block or len(d), len(d)))
+    ind = _resolve_indicators(indicators, d, max_time_s)
+    settings.update(chunk_size=chunk_size, direction=direction, dest_block=dest_block if direction == "reverse" else 0,
+                    drop_unreachable=bool(drop_unreachable), write_matrix=bool(write_matrix),
+                    indicators=None if indicators is None else indicators.describe())
+    inputs = dict(network=network_hash or _network_hash(network, mode, g), origins=_points_hash(o),
+                  destinations=_points_hash(d), n_origins=len(o), n_destinations=len(d))
+    body = dict(format_version=FORMAT_VERSION, settings=settings, inputs=inputs)
+    run_hash = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    manifest = dict(body, run_hash=run_hash)
+    return MatrixJob(mode, settings, o.ids, d.ids, _snap_dict(o_snap), _snap_dict(d_snap), chunk_size, direction,
+                     dest_block, ps, bool(drop_unreachable), bool(write_matrix), ind, run_hash, manifest)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# computing and writing one chunk (the unit of work, here and on Dask workers)
+# ----------------------------------------------------------------------------------------------------------------
+def street_graph_for(network, job: MatrixJob):
+    """The (re-timed) street graph a job searches."""
+    from .matrix import graph_at_speed
+
+    if job.mode in STREET_MODES:
+        return graph_at_speed(network.street(job.mode), job.settings.get("speed_kmh"))
+    return graph_at_speed(network.street("walk"), job.settings["walk_speed_kmh"])
+
+
+def compute_block(graph, job: MatrixJob, j: int) -> np.ndarray:
+    """Reverse searches of destination block ``j``: int32[n_origins, block] seconds (``INF`` unreachable)."""
+    a, b = job.block_bounds(j)
+    f, h, w = graph.csr(reverse=True)
+    out = reverse_od_block(f, h, w, job.d_snap["egress_node"][a:b], job.d_snap["egress_cost_s"][a:b],
+                           job.o_snap["access_node"], job.o_snap["access_cost_s"],
+                           np.int32(int(round(job.settings["max_time_min"] * 60))))
+    return np.ascontiguousarray(out.T)
+
+
+def write_block(graph, job: MatrixJob, out_dir, j: int) -> Path:
+    """Compute block ``j`` and write it atomically to ``_scratch/`` (skipped when already there)."""
+    path = Path(out_dir) / SCRATCH_DIR / job.block_name(j)
+    if _block_ok(path, job, j):
+        return path
+    arr = compute_block(graph, job, j)
+    with atomic_path(path, suffix=".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+    return path
+
+
+def _block_ok(path: Path, job: MatrixJob, j: int) -> bool:
+    if not path.exists():
+        return False
+    a, b = job.block_bounds(j)
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return False
+    return arr.shape == (job.n_origins, b - a) and arr.dtype == np.int32
+
+
+def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.ndarray:
+    """Times of origin chunk ``i``: int32[k, n_destinations, n_percentiles] seconds, ``-1`` unreachable."""
+    a, b = job.bounds(i)
+    max_time_s = np.int32(int(round(job.settings["max_time_min"] * 60)))
+    if job.mode in STREET_MODES and job.direction == "forward":
+        t = dj.od_matrix(graph.first_out, graph.head, graph.travel_time_s, job.o_snap["access_node"][a:b],
+                         job.o_snap["access_cost_s"][a:b], job.d_snap["egress_node"], job.d_snap["egress_cost_s"],
+                         max_time_s)
+        return dj.to_public(t)[:, :, None]
+    if job.mode in STREET_MODES:  # reverse: gather the rows from the spilled blocks
+        t = np.empty((b - a, job.n_destinations), np.int32)
+        for j in range(job.n_blocks):
+            c0, c1 = job.block_bounds(j)
+            blk = np.load(Path(out_dir) / SCRATCH_DIR / job.block_name(j), mmap_mode="r", allow_pickle=False)
+            t[:, c0:c1] = blk[a:b]
+            del blk
+        return dj.to_public(t)[:, :, None]
+    from .network.transit import transit_travel_times
+
+    s = job.settings
+    times, _ = transit_travel_times(network, _snap_obj(job.o_snap, a, b), _snap_obj(job.d_snap),
+                                    departure=_dt.datetime.fromisoformat(s["departure"]),
+                                    window_min=s["window_min"], percentiles=job.percentiles,
+                                    max_time_s=int(max_time_s), max_walk_s=s["max_walk_s"], max_rides=s["max_rides"],
+                                    walk_speed_kmh=s["walk_speed_kmh"], progress=False)
+    return times
+
+
+def matrix_table(job: MatrixJob, i: int, times_s: np.ndarray):
+    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable) of chunk ``i``."""
+    import pyarrow as pa
+
+    a, b = job.bounds(i)
+    k, nd, npct = times_s.shape
+    fi = np.repeat(np.arange(k, dtype=np.int64), nd)
+    ti = np.tile(np.arange(nd, dtype=np.int64), k)
+    flat = times_s.reshape(k * nd, npct)
+    if job.drop_unreachable:
+        keep = (flat >= 0).any(axis=1)
+        fi, ti, flat = fi[keep], ti[keep], flat[keep]
+    cols = {"from_id": _id_array(job.o_ids[a:b]).take(pa.array(fi)),
+            "to_id": _id_array(job.d_ids).take(pa.array(ti))}
+    del fi, ti
+    for q, name in enumerate(job.time_columns):
+        m = flat[:, q].astype(np.float64) / 60.0
+        m[flat[:, q] < 0] = np.nan
+        cols[name] = pa.array(m)
+    info = {k_: v for k_, v in job.settings.items() if k_ != "indicators"}
+    info.update(mode=job.mode, percentiles=list(job.percentiles))
+    meta = {b"access": json.dumps(info, sort_keys=True, default=str).encode(),
+            b"access_run": job.run_hash.encode(), b"access_chunk": str(i).encode()}
+    return pa.table(cols).replace_schema_metadata(meta)
+
+
+def _id_array(ids: np.ndarray):
+    import pyarrow as pa
+
+    if ids.dtype == object:
+        return pa.array(ids, type=pa.string()) if all(isinstance(x, str) for x in ids[:64]) else pa.array(ids)
+    return pa.array(ids)
+
+
+def _part_ok(path: Path, job: MatrixJob, i: int) -> bool:
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return False
+    try:
+        md = pq.read_metadata(path).metadata or {}
+    except (OSError, ValueError):
+        return False
+    return md.get(b"access_run") == job.run_hash.encode() and md.get(b"access_chunk") == str(i).encode()
+
+
+def chunk_done(job: MatrixJob, out_dir, i: int) -> bool:
+    """Whether chunk ``i`` has all its files, complete and from this run."""
+    out_dir = Path(out_dir)
+    if job.write_matrix and not _part_ok(out_dir / job.part_name(i), job, i):
+        return False
+    if job.indicators is not None and not _part_ok(out_dir / INDICATOR_DIR / job.part_name(i), job, i):
+        return False
+    return True
+
+
+def run_chunk(network, graph, job: MatrixJob, out_dir, i: int, *, _before_write=None) -> dict:
+    """Compute chunk ``i`` and write its partitions atomically (matrix, then indicators). Idempotent."""
+    import pyarrow.parquet as pq
+
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    if chunk_done(job, out_dir, i):
+        return dict(chunk=i, skipped=True, rows=None, seconds=0.0)
+    times = compute_chunk(network, graph, job, i, out_dir)
+    if _before_write is not None:
+        _before_write(i)
+    rows = 0
+    if job.write_matrix:
+        table = matrix_table(job, i, times)
+        rows = table.num_rows
+        with atomic_path(out_dir / job.part_name(i), suffix=".parquet") as tmp:
+            pq.write_table(table, tmp)
+        del table
+    if job.indicators is not None:
+        a, b = job.bounds(i)
+        it = _indicator_table(job.o_ids[a:b], job.indicators, times)
+        it = it.replace_schema_metadata({b"access_run": job.run_hash.encode(), b"access_chunk": str(i).encode()})
+        with atomic_path(out_dir / INDICATOR_DIR / job.part_name(i), suffix=".parquet") as tmp:
+            pq.write_table(it, tmp)
+    return dict(chunk=i, skipped=False, rows=rows, seconds=round(time.perf_counter() - t0, 4))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the run: manifest, resume, progress
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class ChunkedResult:
+    """A partitioned matrix on disk (see the module docstring)."""
+
+    out_dir: Path
+    mode: str
+    n_origins: int
+    n_destinations: int
+    n_chunks: int
+    chunk_size: int
+    direction: str
+    chunks_computed: int
+    seconds: float
+    has_matrix: bool = True
+    has_indicators: bool = False
+    stats: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"ChunkedResult(mode={self.mode!r}, {self.n_origins:,} origins x {self.n_destinations:,} destinations, "
+                f"{self.n_chunks} chunks of {self.chunk_size} ({self.direction}), "
+                f"{self.chunks_computed} computed now, {self.seconds:.1f} s, in {str(self.out_dir)!r})")
+
+    @property
+    def partitions(self) -> list[Path]:
+        return sorted(self.out_dir.glob("part-*.parquet"))
+
+    def read_matrix(self, columns=None):
+        """The whole long matrix as a DataFrame (it must fit in memory; else read the partitions one by one)."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.out_dir, columns=columns).to_pandas()
+
+    def read_indicators(self):
+        """Per origin x category indicators of every chunk, as one DataFrame."""
+        import pyarrow.parquet as pq
+
+        if not self.has_indicators:
+            raise ValidationError("this run computed no indicators (pass `indicators=Indicators(...)`)")
+        return pq.read_table(self.out_dir / INDICATOR_DIR).to_pandas()
+
+
+def prepare_out_dir(out_dir, job: MatrixJob, *, overwrite: bool = False) -> Path:
+    """Create ``out_dir``, write the run's manifest or check that an existing one matches; remove stale temp files.
+
+    Raises
+    ------
+    ValidationError
+        The folder holds a run with other settings or inputs (and ``overwrite`` is False).
+    """
+    import shutil
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValidationError(f"output {str(out_dir)!r} exists and is a file; a chunked run writes a folder of "
+                              "Parquet partitions: give a folder path")
+    mf = out_dir / MANIFEST_NAME
+    if mf.exists():
+        old = json.loads(mf.read_text())
+        if old.get("run_hash") != job.run_hash:
+            if not overwrite:
+                diff = _diff(old, job.manifest)
+                raise ValidationError(
+                    f"{str(out_dir)!r} holds a chunked run with other settings or inputs ({'; '.join(diff[:6])}); "
+                    "resume it with the same settings, give another output folder, or pass overwrite=True "
+                    "(CLI: remove the folder) to start over")
+            shutil.rmtree(out_dir)
+    elif out_dir.exists() and any(out_dir.glob("part-*.parquet")):
+        if not overwrite:
+            raise ValidationError(f"{str(out_dir)!r} holds Parquet partitions but no {MANIFEST_NAME}; remove them or "
+                                  "give another output folder")
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not mf.exists():
+        with atomic_path(mf, suffix=".json") as tmp:
+            tmp.write_text(json.dumps(job.manifest, indent=1, sort_keys=True, default=str))
+    clean_stale_temps(out_dir)
+    return out_dir
+
+
+def clean_stale_temps(out_dir) -> int:
+    """Remove temporary files left by interrupted writes (``.part-*``, ``.dblock-*``). Returns how many."""
+    out_dir = Path(out_dir)
+    n = 0
+    for d in (out_dir, out_dir / INDICATOR_DIR, out_dir / SCRATCH_DIR):
+        if d.is_dir():
+            for p in list(d.glob(".part-*")) + list(d.glob(".dblock-*")):
+                p.unlink(missing_ok=True)
+                n += 1
+    return n
+
+
+def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        if k == "run_hash":
+            continue
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+def finish(out_dir, job: MatrixJob, *, keep_scratch: bool = False) -> None:
+    """After every chunk is done: drop the reverse-search scratch files and stale temporary files."""
+    import shutil
+
+    sc = Path(out_dir) / SCRATCH_DIR
+    if sc.exists() and not keep_scratch:
+        shutil.rmtree(sc, ignore_errors=True)
+    clean_stale_temps(out_dir)
+
+
+def chunked_travel_time_matrix(network, origins, destinations=None, out_dir=None, *, mode: str = "walk",
+                               chunk_size: int | None = None, memory_budget_mb: float | None = None,
+                               indicators: Indicators | None = None, drop_unreachable: bool = False,
+                               write_matrix: bool = True, direction: str = "auto", dest_block: int | None = None,
+                               overwrite: bool = False, keep_scratch: bool = False, progress: bool = True,
+                               _before_write=None, **opts) -> ChunkedResult:
+    """Travel-time matrix in origin chunks, one Parquet partition per chunk, resumable, with per-chunk indicators.
+
+    Parameters
+    ----------
+    network : TransportNetwork or path
+        A network, or the folder of a saved bundle (loaded memory-mapped).
+    origins, destinations : GeoDataFrame, DataFrame with lon/lat, path, or ``access.io.places.Points``
+        As in :func:`access.travel_time_matrix`; destinations default to the origins.
+    out_dir : path
+        Folder of the partitions (created). If it holds an unfinished run with the same settings and inputs, that run
+        is resumed; with other settings a ``ValidationError`` is raised (or the folder is replaced if ``overwrite``).
+    mode : {"walk", "bike", "car", "transit"}
+    chunk_size : int, optional
+        Origins per chunk. Default: as many as ``memory_budget_mb`` allows.
+    memory_budget_mb : float, optional
+        Working memory of one chunk (default 1024 MB when ``chunk_size`` is not given either), see
+        :func:`chunk_size_for_budget`.
+    indicators : Indicators, optional
+        Per-origin indicators reduced from each chunk and written to ``_indicators/``.
+    drop_unreachable : bool
+        Leave unreachable pairs out of the partitions.
+    write_matrix : bool
+        Write the matrix partitions (False: indicators only, for region-sized matrices nobody needs pair by pair).
+    direction : {"auto", "forward", "reverse"}
+        Street modes: search from the origins, or from the destinations (see the module docstring).
+    dest_block : int, optional
+        Reverse direction: destinations per search block (default: from the memory budget).
+    **opts
+        ``max_time_min``, ``departure``, ``window_min``, ``percentiles``, ``max_walk_min``, ``max_rides``,
+        ``walk_speed_kmh``, ``bike_speed_kmh``, ``max_snap_m`` as in :func:`access.travel_time_matrix`.
+
+    Returns
+    -------
+    ChunkedResult
+
+    Examples
+    --------
+    >>> res = chunked_travel_time_matrix(net, cells, venues, "out/car", mode="car", memory_budget_mb=512,
+    ...                                  indicators=Indicators(category="type"))  # doctest: +SKIP
+    >>> res.read_indicators().head()  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    if out_dir is None:
+        raise ValidationError("`out_dir` is required: the folder the Parquet partitions are written to")
+    t0 = time.perf_counter()
+    if isinstance(network, (str, Path)):
+        from .network.bundle import TransportNetwork
+
+        network = TransportNetwork.load(network)
+    job = prepare_job(network, origins, destinations, mode=mode, chunk_size=chunk_size,
+                      memory_budget_mb=memory_budget_mb, direction=direction, dest_block=dest_block,
+                      drop_unreachable=drop_unreachable, write_matrix=write_matrix, indicators=indicators, **opts)
+    out_dir = prepare_out_dir(out_dir, job, overwrite=overwrite)
+    graph = street_graph_for(network, job)
+    todo = [i for i in range(job.n_chunks) if not chunk_done(job, out_dir, i)]
+    computed = 0
+    if todo and job.direction == "reverse":
+        bar = tqdm(total=job.n_blocks, desc=f"{job.mode} destination blocks", unit="block", disable=not progress)
+        for j in range(job.n_blocks):
+            write_block(graph, job, out_dir, j)
+            bar.update()
+        bar.close()
+    bar = tqdm(total=job.n_origins, desc=f"{job.mode} origin chunks", unit="orig", disable=not progress)
+    bar.update(job.n_origins - sum(job.bounds(i)[1] - job.bounds(i)[0] for i in todo))
+    for i in todo:
+        r = run_chunk(network, graph, job, out_dir, i, _before_write=_before_write)
+        computed += not r["skipped"]
+        a, b = job.bounds(i)
+        bar.update(b - a)
+    bar.close()
+    finish(out_dir, job, keep_scratch=keep_scratch)
+    return ChunkedResult(out_dir, job.mode, job.n_origins, job.n_destinations, job.n_chunks, job.chunk_size,
+                         job.direction, computed, time.perf_counter() - t0, job.write_matrix,
+                         job.indicators is not None)
+

@@ -1,0 +1,451 @@
+"""The end-to-end pipeline (``access.pipeline.run`` / ``access run``).
+
+- Real data: central Nantes (OSM extract with its cultural venues read from OSM tags, SEMITAN GTFS 2014). What is
+  *not* real there: the population grid (a regular 200 m INSEE-style grid over the extract, populations drawn from a
+  seeded generator, written in Filosofi's CSV format) and the areas (four quadrants of the extract, written as an
+  EPCI GeoJSON). The per-cell reductions of the pipeline are checked against naive twins computed here from the
+  matrices it wrote.
+- ``networks/hauts-de-france.toml``: its sources are served from a local HTTP server on 127.0.0.1 (tiny files in
+  the real formats, placed inside the region), and ``access run`` goes through fetch -> lock file -> network.
+  Offline (nothing listening), it fails with a clear FetchError naming the source's URL.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import io
+import json
+import math
+import shutil
+import threading
+import tomllib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from access._io_util import test_data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+NANTES = test_data_dir() / "nantes"
+
+
+# ------------------------------------------------------------------------------------------------ Nantes region
+def _osm_bbox(pbf) -> tuple[float, float, float, float]:
+    import osmium
+
+    r = osmium.io.Reader(str(pbf))
+    try:
+        box = r.header().box()
+    finally:
+        r.close()
+    if box.valid():
+        return box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat
+    lon, lat = [], []
+    for n in osmium.FileProcessor(str(pbf), osmium.osm.NODE):
+        lon.append(n.location.lon)
+        lat.append(n.location.lat)
+    return min(lon), min(lat), max(lon), max(lat)
+
+
+def make_nantes_region(folder, *, seed: int = 7, modes=("walk", "bike", "car", "transit"), margin_m: float = 150.0):
+    """Write a recipe for central Nantes into ``folder``: the real OSM extract and SEMITAN feed (by path), a synthetic
+    Filosofi-format 200 m grid over the extract (seeded populations, incomes, poverty), and four synthetic
+    intercommunalities (the extract's quadrants). Returns the recipe path. Skips when the real data is absent."""
+    import geopandas as gpd
+    import shapely
+    from pyproj import Transformer
+
+    osm = NANTES / "nantes_subset.osm.pbf"
+    gtfs = NANTES / "semitan_gtfs_2014_subset.zip"
+    for p in (osm, gtfs):
+        if not p.exists():
+            pytest.skip(f"real data file {p} is absent (set ACCESS_TEST_DATA to the shared data folder)")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lon0, lat0, lon1, lat1 = _osm_bbox(osm)
+    to3035 = Transformer.from_crs(4326, 3035, always_xy=True)
+    xs, ys = to3035.transform([lon0, lon1, lon0, lon1], [lat0, lat0, lat1, lat1])
+    e0 = math.ceil((max(xs[0], xs[2]) + margin_m) / 200) * 200
+    e1 = math.floor((min(xs[1], xs[3]) - margin_m) / 200) * 200
+    n0 = math.ceil((max(ys[0], ys[1]) + margin_m) / 200) * 200
+    n1 = math.floor((min(ys[2], ys[3]) - margin_m) / 200) * 200
+    E, N = np.meshgrid(np.arange(e0, e1, 200), np.arange(n0, n1, 200))
+    E, N = E.ravel(), N.ravel()
+    rng = np.random.default_rng(seed)
+    ind = np.round(rng.gamma(2.0, 60.0, len(E)) + 1, 1)
+    men = np.round(ind / rng.uniform(1.7, 2.6, len(E)), 1)
+    grid = pd.DataFrame({
+        "idcar_200m": [f"CRS3035RES200mN{n}E{e}" for e, n in zip(E, N)],
+        "lcog_geo": "44109", "ind": ind, "men": men,
+        "men_pauv": np.round(men * rng.uniform(0.03, 0.45, len(E)), 1),
+        "ind_snv": np.round(ind * rng.uniform(13000, 32000, len(E)), 1),
+        "ind_65_79": np.round(ind * rng.uniform(0.05, 0.2, len(E)), 1),
+        "ind_80p": np.round(ind * rng.uniform(0.0, 0.08, len(E)), 1),
+    })
+    grid.to_csv(folder / "filosofi_nantes_synthetic.csv", index=False)
+    # four intercommunalities: the quadrants of the extract's box (synthetic codes)
+    mx, my = (lon0 + lon1) / 2, (lat0 + lat1) / 2
+    boxes = [shapely.box(lon0, lat0, mx, my), shapely.box(mx, lat0, lon1, my), shapely.box(lon0, my, mx, lat1),
+             shapely.box(mx, my, lon1, lat1)]
+    epci = gpd.GeoDataFrame({"epci_code": ["200000001", "200000002", "200000003", "200000004"],
+                             "epci_nom": ["Quadrant sud-ouest", "Quadrant sud-est", "Quadrant nord-ouest",
+                                          "Quadrant nord-est"]}, geometry=boxes, crs=4326)
+    epci.to_file(folder / "epci_quadrants.geojson", driver="GeoJSON")
+    recipe = folder / "nantes.toml"
+    recipe.write_text(f"""[region]
+name = "Nantes centre (real OSM + SEMITAN; synthetic grid and areas)"
+
+[analysis]
+date = 2014-06-10
+departure = "08:00"
+window_min = 20
+percentiles = [50]
+modes = {json.dumps(list(modes))}
+thresholds_min = [10, 20, 30]
+max_time_min = 45
+
+[venues]
+categories = ["cinema", "library", "museum", "performing_arts", "arts_centre"]
+
+[[areas.priority_zones]]
+name = "Zone test"
+epci = ["200000004"]
+
+[sources.osm]
+kind = "osm"
+format = "osm.pbf"
+path = "{osm}"
+licence = "ODbL-1.0"
+
+[sources.semitan]
+kind = "gtfs"
+format = "gtfs.zip"
+path = "{gtfs}"
+licence = "ODbL-1.0"
+
+[sources.grid]
+kind = "filosofi"
+format = "csv"
+path = "filosofi_nantes_synthetic.csv"
+licence = "synthetic"
+
+[sources.epci]
+kind = "epci"
+format = "geojson"
+path = "epci_quadrants.geojson"
+licence = "synthetic"
+""", encoding="utf-8")
+    return recipe
+
+
+@pytest.fixture(scope="module")
+def nantes_run(tmp_path_factory):
+    from access.pipeline import run
+
+    folder = tmp_path_factory.mktemp("nantes")
+    recipe = make_nantes_region(folder / "data")
+    res = run(recipe, folder / "out", progress=False, log=lambda m: None)
+    return res, folder / "out", recipe
+
+
+def _matrix(out: Path, mode: str) -> pd.DataFrame:
+    return pd.read_parquet(out / "work" / f"matrix_{mode}.parquet")
+
+
+@pytest.mark.slow
+def test_nantes_venues_come_from_osm_tags(nantes_run):
+    res, out, _ = nantes_run
+    v = pd.read_parquet(out / "venues.parquet")
+    assert set(v["source"]) == {"osm"}
+    counts = v["category"].value_counts()
+    # the README of the data folder counts 14 libraries, 3 cinemas, 6 museums, 4 arts centres, 7 theatres
+    assert counts["library"] >= 10 and counts["cinema"] >= 2 and counts["museum"] >= 4
+    assert counts["performing_arts"] >= 5 and counts["arts_centre"] >= 3
+
+
+@pytest.mark.slow
+def test_nantes_cell_indicators_match_naive_twins(nantes_run):
+    """time to nearest, venues within T, gravity and 2SFCA recomputed naively from the matrices (tol 1e-9)."""
+    from access.pipeline import FCA_CUTOFF_MIN, GRAVITY_HALF_LIFE_MIN
+
+    res, out, _ = nantes_run
+    cells = pd.DataFrame(res.cells.drop(columns="geometry")).set_index("id")
+    venues = pd.read_parquet(out / "venues.parquet").set_index("id")
+    beta = math.log(2) / GRAVITY_HALF_LIFE_MIN
+    for mode in ("walk", "bike", "car", "transit"):
+        m = _matrix(out, mode)
+        assert m["travel_time"].notna().all() and (m["travel_time"] <= 45).all()
+        m = m.join(venues["category"], on="to_id")
+        g = m.groupby("from_id")
+        t_any = g["travel_time"].min().reindex(cells.index).fillna(np.inf)
+        np.testing.assert_allclose(cells[f"time_{mode}_any"], t_any, rtol=0, atol=1e-9)
+        lib = m[m["category"] == "library"].groupby("from_id")["travel_time"].min().reindex(cells.index)
+        np.testing.assert_allclose(cells[f"time_{mode}_library"], lib.fillna(np.inf), atol=1e-9)
+        for t in (10, 20, 30):
+            n = m[m["travel_time"] <= t].groupby("from_id").size().reindex(cells.index).fillna(0)
+            np.testing.assert_allclose(cells[f"reach_{mode}_{t}min"], n, atol=1e-9)
+        grav = m.assign(w=np.exp(-beta * m["travel_time"])).groupby("from_id")["w"].sum()
+        np.testing.assert_allclose(cells[f"gravity_{mode}"], grav.reindex(cells.index).fillna(0), rtol=1e-9)
+        # 2SFCA, binary catchment: R_j = 1 / sum_{i: t_ij <= c} P_i ; A_i = sum_{j: t_ij <= c} R_j
+        w = m[m["travel_time"] <= FCA_CUTOFF_MIN].join(cells["population"], on="from_id")
+        demand = w.groupby("to_id")["population"].sum()
+        w = w.assign(r=1.0 / w["to_id"].map(demand))
+        fca = w.groupby("from_id")["r"].sum().reindex(cells.index).fillna(0) * 1e4
+        np.testing.assert_allclose(cells[f"fca_{mode}"], fca, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_nantes_times_plausible(nantes_run):
+    res, out, _ = nantes_run
+    c = res.cells
+    ok = np.isfinite(c["time_walk_any"])
+    assert ok.mean() > 0.95
+    r = np.corrcoef(c.loc[ok, "crowfly_km_any"], c.loc[ok, "time_walk_any"])[0, 1]
+    assert r > 0.5, r
+    # walking at 3.6 km/h cannot beat the straight line: minutes >= km / 3.6 * 60 (less the snapping slack)
+    assert (c.loc[ok, "time_walk_any"] >= c.loc[ok, "crowfly_km_any"] / 3.6 * 60 - 6).all()
+    # bike and car are faster than walking, and transit (which may walk all the way) never slower than walking
+    for m in ("bike", "car", "transit"):
+        both = ok & np.isfinite(c[f"time_{m}_any"])
+        assert (c.loc[both, f"time_{m}_any"] <= c.loc[both, "time_walk_any"] + 1e-9).mean() > 0.9, m
+
+
+@pytest.mark.slow
+def test_nantes_areas_and_report(nantes_run):
+    import geopandas as gpd
+    import shapely
+
+    res, out, recipe = nantes_run
+    a = res.areas.set_index("id")
+    assert len(a) == 4 and a["class"].notna().all()
+    assert a.loc["200000004", "class"] == "priority contract zone"
+    assert a.loc["200000004", "priority_zone"] == "Zone test"
+    # population per area: independent point-in-polygon sum of the grid written in the test
+    grid = pd.read_csv(recipe.parent / "filosofi_nantes_synthetic.csv")
+    cells = res.cells
+    areas = gpd.read_file(recipe.parent / "epci_quadrants.geojson").set_index("epci_code")
+    for code, poly in areas.geometry.items():
+        inside = shapely.contains_xy(poly, cells.geometry.x.to_numpy(), cells.geometry.y.to_numpy())
+        assert a.loc[code, "population"] == pytest.approx(cells["population"].to_numpy()[inside].sum(), rel=1e-9)
+    assert a["population"].sum() == pytest.approx(grid["ind"].sum(), rel=1e-9)
+    for f in ("summary.md", "epci.gpkg", "nantes.gpkg", "epci.parquet", "cells.parquet", "epci_map.html"):
+        assert (out / f).stat().st_size > 0, f
+    assert len(list((out / "maps").glob("*.png"))) >= 5
+    import pyogrio
+
+    layers = {name for name, _ in pyogrio.list_layers(out / "nantes.gpkg")}
+    assert layers == {"epci", "cells", "venues"}
+    text = (out / "summary.md").read_text()
+    assert "Quadrant nord-est" in text and "priority contract zone (Zone test)" in text
+
+
+@pytest.mark.slow
+def test_nantes_rerun_reuses_and_recomputes_downstream_only(nantes_run, tmp_path):
+    from access.pipeline import run
+
+    _, out, recipe = nantes_run
+    again = run(recipe, out, progress=False, log=lambda m: None)
+    assert set(again.reused) >= {"inputs", "matrix_walk", "matrix_transit", "indicators", "areas", "report"}
+    # a copy of the run with other thresholds: the matrices are reused, the indicators and what follows are not
+    data2 = tmp_path / "data"
+    shutil.copytree(recipe.parent, data2)
+    out2 = tmp_path / "out"
+    shutil.copytree(out, out2)
+    r2 = data2 / recipe.name
+    r2.write_text(r2.read_text().replace("thresholds_min = [10, 20, 30]", "thresholds_min = [15, 30]"))
+    lines = []
+    res = run(r2, out2, progress=False, log=lines.append)
+    assert {"inputs", "matrix_walk", "matrix_bike", "matrix_car", "matrix_transit"} <= set(res.reused)
+    assert not {"indicators", "areas", "report"} & set(res.reused)
+    assert any("[indicators] running (changed since the last run: thresholds)" in ln for ln in lines)
+    assert "reach_walk_15min" in res.cells.columns and "reach_walk_10min" not in res.cells.columns
+
+
+# ------------------------------------------------------------------------------------------------ Hauts-de-France
+class _Files(http.server.BaseHTTPRequestHandler):
+    files: dict = {}
+    hits: list = []
+
+    def log_message(self, *a):  # quiet
+        pass
+
+    def do_GET(self):
+        name = self.path.lstrip("/")
+        self.hits.append(name)
+        data = self.files.get(name)
+        if data is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _hdf_fixture_files(tmp: Path) -> dict[str, bytes]:
+    """Tiny files in the real formats, placed in Lille (inside the recipe's bbox)."""
+    import geopandas as gpd
+    import shapely
+
+    from access.synth import _build as B
+    from access.synth.writers import write_gtfs_zip
+
+    from .fixtures_sources import write_basilic_csv, write_bpe_csv, write_filosofi_gpkg
+
+    files = {}
+    # OSM: a 6 x 6 street grid, 150 m apart, around Lille's centre (written by the synthetic OSM writer)
+    b = B.OsmBuilder()
+    x0, y0 = B.to_metric([3.0632], [50.6292])
+    gx, gy = np.meshgrid(np.arange(6) * 150.0, np.arange(6) * 150.0)
+    ids = b.add_nodes(x0[0] + gx.ravel(), y0[0] + gy.ravel()).reshape(6, 6)
+    for i in range(6):
+        b.add_way(ids[i, :].tolist(), {"highway": "residential"})
+        b.add_way(ids[:, i].tolist(), {"highway": "residential"})
+    b.write(tmp / "grid.osm.pbf")
+    files["nord-pas-de-calais-latest.osm.pbf"] = (tmp / "grid.osm.pbf").read_bytes()
+    b2 = B.OsmBuilder()
+    ids2 = b2.add_nodes(np.array([x0[0] + 2000, x0[0] + 2300]), np.array([y0[0] - 4000, y0[0] - 4000]))
+    b2.add_way(ids2.tolist(), {"highway": "tertiary"})
+    b2.write(tmp / "pic.osm.pbf")
+    files["picardie-latest.osm.pbf"] = (tmp / "pic.osm.pbf").read_bytes()
+    # GTFS: one bus line along the grid's first street
+    lon, lat = B.to_lonlat(x0[0] + np.array([0.0, 300.0, 600.0]), np.full(3, y0[0]))
+    tables = {
+        "agency.txt": pd.DataFrame({"agency_id": ["A"], "agency_name": ["Test"], "agency_url": ["http://x"],
+                                    "agency_timezone": ["Europe/Paris"]}),
+        "stops.txt": pd.DataFrame({"stop_id": ["s0", "s1", "s2"], "stop_name": ["a", "b", "c"], "stop_lat": lat,
+                                   "stop_lon": lon}),
+        "routes.txt": pd.DataFrame({"route_id": ["r"], "agency_id": ["A"], "route_short_name": ["1"],
+                                    "route_long_name": ["ligne 1"], "route_type": [3]}),
+        "trips.txt": pd.DataFrame({"route_id": ["r"], "service_id": ["wk"], "trip_id": ["t1"]}),
+        "stop_times.txt": pd.DataFrame({"trip_id": ["t1"] * 3, "arrival_time": ["14:05:00", "14:07:00", "14:09:00"],
+                                        "departure_time": ["14:05:00", "14:07:00", "14:09:00"],
+                                        "stop_id": ["s0", "s1", "s2"], "stop_sequence": [1, 2, 3]}),
+        "calendar.txt": pd.DataFrame({"service_id": ["wk"], "monday": [1], "tuesday": [1], "wednesday": [1],
+                                      "thursday": [1], "friday": [1], "saturday": [0], "sunday": [0],
+                                      "start_date": ["20260101"], "end_date": ["20271231"]}),
+    }
+    write_gtfs_zip(tables, tmp / "feed.zip")
+    feed = (tmp / "feed.zip").read_bytes()
+    files["resources/83620/download"] = feed
+    files["opendata/gtfs.zip"] = feed
+    # Filosofi: a zip holding the GeoPackage under its official name; BPE: a zip holding BPE25.csv
+    gp = write_filosofi_gpkg(tmp, n=12)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.write(gp, "carreaux_200m_met.gpkg")
+    files["statistiques/fichier/7655475/Filosofi2019_carreaux_200m_gpkg.zip"] = buf.getvalue()
+    bpe = write_bpe_csv(tmp)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.write(bpe, "BPE25.csv")
+    files["statistiques/fichier/8217525/BPE25.zip"] = buf.getvalue()
+    files["api/1/datasets/r/dced78ee-0823-4b61-86e6-57717308d4e4"] = write_basilic_csv(tmp).read_bytes()
+    epci = gpd.GeoDataFrame({"code": ["200093201"], "nom": ["Métropole Européenne de Lille"]},
+                            geometry=[shapely.box(2.8, 50.5, 3.3, 50.8)], crs=4326)
+    epci.to_file(tmp / "epci.geojson", driver="GeoJSON")
+    files["contours-administratifs/latest/geojson/epci-100m.geojson.gz"] = gzip.compress(
+        (tmp / "epci.geojson").read_bytes())
+    return files
+
+
+def _local_recipe(tmp: Path, base: str) -> Path:
+    """networks/hauts-de-france.toml with every URL pointed at ``base`` (same path), written into ``tmp``."""
+    src = (ROOT / "networks" / "hauts-de-france.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(src)
+    for s in data["sources"].values():
+        if "url" in s:
+            from urllib.parse import urlsplit
+
+            src = src.replace(f'url = "{s["url"]}"', f'url = "{base}{urlsplit(s["url"]).path}"')
+    out = tmp / "hauts-de-france.toml"
+    out.write_text(src, encoding="utf-8")
+    return out
+
+
+@pytest.fixture
+def file_server():
+    handler = type("H", (_Files,), {"files": {}, "hits": []})
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield handler, f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_hauts_de_france_run_up_to_network_from_local_server(file_server, tmp_path):
+    from access.cli import main
+    from access.network.bundle import TransportNetwork
+    from access.recipe import Recipe
+
+    handler, base = file_server
+    handler.files.update(_hdf_fixture_files(tmp_path))
+    recipe = _local_recipe(tmp_path, base)
+    r = Recipe.from_file(recipe)
+    assert [s.name for s in r.enabled_sources() if s.url and not s.url.startswith(base)] == []
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    rc = main(["run", str(recipe), "--out", str(out), "--cache", str(cache), "--until", "network", "-q"])
+    assert rc == 0
+    # every enabled source was downloaded once, the disabled ones never
+    enabled = {s.name for s in r.enabled_sources()}
+    assert len(handler.hits) == len(enabled) == 8
+    lock = json.loads((tmp_path / "hauts-de-france.lock.json").read_text())
+    assert set(lock["sources"]) == enabled
+    for name, e in lock["sources"].items():
+        assert (cache / e["file"]).stat().st_size == e["size_bytes"]
+    # the two OSM extracts were merged and clipped, and the network built from the clip with the GTFS feeds
+    assert (cache / "hauts-de-france-clipped.osm.pbf").exists()
+    bundles = list((out / "cache" / "network").glob("*/manifest.json"))
+    assert len(bundles) == 1
+    net = TransportNetwork.load(bundles[0].parent)
+    assert set(net.modes) == {"walk", "bike", "car"}
+    assert net.street("walk").n_nodes == 36 + 2
+    assert net.timetable is not None and net.timetable.n_stops == 3
+    # a second run downloads nothing (files present and matching the lock)
+    handler.hits.clear()
+    rc = main(["run", str(recipe), "--out", str(out), "--cache", str(cache), "--until", "network", "-q"])
+    assert rc == 0 and handler.hits == []
+
+
+def test_run_offline_fails_clearly(tmp_path, capsys):
+    from access._errors import FetchError
+    from access.pipeline import run
+
+    # a port nobody listens on
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    recipe = _local_recipe(tmp_path, f"http://127.0.0.1:{port}")
+    with pytest.raises(FetchError, match=r"download of http://127\.0\.0\.1:\d+/europe/france/nord-pas-de-calais"):
+        run(recipe, tmp_path / "out", cache_dir=tmp_path / "cache", progress=False, log=lambda m: None,
+            fetch_options=dict(retries=0, timeout_s=2))
+    assert not list((tmp_path / "cache").glob("*.osm.pbf"))  # nothing under a final name
+    assert not (tmp_path / "hauts-de-france.lock.json").exists()
+
+
+def test_no_fetch_names_the_missing_source(tmp_path):
+    from access._errors import FetchError
+    from access.pipeline import run
+
+    recipe = _local_recipe(tmp_path, "http://127.0.0.1:9")
+    with pytest.raises(FetchError, match=r"osm_nord_pas_de_calais.*access fetch"):
+        run(recipe, tmp_path / "out", cache_dir=tmp_path / "cache", fetch=False, progress=False, log=lambda m: None)
+
+
+def test_bad_modes_and_until(tmp_path):
+    from access._errors import ValidationError
+    from access.pipeline import run
+
+    with pytest.raises(ValidationError, match="subset of the recipe's modes"):
+        run(ROOT / "networks" / "hauts-de-france.toml", tmp_path, modes=["plane"])
+    with pytest.raises(ValidationError, match="`until` must be one of"):
+        run(ROOT / "networks" / "hauts-de-france.toml", tmp_path, until="nowhere")
