@@ -338,3 +338,29 @@ def test_bad_inputs(bh, tmp_path):
         gravity(small.assign(travel_time=-1.0), lu, opportunity="jobs", decay_function=decay_binary(30))
     with pytest.raises(ValidationError, match="group_by"):
         gravity(small, lu, opportunity="jobs", decay_function=decay_binary(30), group_by="nope")
+
+
+def test_passive_measures_and_two_group_columns(bh):
+    m, lu, path = bh
+    d = _join(m, lu, ["population"], "from_id")
+    exp = (d.population * np.exp(-0.05 * d.travel_time)).groupby(d.to_id).sum()
+    res = gravity(path, lu, opportunity="population", decay_function=decay_exponential(0.05), active=False,
+                  chunk_rows=CHUNK)
+    _close(res, exp, "population")
+    # passive cost to the closest population: min cost over origins with people
+    dd = d[d.population > 0]
+    exp = dd.groupby("to_id").travel_time.min().reindex(m.to_id.unique(), fill_value=np.inf)
+    got = cost_to_closest(m, lu, opportunity="population", active=False).set_index("id").travel_time
+    np.testing.assert_array_equal(got.reindex(exp.index).to_numpy(), exp.to_numpy())
+    # two matrix columns as groups: every (id, mode, departure) combination, each equal to its sub-matrix
+    m = m[m.from_id.isin(m.from_id.unique()[:150])]
+    m4 = pd.concat([m.assign(mode=md, departure=dp, travel_time=m.travel_time + k)
+                    for k, (md, dp) in enumerate([("bus", "08"), ("bus", "09"), ("car", "08")])])
+    res = cumulative_cutoff(m4, lu, opportunity="jobs", cutoff=35, group_by=["mode", "departure"], chunk_rows=CHUNK)
+    assert list(res.columns) == ["id", "mode", "departure", "jobs"]
+    # every origin crossed with the 3 group combinations present (R would also invent ("car", "09") with 0)
+    assert len(res) == m.from_id.nunique() * 3
+    for k, (md, dp) in enumerate([("bus", "08"), ("bus", "09"), ("car", "08")]):
+        exp = cumulative_cutoff(m.assign(travel_time=m.travel_time + k), lu, opportunity="jobs", cutoff=35)
+        sub = res[(res["mode"] == md) & (res.departure == dp)]
+        _close(sub, exp.set_index("id").jobs, "jobs")

@@ -14,7 +14,7 @@ import scipy.sparse.csgraph as csg
 
 import access
 from access import ScenarioError
-from access.scenarios import AccessibilityState, Scenario, venue_columns
+from access.scenarios import AccessibilityState, Scenario, venue_column, venue_columns
 
 from .conftest import data_file
 
@@ -78,6 +78,11 @@ def _scipy_times(first_out, head, weight, n, src):
 
 
 # ------------------------------------------------------------------------------------------------ parsing
+def test_duplicate_edit_names_in_one_file():
+    with pytest.raises(ScenarioError, match="edit name 'x' is used twice"):
+        Scenario.from_dict({"venues": {"remove": [{"name": "x", "ids": ["a"]}, {"name": "x", "ids": ["b"]}]}})
+
+
 def test_parse_compose_include(tmp_path):
     (tmp_path / "base.toml").write_text('name = "base"\n[[venues.add]]\nname = "lib A"\nid = "A"\nlon = -51.2\n'
                                         'lat = -30.03\ncategory = "library"\ncapacity = 2\n')
@@ -105,7 +110,8 @@ def test_parse_compose_include(tmp_path):
 
 
 @pytest.mark.parametrize("d, match", [
-    ({"streets": {"speed": [{"name": "fast", "way_ids": [1], "speed_kmh": 0}]}}, r"edit 'fast' .*`speed_kmh` must be > 0"),
+    ({"streets": {"speed": [{"name": "fast", "way_ids": [1], "speed_kmh": 0}]}},
+     r"edit 'fast' .*`speed_kmh` must be > 0"),
     ({"streets": {"speed": [{"name": "both", "way_ids": [1], "speed_kmh": 3, "factor": 2}]}}, "exactly one of"),
     ({"streets": {"close": [{"name": "nothing"}]}}, r"edit 'nothing' \(streets.close\): select streets"),
     ({"streets": {"close": [{"name": "poly", "polygon": "POLYGON ((0 0, 1"}]}}, "edit 'poly'.*neither WKT"),
@@ -266,10 +272,14 @@ def test_venue_columns_equal_forward_matrix(mode, poa_network, nantes_network, p
                             "lat": pts.lat.to_numpy() - 0.001})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fwd = access.travel_time_matrix(net, cells, pts, mode=mode, max_time_min=40, progress=False).times_s[:, :, 0]
+            fwd = access.travel_time_matrix(net, cells, pts, mode=mode, max_time_min=40,
+                                            progress=False).times_s[:, :, 0]
             snap = g.snap(cells.lon.to_numpy(), cells.lat.to_numpy(), warn=False)
         col = venue_columns(net, mode, snap, pts.lon, pts.lat, 40 * 60)
         np.testing.assert_array_equal(col, fwd)
+        for i in range(3):  # one venue at a time: the serial kernel
+            one = venue_column(net, mode, snap, float(pts.lon.iloc[i]), float(pts.lat.iloc[i]), 40 * 60)
+            np.testing.assert_array_equal(one, fwd[:, i])
         assert (col >= 0).mean() > 0.05  # the comparison is not vacuous
 
 
@@ -334,6 +344,24 @@ def test_incremental_venues_equal_full_recomputation_nantes(nantes_network):
 
 
 # ------------------------------------------------------------------------------------------------ transit
+def test_relink_on_the_same_walk_graph_reproduces_the_build(poa_transit):
+    from access.scenarios._transit import relink
+
+    tt = poa_transit.timetable
+    again = relink(tt, poa_transit.street("walk"))
+    for k in ("stop_access_node", "stop_access_cost_s", "stop_egress_node", "stop_egress_cost_s", "transfer_off",
+              "transfer_to", "transfer_walk_s", "transfer_min_s"):
+        np.testing.assert_array_equal(np.asarray(again.arrays[k]), np.asarray(tt.arrays[k]), err_msg=k)
+    # a walk-graph edit relinks the stops of the edited network (the timetable object is new)
+    s = Scenario.from_dict({"streets": {"close": [{"name": "c", "polygon": [[-51.235, -30.04], [-51.215, -30.04],
+                                                                           [-51.215, -30.025], [-51.235, -30.025]],
+                                                   "modes": ["walk"]}]}})
+    new = s.apply(poa_transit)
+    assert new.timetable is not tt
+    a = new.timetable.arrays
+    assert len(a["transfer_to"]) < len(tt.arrays["transfer_to"])
+
+
 def test_transit_edits(poa_transit):
     tt = poa_transit.timetable
     a0 = {k: np.asarray(v).copy() for k, v in tt.arrays.items()}
@@ -391,6 +419,7 @@ def test_transit_edits(poa_transit):
         assert (seg_d >= seg_a).all() and (seg_a[1:] >= seg_d[:-1]).all()
 
 
+@pytest.mark.slow
 def test_transit_route_removal_and_addition_change_times_the_right_way(poa_transit, poa_hexgrid):
     cells = poa_hexgrid[(poa_hexgrid.lon.between(-51.24, -51.16)) & (poa_hexgrid.lat.between(-30.09, -30.01))]
     cells = cells.iloc[::4]
@@ -441,7 +470,7 @@ def test_compare_tables_typology_and_maps(tmp_path, poa_network, poa_hexgrid, po
     assert {"time_school_mean_before", "time_school_mean_delta"} <= set(cmp.areas.columns)
     t = cmp.typology
     assert list(t.columns) == ["id", "class_before", "class_after", "changed"] and len(t) == 16
-    paths = cmp.write(tmp_path / "out")
+    paths = cmp.write(tmp_path / "out", map_measures=["time_school"])
     names = {p.name for p in paths}
     assert {"cells.parquet", "summary.csv", "areas.gpkg", "typology_changes.csv", "delta_time_school.png",
             "delta_time_school.html"} <= names
@@ -456,18 +485,69 @@ def test_compare_tables_typology_and_maps(tmp_path, poa_network, poa_hexgrid, po
         access.compare(st.indicators(), after.indicators().iloc[1:])
 
 
-def test_network_scenario_state_rebuilds_and_says_so(poa_network, poa_hexgrid, poa_venues, poa_bridges):
-    st = AccessibilityState.build(poa_network, poa_hexgrid.iloc[::4], poa_venues, mode="walk", max_time_min=30)
-    scn = Scenario.from_dict({"name": "bridges", "streets": {"close": [{"name": "b", "way_ids": poa_bridges}]},
-                              "venues": {"add": [{"name": "n", "id": "N", "lon": -51.2, "lat": -30.05}]}})
-    after = st.apply(scn)
-    assert after.last_update["incremental"] == [] and "matrix" in after.last_update["recomputed_fully"]
-    assert "N" in after.venue_ids
-    a, b = st.indicators(), after.indicators()
-    old = st.times_s
-    new = after.times_s[:, : old.shape[1]]
-    assert not (_inf(new) < _inf(old)).any()
-    assert a["id"].tolist() == b["id"].tolist()
+def _fresh(net):
+    """The same network with new graph objects (no cached snapping index, nothing carried over)."""
+    from access.network.street import StreetGraph
+
+    return access.TransportNetwork({m: StreetGraph.from_arrays(*net.street(m).to_arrays()) for m in net.modes},
+                                   net.timetable)
+
+
+@pytest.mark.parametrize("mode, max_min", [("walk", 30), ("car", 15)])
+def test_street_scenarios_recompute_only_reached_columns(mode, max_min, poa_network, poa_hexgrid, poa_venues,
+                                                         poa_bridges):
+    cells = poa_hexgrid.iloc[::3]
+    st = AccessibilityState.build(poa_network, cells, poa_venues, mode=mode, max_time_min=max_min)
+    poly = "POLYGON ((-51.235 -30.04, -51.215 -30.04, -51.215 -30.025, -51.235 -30.025, -51.235 -30.04))"
+    for d in ({"streets": {"close": [{"name": "b", "way_ids": poa_bridges}]}},
+              {"streets": {"close": [{"name": "centre", "polygon": poly}]}},
+              {"streets": {"speed": [{"name": "slow", "highway": ["primary", "secondary"], "factor": 0.5,
+                                      "modes": ["walk", "car"]}]}},
+              {"streets": {"link": [{"name": "fb", "from": [-51.2337, -30.0453], "to": [-51.2170, -30.0575],
+                                     "max_snap_m": 300, "speed_kmh": 30}]},
+               "venues": {"add": [{"name": "n", "id": "N", "lon": -51.2, "lat": -30.05, "category": "school"}],
+                          "remove": [{"name": "r", "ids": [poa_venues.id[4]]}]}}):
+        scn = Scenario.from_dict(dict(name="s", **d))
+        after = st.apply(scn)
+        info = after.last_update["streets"]
+        assert info["recomputed_fully"][:4] == ["nearest", "cumulative", "gravity", "2sfca"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            full = AccessibilityState.build(_fresh(scn.apply(poa_network)), cells, scn.apply_venues(poa_venues),
+                                            mode=mode, max_time_min=max_min)
+        assert after.venue_ids == full.venue_ids
+        np.testing.assert_array_equal(after.times_s, full.times_s)
+        a, b = after.indicators(), full.indicators()[list(after.indicators().columns)]
+        for c in a.columns[1:]:
+            np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float), rtol=1e-9, err_msg=c)
+        if mode == "walk" and "link" in d["streets"]:
+            assert 0 < info["columns_recomputed"] < info["venues"] / 2  # a local edit reaches few venues
+    # venue-only scenarios stay incremental
+    assert st.apply(Scenario.from_dict({"venues": {"remove": [{"name": "r", "ids": [poa_venues.id[0]]}]}})
+                    ).last_update["incremental"] == ["nearest", "cumulative", "gravity", "2sfca"]
+
+
+def test_transit_scenario_rebuilds_the_state_and_says_so(poa_transit, poa_hexgrid, poa_venues):
+    st = AccessibilityState.build(poa_transit, poa_hexgrid.iloc[::8], poa_venues.iloc[::4], mode="walk",
+                                  max_time_min=20)
+    after = st.apply(Scenario.from_dict({"transit": {"remove_route": [{"name": "cut", "route_ids": ["R4"]}]}}))
+    assert after.last_update["incremental"] == [] and after.last_update["recomputed_fully"][0] == "matrix"
+    np.testing.assert_array_equal(after.times_s, st.times_s)  # walking does not use buses
+
+
+def test_derived_snapping_index_equals_a_fresh_one(poa_network, poa_hexgrid, poa_bridges):
+    scn = Scenario.from_dict({"streets": {"close": [{"name": "b", "way_ids": poa_bridges}],
+                                          "link": [{"name": "fb", "from": [-51.2337, -30.0453],
+                                                    "to": [-51.2170, -30.0575], "max_snap_m": 300,
+                                                    "speed_kmh": 30}]}})
+    poa_network.street("walk").snap(poa_hexgrid.lon, poa_hexgrid.lat, warn=False)  # the old index exists
+    new = scn.apply(poa_network)
+    fresh = _fresh(new)
+    for m in new.modes:
+        a = new.street(m).snap(poa_hexgrid.lon, poa_hexgrid.lat, warn=False)
+        b = fresh.street(m).snap(poa_hexgrid.lon, poa_hexgrid.lat, warn=False)
+        for f in ("access_node", "access_cost_s", "egress_node", "egress_cost_s", "edge"):
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f"{m} {f}")
 
 
 def test_cli_apply_and_compare(tmp_path, poa_network, poa_hexgrid, poa_venues, poa_bridges):
@@ -496,3 +576,22 @@ def test_cli_apply_and_compare(tmp_path, poa_network, poa_hexgrid, poa_venues, p
     assert main(["scenario", "apply", str(tmp_path / "bad.toml"), "--network", str(bundle), "--out",
                  str(tmp_path / "net3")]) == 2
     assert not (tmp_path / "net3").exists()
+
+
+def test_transit_state_venue_column_equals_a_rebuild(poa_transit, poa_hexgrid, poa_venues):
+    """Transit has no single-destination RAPTOR: the column comes from the regular transit matrix (one destination)."""
+    cells = poa_hexgrid[(poa_hexgrid.lon.between(-51.24, -51.18)) & (poa_hexgrid.lat.between(-30.07, -30.02))]
+    cells = cells.iloc[::3]
+    kw = dict(mode="transit", max_time_min=45, departure=POA_DAY, window_min=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        st = AccessibilityState.build(poa_transit, cells, poa_venues.iloc[::6], **kw)
+        scn = Scenario.from_dict({"venues": {"add": [{"name": "n", "id": "N", "lon": -51.21, "lat": -30.045,
+                                                      "category": "school", "capacity": 2}]}})
+        after = st.apply(scn)
+        full = AccessibilityState.build(poa_transit, cells, scn.apply_venues(poa_venues.iloc[::6]), **kw)
+    np.testing.assert_array_equal(after.times_s, full.times_s)
+    assert (after.times_s[:, -1] >= 0).sum() > 5
+    a, b = after.indicators(), full.indicators()
+    for c in a.columns[1:]:
+        np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float), rtol=1e-9, err_msg=c)

@@ -350,3 +350,30 @@ def test_cli_site(poa_network, cells, cand_small, tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["details"]["gap"] >= 0
     assert (out / "map.png").stat().st_size > 10_000
+
+
+def test_sparse_lists_equal_dense_block_and_overflow_path(poa_network, cells, cand_small, ct_small, walk):
+    cs = walk.snap(cells.lon, cells.lat, warn=False)
+    ss = walk.snap(cand_small.lon, cand_small.lat, warn=False)
+    f, h, w = walk.csr(reverse=True)
+    idx = sk.node_cell_index(cs.access_node, cs.access_cost_s, walk.n_nodes)
+    block = sk.candidate_block(f, h, w, ss.egress_node, ss.egress_cost_s, *idx, len(cells), np.int32(MAX_MIN * 60))
+    assert np.array_equal(np.where(block.T == sk.INF, -1, block.T), ct_small.dense())
+    # rows too long for the buffer are recomputed with room for all
+    small = st.candidate_times(poa_network, cells, cand_small, max_time_min=MAX_MIN, row_capacity=5, chunk_size=7)
+    assert np.array_equal(small.dense(), ct_small.dense())
+
+
+def test_forward_and_reverse_strategies_identical(poa_network, cells, ct_small):
+    # more candidates than cells (the cells' centres, each twice): "auto" searches from the cells
+    many = pd.concat([_sites(cells, len(cells), 5, "a"), _sites(cells, 200, 6, "b")], ignore_index=True)
+    sub = many.head(40)
+    a = st.candidate_times(poa_network, cells, sub, max_time_min=MAX_MIN, strategy="reverse")
+    b = st.candidate_times(poa_network, cells, sub, max_time_min=MAX_MIN, strategy="forward", row_capacity=7)
+    for f in ("ptr", "cell", "time_s"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    c = st.candidate_times(poa_network, cells, many, max_time_min=MAX_MIN)
+    assert c.settings["strategy"] == "forward"
+    assert np.array_equal(c.subset(np.arange(40)).dense(), a.dense())
+    with pytest.raises(ValidationError, match="unknown strategy"):
+        st.candidate_times(poa_network, cells, sub, strategy="sideways")

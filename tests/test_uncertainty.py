@@ -153,3 +153,28 @@ def test_class_and_typology_stability():
     assert ts.loc["d", "stability"] < 1.0
     with pytest.raises(ValidationError, match="empty"):
         un.typology_stability({})
+
+
+def test_typology_stability_over_departure_minutes(ttm, origins, dests):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    opp = dests["healthcare"].to_numpy(float)
+    near = un.per_minute_accessibility(ttm, opp, measure="nearest")
+    cg = gpd.GeoDataFrame(origins[["id", "population"]], geometry=gpd.points_from_xy(origins.lon, origins.lat),
+                          crs="EPSG:4326")
+    xm, ym = float(origins.lon.median()), float(origins.lat.median())
+    areas = gpd.GeoDataFrame({"id": ["sw", "se", "nw", "ne"]},
+                             geometry=[box(-52, -31, xm, ym), box(xm, -31, -50, ym), box(-52, ym, xm, -29),
+                                       box(xm, ym, -50, -29)], crs="EPSG:4326")
+    dist = un.area_distribution(near, cg, areas, threshold_min=30)
+    base = pd.DataFrame({"id": ["sw", "se", "nw", "ne"], "venues_per_10k": [1.0, 2.0, 1.5, 0.5],
+                         "poverty_rate": [0.3, 0.1, 0.2, 0.25]})
+    tables = un.minute_area_tables(dist, base, column="time_nearest_share_within_30min")
+    assert len(tables) == WINDOW
+    m0 = tables["minute 0"]["time_nearest_share_within_30min"].to_numpy()
+    assert np.allclose(m0, dist.attrs["per_minute"][0].reindex(base["id"]).to_numpy())
+    ts = un.typology_stability(tables, baseline="minute 0")
+    assert list(ts.index) == ["sw", "se", "nw", "ne"]
+    assert ts["stability"].between(0, 1).all()
+    assert set(ts["class"]) <= set(__import__("access").indicators.CLASSES)

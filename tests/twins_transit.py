@@ -99,6 +99,7 @@ def _csa(dep, arr, u, v, trip, pick, drop, n_trips, n_stops, src, src_s, t, K, s
         else:
             hi = mid
     c0 = lo
+    ride_best = np.full(n_stops, INF, np.int32)
     for k in range(1, K + 1):
         boarded = np.zeros(n_trips, np.bool_)
         ride = np.full(n_stops, INF, np.int32)
@@ -114,6 +115,8 @@ def _csa(dep, arr, u, v, trip, pick, drop, n_trips, n_stops, src, src_s, t, K, s
         for s in range(n_stops):
             if ride[s] < cur[s]:
                 cur[s] = ride[s]
+            if ride[s] < ride_best[s]:
+                ride_best[s] = ride[s]
         for s in range(n_stops):
             if ride[s] < INF:
                 for e in range(x_off[s], x_off[s + 1]):
@@ -121,12 +124,18 @@ def _csa(dep, arr, u, v, trip, pick, drop, n_trips, n_stops, src, src_s, t, K, s
                     if a <= cutoff and a < cur[x_to[e]]:
                         cur[x_to[e]] = a
         prev = cur
-    return prev
+    return prev, ride_best
 
 
-def earliest_arrival(conn, n_stops, src, src_s, t, K, slack, max_time, footpaths):
-    """Earliest arrival (clock seconds, INF unreached) at every stop from the sources at ``t``."""
+def earliest_arrival_and_ride(conn, n_stops, src, src_s, t, K, slack, max_time, footpaths):
+    """Earliest arrival (clock seconds, INF unreached) at every stop from the sources at ``t``, and the earliest
+    arrival getting off a vehicle (where egress walks start)."""
     x_off, x_to, x_s = footpaths
     return _csa(conn["dep"], conn["arr"], conn["u"], conn["v"], conn["trip"], conn["pick"], conn["drop"],
                 conn["n_trips"], n_stops, np.asarray(src, np.int32), np.asarray(src_s, np.int32), int(t), int(K),
                 int(slack), int(max_time), x_off, x_to, x_s)
+
+
+def earliest_arrival(conn, n_stops, src, src_s, t, K, slack, max_time, footpaths):
+    """Earliest arrival (clock seconds, INF unreached) at every stop from the sources at ``t``."""
+    return earliest_arrival_and_ride(conn, n_stops, src, src_s, t, K, slack, max_time, footpaths)[0]

@@ -13,6 +13,11 @@ Parquet file, so nothing of size origins x destinations is held at once unless i
 ``pandas.read_parquet(out)`` (or ``pyarrow.dataset``) reads the whole matrix back (names starting with ``_`` are
 skipped by both); :meth:`ChunkedResult.read_indicators` the indicators.
 
+The manifest's ``run_hash`` covers what the partitions hold: the settings (mode, times, speeds, chunk size,
+indicators...) and hashes of the inputs (the searched graph's arrays, the timetable's, the points' ids and
+coordinates). How the chunks are computed (``plan``: direction, destination blocks, number of workers) is recorded
+apart and may change between an interrupted run and its resumption: it changes no byte of the result.
+
 Every file is written atomically (``access._io_util.atomic_path``) and carries the run's hash and its chunk index in
 its Parquet metadata. A run interrupted at any point (an exception, a killed process) is resumed by calling the same
 function again: finished chunks are skipped, a chunk that was being written is redone, stale temporary files are
@@ -75,6 +80,8 @@ class Indicators:
       :func:`access.indicators.cumulative_cutoff`;
     - ``gravity``: sum of opportunities weighted by ``decay_function(minutes)`` when a decay is given, as
       :func:`access.indicators.gravity`.
+
+    For transit with several percentiles, the indicators use the first one.
 
     Parameters
     ----------
@@ -287,6 +294,25 @@ class MatrixJob:
     run_hash: str
     manifest: dict = field(default_factory=dict)
 
+    def replan(self, *, chunk_size: int | None = None, dest_block: int | None = None) -> "MatrixJob":
+        """The same job with another chunk size (a new run hash) or destination block size (same hash)."""
+        import copy
+
+        job = copy.copy(self)
+        job.settings = dict(self.settings)
+        if chunk_size is not None:
+            job.chunk_size = max(1, min(int(chunk_size), self.n_origins))
+            job.settings["chunk_size"] = job.chunk_size
+        if dest_block is not None and self.direction == "reverse":
+            job.dest_block = max(1, min(int(dest_block), self.n_destinations))
+        body = {k: self.manifest[k] for k in ("format_version", "inputs")}
+        body["settings"] = job.settings
+        job.run_hash = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:20]
+        job.manifest = dict(body, run_hash=job.run_hash,
+                            plan=dict(direction=job.direction, dest_block=job.dest_block if job.direction == "reverse"
+                                      else 0))
+        return job
+
     @property
     def n_origins(self) -> int:
         return int(len(self.o_ids))
@@ -321,7 +347,7 @@ class MatrixJob:
         return f"part-{i:0{max(5, len(str(self.n_chunks - 1)))}d}.parquet"
 
     def block_name(self, j: int) -> str:
-        return f"dblock-{j:0{max(5, len(str(self.n_blocks - 1)))}d}.npy"
+        return f"dblock-b{self.dest_block}-{j:0{max(5, len(str(self.n_blocks - 1)))}d}.npy"
 
 
 _SNAP_FIELDS = ("access_node", "access_cost_s", "egress_node", "egress_cost_s")
@@ -449,14 +475,16 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
         dest_block = int(max(config.NUMBA_NUM_THREADS, min(1024, budget // max(1, 8 * len(o)))))
     dest_block = int(min(dest_block or len(d), len(d)))
     ind = _resolve_indicators(indicators, d, max_time_s)
-    settings.update(chunk_size=chunk_size, direction=direction, dest_block=dest_block if direction == "reverse" else 0,
-                    drop_unreachable=bool(drop_unreachable), write_matrix=bool(write_matrix),
+    settings.update(chunk_size=chunk_size, drop_unreachable=bool(drop_unreachable), write_matrix=bool(write_matrix),
                     indicators=None if indicators is None else indicators.describe())
     inputs = dict(network=network_hash or _network_hash(network, mode, g), origins=_points_hash(o),
                   destinations=_points_hash(d), n_origins=len(o), n_destinations=len(d))
     body = dict(format_version=FORMAT_VERSION, settings=settings, inputs=inputs)
+    # the hash covers what the partitions hold; how they are computed (direction, blocks, workers) does not
+    # change a byte of them, so it is recorded apart and may differ between an interrupted run and its resumption
     run_hash = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    manifest = dict(body, run_hash=run_hash)
+    manifest = dict(body, run_hash=run_hash,
+                    plan=dict(direction=direction, dest_block=dest_block if direction == "reverse" else 0))
     return MatrixJob(mode, settings, o.ids, d.ids, _snap_dict(o_snap), _snap_dict(d_snap), chunk_size, direction,
                      dest_block, ps, bool(drop_unreachable), bool(write_matrix), ind, run_hash, manifest)
 
@@ -678,9 +706,13 @@ def prepare_out_dir(out_dir, job: MatrixJob, *, overwrite: bool = False) -> Path
     mf = out_dir / MANIFEST_NAME
     if mf.exists():
         old = json.loads(mf.read_text())
+        if old.get("run_hash") == job.run_hash and old.get("plan") != job.manifest.get("plan"):
+            with atomic_path(mf, suffix=".json") as tmp:  # resumed with another direction or block size
+                tmp.write_text(json.dumps(job.manifest, indent=1, sort_keys=True, default=str))
         if old.get("run_hash") != job.run_hash:
             if not overwrite:
-                diff = _diff(old, job.manifest)
+                diff = _diff({k: v for k, v in old.items() if k != "plan"},
+                         {k: v for k, v in job.manifest.items() if k != "plan"})
                 raise ValidationError(
                     f"{str(out_dir)!r} holds a chunked run with other settings or inputs ({'; '.join(diff[:6])}); "
                     "resume it with the same settings, give another output folder, or pass overwrite=True "

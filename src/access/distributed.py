@@ -109,7 +109,7 @@ def local_cluster(workers: int, *, memory_limit: str | None = "auto", **kwargs):
 
     if int(workers) < 1:
         raise ValidationError(f"`workers` must be at least 1, got {workers}")
-    kw = dict(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
+    kw = dict(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
               memory_limit=memory_limit, silence_logs=40)
     kw.update(kwargs)
     return LocalCluster(**kw)
@@ -206,8 +206,6 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
     bundle_path = str(Path(network).resolve())
     net = TransportNetwork.load(bundle_path)
     job = prepare_job(net, origins, destinations, **{k: v for k, v in common.items() if k != "overwrite"}, **opts)
-    out = prepare_out_dir(out, job, overwrite=overwrite)
-    out_s = str(out.resolve())
 
     own_cluster = own_client = None
     try:
@@ -220,6 +218,15 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
                 numba_threads = max(1, (os.cpu_count() or 1) // int(workers))
         elif scheduler is not None:
             client = own_client = Client(scheduler)
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        if n_workers > 1:
+            # enough tasks for every worker: by default at least 4 chunks (and destination blocks) per worker
+            job = job.replan(
+                chunk_size=None if chunk_size is not None else min(job.chunk_size, -(-job.n_origins // (4 * n_workers))),
+                dest_block=None if dest_block is not None or job.direction != "reverse"
+                else min(job.dest_block, -(-job.n_destinations // (4 * n_workers))))
+        out = prepare_out_dir(out, job, overwrite=overwrite)
+        out_s = str(out.resolve())
         job_f = client.scatter(job, broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
         computed = 0

@@ -25,8 +25,13 @@ report     ``<stem>.gpkg`` (layers epci, cells, venues), ``epci.parquet/csv``, `
 
 Caching: every step's outputs live in ``<out>/work`` and ``<out>/work/state.json`` records the hash of each
 step's inputs and settings (input files by sha256, upstream steps by their own keys, this module's
-:data:`PIPELINE_VERSION` and a fingerprint of the package's code, so an upgrade recomputes). A step whose key is unchanged and whose outputs exist is
-skipped; a changed input therefore recomputes only the steps downstream of it.
+:data:`PIPELINE_VERSION` and a fingerprint of the code behind the step, :data:`STEP_CODE`, so an upgrade
+recomputes). A step whose key is unchanged and whose outputs exist is skipped; a changed input therefore
+recomputes only the steps downstream of it. The network bundle has its own content-hash cache (``<out>/cache/network``), and downloads are skipped by
+:func:`~access.io.fetch.fetch_recipe` when the cached file matches the lock file.
+
+Scale: matrices keep every pair within ``max_time_min`` (Parquet, ids dictionary-encoded) and the indicators
+stream them by row groups, so memory is bounded by one chunk of origins; disk grows with cells x venues reached.
 """
 
 from __future__ import annotations
@@ -102,21 +107,36 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-_CODE_FP: list = []
+_CODE_FP: dict = {}
+#: the package's modules each step's result depends on (besides this module), for the code fingerprint
+STEP_CODE = {
+    "inputs": ("io", "recipe.py", "_data.py", "_io_util.py"),
+    "matrix": ("core", "network", "matrix.py", "io/places.py", "io/gtfs.py", "io/osm.py"),
+    "indicators": ("indicators",),
+    "areas": ("indicators",),
+    "report": ("report",),
+}
 
 
-def code_fingerprint() -> str:
-    """Hash of this package's version and Python sources: cached steps are recomputed after any code change."""
-    if not _CODE_FP:
+def code_fingerprint(step: str | None = None) -> str:
+    """Hash of the package version and of the Python sources a step depends on (:data:`STEP_CODE`; the whole
+    package for ``None``), so that a cached step is recomputed after a change of the code behind it."""
+    group = step.split("_")[0] if step else None
+    if group not in _CODE_FP:
         from . import __version__
 
-        h = hashlib.sha256(__version__.encode())
         root = Path(__file__).resolve().parent
-        for p in sorted(root.rglob("*.py")):
+        parts = STEP_CODE.get(group, ("",)) if group is not None else ("",)
+        files = {Path(__file__).resolve()}
+        for part in parts:
+            p = root / part
+            files |= set(p.rglob("*.py")) if p.is_dir() else ({p} if p.exists() else set())
+        h = hashlib.sha256(__version__.encode())
+        for p in sorted(files):
             h.update(str(p.relative_to(root)).encode())
             h.update(p.read_bytes())
-        _CODE_FP.append(h.hexdigest()[:16])
-    return _CODE_FP[0]
+        _CODE_FP[group] = h.hexdigest()[:16]
+    return _CODE_FP[group]
 
 
 class _State:
@@ -160,7 +180,7 @@ class _Runner:
 
     def step(self, name: str, key_parts, outputs: list[Path], fn: Callable[[], None]) -> str:
         """Run ``fn`` unless the step's key is unchanged and its outputs exist; returns the key."""
-        key = _hash({"step": name, "parts": key_parts, "code": code_fingerprint(), "pipeline": PIPELINE_VERSION})
+        key = _hash({"step": name, "parts": key_parts, "code": code_fingerprint(name), "pipeline": PIPELINE_VERSION})
         t0 = time.perf_counter()
         prev = self.state.data["steps"].get(name)
         if prev and prev.get("key") == key and all(p.exists() for p in outputs):
@@ -216,7 +236,8 @@ def _resolve_sources(recipe, cache_dir: Path, *, fetch: bool, progress: bool, lo
     if not recipe.enabled_sources("osm"):
         raise ValidationError(f"recipe {recipe.name!r} has no enabled OSM source; add a [sources.<name>] table with "
                               'kind = "osm"')
-    if fetch:
+    remote = any(s.is_remote for s in enabled)
+    if fetch or not remote:  # a recipe of local files never touches the network: only unpacking and OSM clipping
         rep = fetch_recipe(recipe, cache_dir=cache_dir, progress=progress, log=log, **(fetch_options or {}))
         files = dict(rep.files)
         osm = rep.osm_path or recipe_osm_path(recipe, cache_dir)
@@ -373,20 +394,34 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                         warnings.simplefilter("ignore")
                     ttm = travel_time_matrix(network, _slice(origins, a, b), destinations, mode=mode,
                                              max_time_min=max_time_min, progress=False, **kw)
-                df = ttm.to_frame(drop_unreachable=True)
-                table = pa.Table.from_pandas(df, preserve_index=False)
+                table = _long_table(ttm)
                 if writer is None:
-                    schema = pa.schema([pa.field("from_id", pa.string()), pa.field("to_id", pa.string())]
-                                       + [pa.field(c, pa.float64()) for c in ttm.time_columns])
-                    writer = pq.ParquetWriter(tmp, schema)
-                writer.write_table(table.cast(writer.schema))
-                n_pairs += len(df)
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                n_pairs += table.num_rows
                 bar.update(b - a)
         finally:
             bar.close()
             if writer is not None:
                 writer.close()
     return n_pairs
+
+
+def _long_table(ttm):
+    """The reachable pairs of a :class:`~access.matrix.TravelTimeMatrix` as an Arrow table (ids dictionary-encoded,
+    minutes float64, NaN for a percentile that is unreachable while another is not), without the dense frame."""
+    import pyarrow as pa
+
+    t = ttm.times_s
+    i, j = np.nonzero((t >= 0).any(axis=2))
+    cols = {"from_id": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)),
+                                                      pa.array(ttm.from_ids.astype(str), pa.string())),
+            "to_id": pa.DictionaryArray.from_arrays(pa.array(j.astype(np.int32)),
+                                                    pa.array(ttm.to_ids.astype(str), pa.string()))}
+    for k, c in enumerate(ttm.time_columns):
+        v = t[i, j, k]
+        cols[c] = pa.array(np.where(v >= 0, v / 60.0, np.nan), pa.float64())
+    return pa.table(cols)
 
 
 def _cost_column(mode: str, percentiles) -> str:
@@ -549,7 +584,8 @@ def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, mod
     head += ["poverty", "class"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in epci.sort_values("population", ascending=False).iterrows():
-        row = [str(r["id"]), str(r.get("name", "")), _fmt(r["population"], ",.0f"), _fmt(r.get("venues_per_10k"), ".1f")]
+        row = [str(r["id"]), str(r.get("name", "")), _fmt(r["population"], ",.0f"),
+               _fmt(r.get("venues_per_10k"), ".1f")]
         for m in modes:
             row += [_fmt(r.get(f"time_{m}_any_mean"), ".1f"), _fmt(r.get(f"time_{m}_any_share_within_{t:g}min"), ".0%")]
         row += [_fmt(r.get("poverty_rate"), ".0%"), str(r["class"]) + (f" ({r['priority_zone']})"

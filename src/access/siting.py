@@ -2,7 +2,7 @@
 
 The inputs are *candidate columns*: for each candidate site, the travel times from every population cell to it.
 :func:`candidate_times` computes them with one bounded search per candidate (a reverse Dijkstra from the
-candidate's snapped position, :func:`access.core.siting_kernels.candidate_block`), kept sparse: only the cells
+candidate's snapped position, :func:`access.core.siting_kernels.candidate_lists`), kept sparse: only the cells
 that reach the candidate within ``max_time_min``. The existing venues of the category are columns of the same
 kind; they count as already open.
 
@@ -178,12 +178,13 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
                     max_snap_m: float = DEFAULT_MAX_SNAP_M, departure=None, window_min: int = 60,
                     percentile: float = 50, max_walk_min: float | None = None, max_rides: int = 3,
                     per_minute: bool = False, chunk_size: int = 2048, progress: bool = False,
-                    name: str = "candidates") -> CandidateTimes:
-    """Travel times from every cell to every candidate site: one bounded search per candidate.
+                    name: str = "candidates", row_capacity: int = 4096, strategy: str = "auto") -> CandidateTimes:
+    """Travel times from every cell to every candidate site: one bounded search per candidate (or per cell).
 
     Street modes: a reverse Dijkstra from each candidate's snapped position (seeded with its egress nodes and
-    costs) read at the cells' access nodes (:func:`access.core.siting_kernels.candidate_block`, ``prange`` over
-    candidates); equal to the columns of :func:`access.travel_time_matrix` from the cells to the candidates.
+    costs) read at the cells' access nodes (:func:`access.core.siting_kernels.candidate_lists`, ``prange`` over
+    candidates; only the cells reached are written, so memory and time do not grow with cells x candidates);
+    equal to the columns of :func:`access.travel_time_matrix` from the cells to the candidates.
     Transit: the columns come from the transit matrix function (cells x candidates, range-RAPTOR from every
     cell; there is no single-destination transit search), with the per-minute times when ``per_minute``.
 
@@ -201,6 +202,15 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     departure, window_min, percentile, max_walk_min, max_rides, per_minute
         Transit settings (see :func:`access.travel_time_matrix`); ``percentile`` is the travel-time percentile
         over the window used as the candidate's column.
+    chunk_size, row_capacity : int
+        Candidates per kernel call, and the cells per candidate a call has room for (candidates reaching more
+        are recomputed with room for all: results never depend on these).
+    name : str
+        What the sites are called in error messages ("candidates", "venues").
+    strategy : {"auto", "reverse", "forward"}
+        Street modes: "reverse" searches once per candidate (its column: the incremental, one-search-per-site
+        evaluation); "forward" once per cell, read at every candidate, then transposed; "auto" picks the side
+        with fewer searches. Both give the same times.
 
     Returns
     -------
@@ -257,30 +267,73 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
             warnings.warn(f"{int((~c_snap.snapped).sum())} of {len(c)} cells are farther than max_snap_m="
                           f"{max_snap_m:g} m from the {gmode} network and reach no site, e.g. ids "
                           f"{c.ids[~c_snap.snapped][:8].tolist()}", AccessWarning, stacklevel=2)
-        nc_ptr, nc_cell, nc_cost = sk.node_cell_index(c_snap.access_node, c_snap.access_cost_s, g.n_nodes)
-        f, h, w = g.csr(reverse=True)
-        counts_all, cells_all, times_all = [], [], []
-        from tqdm.auto import tqdm
-
-        n = len(s)
-        # keep a block of at most ~32M entries in memory
-        size = max(1, min(int(chunk_size), (1 << 25) // max(len(c), 1)))
-        bar = tqdm(total=n, desc=f"{gmode} candidates", unit="site", disable=not progress)
-        for a in range(0, n, size):
-            b = min(n, a + size)
-            block = sk.candidate_block(f, h, w, s_snap.egress_node[a:b], s_snap.egress_cost_s[a:b], nc_ptr, nc_cell,
-                                       nc_cost, len(c), np.int32(max_time_s))
-            cnt, cl, ts = sk.block_to_csr(block, np.int32(max_time_s))
-            counts_all.append(cnt)
-            cells_all.append(cl)
-            times_all.append(ts)
-            bar.update(b - a)
-        bar.close()
-        ptr = np.r_[0, np.cumsum(np.concatenate(counts_all))].astype(np.int64)
-        out = CandidateTimes(c.ids, s.ids, ptr, np.concatenate(cells_all), np.concatenate(times_all), max_time_s,
-                             mode, settings=dict(settings, speed_kmh=speed))
+        if strategy not in ("auto", "reverse", "forward"):
+            raise ValidationError(f"unknown strategy {strategy!r}; use 'auto', 'reverse' or 'forward'")
+        forward = strategy == "forward" or (strategy == "auto" and len(c) < len(s))
+        if forward:
+            # one forward search per cell, read at the candidates: fewer searches when cells < candidates
+            ptr_c, idx_c, val_c = _sparse_searches(g, c_snap.access_node, c_snap.access_cost_s, s_snap.egress_node,
+                                                   s_snap.egress_cost_s, len(s), max_time_s, reverse=False,
+                                                   chunk_size=chunk_size, row_capacity=row_capacity,
+                                                   progress=progress, desc=f"{gmode} cells")
+            ptr, cell, ts = sk.transpose_lists(ptr_c, idx_c, val_c, len(s))
+        else:
+            # one reverse search per candidate (its column), read at the cells
+            ptr, cell, ts = _sparse_searches(g, s_snap.egress_node, s_snap.egress_cost_s, c_snap.access_node,
+                                             c_snap.access_cost_s, len(c), max_time_s, reverse=True,
+                                             chunk_size=chunk_size, row_capacity=row_capacity, progress=progress,
+                                             desc=f"{gmode} candidates")
+            # canonical order (cells sorted within each candidate), the same as the forward strategy gives
+            ptr_t, idx_t, val_t = sk.transpose_lists(ptr, cell, ts, len(c))
+            ptr, cell, ts = sk.transpose_lists(ptr_t, idx_t, val_t, len(s))
+        out = CandidateTimes(c.ids, s.ids, ptr, cell, ts, max_time_s, mode,
+                             settings=dict(settings, speed_kmh=speed, strategy="forward" if forward else "reverse"))
     out.cell_lon, out.cell_lat, out.site_lon, out.site_lat = c.lon, c.lat, s.lon, s.lat
     return out
+
+
+def _sparse_searches(g, seed_node, seed_cost, tgt_node, tgt_cost, n_targets, max_time_s, *, reverse, chunk_size,
+                     row_capacity, progress, desc):
+    """One bounded search per seed row (reverse graph when ``reverse``), read at the targets; CSR by seed row."""
+    from tqdm.auto import tqdm
+
+    t_ptr, t_idx, t_cost = sk.node_cell_index(tgt_node, tgt_cost, g.n_nodes)
+    f, h, w = g.csr(reverse=reverse)
+    n = seed_node.shape[0]
+    cap = int(max(1, min(n_targets, row_capacity)))
+    size = max(1, min(int(chunk_size), (1 << 23) // cap))
+    counts_all, idx_all, val_all = [], [], []
+    bar = tqdm(total=n, desc=desc, unit="search", disable=not progress)
+    for a in range(0, n, size):
+        b = min(n, a + size)
+        sn, sc = seed_node[a:b], seed_cost[a:b]
+        oc, ot, cnt = sk.candidate_lists(f, h, w, sn, sc, t_ptr, t_idx, t_cost, n_targets, np.int32(max_time_s), cap)
+        over = np.flatnonzero(cnt < 0)
+        if len(over):  # rows too long for the buffer: redo them with room for all
+            cap2 = int(min(n_targets, -cnt[over].min()))
+            oc2, ot2, cnt2 = sk.candidate_lists(f, h, w, sn[over], sc[over], t_ptr, t_idx, t_cost, n_targets,
+                                                np.int32(max_time_s), cap2)
+            where = {int(i): j for j, i in enumerate(over)}
+            ip, vp = [], []
+            for i in range(b - a):
+                j = where.get(i)
+                if j is None:
+                    ip.append(oc[i, :cnt[i]])
+                    vp.append(ot[i, :cnt[i]])
+                else:
+                    ip.append(oc2[j, :cnt2[j]])
+                    vp.append(ot2[j, :cnt2[j]])
+                    cnt[i] = cnt2[j]
+            ix, vx = np.concatenate(ip).astype(np.int32), np.concatenate(vp).astype(np.int32)
+        else:
+            ix, vx = sk.pack_rows(oc, ot, cnt)
+        counts_all.append(cnt)
+        idx_all.append(ix)
+        val_all.append(vx)
+        bar.update(b - a)
+    bar.close()
+    ptr = np.r_[0, np.cumsum(np.concatenate(counts_all))].astype(np.int64)
+    return ptr, np.concatenate(idx_all), np.concatenate(val_all)
 
 
 # =============================================================================================== inputs
@@ -408,9 +461,14 @@ class SitingResult:
         thr = tuple(thresholds_min) if thresholds_min is not None else (
             (self.threshold_min,) if self.threshold_min is not None else (15.0, 30.0))
         vals = self.cell_values()[["id", "time_nearest_before", "time_nearest_after"]].rename(columns={"id": cell_id})
-        geo = cells[[cell_id, cells.geometry.name]].assign(population=self.population) \
-            if len(cells) == len(self.population) and np.array_equal(cells[cell_id].to_numpy(), self.times.cell_ids) \
-            else cells.merge(pd.DataFrame({cell_id: self.times.cell_ids, "population": self.population}), on=cell_id)
+        if cell_id not in cells.columns:
+            raise ValidationError(f"`cells` has no id column {cell_id!r}")
+        missing = set(self.times.cell_ids.tolist()) - set(cells[cell_id].tolist())
+        if missing:
+            raise ValidationError(f"`cells` lacks {len(missing)} of the siting's cells, e.g. {sorted(missing)[:3]!r}")
+        pop = pd.Series(self.population, index=self.times.cell_ids)
+        geo = cells[[cell_id, cells.geometry.name]]
+        geo = geo[geo[cell_id].isin(pop.index)].assign(population=lambda d: pop.reindex(d[cell_id]).to_numpy())
         out = aggregate(vals, geo, areas, population="population", cell_id=cell_id, area_id=area_id,
                         time_columns=["time_nearest_before", "time_nearest_after"], count_columns=[],
                         inequality_columns=[], thresholds_min=thr)
@@ -511,7 +569,7 @@ def maximal_coverage(times: CandidateTimes, population, k: int, *, threshold_min
     exact : bool or "auto"
         Also compute the exact optimum (brute force over the C(n, k) subsets when at most ``max_subsets``, else
         an integer program with ``highspy`` when installed) and report the greedy's gap in ``details``;
-        "auto" does so when brute force is cheap.
+        "auto" does so only when brute force is cheap (at most ``max_subsets`` subsets and about 2e8 cell visits).
 
     Returns
     -------
@@ -542,7 +600,8 @@ def maximal_coverage(times: CandidateTimes, population, k: int, *, threshold_min
         details["note"] = f"only {len(chosen)} candidates could be chosen"
     if exact:
         n_sub = math.comb(int(allowed.sum()), k)
-        if exact is True or n_sub <= max_subsets:
+        mean_len = float(np.count_nonzero(times.time_s <= thr)) / max(times.n_sites, 1)
+        if exact is True or (n_sub <= max_subsets and n_sub * k * mean_len <= 2e8):
             ex_sites, ex_val, method = exact_coverage(times, population, k, threshold_min=threshold_min,
                                                       existing=existing, weights=weights, exclude=exclude,
                                                       max_subsets=max_subsets)

@@ -34,6 +34,7 @@ __all__ = [
     "siting_variants",
     "class_stability",
     "typology_stability",
+    "minute_area_tables",
 ]
 
 
@@ -285,6 +286,22 @@ def class_stability(classes: pd.DataFrame, *, baseline: str | None = None) -> pd
     modal = classes.mode(axis=1)[0]
     return pd.DataFrame({"class": b, "modal_class": modal, "stability": stab,
                          "n_classes": classes.nunique(axis=1)}, index=classes.index)
+
+
+def minute_area_tables(dist, base_table: pd.DataFrame, *, column: str, area_id: str = "id") -> dict:
+    """One area table per departure minute: ``base_table`` with ``column`` replaced by the area values of that
+    minute (from :func:`area_distribution`'s ``attrs["per_minute"]``), ready for :func:`typology_stability`."""
+    per = dist.attrs.get("per_minute") if hasattr(dist, "attrs") else None
+    if per is None:
+        raise ValidationError("`dist` must be the output of area_distribution (it carries attrs['per_minute'])")
+    if area_id not in base_table.columns:
+        raise ValidationError(f"`base_table` has no id column {area_id!r}")
+    out = {}
+    for m in per.columns:
+        t = base_table.copy()
+        t[column] = t[area_id].map(per[m]).to_numpy(float)
+        out[f"minute {m}"] = t
+    return out
 
 
 def typology_stability(area_tables: Mapping[str, pd.DataFrame], *, baseline: str | None = None, config=None,

@@ -39,8 +39,11 @@ def _floats(s: str | None) -> list[float]:
 @click.option("--departure", default=None, help="transit: first departure, e.g. 2019-05-13T14:00")
 @click.option("--window", default=10, show_default=True, help="transit: departure window, minutes")
 @click.option("--walk-speed", default=3.6, show_default=True, help="km/h")
-@click.option("--vary-walk-speed", default=None, help="stability: other walking speeds, e.g. 3.0,4.5")
-@click.option("--vary-threshold", default=None, help="stability: other thresholds, e.g. 10,20")
+@click.option("--vary-walk-speed", default="auto", show_default=True,
+              help="stability: other walking speeds in km/h, e.g. 3.0,4.5; 'auto' = walk speed x 0.8 and x 1.2 "
+              "(street modes); 'none' to skip")
+@click.option("--vary-threshold", default="auto", show_default=True,
+              help="stability: other thresholds in minutes, e.g. 10,20; 'auto' = threshold x 0.8 and x 1.2; 'none'")
 @click.option("--max-snap", default=500.0, show_default=True, help="metres")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="output folder: sites.csv, cells.csv, areas.gpkg, map.png, summary.json")
@@ -107,6 +110,13 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
         return st.plan_tour(times, pop, k, threshold_min=threshold_min, shares=sh, **common)
 
     res = solve(ct)
+    if vary_threshold == "auto":
+        vary_threshold = ",".join(f"{threshold * f:g}" for f in (0.8, 1.2) if threshold * f <= max_time)
+    if vary_walk_speed == "auto":
+        # walking speed matters most on foot; for transit the variation would recompute the whole matrix
+        vary_walk_speed = ",".join(f"{walk_speed * f:g}" for f in (0.8, 1.2)) if mode == "walk" else ""
+    vary_threshold = "" if vary_threshold == "none" else vary_threshold
+    vary_walk_speed = "" if vary_walk_speed == "none" else vary_walk_speed
     variants = {}
     if mode == "transit":
         for m in range(ct.n_minutes):

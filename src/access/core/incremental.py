@@ -17,9 +17,9 @@ Arrays in, arrays out (updated in place); no Python objects.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-INF = np.int32(2**31 - 1)
+from .dijkstra import INF, _search
 
 
 @njit(cache=True)
@@ -46,10 +46,13 @@ def rows_attaining(best, c, col):
     return out[:n]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def min_recompute_rows(times, cols, rows, best, c):
-    """``best[r, c] = min over cols of times[r, col]`` (reachable only, ``INF`` if none) for each r in ``rows``."""
-    for q in prange(rows.shape[0]):
+    """``best[r, c] = min over cols of times[r, col]`` (reachable only, ``INF`` if none) for each r in ``rows``.
+
+    Serial: the rows are the few cells whose nearest venue was removed (no thread-pool start-up per edit).
+    """
+    for q in range(rows.shape[0]):
         r = rows[q]
         b = INF
         for j in range(cols.shape[0]):
@@ -117,4 +120,32 @@ def weighted_rows_sum(times_min_rows, ratio, keep):
                 if v == v:
                     s += v
         out[r] = s
+    return out
+
+
+@njit(cache=True)
+def column_to_point(first_out, head, weight, seed_node, seed_cost, cell_node, cell_cost, max_time_s):
+    """Seconds from every cell to one point: one bounded search on the **reversed** graph (serial, no thread pool).
+
+    ``seed_node/seed_cost`` int32[s]: nodes from which the point is reached and the seconds from them (the point's
+    egress); ``cell_node/cell_cost`` int32[k, s]: nodes each cell reaches and the seconds to them (its access).
+    Returns int32[k], ``-1`` where unreached within ``max_time_s`` (the same values as a forward matrix).
+    """
+    n = first_out.shape[0] - 1
+    m = head.shape[0]
+    dist = np.full(n, INF, dtype=np.int32)
+    heap = np.empty(m + seed_node.shape[0] + 1, dtype=np.int64)
+    touched = np.empty(n, dtype=np.int32)
+    _search(first_out, head, weight, seed_node, seed_cost, max_time_s, dist, heap, touched)
+    k = cell_node.shape[0]
+    out = np.empty(k, dtype=np.int32)
+    for i in range(k):
+        best = INF
+        for s in range(cell_node.shape[1]):
+            v = cell_node[i, s]
+            if v >= 0 and cell_cost[i, s] >= 0 and dist[v] != INF:
+                c = dist[v] + cell_cost[i, s]
+                if c < best:
+                    best = c
+        out[i] = best if best <= max_time_s else -1
     return out

@@ -5,9 +5,10 @@ The day timetable (see :meth:`access.network.transit.Timetable.for_date`) is lai
 * patterns ``p``: stops ``pat_stops[pat_stop_off[p]:pat_stop_off[p+1]]`` with per-position ``pat_board`` /
   ``pat_alight`` flags (GTFS pickup/drop-off types), ``pat_ntrips[p]`` trips that never overtake each other,
   sorted by departure;
-* times stop-major per pattern: trip ``t`` at position ``i`` arrives at ``t_arr[pat_time_off[p] + i*nt + t]`` and
-  departs at ``t_dep[...]`` (int32 seconds since the query day's midnight), so the earliest trip catchable at a
-  stop is a binary search over a contiguous slice;
+* times trip-major per pattern: trip ``t`` at position ``i`` arrives at ``t_arr[pat_time_off[p] + t*ns + i]`` and
+  departs at ``t_dep[...]`` (int32 seconds since the query day's midnight; ``ns`` stops in the pattern), so
+  riding a trip along the pattern reads contiguous memory; the earliest trip catchable at a stop is a binary
+  search with stride ``ns``;
 * ``stop_pat_off/stop_pat/stop_pat_pos``: the patterns through each stop and the stop's position in them;
 * footpaths (transfers) in CSR ``x_off/x_to/x_s``.
 
@@ -59,7 +60,7 @@ def run_departure(t, t_prev, cutoff, acc_stop, acc_s, K, slack_s,
                   pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
                   stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
                   tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
-                  improved_flag, improved_list, n_improved,
+                  improved_flag, improved_list, n_improved, acc_ptr,
                   record, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos):
     """One RAPTOR departure at ``t`` updating ``tau``/``tau_ride`` in place (range reuse when not reset).
 
@@ -80,12 +81,20 @@ def run_departure(t, t_prev, cutoff, acc_stop, acc_s, K, slack_s,
                     if record:
                         p_kind[r, s] = KIND_ACCESS if r == 0 else KIND_LOWER
             # range reuse: scanning from s can only give something new if a vehicle leaves s between the boarding
-            # time of this departure and that of the previous (later) one
+            # time of this departure and that of the previous (later) one. acc_ptr[j] is the first departure at
+            # s not before the previous boarding time; it only moves back as departures get earlier.
             need = a + slack_s
-            if t_prev != INF:
-                need_prev = t_prev + acc_s[j] + slack_s
-                lo = _lower_bound(sdep, sdep_off[s], sdep_off[s + 1], 1, 0, need)
-                if lo >= sdep_off[s + 1] or sdep[lo] >= need_prev:
+            if t_prev == INF:
+                acc_ptr[j] = _lower_bound(sdep, sdep_off[s], sdep_off[s + 1], 1, 0, need)
+            else:
+                ptr = acc_ptr[j]
+                lo = sdep_off[s]
+                moved = False
+                while ptr > lo and sdep[ptr - 1] >= need:
+                    ptr -= 1
+                    moved = True
+                acc_ptr[j] = ptr
+                if not moved:
                     continue
             if not mark_a[s]:
                 mark_a[s] = True
@@ -124,7 +133,7 @@ def run_departure(t, t_prev, cutoff, acc_stop, acc_s, K, slack_s,
             for i in range(start, ns):
                 s = pat_stops[base + i]
                 if tr >= 0 and pat_alight[base + i] != 0:
-                    a = t_arr[toff + i * nt + tr]
+                    a = t_arr[toff + tr * ns + i]
                     if a <= cutoff and a < tau_ride[k, s]:
                         for r in range(k, K + 1):
                             if a < tau_ride[r, s]:
@@ -154,10 +163,10 @@ def run_departure(t, t_prev, cutoff, acc_stop, acc_s, K, slack_s,
                             hi = nt
                             if tr >= 0:
                                 hi = tr
-                                if tr == 0 or t_dep[toff + i * nt + tr - 1] < need:
+                                if tr == 0 or t_dep[toff + (tr - 1) * ns + i] < need:
                                     hi = 0
                             if hi > 0:
-                                c = _lower_bound(t_dep, 0, hi, 1, toff + i * nt, need)
+                                c = _lower_bound(t_dep, 0, hi, ns, toff + i, need)
                                 if c < hi:
                                     tr = c
                                     bpos = i
@@ -221,7 +230,8 @@ def _scratch(n_stops, n_pat, K):
     snap_buf = np.empty(n_stops, dtype=np.int32)
     improved_flag = np.zeros(n_stops, dtype=np.bool_)
     improved_list = np.empty(n_stops, dtype=np.int32)
-    return tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list
+    acc_ptr = np.empty(n_stops, dtype=np.int64)
+    return tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list, acc_ptr
 
 
 @njit(cache=True, parallel=True)
@@ -243,7 +253,7 @@ def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
     dummy32 = np.zeros((1, 1), dtype=np.int32)
     nch = max(1, min(n_chunks, n_q))
     for c in prange(nch):
-        tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list = \
+        tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list, acc_ptr = \
             _scratch(n_stops, n_pat, K)
         for q in range(c, n_q, nch):
             tau[:, :] = INF
@@ -262,7 +272,7 @@ def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
                                    pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
                                    t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
                                    tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
-                                   improved_flag, improved_list, 0,
+                                   improved_flag, improved_list, 0, acc_ptr,
                                    False, dummy8, dummy32, dummy8, dummy32, dummy32, dummy32, dummy32)
                 for j in range(ni):
                     improved_flag[improved_list[j]] = False
@@ -320,7 +330,7 @@ def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_s
     dummy32 = np.zeros((1, 1), dtype=np.int32)
     nch = max(1, min(n_chunks, n_o))
     for c in prange(nch):
-        tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list = \
+        tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list, acc_ptr = \
             _scratch(n_stops, n_pat, K)
         direct = np.full(n_dest, INF, dtype=np.int32)
         arr_slot = np.empty((n_slots, n_min), dtype=np.int32)
@@ -342,7 +352,7 @@ def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_s
                                        pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
                                        t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
                                        tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
-                                       improved_flag, improved_list, 0,
+                                       improved_flag, improved_list, 0, acc_ptr,
                                        False, dummy8, dummy32, dummy8, dummy32, dummy32, dummy32, dummy32)
                     for j in range(ni):
                         improved_flag[improved_list[j]] = False
@@ -409,7 +419,7 @@ def single_departure_with_parents(t, max_time_s, acc_stop, acc_s, K, slack_s,
     """
     n_stops = stop_pat_off.shape[0] - 1
     n_pat = pat_stop_off.shape[0] - 1
-    tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list = \
+    tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf, improved_flag, improved_list, acc_ptr = \
         _scratch(n_stops, n_pat, K)
     p_kind = np.zeros((K + 1, n_stops), dtype=np.int8)
     p_from = np.full((K + 1, n_stops), -1, dtype=np.int32)
@@ -422,7 +432,7 @@ def single_departure_with_parents(t, max_time_s, acc_stop, acc_s, K, slack_s,
                   pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
                   stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
                   tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
-                  improved_flag, improved_list, 0,
+                  improved_flag, improved_list, 0, acc_ptr,
                   True, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos)
     return tau, tau_ride, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos
 

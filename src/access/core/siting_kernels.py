@@ -5,10 +5,10 @@ candidate ``c`` within the bound are ``cell[ptr[c]:ptr[c+1]]`` with seconds ``ti
 listed does not reach the candidate within the bound. Population (or any non-negative weight) per cell is
 float64. ``base_s`` int32[n_cells] is the time to the nearest *existing* venue (``INF`` none).
 
-* :func:`candidate_block` -- one bounded reverse Dijkstra per candidate (``prange``), seeded at the nodes from
+* :func:`candidate_lists` -- one bounded reverse Dijkstra per candidate (``prange``), seeded at the nodes from
   which the candidate is reached (the snap's egress nodes and costs), then read at the cells' snapped positions
-  through a node -> cells index: only the nodes the search touched are read, so the cost is the search's, not
-  the number of cells.
+  through a node -> cells index: only the nodes the search touched are read and only the cells reached are
+  written, so the cost is the search's, not the number of cells (:func:`candidate_block` is its dense twin).
 * :func:`celf_coverage` -- greedy maximal coverage with lazy evaluation (Minoux / Leskovec's CELF): gains of a
   submodular function only shrink, so a stale gain is an upper bound and only the top of the heap is
   re-evaluated.
@@ -101,6 +101,108 @@ def candidate_block(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_ce
                         row[q] = c
                 dist[v] = INF
     return out
+
+
+@njit(cache=True, parallel=True)
+def candidate_lists(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
+                    cap, nthreads=0):
+    """Sparse twin of :func:`candidate_block`: per candidate only the cells reached within ``max_time_s``.
+
+    Returns ``(cells int32[k, cap], times int32[k, cap], count int64[k])``: row ``i`` holds ``count[i]`` cells
+    in the order the search reached them. A candidate reaching more than ``cap`` cells gets ``count = -n``
+    (its true count, negated) and must be recomputed with a larger ``cap``. Cost per candidate: its search and
+    the cells it reaches -- never ``n_cells`` (no dense row is written or scanned).
+    """
+    n = first_out.shape[0] - 1
+    m = head.shape[0]
+    k = seed_node.shape[0]
+    out_cell = np.empty((k, cap), dtype=np.int32)
+    out_time = np.empty((k, cap), dtype=np.int32)
+    count = np.zeros(k, dtype=np.int64)
+    if nthreads <= 0:
+        nthreads = 2 * _NTHREADS
+    nthreads = min(nthreads, max(k, 1))
+    bits = _bucket_bits(weight, seed_cost)
+    for t in prange(nthreads):
+        dist = np.full(n, INF, dtype=np.int32)
+        bucket = np.full(1 << min(bits, MAX_BUCKET_BITS), -1, dtype=np.int32)
+        heap = np.empty(m + seed_node.shape[1] + 1 if bits > MAX_BUCKET_BITS else 1, dtype=np.int64)
+        ent_node = np.empty(m + seed_node.shape[1] + 1, dtype=np.int32)
+        ent_next = np.empty(m + seed_node.shape[1] + 1, dtype=np.int32)
+        touched = np.empty(n, dtype=np.int32)
+        best = np.full(n_cells, INF, dtype=np.int32)
+        cl = np.empty(n_cells, dtype=np.int32)
+        for i in range(t, k, nthreads):
+            if bits <= MAX_BUCKET_BITS:
+                nt = _search_dial(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, bucket,
+                                  ent_node, ent_next, touched, bits)
+            else:
+                nt = _search(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, heap, touched)
+            nc = 0
+            for jj in range(nt):
+                v = touched[jj]
+                dv = dist[v]
+                for p in range(nc_ptr[v], nc_ptr[v + 1]):
+                    c = dv + nc_cost[p]
+                    q = nc_cell[p]
+                    if c <= max_time_s and c < best[q]:
+                        if best[q] == INF:
+                            cl[nc] = q
+                            nc += 1
+                        best[q] = c
+                dist[v] = INF
+            if nc <= cap:
+                for j in range(nc):
+                    q = cl[j]
+                    out_cell[i, j] = q
+                    out_time[i, j] = best[q]
+                count[i] = nc
+            else:
+                count[i] = -nc
+            for j in range(nc):
+                best[cl[j]] = INF
+    return out_cell, out_time, count
+
+
+@njit(cache=True)
+def pack_rows(out_cell, out_time, count):
+    """Flatten the rows of :func:`candidate_lists` (all counts >= 0) into ``(cell int32[nnz], time_s int32[nnz])``."""
+    tot = 0
+    for i in range(count.shape[0]):
+        tot += count[i]
+    cell = np.empty(tot, np.int32)
+    time_s = np.empty(tot, np.int32)
+    p = 0
+    for i in range(count.shape[0]):
+        for j in range(count[i]):
+            cell[p] = out_cell[i, j]
+            time_s[p] = out_time[i, j]
+            p += 1
+    return cell, time_s
+
+
+@njit(cache=True)
+def transpose_lists(ptr, idx, val, n_cols):
+    """Transpose a CSR (rows -> (col, value)) into (cols -> (row, value)); rows come out sorted within each col.
+
+    Used when the cells are searched instead of the candidates (fewer cells than candidates): per-cell lists of
+    candidates become per-candidate lists of cells.
+    """
+    n_rows = ptr.shape[0] - 1
+    cnt = np.zeros(n_cols + 1, np.int64)
+    for p in range(idx.shape[0]):
+        cnt[idx[p] + 1] += 1
+    tptr = np.cumsum(cnt)
+    pos = tptr[:-1].copy()
+    tidx = np.empty(idx.shape[0], np.int32)
+    tval = np.empty(idx.shape[0], np.int32)
+    for r in range(n_rows):
+        for p in range(ptr[r], ptr[r + 1]):
+            c = idx[p]
+            tidx[pos[c]] = r
+            tval[pos[c]] = val[p]
+            pos[c] += 1
+    return tptr, tidx, tval
 
 
 @njit(cache=True)
@@ -312,17 +414,26 @@ def coverage_value(ptr, cell, time_s, thr_s, weight, covered0, sites):
 def brute_force_coverage(ptr, cell, time_s, thr_s, weight, covered0, k):
     """Exact maximal coverage by enumerating every ``k``-subset of the candidates (lexicographic; first best kept).
 
-    Returns ``(best_sites int64[k], best_value, n_subsets)``. Only for small cases: C(n, k) subsets.
+    Returns ``(best_sites int64[k], best_value, n_subsets)``. Only for small cases: C(n, k) subsets, each costing
+    the length of its candidates' lists of not-yet-covered cells.
     """
     n_cand = ptr.shape[0] - 1
     n_cells = covered0.shape[0]
     k = min(k, n_cand)
-    # dense coverage rows of uncovered weight for speed
-    cov = np.zeros((n_cand, n_cells), np.bool_)
+    # lists of the cells each candidate would newly cover
+    cnt = np.zeros(n_cand + 1, np.int64)
     for c in range(n_cand):
         for p in range(ptr[c], ptr[c + 1]):
-            if time_s[p] <= thr_s and not covered0[cell[p]]:
-                cov[c, cell[p]] = True
+            if time_s[p] <= thr_s and not covered0[cell[p]] and weight[cell[p]] > 0:
+                cnt[c + 1] += 1
+    lp = np.cumsum(cnt)
+    lc = np.empty(lp[-1], np.int64)
+    for c in range(n_cand):
+        j = lp[c]
+        for p in range(ptr[c], ptr[c + 1]):
+            if time_s[p] <= thr_s and not covered0[cell[p]] and weight[cell[p]] > 0:
+                lc[j] = cell[p]
+                j += 1
     base = 0.0
     for q in range(n_cells):
         if covered0[q]:
@@ -333,14 +444,18 @@ def brute_force_coverage(ptr, cell, time_s, thr_s, weight, covered0, k):
     n_sub = 0
     mark = np.zeros(n_cells, np.bool_)
     while True:
-        mark[:] = False
         v = base
         for j in range(k):
-            row = cov[idx[j]]
-            for q in range(n_cells):
-                if row[q] and not mark[q]:
+            c = idx[j]
+            for p in range(lp[c], lp[c + 1]):
+                q = lc[p]
+                if not mark[q]:
                     mark[q] = True
                     v += weight[q]
+        for j in range(k):
+            c = idx[j]
+            for p in range(lp[c], lp[c + 1]):
+                mark[lc[p]] = False
         n_sub += 1
         if v > best_v:
             best_v = v

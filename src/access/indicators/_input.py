@@ -60,11 +60,9 @@ class LandUseSpace:
 
     def _lookup(self, values: np.ndarray) -> np.ndarray:
         if self._lut is not None and values.dtype.kind in "iu":
-            v = values.astype(np.int64, copy=False)
-            out = np.full(len(v), -1, dtype=np.int32)
-            ok = (v >= 0) & (v < len(self._lut))
-            out[ok] = self._lut[v[ok]]
-            return out
+            from ._kernels import lut_lookup
+
+            return lut_lookup(np.ascontiguousarray(values), self._lut)
         if self.ids.dtype.kind in "iu" and values.dtype.kind in "OUT":
             # ids read back from a text file as strings while land use has integers (or the reverse): no match
             return np.full(len(values), -1, dtype=np.int32)

@@ -11,6 +11,24 @@ from numba import njit
 
 
 @njit(cache=True)
+def lut_lookup(values, lut):
+    """``lut[values]`` as int32, -1 where a value falls outside the table."""
+    n = lut.shape[0]
+    out = np.empty(values.shape[0], dtype=np.int32)
+    for i in range(values.shape[0]):
+        v = values[i]
+        out[i] = lut[v] if v >= 0 and v < n else -1
+    return out
+
+
+@njit(cache=True)
+def mark(seen, codes):
+    """``seen[codes] = True``."""
+    for i in range(codes.shape[0]):
+        seen[codes[i]] = True
+
+
+@njit(cache=True)
 def add_at(out, idx, vals):
     """``out[idx[i]] += vals[i]`` for every i (NaN values skipped)."""
     for i in range(idx.shape[0]):
@@ -24,6 +42,27 @@ def add_at_keepnan(out, idx, vals):
     """``out[idx[i]] += vals[i]`` for every i; NaN propagates (R's ``sum`` without ``na.rm``)."""
     for i in range(idx.shape[0]):
         out[idx[i]] += vals[i]
+
+
+@njit(cache=True, error_model="numpy")
+def add_ratio(out, oi, a, ai, den, di, w, keepnan):
+    """``out[oi] += a[ai] * w / den[di]`` per pair; NaN terms skipped unless ``keepnan`` (R's ``na.rm``).
+
+    Division by zero follows IEEE (inf or NaN), as in R.
+    """
+    for i in range(oi.shape[0]):
+        v = a[ai[i]] * w[i] / den[di[i]]
+        if keepnan or v == v:
+            out[oi[i]] += v
+
+
+@njit(cache=True, error_model="numpy")
+def add_ratio2(out, oi, a, ai, c, ci, den, di, w, keepnan):
+    """``out[oi] += a[ai] * c[ci] * w / den[di]`` per pair; NaN terms skipped unless ``keepnan``."""
+    for i in range(oi.shape[0]):
+        v = a[ai[i]] * c[ci[i]] * w[i] / den[di[i]]
+        if keepnan or v == v:
+            out[oi[i]] += v
 
 
 @njit(cache=True)

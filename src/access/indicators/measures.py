@@ -22,6 +22,10 @@ in ``land_use_data`` is read on the side that carries the opportunities (``to_id
 FCA family, ``from_id`` for passive ones). With a land use table of venues (one row per venue, a ``category``
 column), ``group_by="category"`` thus gives per-category access, exactly as if the measure were run on the
 sub-matrix of each category's destinations.
+
+With several ``group_by`` columns the groups are the combinations of values present in the matrix; R crosses the
+unique values of each column (``data.table::CJ``), which also reports combinations that never occur (e.g. a mode
+at a departure time it never runs) with 0.
 """
 
 from __future__ import annotations
@@ -119,6 +123,7 @@ class _Run:
         self._lu_group_vals = [self.lu[c].to_numpy() for c in self.lu_groups]
         self.seen_from = np.zeros(0, dtype=bool)
         self.seen_to = np.zeros(0, dtype=bool)
+        self._passes = 0
 
     def column(self, name: str) -> np.ndarray:
         return pd.to_numeric(self.lu[name], errors="coerce").to_numpy(dtype=np.float64)
@@ -127,7 +132,7 @@ class _Run:
     def _mark(seen: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
         if len(seen) < n:
             seen = np.concatenate([seen, np.zeros(max(n, 2 * len(seen)) - len(seen), dtype=bool)])
-        seen[codes] = True
+        K.mark(seen, codes)
         return seen
 
     def chunks(self):
@@ -136,8 +141,9 @@ class _Run:
             fi = self.from_space.encode(raw["from_id"])
             ti = self.to_space.encode(raw["to_id"])
             cost = _cost_array(raw[self.cost_col])
-            self.seen_from = self._mark(self.seen_from, fi, self.from_space.n)
-            self.seen_to = self._mark(self.seen_to, ti, self.to_space.n)
+            if self._passes == 0:  # the ids seen are the same on every pass
+                self.seen_from = self._mark(self.seen_from, fi, self.from_space.n)
+                self.seen_to = self._mark(self.seen_to, ti, self.to_space.n)
             if self.group_names:
                 side = fi if self.opp_side == "from" else ti
                 vals = []
@@ -158,6 +164,7 @@ class _Run:
                     f"(min {cost.min()}); travel costs must be >= 0"
                 )
             yield Chunk(fi, ti, cost, g)
+        self._passes += 1
 
     def n_groups(self) -> int:
         return self.groups.n_or_one()
@@ -199,6 +206,8 @@ def _group_order(keys: list) -> np.ndarray:
 
 
 def _rows(run: _Run, side_codes: np.ndarray, g: np.ndarray, n_groups: int) -> np.ndarray:
+    if n_groups == 1:
+        return side_codes
     return side_codes.astype(np.int64) * n_groups + g
 
 
@@ -463,11 +472,9 @@ def floating_catchment_area(travel_matrix, land_use_data, *, opportunity: str, t
         s = served.flat()
         acc = _Grid(0.0)
         acc.ensure(n, G)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for ch in run.chunks():
-                w = decay(ch.cost)
-                ppr = opp[ch.ti] / s[_rows(run, ch.ti, ch.g, G)]
-                K.add_at(acc.flat(), _rows(run, ch.fi, ch.g, G), ppr * w)
+        for ch in run.chunks():
+            K.add_ratio(acc.flat(), _rows(run, ch.fi, ch.g, G), opp, ch.ti, s, _rows(run, ch.ti, ch.g, G),
+                        decay(ch.cost), False)
         return run.output(acc.a[:, :, 0], "from", opportunity)
     # BFCA: pass 1, weight totals by origin and by destination
     wo, wd = _Grid(0.0), _Grid(0.0)
@@ -482,18 +489,15 @@ def floating_catchment_area(travel_matrix, land_use_data, *, opportunity: str, t
     G = wo.n_groups
     served = _Grid(0.0)
     served.ensure(n, G)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for ch in run.chunks():  # pass 2, balanced demand at destinations
-            w = decay(ch.cost)
-            rf = _rows(run, ch.fi, ch.g, G)
-            K.add_at(served.flat(), _rows(run, ch.ti, ch.g, G), pop[ch.fi] * (w / wo.flat()[rf]))
-        acc = _Grid(0.0)
-        acc.ensure(n, G)
-        for ch in run.chunks():  # pass 3
-            w = decay(ch.cost)
-            rt = _rows(run, ch.ti, ch.g, G)
-            ppr = opp[ch.ti] / served.flat()[rt]
-            K.add_at(acc.flat(), _rows(run, ch.fi, ch.g, G), ppr * (w / wd.flat()[rt]))
+    for ch in run.chunks():  # pass 2, balanced demand at destinations: sum_i P_i w_ij / sum_k w_ik
+        rf = _rows(run, ch.fi, ch.g, G)
+        K.add_ratio(served.flat(), _rows(run, ch.ti, ch.g, G), pop, ch.fi, wo.flat(), rf, decay(ch.cost), False)
+    den = served.flat() * wd.flat()  # O_j / served_j * w_ij / sum_k w_kj
+    acc = _Grid(0.0)
+    acc.ensure(n, G)
+    for ch in run.chunks():  # pass 3
+        rt = _rows(run, ch.ti, ch.g, G)
+        K.add_ratio(acc.flat(), _rows(run, ch.fi, ch.g, G), opp, ch.ti, den, rt, decay(ch.cost), False)
     return run.output(acc.a[:, :, 0], "from", opportunity)
 
 
@@ -541,16 +545,15 @@ def spatial_availability(travel_matrix, land_use_data, *, opportunity: str, trav
     sw.ensure(n, run.n_groups())
     G = sw.n_groups
     sfb.ensure(n, G)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for ch in run.chunks():  # pass 2: sum_i f_i b_ij
-            rt = _rows(run, ch.ti, ch.g, G)
-            K.add_at_keepnan(sfb.flat(), rt, f[ch.fi] * (decay(ch.cost) / sw.flat()[rt]))
-        acc = _Grid(0.0)
-        acc.ensure(n, G)
-        for ch in run.chunks():  # pass 3
-            rt = _rows(run, ch.ti, ch.g, G)
-            comb = f[ch.fi] * (decay(ch.cost) / sw.flat()[rt]) / sfb.flat()[rt]
-            K.add_at_keepnan(acc.flat(), _rows(run, ch.fi, ch.g, G), comb * opp[ch.ti])
+    for ch in run.chunks():  # pass 2: sum_i f_i b_ij
+        rt = _rows(run, ch.ti, ch.g, G)
+        K.add_ratio(sfb.flat(), rt, f, ch.fi, sw.flat(), rt, decay(ch.cost), True)
+    den = sw.flat() * sfb.flat()  # f_i b_ij / sum_k f_k b_kj = f_i w_ij / (sum_i w_ij * sum_k f_k b_kj)
+    acc = _Grid(0.0)
+    acc.ensure(n, G)
+    for ch in run.chunks():  # pass 3
+        rt = _rows(run, ch.ti, ch.g, G)
+        K.add_ratio2(acc.flat(), _rows(run, ch.fi, ch.g, G), f, ch.fi, opp, ch.ti, den, rt, decay(ch.cost), True)
     return run.output(acc.a[:, :, 0], "from", opportunity)
 
 

@@ -96,6 +96,10 @@ class GTFSFeed:
         headway_s, exact_times``; ``transfers`` has ``from_stop_id, to_stop_id, transfer_type, min_transfer_time_s``.
     n_frequency_trips : int
         Trips created by expanding ``frequencies.txt``.
+    warnings : tuple of str
+        The warnings issued while reading.
+    id_prefix : str
+        The prefix added to every id (empty unless combined with other feeds).
     """
 
     feed_id: str
@@ -111,6 +115,7 @@ class GTFSFeed:
     transfers: pd.DataFrame
     n_frequency_trips: int = 0
     warnings: tuple = field(default_factory=tuple)
+    id_prefix: str = ""
 
     def with_prefix(self, prefix: str) -> "GTFSFeed":
         """A copy with every id (stop, parent station, route, trip, service) prefixed by ``prefix``."""
@@ -137,7 +142,7 @@ class GTFSFeed:
         )
         return replace(
             self, stops=stops, routes=routes, trips=trips, stop_times=st, calendar=cal, calendar_dates=cd,
-            frequencies=fr, transfers=tr,
+            frequencies=fr, transfers=tr, id_prefix=prefix + self.id_prefix,
         )
 
 
@@ -547,6 +552,18 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
         keep = ~drop_rows
         df = df[keep].reset_index(drop=True)
         arr, dep, timed, same, tcode = arr[keep], dep[keep], timed[keep], same[keep], tcode[keep]
+    # decreasing timepoints: checked before interpolation so that the error names the row really at fault
+    ti = np.flatnonzero(timed)
+    if len(ti) > 1:
+        dec = (tcode[ti[1:]] == tcode[ti[:-1]]) & (arr[ti[1:]] < dep[ti[:-1]])
+        if dec.any():
+            j = int(np.flatnonzero(dec)[0])
+            i, h = ti[j + 1], ti[j]
+            raise GTFSError(
+                f"{file}: line {df['_line'].iloc[i]} (trip {df['trip_id'].iloc[i]!r}, stop {df['stop_id'].iloc[i]!r}): "
+                f"times decrease along the trip (arrival {_fmt(arr[i])} before the previous departure {_fmt(dep[h])}); "
+                f"{int(dec.sum())} such row(s); fix the times or the stop_sequence"
+            )
     if len(df) and not timed.all():
         arr, dep = _interpolate(df, arr, dep, timed, same, tcode)
     # checks: arrival <= departure at a stop; departure <= next arrival
@@ -678,6 +695,9 @@ def read_feeds(paths, *, feed_ids=None) -> list[GTFSFeed]:
     for p, name in zip(paths, names):
         if isinstance(p, GTFSFeed):
             f = p
+            if f.id_prefix:  # already made unique (e.g. the output of an earlier read_feeds)
+                out.append(f)
+                continue
         else:
             f = read_gtfs(p, feed_id=name)
         out.append(replace(f.with_prefix(f"{name}:"), feed_id=name) if multi else f)

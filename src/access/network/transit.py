@@ -59,7 +59,7 @@ class DayTimetable(NamedTuple):
     pat_alight: np.ndarray  # uint8
     pat_ntrips: np.ndarray  # int32[n_pat]
     pat_time_off: np.ndarray  # int64[n_pat]
-    t_arr: np.ndarray  # int32, stop-major per pattern
+    t_arr: np.ndarray  # int32, trip-major per pattern
     t_dep: np.ndarray  # int32
     pat_trip_off: np.ndarray  # int64[n_pat+1]
     pat_trip: np.ndarray  # int32: global trip index of each (pattern, rank)
@@ -145,8 +145,8 @@ def _fill_times(order, sub_of, sub_first, sub_ntrips, sub_time_off, trip_pattern
         o = trip_time_off[tr]
         base = sub_time_off[g]
         for i in range(ns):
-            t_arr[base + i * nt + rank] = st_arr[o + i] + shift[q]
-            t_dep[base + i * nt + rank] = st_dep[o + i] + shift[q]
+            t_arr[base + rank * ns + i] = st_arr[o + i] + shift[q]
+            t_dep[base + rank * ns + i] = st_dep[o + i] + shift[q]
 
 
 @njit(cache=True, parallel=True)
@@ -618,9 +618,11 @@ class Timetable:
         np.add.at(stop_pat_off, pat_stops + 1, 1)
         stop_pat_off = np.cumsum(stop_pat_off).astype(np.int32)
         # sorted boardable departures per stop
-        ent_stop = np.repeat(pat_stops, np.repeat(sub_ntrips, sub_ns))
-        ent_board = np.repeat(pat_board, np.repeat(sub_ntrips, sub_ns)).astype(bool)
-        # t_dep is stop-major per pattern, in the same order as pattern positions repeated by trips
+        # t_dep is trip-major per pattern: the pattern's stops repeated once per trip
+        ent_idx = np.concatenate([np.tile(np.arange(pat_stop_off[g], pat_stop_off[g + 1]), sub_ntrips[g])
+                                  for g in range(n_sub)]) if n_sub else np.zeros(0, np.int64)
+        ent_stop = pat_stops[ent_idx]
+        ent_board = pat_board[ent_idx].astype(bool)
         ent_stop, ent_dep = ent_stop[ent_board], t_dep[ent_board]
         o3 = np.lexsort((ent_dep, ent_stop))
         sdep = ent_dep[o3].astype(np.int32)
@@ -736,7 +738,8 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
     network : TransportNetwork
         With a walk graph and a timetable (``network.street("walk")``, ``network.timetable``).
     origin_snap, dest_snap : Snap
-        Points snapped onto the walk graph (``StreetGraph.snap``).
+        Points snapped onto the walk graph timed at ``walk_speed_kmh`` (``StreetGraph.snap``; what
+        :func:`access.travel_time_matrix` does). Stop links and transfers are rescaled from the build speed.
     departure : datetime
         First departure minute (naive = local time of the feeds).
     window_min : int
@@ -784,9 +787,13 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
     base = float(walk.meta.get("speed_kmh") or 3.6)
     f = base / float(walk_speed_kmh)
     fo, he = walk.first_out, walk.head
-    w = _scaled(walk.travel_time_s, f)
-    o_an, o_ac = np.asarray(origin_snap.access_node), _scaled(origin_snap.access_cost_s, f)
-    d_en, d_ec = np.asarray(dest_snap.egress_node), _scaled(dest_snap.egress_cost_s, f)
+    if f == 1.0:
+        w = np.asarray(walk.travel_time_s, np.int32)
+    else:  # as access.matrix.graph_at_speed
+        w = np.maximum(1, np.rint(np.asarray(walk.length_m, np.float64) / (walk_speed_kmh / 3.6))).astype(np.int32)
+    # the points were snapped on the walk graph at walk_speed_kmh (what access.matrix does): costs used as given
+    o_an, o_ac = np.asarray(origin_snap.access_node), np.asarray(origin_snap.access_cost_s, np.int32)
+    d_en, d_ec = np.asarray(dest_snap.egress_node), np.asarray(dest_snap.egress_cost_s, np.int32)
     s_an, s_ac = np.asarray(tt.arrays["stop_access_node"]), _scaled(tt.arrays["stop_access_cost_s"], f)
     s_en, s_ec = np.asarray(tt.arrays["stop_egress_node"]), _scaled(tt.arrays["stop_egress_cost_s"], f)
     n_o, n_d, n_s = o_an.shape[0], d_en.shape[0], tt.n_stops

@@ -70,24 +70,25 @@ class Comparison:
     notes: list = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
-        """Per measure: population-weighted mean before/after/delta (finite values), cells better/worse."""
+        """Per measure: population-weighted means before/after/delta (over cells finite both times), and the cells
+        and people better or worse off (for ``time_*``, lower is better and gaining any access counts as better)."""
         p = self.cells["population"].to_numpy(float) if "population" in self.cells else np.ones(len(self.cells))
         rows = []
         for m in self.measures:
             b, a = self.cells[f"{m}_before"].to_numpy(float), self.cells[f"{m}_after"].to_numpy(float)
+            is_time = m.startswith("time")
             ok = np.isfinite(b) & np.isfinite(a)
             w = p[ok]
             sw = w.sum() if w.sum() > 0 else np.nan
-            sign = -1.0 if m.startswith("time") else 1.0
-            d = a - b
+            with np.errstate(invalid="ignore"):
+                d = a - b
+            gain = -d if is_time else d
+            better = np.nan_to_num(gain, nan=0.0) > 1e-12
+            worse = np.nan_to_num(gain, nan=0.0) < -1e-12
             rows.append(dict(measure=m, mean_before=np.sum(w * b[ok]) / sw, mean_after=np.sum(w * a[ok]) / sw,
-                             mean_delta=np.sum(w * d[ok]) / sw,
-                             cells_better=int(np.sum(sign * np.nan_to_num(d, nan=0.0, posinf=0, neginf=0) > 1e-12)
-                                              + np.sum(np.isinf(b) & np.isfinite(a)) * (sign < 0)),
-                             cells_worse=int(np.sum(sign * np.nan_to_num(d, nan=0.0, posinf=0, neginf=0) < -1e-12)
-                                             + np.sum(np.isfinite(b) & np.isinf(a)) * (sign < 0)),
-                             population_better=float(np.sum(p[(sign * np.nan_to_num(d, nan=0.0, posinf=-sign * 1e300,
-                                                                                   neginf=-sign * 1e300)) > 1e-12]))))
+                             mean_delta=np.sum(w * d[ok]) / sw, cells_better=int(better.sum()),
+                             cells_worse=int(worse.sum()), population_better=float(p[better].sum()),
+                             population_worse=float(p[worse].sum())))
         return pd.DataFrame(rows)
 
     def _map_frame(self, measure: str | None):
@@ -121,9 +122,9 @@ class Comparison:
         cols = [c for c in (f"{m}_before", f"{m}_after", f"{m}_delta") if c in g.columns]
         return folium_map(g, path, columns=cols, color_column=f"{m}_delta", id_column="id", simplify_m=0)
 
-    def write(self, out_dir, *, maps: bool = True) -> list[Path]:
+    def write(self, out_dir, *, maps: bool = True, map_measures=None) -> list[Path]:
         """Write ``cells.(parquet|csv)``, ``summary.csv``, ``areas.gpkg``, ``typology_changes.csv`` and, per
-        measure, ``delta_<measure>.png/.html`` into ``out_dir``."""
+        measure (``map_measures``, default all), ``delta_<measure>.png/.html`` into ``out_dir``."""
         from .._io_util import atomic_path
         from ..report.maps import slug
         from ..report.tables import write_table, write_geopackage
@@ -141,7 +142,7 @@ class Comparison:
                 self.typology.to_csv(tmp, index=False)
             paths.append(out / "typology_changes.csv")
         if maps and (self.cell_geometry is not None or self.areas is not None):
-            for m in self.measures:
+            for m in (self.measures if map_measures is None else map_measures):
                 paths.append(self.to_png(out / f"delta_{slug(m)}.png", m))
                 paths.append(self.to_html(out / f"delta_{slug(m)}.html", m))
         return paths

@@ -342,8 +342,7 @@ class Scenario:
                 params = {k: v for k, v in it.items() if k != "name"}
                 ename = str(it.get("name", f"{section}.{kind}[{i}]"))
                 edits.append(check_edit(Edit(section, kind, ename, params, sname)))
-        own = cls(sname, tuple(edits), None)
-        return cls.compose(*parts, own, name=sname) if parts else own
+        return cls.compose(*parts, cls(sname, tuple(edits), None), name=sname)  # checks that names are unique
 
     @classmethod
     def from_file(cls, path, *, _seen=()) -> "Scenario":
@@ -395,7 +394,7 @@ class Scenario:
         return any(e.section in ("streets", "transit") for e in self.edits)
 
     # ---------------------------------------------------------------- applying
-    def apply(self, network, *, progress: bool = False):
+    def apply(self, network):
         """A new :class:`~access.TransportNetwork` with the street and transit edits applied.
 
         The original network is untouched (arrays are copied only where an edit changes them); nothing is rebuilt

@@ -48,7 +48,8 @@ def _street_graph(network, mode, walk_speed_kmh=3.6, bike_speed_kmh=12.0):
 
 def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, walk_speed_kmh: float = 3.6,
                   bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-                  cells: Points | None = None, transit: dict | None = None) -> np.ndarray:
+                  cells: Points | None = None, transit: dict | None = None,
+                  allow_unsnapped: bool = False) -> np.ndarray:
     """int32[n_cells, k]: seconds from every cell to each of the points ``lon, lat`` (``-1`` unreachable).
 
     Street modes: one bounded Dijkstra per point on the reversed graph (``prange`` over points), seeded at the
@@ -59,7 +60,7 @@ def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, 
     Raises
     ------
     NetworkError
-        A point farther than ``max_snap_m`` from the network.
+        A point farther than ``max_snap_m`` from the network (``allow_unsnapped``: its column is all ``-1``).
     """
     lon = np.atleast_1d(np.asarray(lon, np.float64))
     lat = np.atleast_1d(np.asarray(lat, np.float64))
@@ -73,11 +74,15 @@ def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, 
         return np.ascontiguousarray(ttm.times_s[:, :, 0])
     g = _street_graph(network, mode, walk_speed_kmh, bike_speed_kmh)
     vs = g.snap(lon, lat, max_snap_m=max_snap_m, warn=False)
-    if not vs.snapped.all():
+    if not vs.snapped.all() and not allow_unsnapped:
         bad = np.flatnonzero(~vs.snapped)
         raise NetworkError(f"point(s) {[(float(lon[i]), float(lat[i])) for i in bad[:3]]} are farther than "
                            f"max_snap_m={max_snap_m:g} m from the {mode} network")
     f, h, w = g.csr(reverse=True)
+    if len(lon) == 1:  # one venue: a serial search (no thread-pool start-up)
+        col = inc.column_to_point(f, h, w, vs.egress_node[0], vs.egress_cost_s[0], cells_snap.access_node,
+                                  cells_snap.access_cost_s, np.int32(max_time_s))
+        return col.reshape(-1, 1)
     out = dj.od_matrix(f, h, w, vs.egress_node, vs.egress_cost_s, cells_snap.access_node, cells_snap.access_cost_s,
                        np.int32(max_time_s))
     return np.asfortranarray(dj.to_public(out).T)
@@ -173,6 +178,9 @@ class AccessibilityState:
         self._times[:, :k] = times_s
         self._n = k
         self._ids = list(venues["id"].to_numpy())
+        self._where = {str(v): j for j, v in enumerate(self._ids)}
+        if len(self._where) != len(self._ids):
+            raise ValidationError("`venues` has duplicate ids")
         self._lon = np.zeros(cap)
         self._lat = np.zeros(cap)
         self._lon[:k] = venues["lon"].to_numpy(np.float64)
@@ -282,9 +290,9 @@ class AccessibilityState:
         return self.categories.index(c)
 
     def _index(self, venue_id) -> int:
-        for j in range(self._n):
-            if self._active[j] and (self._ids[j] == venue_id or str(self._ids[j]) == str(venue_id)):
-                return j
+        j = self._where.get(str(venue_id))
+        if j is not None and self._active[j]:
+            return j
         raise ValidationError(f"venue id {venue_id!r} is not in the state (ids like {self.venue_ids[:3]!r})")
 
     def _grow(self):
@@ -390,7 +398,7 @@ class AccessibilityState:
                   column: np.ndarray | None = None) -> VenueDelta:
         """Add a venue: one search (or the given ``column``), then an update of every indicator."""
         t0 = time.perf_counter()
-        if any(self._active[j] and str(self._ids[j]) == str(venue_id) for j in range(self._n)):
+        if str(venue_id) in self._where and self._active[self._where[str(venue_id)]]:
             raise ValidationError(f"venue id {venue_id!r} already exists; give the new venue a unique id")
         col = self.column(lon, lat) if column is None else np.asarray(column, np.int32)
         if col.shape != (self.n_cells,):
@@ -400,6 +408,7 @@ class AccessibilityState:
         self._n += 1
         self._times[:, j] = col
         self._ids.append(venue_id)
+        self._where[str(venue_id)] = j
         self._lon[j], self._lat[j], self._capacity[j] = lon, lat, float(capacity)
         self._cat[j] = self._category_code(category if category is not None else "all")
         self._active[j] = True
@@ -462,25 +471,21 @@ class AccessibilityState:
     def apply(self, scenario, *, inplace: bool = False) -> "AccessibilityState":
         """The state after a :class:`~access.scenarios.Scenario`.
 
-        Venue-only scenarios are applied incrementally (one search per added venue); a scenario that edits the
-        network rebuilds the state on ``scenario.apply(network)`` (a full recomputation, said in
-        :attr:`last_update`).
+        Venue edits are applied incrementally (one search per added venue). Street edits (street modes) recompute
+        only the matrix columns of the venues within ``max_time`` of an edited edge and the rows of the cells whose
+        snapping changed, then the reductions (:meth:`_street_update`). Transit edits, or a transit state, rebuild
+        the state on ``scenario.apply(network)``. :attr:`last_update` says what was recomputed. With a network
+        edit a new state is always returned (``inplace`` applies to venue-only scenarios).
         """
+        st = None
         if scenario.changes_network:
             net = scenario.apply(self.network)
-            st = AccessibilityState.build(net, self.cells, scenario.apply_venues(self.venues()), mode=self.mode,
-                                          max_time_min=self.max_time_s / 60.0,
-                                          cutoffs_min=self.settings.cutoffs_min,
-                                          gravity_decay=self.settings.gravity_decay,
-                                          fca_decay=self.settings.fca_decay,
-                                          full_measures=self.settings.full_measures,
-                                          **self.matrix_kwargs)
-            st.population = self.population.copy()
-            st.recompute()
-            st.last_update = {"edit": scenario.name, "incremental": [], "recomputed_fully": ["matrix", *MEASURES,
-                                                                                          *self.settings.full_measures]}
-            return st
-        st = self if inplace else self.copy()
+            st = self._street_update(net, scenario) if not scenario.of("transit") else None
+            if st is None:
+                return self._rebuilt(net, scenario)
+        else:
+            st = self if inplace else self.copy()
+        street_info = st.last_update if scenario.changes_network else None
         deltas = []
         for e in scenario.venue_edits:
             p = e.params
@@ -509,6 +514,85 @@ class AccessibilityState:
         st.last_update = {"edit": scenario.name, "incremental": list(MEASURES),
                           "recomputed_fully": list(self.settings.full_measures),
                           "deltas": deltas, "seconds": float(sum(d.seconds for d in deltas))}
+        if street_info is not None:
+            st.last_update["streets"] = street_info
+            st.last_update["incremental"] = ["matrix columns and rows reached by the street edits", *MEASURES]
+        return st
+
+    def _rebuilt(self, net, scenario) -> "AccessibilityState":
+        st = AccessibilityState.build(net, self.cells, scenario.apply_venues(self.venues()), mode=self.mode,
+                                      max_time_min=self.max_time_s / 60.0, cutoffs_min=self.settings.cutoffs_min,
+                                      gravity_decay=self.settings.gravity_decay, fca_decay=self.settings.fca_decay,
+                                      full_measures=self.settings.full_measures, **self.matrix_kwargs)
+        st.population = self.population.copy()
+        st.recompute()
+        st.last_update = {"edit": scenario.name, "incremental": [],
+                          "recomputed_fully": ["matrix", *MEASURES, *self.settings.full_measures]}
+        return st
+
+    def _street_update(self, net, scenario) -> "AccessibilityState | None":
+        """State on an edited street network, recomputing only the matrix entries the edits can change.
+
+        A venue's column can change only if some edited edge lies within ``max_time`` of the venue (on the old or
+        the new graph): one forward search from the edited edges' end nodes (on both graphs) bounds that for every
+        venue at once. Those columns are recomputed (one reverse search each), as are the rows of cells and the
+        columns of venues whose snapping changed; the reductions are then recomputed from the matrix (cheap).
+        Returns None (caller rebuilds) when the edits' footprint is unknown.
+        """
+        if self.mode not in STREET_MODES:
+            return None
+        kw = self._column_kw()
+        g0 = _street_graph(self.network, self.mode, kw.get("walk_speed_kmh", 3.6), kw.get("bike_speed_kmh", 12.0))
+        g1 = _street_graph(net, self.mode, kw.get("walk_speed_kmh", 3.6), kw.get("bike_speed_kmh", 12.0))
+        st = self.copy()
+        st.network = net
+        t0 = time.perf_counter()
+        if g1 is g0:
+            st.last_update = {"streets": "this mode's graph is unchanged", "columns_recomputed": 0}
+            return st
+        changed = g1.__dict__.get("_scenario_changed_nodes")
+        if changed is None or g1.n_nodes != g0.n_nodes:
+            return None
+        snap_m = kw.get("max_snap_m", DEFAULT_MAX_SNAP_M)
+        s0 = self.cells_snap
+        s1 = g1.snap(self.cells.lon, self.cells.lat, max_snap_m=snap_m, warn=False)
+        cell_changed = np.flatnonzero((s0.access_node != s1.access_node).any(axis=1)
+                                      | (s0.access_cost_s != s1.access_cost_s).any(axis=1))
+        act = np.flatnonzero(self._active[: self._n])
+        vl, vb = self._lon[act], self._lat[act]
+        v0 = g0.snap(vl, vb, max_snap_m=snap_m, warn=False)
+        v1 = g1.snap(vl, vb, max_snap_m=snap_m, warn=False)
+        ven_changed = ((v0.egress_node != v1.egress_node).any(axis=1)
+                       | (v0.egress_cost_s != v1.egress_cost_s).any(axis=1))
+        # distance from any edited node to every node, on both graphs
+        reach = np.full(len(act), INF, np.int64)
+        if len(changed):
+            seeds = changed.reshape(1, -1)
+            zero = np.zeros_like(seeds)
+            for g, vs in ((g0, v0), (g1, v1)):
+                d = dj.sssp_many(g.first_out, g.head, g.travel_time_s, seeds, zero, np.int32(self.max_time_s))[0]
+                for s in range(vs.egress_node.shape[1]):
+                    nd, nc = vs.egress_node[:, s], vs.egress_cost_s[:, s]
+                    ok = (nd >= 0) & (nc >= 0)
+                    val = np.where(ok, d[np.maximum(nd, 0)].astype(np.int64) + nc, INF)
+                    val[ok & (d[np.maximum(nd, 0)] == INF)] = INF
+                    reach = np.minimum(reach, val)
+        affected = act[(reach <= self.max_time_s) | ven_changed]
+        if len(affected):
+            speeds = {k: kw[k] for k in ("walk_speed_kmh", "bike_speed_kmh") if k in kw}
+            cols = venue_columns(g1, self.mode, s1, self._lon[affected], self._lat[affected], self.max_time_s,
+                                 max_snap_m=snap_m, allow_unsnapped=True, **speeds)
+            st._times[:, affected] = cols
+        if len(cell_changed) and len(act):
+            rows = dj.od_matrix(g1.first_out, g1.head, g1.travel_time_s, s1.access_node[cell_changed],
+                                s1.access_cost_s[cell_changed], v1.egress_node, v1.egress_cost_s,
+                                np.int32(self.max_time_s))
+            st._times[np.ix_(cell_changed, act)] = dj.to_public(rows)
+        st.cells_snap = s1
+        st.recompute()
+        st.last_update = {"edit": scenario.name, "columns_recomputed": int(len(affected)), "venues": int(len(act)),
+                          "rows_recomputed": int(len(cell_changed)), "seconds": time.perf_counter() - t0,
+                          "recomputed_fully": [*MEASURES, *self.settings.full_measures]}
         return st
 
     # ------------------------------------------------------------------ outputs
@@ -528,8 +612,8 @@ class AccessibilityState:
                                                "category": v["category"]})], ignore_index=True)
 
     def indicators(self) -> pd.DataFrame:
-        """Per cell: ``id, population`` and, per venue category ``c``: ``time_c`` (minutes to the nearest, inf when none),
-        ``cum{cutoff}_c`` (capacity reachable within the cutoff), ``gravity_c``, ``fca2_c`` (+ ``bfca_c``,
+        """Per cell: ``id, population`` and, per venue category ``c``: ``time_c`` (minutes to the nearest venue,
+        inf when none), ``cum{cutoff}_c`` (capacity reachable within the cutoff), ``gravity_c``, ``fca2_c`` (+ ``bfca_c``,
         ``sa_c`` when asked: recomputed fully)."""
         out = {"id": self.cells.ids, "population": self.population}
         for c, name in enumerate(self.categories):

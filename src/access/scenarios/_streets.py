@@ -21,8 +21,8 @@ import numpy as np
 from ..network import profiles
 from ..network.street import StreetGraph, haversine_m
 
-_CARRY = ("_projection",)          # cached values valid while the node set is the same
-_CARRY_SAME_TOPOLOGY = ("_projection", "_edge_index", "tail")
+_CARRY = ("_projection", "_scenario_kdtree")  # cached values valid while the node set is the same
+_CARRY_SAME_TOPOLOGY = _CARRY + ("_edge_index", "tail")
 
 
 def _carry(old: StreetGraph, new: StreetGraph, names) -> StreetGraph:
@@ -78,6 +78,38 @@ def select_edges(g: StreetGraph, params: dict) -> tuple[np.ndarray, set]:
     return mask, missing
 
 
+def _derive_edge_index(old: StreetGraph, new: StreetGraph, old_of_new: np.ndarray) -> StreetGraph:
+    """Give ``new`` the snapping index of ``old`` (projected lines, STRtree) for the edges they share.
+
+    ``old_of_new[e]``: the old id of new edge ``e`` (-1 for an added edge). Lines are reused for edges that were
+    canonical in ``old`` and built for the others, so snapping on ``new`` equals snapping on a freshly indexed
+    graph (same lines, same tie-break by edge id) without re-projecting every vertex.
+    """
+    import shapely
+
+    if "_edge_index" not in old.__dict__:
+        return new
+    canon_old, lines_old, _ = old.__dict__["_edge_index"]
+    e = np.arange(new.n_edges)
+    canon = e[(new.reverse_edge < 0) | (e < new.reverse_edge)]
+    pos_old = np.full(old.n_edges, -1, np.int64)
+    pos_old[canon_old] = np.arange(len(canon_old))
+    src = old_of_new[canon]
+    reuse = np.where(src >= 0, pos_old[np.maximum(src, 0)], -1)
+    lines = np.empty(len(canon), dtype=object)
+    ok = reuse >= 0
+    lines[ok] = lines_old[reuse[ok]]
+    build = canon[~ok]
+    if len(build):
+        counts = np.diff(new.geom_offsets)[build]
+        starts = new.geom_offsets[:-1][build]
+        pos = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
+        x, y = new.project(new.geom_lonlat[pos, 0], new.geom_lonlat[pos, 1])
+        lines[~ok] = shapely.linestrings(np.column_stack([x, y]), indices=np.repeat(np.arange(len(build)), counts))
+    new.__dict__["_edge_index"] = (canon, lines, shapely.STRtree(lines))
+    return new
+
+
 def drop_edges(g: StreetGraph, drop: np.ndarray) -> StreetGraph:
     """A copy of ``g`` without the edges where ``drop`` is True (node ids unchanged)."""
     keep = ~drop
@@ -101,7 +133,9 @@ def drop_edges(g: StreetGraph, drop: np.ndarray) -> StreetGraph:
         reverse_edge=rev, node_lon=g.node_lon, node_lat=g.node_lat, osm_node_id=g.osm_node_id,
         geom_offsets=np.r_[0, np.cumsum(counts)].astype(np.int64),
         geom_lonlat=np.ascontiguousarray(g.geom_lonlat[pos]), meta=dict(g.meta))
-    assert new.n_edges == m_new
+    if new.n_edges != m_new:  # pragma: no cover - internal consistency
+        raise RuntimeError("edge filter lost edges")
+    _derive_edge_index(g, new, np.flatnonzero(keep))
     return _carry(g, new, _CARRY)
 
 
@@ -135,7 +169,9 @@ def add_edges(g: StreetGraph, tail, head, tt, length_m, way_id, highway, geoms, 
         highway=cat(g.highway, highway, np.int8), reverse_edge=rev, node_lon=g.node_lon, node_lat=g.node_lat,
         osm_node_id=g.osm_node_id, geom_offsets=np.r_[0, np.cumsum(c_o)].astype(np.int64),
         geom_lonlat=np.ascontiguousarray(coords[pos]), meta=dict(g.meta))
-    return _carry(g, new, _CARRY)
+    _carry(g, new, _CARRY)
+    _derive_edge_index(g, new, np.where(order < m, order, -1))
+    return new
 
 
 def retime(g: StreetGraph, mask: np.ndarray, *, speed_kmh: float | None = None, factor: float | None = None):
@@ -150,11 +186,23 @@ def retime(g: StreetGraph, mask: np.ndarray, *, speed_kmh: float | None = None, 
     return _carry(g, out, _CARRY_SAME_TOPOLOGY + ("_scenario_lines",))
 
 
+def nearest_nodes(g: StreetGraph, lon, lat) -> np.ndarray:
+    """Nearest graph node of each point (a KD-tree on the projected nodes, cached on the graph object)."""
+    from scipy.spatial import cKDTree
+
+    tree = g.__dict__.get("_scenario_kdtree")
+    if tree is None:
+        x, y = g.project(g.node_lon, g.node_lat)
+        tree = g.__dict__["_scenario_kdtree"] = cKDTree(np.column_stack([x, y]))
+    px, py = g.project(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
+    return tree.query(np.column_stack([px, py]))[1].astype(np.int32)
+
+
 def _link_ends(g: StreetGraph, e) -> tuple[int, int, float, float]:
     p = e.params
     lon = np.array([p["from"][0], p["to"][0]])
     lat = np.array([p["from"][1], p["to"][1]])
-    nodes = g.nearest_nodes(lon, lat)
+    nodes = nearest_nodes(g, lon, lat)
     d = haversine_m(lon, lat, g.node_lon[nodes], g.node_lat[nodes])
     for which, dist, pt in (("from", d[0], p["from"]), ("to", d[1], p["to"])):
         if dist > p["max_snap_m"]:
@@ -164,8 +212,15 @@ def _link_ends(g: StreetGraph, e) -> tuple[int, int, float, float]:
 
 
 def apply_street_edits(g: StreetGraph, edits, *, report: dict | None = None, link_counter: list | None = None):
-    """Apply street edits (in order) to one mode's graph; ``report[edit.name]`` collects (edges, missing ids)."""
+    """Apply street edits (in order) to one mode's graph; ``report[edit.name]`` collects (edges, missing ids).
+
+    The returned graph remembers (not persisted) the nodes at either end of every edge the edits removed, re-timed
+    or added, in ``graph.__dict__["_scenario_changed_nodes"]``: :class:`~access.scenarios.AccessibilityState` uses
+    them to recompute only the venue columns a change can reach.
+    """
     counter = link_counter if link_counter is not None else [0]
+    touched: list = []
+    g_in = g
     for e in edits:
         p = e.params
         if e.kind in ("close", "speed"):
@@ -174,6 +229,7 @@ def apply_street_edits(g: StreetGraph, edits, *, report: dict | None = None, lin
                 report.setdefault(e.name, []).append((g.mode, int(mask.sum()), missing))
             if not mask.any():
                 continue
+            touched += [g.tail[mask], g.head[mask]]
             g = drop_edges(g, mask) if e.kind == "close" else retime(g, mask, speed_kmh=p.get("speed_kmh"),
                                                                       factor=p.get("factor"))
         else:
@@ -196,8 +252,13 @@ def apply_street_edits(g: StreetGraph, edits, *, report: dict | None = None, lin
             else:
                 g = add_edges(g, [u, v], [v, u], [t, t], [length, length], [wid, wid], [hw, hw],
                               [[pu, pv], [pv, pu]], twin_pairs=[(0, 1)])
+            touched.append(np.array([u, v], np.int32))
             if report is not None:
                 report.setdefault(e.name, []).append((g.mode, 2 - int(p["oneway"]), set()))
+    if g is g_in:  # nothing matched in this graph: it is returned as is (and never marked)
+        return g
+    g.__dict__["_scenario_changed_nodes"] = (np.unique(np.concatenate(touched)).astype(np.int32) if touched
+                                             else np.zeros(0, np.int32))
     return g
 
 

@@ -114,7 +114,8 @@ class _Editable:
         a["pattern_route"] = np.r_[a["pattern_route"], route].astype(np.int32)
         a["pattern_stop_off"] = np.r_[a["pattern_stop_off"], a["pattern_stop_off"][-1] + n].astype(np.int32)
         a["pattern_stops"] = np.r_[a["pattern_stops"], np.asarray(stops, np.int32)].astype(np.int32)
-        a["pattern_board"] = np.r_[a["pattern_board"], np.ones(n, np.uint8) if board is None else board].astype(np.uint8)
+        board = np.ones(n, np.uint8) if board is None else board
+        a["pattern_board"] = np.r_[a["pattern_board"], board].astype(np.uint8)
         a["pattern_alight"] = np.r_[a["pattern_alight"],
                                     np.ones(n, np.uint8) if alight is None else alight].astype(np.uint8)
         return p
@@ -127,7 +128,8 @@ class _Editable:
         a["trip_route"] = np.r_[a["trip_route"], np.full(k, route)].astype(np.int32)
         a["trip_service"] = np.r_[a["trip_service"], np.full(k, service)].astype(np.int32)
         a["trip_pattern"] = np.r_[a["trip_pattern"], np.full(k, pattern)].astype(np.int32)
-        a["trip_time_off"] = np.r_[a["trip_time_off"], a["trip_time_off"][-1] + n * np.arange(1, k + 1)].astype(np.int64)
+        last = a["trip_time_off"][-1]
+        a["trip_time_off"] = np.r_[a["trip_time_off"], last + n * np.arange(1, k + 1)].astype(np.int64)
         a["st_arr_s"] = np.r_[a["st_arr_s"], arr.reshape(-1)].astype(np.int32)
         a["st_dep_s"] = np.r_[a["st_dep_s"], dep.reshape(-1)].astype(np.int32)
 

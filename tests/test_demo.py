@@ -1,0 +1,91 @@
+"""``access demo``: the synthetic region generated in the real formats, run end to end through the real loaders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow  # one demo run (about 20-40 s on 2 shared cores) shared by the module
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from access.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "access-demo"
+    assert main(["demo", "--out", str(out), "-q"]) == 0
+    return out
+
+
+def test_demo_writes_the_report(demo):
+    import pyogrio
+
+    for f in ("summary.md", "epci.gpkg", "region.gpkg", "epci.parquet", "epci.csv", "cells.parquet",
+              "venues.parquet", "epci_map.html"):
+        assert (demo / f).stat().st_size > 0, f
+    pngs = sorted((demo / "maps").glob("*.png"))
+    assert len(pngs) >= 8 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert {n for n, _ in pyogrio.list_layers(demo / "region.gpkg")} == {"epci", "cells", "venues"}
+    html = (demo / "epci_map.html").read_text()
+    assert "leaflet" in html.lower()
+    # the sources were the generated files in the real formats, read by the real loaders
+    data = demo / "data"
+    assert b"OSMHeader" in (data / "demo.osm.pbf").read_bytes()[:32]
+    assert (data / "carreaux_200m_met.gpkg").read_bytes()[:15] == b"SQLite format 3"
+
+
+def test_demo_every_epci_classified(demo):
+    from access.indicators import CLASSES
+
+    manifest = json.loads((demo / "data" / "manifest.json").read_text())
+    a = pd.read_parquet(demo / "epci.parquet")
+    assert sorted(a["id"]) == sorted(manifest["epci"]["codes"])
+    assert a["class"].isin(CLASSES).all() and not (a["class"] == "insufficient data").any()
+    prio = a.set_index("id").loc[manifest["epci"]["priority"]]
+    assert (prio["class"] == "priority contract zone").all()
+    assert (a["population"] > 0).all()
+    # the cells' population is all attributed (the EPCI tile the territory)
+    cells = pd.read_parquet(demo / "cells.parquet")
+    assert a["population"].sum() == pytest.approx(cells["population"].sum(), rel=1e-6)
+    assert cells["population"].sum() == pytest.approx(manifest["filosofi"]["ind"], rel=1e-6)
+    summary = (demo / "summary.md").read_text()
+    for name in a["name"]:
+        assert name in summary
+
+
+def test_demo_times_increase_with_distance_from_venues(demo):
+    c = pd.read_parquet(demo / "cells.parquet")
+    for mode, r_min in (("walk", 0.8), ("bike", 0.8), ("car", 0.5), ("transit", 0.5)):
+        t = c[f"time_{mode}_any"].to_numpy(float)
+        ok = np.isfinite(t)
+        assert ok.mean() > 0.3, mode
+        r = np.corrcoef(c["crowfly_km_any"].to_numpy(float)[ok], t[ok])[0, 1]
+        assert r > r_min, (mode, r)
+    # faster modes: car beats walking wherever both reach a venue (allowing for a little parking-free slack)
+    both = np.isfinite(c["time_car_any"]) & np.isfinite(c["time_walk_any"])
+    assert (c.loc[both, "time_car_any"] <= c.loc[both, "time_walk_any"] + 1.0).mean() > 0.95
+
+
+def test_demo_rural_areas_are_farther(demo):
+    a = pd.read_parquet(demo / "epci.parquet").sort_values("density")
+    # the emptiest intercommunality waits longer by car than the densest, and reaches fewer venues on foot
+    assert a["time_car_any_mean"].iloc[0] > a["time_car_any_mean"].iloc[-1]
+    assert a["time_walk_any_share_within_30min"].iloc[0] < a["time_walk_any_share_within_30min"].iloc[-1]
+
+
+def test_demo_rerun_is_cached(demo, tmp_path):
+    from access.commands.demo import run_demo
+
+    out = tmp_path / "copy"
+    shutil.copytree(demo, out)
+    res = run_demo(out, progress=False)
+    assert {"inputs", "matrix_walk", "matrix_bike", "matrix_car", "matrix_transit", "indicators", "areas",
+            "report"} <= set(res.reused)
+    assert res.timings_s["matrix_transit"] < 1.0
+    before = pd.read_parquet(demo / "epci.parquet")
+    after = pd.DataFrame(res.areas.drop(columns="geometry")).reset_index(drop=True)
+    pd.testing.assert_frame_equal(after, before.reset_index(drop=True), check_dtype=False)
