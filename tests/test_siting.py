@@ -377,3 +377,39 @@ def test_forward_and_reverse_strategies_identical(poa_network, cells, ct_small):
     assert np.array_equal(c.subset(np.arange(40)).dense(), a.dense())
     with pytest.raises(ValidationError, match="unknown strategy"):
         st.candidate_times(poa_network, cells, sub, strategy="sideways")
+
+
+def test_comparison_through_scenarios(ct_large, pop, existing, cells):
+    pytest.importorskip("access.scenarios")
+    res = st.maximal_coverage(ct_large, pop, 3, threshold_min=T_MIN, existing=existing, exact=False)
+    cmp_ = res.comparison(areas=_areas(cells))
+    cv = res.cell_values()
+    c = cmp_.cells.set_index("id").reindex(cv["id"])
+    assert np.array_equal(c["time_nearest_after"].to_numpy(), cv["time_nearest_after"].to_numpy())
+    d = c["time_nearest_delta"].to_numpy()
+    assert (d[np.isfinite(d)] <= 0).all()  # new sites never make anyone farther
+    assert cmp_.areas is not None and len(cmp_.areas) == 4
+
+
+@pytest.mark.parametrize("objective,extra", [("p-median", []), ("tour", ["--shares", "0.5,0.5"]),
+                                             ("minimax", ["--area-column", "zone"]),
+                                             ("equity", ["--fragile-column", "fragile"])])
+def test_cli_objectives(poa_network, cells, cand_small, tmp_path, objective, extra):
+    from click.testing import CliRunner
+
+    from access.commands.site import command
+
+    net_dir = poa_network.save(tmp_path / "net")
+    c = cells[["id", "lon", "lat", "population"]].assign(
+        zone=np.where(cells.lat < cells.lat.median(), "s", "n"), fragile=(cells["schools"] == 0).astype(int))
+    c.to_csv(tmp_path / "cells.csv", index=False)
+    cand_small.to_csv(tmp_path / "cand.csv", index=False)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(command, ["--network", str(net_dir), "--cells", str(tmp_path / "cells.csv"),
+                                     "--candidates", str(tmp_path / "cand.csv"), "--objective", objective, "-k", "2",
+                                     "--vary-walk-speed", "none", "--vary-threshold", "none", "--out", str(out),
+                                     *extra])
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    sites = pd.read_csv(out / "sites.csv")
+    assert len(sites) == 2 and "marginal_gain" in sites.columns
+    assert (out / "map.png").exists()

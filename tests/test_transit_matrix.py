@@ -196,3 +196,13 @@ def test_route_legs_match_matrix(net, points):
             else:
                 assert list(legs["kind"]) == ["direct"]
     assert n_rides > 0
+
+
+def test_range_window_equals_separate_departures(net, points):
+    hx, snap, o, d = points
+    kw = dict(percentiles=(50,), max_time_s=MAX_TIME, max_walk_s=MAX_WALK, per_minute=True, progress=False)
+    _, pm = transit_travel_times(net, snap.subset(o[:2]), snap.subset(d), departure=DEP, window_min=6, **kw)
+    for m in range(6):
+        _, one = transit_travel_times(net, snap.subset(o[:2]), snap.subset(d), window_min=1,
+                                      departure=DEP + dt.timedelta(minutes=m), **kw)
+        assert np.array_equal(pm[:, :, m], one[:, :, 0])

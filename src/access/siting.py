@@ -477,6 +477,24 @@ class SitingResult:
                                                    - out[f"time_nearest_before_share_within_{t:g}min"])
         return out
 
+    def comparison(self, *, cells=None, areas=None, area_id: str = "id", **kw):
+        """Before/after through the scenarios' comparison (:func:`access.scenarios.compare`): per cell
+        ``time_nearest_before/_after/_delta`` (minutes), and with ``areas`` the per-area tables and typology
+        classes before/after. ``cells``: the cells' geometry (GeoDataFrame with ``id``; default their points)."""
+        import geopandas as gpd
+
+        from .scenarios import compare
+
+        cv = self.cell_values()
+        before = cv[["id", "population", "time_nearest_before"]].rename(columns={"time_nearest_before":
+                                                                                 "time_nearest"})
+        after = cv[["id", "population", "time_nearest_after"]].rename(columns={"time_nearest_after": "time_nearest"})
+        if cells is None and self.times.cell_lon is not None:
+            cells = gpd.GeoDataFrame({"id": self.times.cell_ids},
+                                     geometry=gpd.points_from_xy(self.times.cell_lon, self.times.cell_lat),
+                                     crs="EPSG:4326")
+        return compare(before, after, cells=cells, areas=areas, area_id=area_id, measures=["time_nearest"], **kw)
+
     def plot(self, path, *, areas=None, title: str | None = None, max_minutes: float | None = None):
         """A PNG map: cells coloured by minutes to the nearest venue after siting (grey: none within the bound),
         existing venues (black squares), chosen sites (red stars numbered by rank), area outlines if given."""

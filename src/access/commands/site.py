@@ -46,7 +46,8 @@ def _floats(s: str | None) -> list[float]:
               help="stability: other thresholds in minutes, e.g. 10,20; 'auto' = threshold x 0.8 and x 1.2; 'none'")
 @click.option("--max-snap", default=500.0, show_default=True, help="metres")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="output folder: sites.csv, cells.csv, areas.gpkg, map.png, summary.json")
+              help="output folder: sites.csv, cells.csv, stability.csv, areas.gpkg, typology_changes.csv, map.png, "
+              "summary.json")
 def command(network_dir, cells, candidates, venues, category, objective, k, threshold, max_time, mode, pop_col,
             fragile_column, area_column, shares, exact, areas, departure, window, walk_speed, vary_walk_speed,
             vary_threshold, max_snap, out_dir):
@@ -110,6 +111,8 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
         return st.plan_tour(times, pop, k, threshold_min=threshold_min, shares=sh, **common)
 
     res = solve(ct)
+    if vary_threshold == "auto" and objective == "p-median":
+        vary_threshold = ""  # p-median does not use the threshold
     if vary_threshold == "auto":
         vary_threshold = ",".join(f"{threshold * f:g}" for f in (0.8, 1.2) if threshold * f <= max_time)
     if vary_walk_speed == "auto":
@@ -144,7 +147,14 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
         cg = gpd.GeoDataFrame({"id": c.ids}, geometry=gpd.points_from_xy(c.lon, c.lat), crs="EPSG:4326")
         cmp_ = res.compare_areas(cg, area_gdf)
         with atomic_path(out / "areas.gpkg", suffix=".gpkg") as tmp:
-            cmp_.to_file(tmp, driver="GPKG")
+            cmp_.to_file(tmp, driver="GPKG", layer="areas")
+        try:  # typology classes before/after through the scenarios' comparison
+            ty = res.comparison(cells=cg, areas=area_gdf).typology
+        except ImportError:
+            ty = None
+        if ty is not None:
+            with atomic_path(out / "typology_changes.csv", suffix=".csv") as tmp:
+                ty.to_csv(tmp, index=False)
     res.plot(out / "map.png", areas=area_gdf)
     summary = dict(objective=res.objective, sites=[str(s) for s in res.site_ids], objective_before=res.objective_before,
                    objective_after=res.objective_after, seconds=time.perf_counter() - t0,

@@ -20,7 +20,9 @@ Labels, for ``k`` rides (rounds ``0..K``):
 
 Range-RAPTOR: departure minutes are processed latest first and labels are kept between them (an arrival reachable
 leaving later is reachable leaving earlier, by waiting). Labels are "at most k rides", so reusing them keeps the
-ride limit exact. Boarding needs ``dep >= arrival + slack_s`` (R5's 60 s boarding slack, also at the first
+ride limit exact. Only the access stops where a vehicle leaves between this minute's boarding time and the
+previous (later) minute's are marked for round 1 (one moving pointer per access stop into the stop's sorted
+departures): scanning from the others could only find trips already found. Boarding needs ``dep >= arrival + slack_s`` (R5's 60 s boarding slack, also at the first
 boarding). A label above ``departure + max_time_s`` is not recorded.
 
 Percentiles use R5's nearest-rank rule: with the ``n`` per-minute travel times sorted ascending (unreachable last),
@@ -270,9 +272,9 @@ def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
                     t_prev = dep_times[m + 1]
                 ni = run_departure(t, t_prev, t + max_time_s, src_stop[a0:a1], src_s[a0:a1], K, slack_s,
                                    pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
-                                   t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
-                                   tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
-                                   improved_flag, improved_list, 0, acc_ptr,
+                                   t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep,
+                                   x_off, x_to, x_s, tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list,
+                                   snap_buf, improved_flag, improved_list, 0, acc_ptr,
                                    False, dummy8, dummy32, dummy8, dummy32, dummy32, dummy32, dummy32)
                 for j in range(ni):
                     improved_flag[improved_list[j]] = False
@@ -285,7 +287,8 @@ def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
 def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, d_off, d_slot, d_s,
                         dep_times, K, max_time_s, slack_s, pct_index,
                         pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
-                        stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s, n_chunks, want_per_minute):
+                        stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s, n_chunks,
+                        want_per_minute):
     """Origins x destinations travel-time percentiles over a departure window (range-RAPTOR).
 
     Parameters (CSR by origin unless said)
@@ -350,9 +353,9 @@ def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_s
                     t_prev = INF if m == n_min - 1 else dep_times[m + 1]
                     ni = run_departure(t, t_prev, t + max_time_s, acc_stop[a0:a1], acc_s[a0:a1], K, slack_s,
                                        pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off,
-                                       t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep, x_off, x_to, x_s,
-                                       tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list, snap_buf,
-                                       improved_flag, improved_list, 0, acc_ptr,
+                                       t_arr, t_dep, stop_pat_off, stop_pat, stop_pat_pos, sdep_off, sdep,
+                                       x_off, x_to, x_s, tau, tau_ride, mark_a, list_a, list_b, pat_start, pat_list,
+                                       snap_buf, improved_flag, improved_list, 0, acc_ptr,
                                        False, dummy8, dummy32, dummy8, dummy32, dummy32, dummy32, dummy32)
                     for j in range(ni):
                         improved_flag[improved_list[j]] = False

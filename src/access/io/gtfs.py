@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -65,7 +64,6 @@ _REQUIRED = {
     "stop_times.txt": ["trip_id", "stop_id", "stop_sequence"],
 }
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_TIME_RE = re.compile(r"^\s*(\d{1,3}):([0-5]\d):([0-5]\d)\s*$")
 MISSING_TIME = np.int32(-1)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
-from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,9 +37,8 @@ __all__ = ["Timetable", "DayTimetable", "transit_travel_times", "BOARD_SLACK_S"]
 
 BOARD_SLACK_S = 60
 DAY_S = 86400
-NEXT_DAY_HORIZON_S = 12 * 3600
-EGRESS_WALK_LIMIT_M = 2000.0  # like R5's TransitLayer.WALK_DISTANCE_LIMIT_METERS: egress walks are at most 2 km  # next-day trips starting before 12:00 are included (late-evening queries)
-_NTHREADS = None
+NEXT_DAY_HORIZON_S = 12 * 3600  # next-day trips starting before 12:00 are included (late-evening queries)
+EGRESS_WALK_LIMIT_M = 2000.0  # as R5 (TransitLayer.WALK_DISTANCE_LIMIT_METERS): egress walks are at most 2 km
 
 
 def _n_chunks():
