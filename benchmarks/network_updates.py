@@ -74,7 +74,8 @@ def centre_box(g, half_m=250.0):
             f"{lon0 - dlon} {lat0 + dlat}, {lon0 - dlon} {lat0 - dlat}))"), lon0, lat0
 
 
-def run_city(label, pbf, gtfs, cells, venues, *, repeat, max_time_min, extra_close_ways=None, transit_cells=200):
+def run_city(label, pbf, gtfs, cells, venues, *, repeat, max_time_min, extra_close_ways=None, transit_cells=200,
+             departure=None):
     import access
     from access import TransportNetwork
     from access.io.osm import read_highways
@@ -84,7 +85,7 @@ def run_city(label, pbf, gtfs, cells, venues, *, repeat, max_time_min, extra_clo
     rows = []
     modes = ("walk", "bike", "car")
     print(f"\n== {label}: {len(cells):,} cells, {len(venues):,} venues", flush=True)
-    t_build_all, net = med(lambda: TransportNetwork.from_files(pbf, modes=modes), max(1, repeat // 2))
+    t_build_all, net = med(lambda: TransportNetwork.from_files(pbf, modes=modes), repeat)
 
     def rebuild_mode(m):
         ways = read_highways(pbf)
@@ -172,7 +173,7 @@ def run_city(label, pbf, gtfs, cells, venues, *, repeat, max_time_min, extra_clo
                                 {"close": [{"name": "bridges", "way_ids": extra_close_ways}]}))
     t_rebuild = {}
     for m in ("car", "walk"):
-        t_rebuild[m], _ = med(lambda m=m: rebuild_mode(m), max(1, repeat // 2))
+        t_rebuild[m], _ = med(lambda m=m: rebuild_mode(m), repeat)
     states = {"walk": st}
     for name, m, sec in street_edits:
         scn = Scenario.from_dict({"name": name, "streets": sec})
@@ -196,8 +197,7 @@ def run_city(label, pbf, gtfs, cells, venues, *, repeat, max_time_min, extra_clo
                               f"matrix + measures ({t_rec:.2f} s)"))
     # ---------------------------------------------------------------- transit edits
     if gtfs is not None:
-        t_build_tt, tnet = med(lambda: TransportNetwork.from_files(pbf, gtfs=[gtfs], modes=("walk",)),
-                               max(1, repeat // 2))
+        t_build_tt, tnet = med(lambda: TransportNetwork.from_files(pbf, gtfs=[gtfs], modes=("walk",)), repeat)
         tt = tnet.timetable
         counts = np.bincount(tt.arrays["trip_route"], minlength=tt.n_routes)
         order = np.argsort(counts)[::-1]
@@ -212,6 +212,27 @@ def run_city(label, pbf, gtfs, cells, venues, *, repeat, max_time_min, extra_clo
                                                   "headway_min": 10, "start": "06:00", "end": "22:00",
                                                   "speed_kmh": 25, "max_snap_m": 2000}]}),
         ]
+        # a transit venue: its column comes from the regular transit matrix (no single-destination RAPTOR)
+        import datetime as _dt
+
+        dep = departure or _dt.datetime.combine(tt.service_dates[0], _dt.time(8, 0))
+        sub = cells.sample(min(transit_cells, len(cells)), random_state=2)
+        tkw = dict(departure=dep, window_min=10)
+        try:
+            st_t = AccessibilityState.build(tnet, sub, venues, mode="transit", max_time_min=max_time_min, **tkw)
+            lo, la = pts[0]
+            t_tadd, _ = med(lambda: st_t.copy().add_venue("tb", lo, la, category=cat0), max(1, repeat // 2))
+            v_t = pd.concat([venues, pd.DataFrame([{"id": "tb", "lon": lo, "lat": la, "category": cat0,
+                                                    "capacity": 1.0}])], ignore_index=True)
+            t_tfull, _ = med(lambda: full_recompute(tnet, sub, v_t, "transit", max_time_min, **tkw),
+                             max(1, repeat // 2))
+            rows.append(dict(city=label, edit="venue add (transit)", incremental_s=t_tadd, full_s=t_tfull,
+                             ratio=t_tfull / t_tadd, dense_rebuild_s=None,
+                             note=f"{len(sub)} cells, 10-min window: the column is a transit matrix to one "
+                                  "destination (no backward RAPTOR yet), so little is saved"))
+        except Exception as exc:  # report and go on
+            rows.append(dict(city=label, edit="venue add (transit)", incremental_s=None, full_s=None, ratio=None,
+                             dense_rebuild_s=None, note=f"not run: {exc}"))
         for name, sec in t_edits:
             scn = Scenario.from_dict({"name": name, "transit": sec})
             try:
@@ -274,8 +295,10 @@ def main(argv=None):
         sys.exit(f"benchmark needs {pbf} (set ACCESS_TEST_DATA); skipping")
     gtfs = None if a.no_transit else DATA / "porto_alegre" / "poa_eptc.zip"
     cells, venues = poa_inputs()
+    import datetime as _dt
+
     rows = run_city("Porto Alegre", pbf, gtfs, cells, venues, repeat=a.repeat, max_time_min=a.max_time,
-                    extra_close_ways=poa_bridges(pbf))
+                    extra_close_ways=poa_bridges(pbf), departure=_dt.datetime(2019, 5, 13, 14, 0))
     extra = {}
     if a.scale:
         with tempfile.TemporaryDirectory() as tmp:
@@ -295,8 +318,10 @@ def main(argv=None):
             venue_add_ratio=float(d.loc["venue add (walk)", "ratio"]), venue_add_target=100.0,
             speed_change_ratio=float(d.loc["street speed x0.5 (car)", "ratio"]), speed_change_target=10.0)
     print("\ntargets:", targets)
+    import os
+
     write_json("network_updates", dict(rows=rows, targets=targets, repeat=a.repeat, max_time_min=a.max_time,
-                                       **extra), a.out)
+                                       load_average=os.getloadavg(), **extra), a.out)
 
 
 if __name__ == "__main__":

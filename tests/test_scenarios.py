@@ -155,6 +155,9 @@ def test_bad_files_fail_on_the_network(tmp_path, poa_network, poa_transit, poa_h
             'headway_min = 10\nstart = "12:00"\nend = "13:00"\n', poa_transit)
     with pytest.raises(ScenarioError, match="edit 'no route'.*route id 'ZZZ' does not exist"):
         run('[[transit.remove_route]]\nname = "no route"\nroute_ids = ["ZZZ"]\n', poa_transit)
+    with pytest.raises(ScenarioError, match=r"edit 'car link'.*none of its modes \['car'\] is in this network"):
+        run('[[streets.link]]\nname = "car link"\nfrom = [-51.2337, -30.0453]\nto = [-51.2170, -30.0575]\n'
+            'modes = ["car"]\nspeed_kmh = 50\n', poa_transit)
     with pytest.raises(ScenarioError, match="edit 'bus'.*no transit timetable"):
         run('[[transit.remove_route]]\nname = "bus"\nroute_ids = ["R4"]\n')
     with pytest.raises(ScenarioError, match="does not exist"):

@@ -230,6 +230,7 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
         job_f = client.scatter(job, broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
         computed = 0
+        errors: list = []
         for rnd in range(retries + 1):
             todo = [i for i in range(job.n_chunks) if not chunk_done(job, out, i)]
             if not todo:
@@ -245,11 +246,14 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
                              [f"access-chunk-{job.run_hash}-{token}-{rnd}-{i}" for i in todo],
                              desc=f"{job.mode} origin chunks", total=len(todo), progress=progress, retries=retries)
             computed += sum(1 for r in res if isinstance(r, dict) and not r.get("skipped"))
+            errors += [r[1] for r in res if isinstance(r, tuple)]
         missing = [i for i in range(job.n_chunks) if not chunk_done(job, out, i)]
         if missing:
             raise AccessError(f"{len(missing)} chunks of {str(out)!r} are still missing after {retries + 1} rounds, "
-                              f"e.g. {missing[:5]}; check the workers' logs, then run the same command again to "
-                              "resume")
+                              f"e.g. {missing[:5]} (last error: {errors[-1]!r}); check the workers' logs, then run "
+                              "the same command again to resume" if errors else
+                              f"{len(missing)} chunks of {str(out)!r} are still missing, e.g. {missing[:5]}; run the "
+                              "same command again to resume")
         del job_f
     finally:
         if own_client is not None:

@@ -576,18 +576,20 @@ def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, mod
     lines += ["## Typology", ""] + [f"- {k}: {v}" for k, v in counts.items()] + [""]
     lines += [f"## Headline figures per EPCI", "",
               "Minutes: population-weighted mean time to the nearest venue of any category, over the population "
-              f"that reaches one within {recipe.max_time_min} min; '≤{t}': share of the population within {t} "
-              "minutes of a venue.", ""]
+              f"that reaches one within {recipe.max_time_min} min; 'none': share of the population that reaches no "
+              f"venue within {recipe.max_time_min} min (read the mean together with it); '≤{t}': share of the "
+              f"population within {t} minutes of a venue.", ""]
     head = ["EPCI", "name", "population", "venues /10k"]
     for m in modes:
-        head += [f"{m} min", f"{m} ≤{t}"]
+        head += [f"{m} min", f"{m} none", f"{m} ≤{t}"]
     head += ["poverty", "class"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in epci.sort_values("population", ascending=False).iterrows():
         row = [str(r["id"]), str(r.get("name", "")), _fmt(r["population"], ",.0f"),
                _fmt(r.get("venues_per_10k"), ".1f")]
         for m in modes:
-            row += [_fmt(r.get(f"time_{m}_any_mean"), ".1f"), _fmt(r.get(f"time_{m}_any_share_within_{t:g}min"), ".0%")]
+            row += [_fmt(r.get(f"time_{m}_any_mean"), ".1f"), _fmt(r.get(f"time_{m}_any_share_unreachable"), ".0%"),
+                    _fmt(r.get(f"time_{m}_any_share_within_{t:g}min"), ".0%")]
         row += [_fmt(r.get("poverty_rate"), ".0%"), str(r["class"]) + (f" ({r['priority_zone']})"
                                                                       if pd.notna(r.get("priority_zone")) else "")]
         lines.append("| " + " | ".join(row) + " |")

@@ -206,9 +206,16 @@ class TransportNetwork:
 
 
 def _code_version() -> str:
+    """The package version plus a hash of the code that builds networks, so an edit invalidates cached bundles."""
     from .. import __version__
 
-    return __version__
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(__version__.encode())
+    for p in sorted([*root.joinpath("network").glob("*.py"), root / "io" / "osm.py", root / "io" / "gtfs.py",
+                     root / "_data.py"]):
+        if p.exists():
+            h.update(p.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"
 
 
 def content_key(paths, settings: dict) -> str:

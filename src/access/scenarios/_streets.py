@@ -265,9 +265,9 @@ def apply_street_edits(g: StreetGraph, edits, *, report: dict | None = None, lin
 def check_report(edits, report: dict, modes_present) -> None:
     """Raise for a close/speed edit that matched nothing, or named way ids that no edited graph holds."""
     for e in edits:
-        if e.kind == "link":
-            continue
         rows = report.get(e.name, [])
+        if e.kind == "link" and rows:
+            continue
         if not rows:
             raise e.error(f"none of its modes {list(e.params['modes'])} is in this network (it has "
                           f"{list(modes_present)})")
