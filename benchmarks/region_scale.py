@@ -153,7 +153,7 @@ def main():
     ap.add_argument("--transit-max-time", type=float, default=60.0)
     ap.add_argument("--window", type=int, default=30)
     ap.add_argument("--transit-sample", type=int, default=0, help="transit: every k-th 1 km square, this many (0: all)")
-    ap.add_argument("--curve-venues", type=int, default=400, help="venues of the scaling-curve runs")
+    ap.add_argument("--curve-venues", type=int, default=2000, help="venues of the scaling-curve runs")
     ap.add_argument("--chunk-sizes", default="512,2048,8192")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: car,transit,curve")
     ap.add_argument("--out", default=None)
@@ -207,6 +207,12 @@ def main():
             r["part"] = f"curve: chunk {cs}, 1 process"
             runs.append(r)
             print(r, flush=True)
+        r = _spawn(dict(base, mode="car", origins="cells", max_time_min=args.car_max_time,
+                        memory_budget_mb=args.memory_budget_mb, n_venues=args.curve_venues,
+                        out=str(work / "out_curve")))
+        r["part"] = "curve: memory budget, 1 process"
+        runs.append(r)
+        print(r, flush=True)
         for w in range(1, args.workers + 1):
             r = _spawn(dict(base, mode="car", origins="cells", max_time_min=args.car_max_time,
                             memory_budget_mb=args.memory_budget_mb, n_venues=args.curve_venues, workers=w,

@@ -161,6 +161,7 @@ def test_matrix_equals_scipy_composition(poa_network, poa_hexgrid):
         warnings.simplefilter("ignore", access.AccessWarning)  # one hexagon lies off the extract
         ttm = access.travel_time_matrix(poa_network, pts, mode="walk", max_time_min=60, progress=False)
     s = g.snap(pts.lon, pts.lat, warn=False)
+    speed = 3.6 / 3.6  # walk connector, m/s
     nodes = np.unique(s.access_node[s.access_node >= 0])
     Dn = csg.dijkstra(g.to_scipy(), indices=nodes)
     row = {n: i for i, n in enumerate(nodes)}
@@ -176,6 +177,17 @@ def test_matrix_equals_scipy_composition(poa_network, poa_hexgrid):
                         continue
                     best = min(best, s.access_cost_s[i, a] + Dn[row[s.access_node[i, a]], s.egress_node[j, b]]
                                + s.egress_cost_s[j, b])
+            if s.snapped[i] and s.snapped[j] and s.edge[i] == s.edge[j]:
+                # both on one segment: straight along it, if the direction is allowed
+                e = s.edge[i]
+                fi, fj = s.fraction[i], s.fraction[j]
+                te = g.travel_time_s[e] if fj >= fi else (g.travel_time_s[g.reverse_edge[e]] if g.reverse_edge[e] >= 0 else None)
+                if te is not None:
+                    direct = (round(s.distance_m[i] / speed) + round(s.distance_m[j] / speed)
+                              + round(abs(fj - fi) * te))
+                    best = min(best, direct)
+            if i == j and s.snapped[i]:
+                best = 0  # a point to itself
             if best <= 3600:
                 ref[i, j] = best
     np.testing.assert_array_equal(ttm.times_s[:, :, 0], ref)

@@ -119,6 +119,42 @@ def _chunks(n: int, size: int):
         yield a, min(n, a + size)
 
 
+def coincident_pairs(o: Points, d: Points) -> tuple[np.ndarray, np.ndarray]:
+    """(origin idx, destination idx) of pairs at exactly the same coordinates."""
+    a = pd.DataFrame({"i": np.arange(len(o)), "x": o.lon, "y": o.lat})
+    b = pd.DataFrame({"j": np.arange(len(d)), "x": d.lon, "y": d.lat})
+    m = a.merge(b, on=["x", "y"])
+    return m["i"].to_numpy(), m["j"].to_numpy()
+
+
+def same_edge_times(graph: StreetGraph, o_snap, d_snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct times between origins and destinations snapped onto the same street segment.
+
+    The graph search only goes through nodes, so two points on one edge would otherwise be joined by a detour
+    through an end node (a point to itself would take a round trip). Returns (origin idx, destination idx,
+    seconds) for every such pair whose direction of travel along the edge is allowed.
+    """
+    oi = np.flatnonzero(o_snap.snapped)
+    di = np.flatnonzero(d_snap.snapped)
+    if not len(oi) or not len(di):
+        return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int64),)
+    o = pd.DataFrame({"i": oi, "edge": o_snap.edge[oi], "fo": o_snap.fraction[oi], "do": o_snap.distance_m[oi]})
+    d = pd.DataFrame({"j": di, "edge": d_snap.edge[di], "fd": d_snap.fraction[di], "dd": d_snap.distance_m[di]})
+    m = o.merge(d, on="edge")
+    if m.empty:
+        return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int64),)
+    e = m["edge"].to_numpy()
+    fo, fd = m["fo"].to_numpy(), m["fd"].to_numpy()
+    conn_speed = float(graph.meta.get("connector_speed_kmh") or graph.meta.get("speed_kmh") or 3.6) / 3.6
+    conn = np.rint(m["do"].to_numpy() / conn_speed) + np.rint(m["dd"].to_numpy() / conn_speed)
+    er = graph.reverse_edge[e]
+    forward = fd >= fo
+    t_edge = np.where(forward, graph.travel_time_s[e], np.where(er >= 0, graph.travel_time_s[np.maximum(er, 0)], -1))
+    ok = t_edge >= 0
+    t = conn + np.rint(np.abs(fd - fo) * t_edge)
+    return m["i"].to_numpy()[ok], m["j"].to_numpy()[ok], t[ok].astype(np.int64)
+
+
 def street_od_times(graph: StreetGraph, o_snap, d_snap, max_time_s: int, *, progress: bool = False,
                     chunk_size: int | None = None, desc: str = "origins") -> np.ndarray:
     """int32[n_o, n_d] seconds on one street graph between snapped points (-1 unreachable)."""
@@ -134,6 +170,10 @@ def street_od_times(graph: StreetGraph, o_snap, d_snap, max_time_s: int, *, prog
                                 d_snap.egress_node, d_snap.egress_cost_s, np.int32(max_time_s))
         bar.update(b - a)
     bar.close()
+    i, j, t = same_edge_times(graph, o_snap, d_snap)
+    keep = t <= max_time_s
+    i, j, t = i[keep], j[keep], t[keep]
+    np.minimum.at(out, (i, j), t.astype(np.int32))
     return dj.to_public(out)
 
 
@@ -195,6 +235,9 @@ def travel_time_matrix(network, origins, destinations=None, *, mode: str = "walk
         g = graph_at_speed(network.street(mode), speed)
         o_snap, d_snap = _snap_both(g, o, d, max_snap_m)
         times = street_od_times(g, o_snap, d_snap, max_time_s, progress=progress, chunk_size=chunk_size)
+        i, j = coincident_pairs(o, d)
+        ok = o_snap.snapped[i] & d_snap.snapped[j]
+        times[i[ok], j[ok]] = 0  # a point to itself (or to a destination at the very same place) takes no time
         settings.update(speed_kmh=speed)
         return TravelTimeMatrix(o.ids, d.ids, times[:, :, None], mode, (50,), settings=settings)
     # transit

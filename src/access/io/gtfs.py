@@ -1,4 +1,4 @@
-"""GTFS feeds -> typed tables (times as int32 seconds past service-day noon-minus-12h, over 24:00 allowed).
+"""GTFS feeds -> typed tables (times as int32 seconds since the start of the service day; over 24:00 allowed).
 
 This module decodes; it makes no routing decisions. :func:`read_gtfs` reads one feed (a ``.zip`` or a folder),
 :func:`read_feeds` several at once with ids made unique per feed. The result is a :class:`GTFSFeed` of pandas
@@ -677,6 +677,12 @@ def read_feeds(paths, *, feed_ids=None) -> list[GTFSFeed]:
     Returns
     -------
     list of GTFSFeed
+
+    Examples
+    --------
+    >>> eptc, trensurb = read_feeds(["poa_eptc.zip", "poa_trensurb.zip"])  # doctest: +SKIP
+    >>> trensurb.stops["stop_id"].iloc[0]  # doctest: +SKIP
+    'poa_trensurb:MR'
     """
     if isinstance(paths, (str, Path, GTFSFeed)):
         paths = [paths]

@@ -351,6 +351,12 @@ class Timetable:
         cd = pd.concat([f.calendar_dates for f in feeds], ignore_index=True)
         xfers = pd.concat([f.transfers for f in feeds], ignore_index=True)
 
+        # internal stop order: first appearance along the trips (stops ridden one after the other get nearby
+        # numbers, so RAPTOR's per-stop labels are read from nearby memory); stops no trip serves come last
+        seen = pd.unique(st.sort_values(["trip_id", "stop_sequence"], kind="stable")["stop_id"])
+        rank = pd.Index(seen).get_indexer(stops["stop_id"])
+        rank = np.where(rank < 0, len(seen) + np.arange(len(stops)), rank)
+        stops = stops.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         stop_index = pd.Index(stops["stop_id"])
         n_stops = len(stops)
         parent = stop_index.get_indexer(stops["parent_station"].where(stops["parent_station"] != "", "\0none"))
@@ -761,6 +767,13 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
     times_s : int32[n_o, n_d, n_p]
         Seconds, ``-1`` unreachable.
     per_minute : int32[n_o, n_d, window_min] or None
+
+    Examples
+    --------
+    >>> walk = net.street("walk")  # doctest: +SKIP
+    >>> snap = walk.snap(points.lon, points.lat)  # doctest: +SKIP
+    >>> times, _ = transit_travel_times(net, snap, snap, departure=datetime(2019, 5, 13, 14), window_min=120,
+    ...                                 percentiles=(5, 50, 95), max_time_s=7200)  # doctest: +SKIP
     """
     tt = network.timetable
     if tt is None:

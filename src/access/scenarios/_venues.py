@@ -12,15 +12,11 @@ def normalise_venues(venues, *, capacity: str = "capacity", category: str = "cat
     """A plain DataFrame ``id, lon, lat, category, capacity`` (category "all", capacity 1 where absent)."""
     from ..io.places import read_points
 
-    if isinstance(venues, pd.DataFrame) and {"id", "lon", "lat", "category", "capacity"} <= set(venues.columns) \
-            and not hasattr(venues, "geometry"):
-        df = venues[["id", "lon", "lat", "category", "capacity"]].copy()
-    else:
-        pts = read_points(venues, name="venues")
-        fr = pts.frame
-        df = pd.DataFrame({"id": pts.ids, "lon": pts.lon, "lat": pts.lat})
-        df["category"] = fr[category].to_numpy() if category in fr.columns else "all"
-        df["capacity"] = fr[capacity].to_numpy() if capacity in fr.columns else 1.0
+    pts = read_points(venues, name="venues")  # ids unique and present, coordinates valid, CRS converted
+    fr = pts.frame
+    df = pd.DataFrame({"id": pts.ids, "lon": pts.lon, "lat": pts.lat})
+    df["category"] = fr[category].to_numpy() if category in fr.columns else "all"
+    df["capacity"] = fr[capacity].to_numpy() if capacity in fr.columns else 1.0
     df["capacity"] = pd.to_numeric(df["capacity"], errors="coerce").astype(np.float64)
     bad = ~np.isfinite(df["capacity"].to_numpy()) | (df["capacity"].to_numpy() < 0)
     if bad.any():
