@@ -14,8 +14,9 @@ streets, transit, Filosofi-style 200 m cells and Basilic-style venues; generated
 3. **scaling curve** (car, all cells to the first ``--curve-venues`` venues): chunk sizes in one process, and
    1..``--workers`` Dask workers (processes, ``cpu_count // workers`` numba threads each).
 
-Every run is a fresh subprocess; its peak memory is the largest sampled RSS of the process and its children (Dask
-workers included), and its own ``ru_maxrss``. Network build and region generation are timed apart.
+Every run is a fresh subprocess; its peak memory is the largest RSS of the process plus its children (Dask workers
+included), sampled every 50 ms with psutil (``ru_maxrss`` is not used: Linux carries it over from the parent across
+fork and exec). Network build and region generation are timed apart; ``run_s`` includes snapping the points.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, peak_rss_mb, table, write_json
+from _common import ROOT, table, write_json
 
 CUTOFFS = (10, 20, 30, 45)
 
@@ -130,8 +131,7 @@ def run_part(spec: dict) -> dict:
     return dict(mode=spec["mode"], origins=res.n_origins, destinations=res.n_destinations, chunks=res.n_chunks,
                 chunk_size=res.chunk_size, direction=res.direction, workers=spec.get("workers") or 0,
                 read_s=round(t_read, 2), run_s=round(t_run, 2), pairs_written=rows,
-                parquet_mb=round(size / 2**20, 1), peak_rss_mb=round(peak[0] / 2**20, 1),
-                self_maxrss_mb=round(peak_rss_mb(), 1))
+                parquet_mb=round(size / 2**20, 1), peak_rss_mb=round(peak[0] / 2**20, 1))
 
 
 def _spawn(spec: dict) -> dict:

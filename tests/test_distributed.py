@@ -148,3 +148,27 @@ def test_cli_workers(bundle, poa_hexgrid, tmp_path):
     assert "3 chunks" in r.output
     m = pd.read_parquet(tmp_path / "cli")
     assert len(m) == 120 * 120
+
+
+def test_scheduler_address_and_resume_across_backends(client, bundle, points, tmp_path):
+    """An interrupted one-process run is finished on the cluster (by address): same files as a clean run."""
+    from access.chunked import chunked_travel_time_matrix
+    from access.io.places import read_points
+
+    o, d = points
+    o = read_points(o.frame.iloc[:120].reset_index(drop=True), name="origins")
+    kw = dict(mode="walk", max_time_min=30, chunk_size=30, drop_unreachable=True)
+    ref = _chunked(bundle, o, d, tmp_path / "ref", **kw)
+    seen = []
+
+    def stop(i):
+        seen.append(i)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chunked_travel_time_matrix(bundle, o, d, tmp_path / "run", progress=False, _before_write=stop, **kw)
+    res = _chunked(bundle, o, d, tmp_path / "run", scheduler=client.scheduler.address, direction="reverse", **kw)
+    assert res.chunks_computed == ref.n_chunks - 2 == 2
+    assert _files(tmp_path / "run") == _files(tmp_path / "ref")

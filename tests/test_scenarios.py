@@ -237,6 +237,7 @@ def test_speed_change_equals_scipy_on_retimed_graph(poa_network):
 
     inside = shapely.intersects(edge_lines(g), shapely.from_wkt(poly))
     assert changed.any() and not (changed & ~inside).any()
+    assert changed[inside].mean() > 0.95  # the bounding-box prefilter misses none
 
 
 def test_new_link_only_shortens_trips(poa_network, poa_hexgrid):
@@ -283,6 +284,31 @@ def test_venue_columns_equal_forward_matrix(mode, poa_network, nantes_network, p
         for i in range(3):  # one venue at a time: the serial kernel
             one = venue_column(net, mode, snap, float(pts.lon.iloc[i]), float(pts.lat.iloc[i]), 40 * 60)
             np.testing.assert_array_equal(one, fwd[:, i])
+        # venues exactly at cell centroids: same-segment direct times and 0 s at the same place, as the matrix
+        from access.io.places import read_points
+
+        at = cells.sample(15, random_state=2)[["id", "lon", "lat"]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fwd = access.travel_time_matrix(net, cells, at, mode=mode, max_time_min=40,
+                                            progress=False).times_s[:, :, 0]
+        cp = read_points(cells, name="cells")
+        np.testing.assert_array_equal(venue_columns(net, mode, snap, at.lon, at.lat, 40 * 60, cells=cp), fwd)
+        one = venue_column(net, mode, snap, float(at.lon.iloc[0]), float(at.lat.iloc[0]), 40 * 60, cells=cp)
+        np.testing.assert_array_equal(one, fwd[:, 0])
+        assert (fwd == 0).sum() >= 10
+        # venues a few metres from cells, often on the same street segment (the direct along-edge time counts)
+        near = at.assign(lon=at.lon + rng.normal(0, 2e-4, len(at)), lat=at.lat + rng.normal(0, 2e-4, len(at)))
+        vs = g.snap(near.lon.to_numpy(), near.lat.to_numpy(), warn=False)
+        near = near[vs.snapped]
+        assert np.isin(g.snap(near.lon.to_numpy(), near.lat.to_numpy(), warn=False).edge, snap.edge).sum() >= 3
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fwd = access.travel_time_matrix(net, cells, near, mode=mode, max_time_min=40,
+                                            progress=False).times_s[:, :, 0]
+        ones = np.column_stack([venue_column(net, mode, snap, float(x), float(y), 40 * 60, cells=cp)
+                                for x, y in zip(near.lon, near.lat)])
+        np.testing.assert_array_equal(ones, fwd)
         assert (col >= 0).mean() > 0.05  # the comparison is not vacuous
 
 

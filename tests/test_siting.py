@@ -76,9 +76,11 @@ def test_candidate_columns_equal_matrix(poa_network, cells, cand_small, ct_small
 
 def test_candidate_columns_equal_scenarios_venue_columns(poa_network, cells, cand_small, ct_small, walk):
     sc = pytest.importorskip("access.scenarios._state")
+    from access.io.places import read_points
+
     snap = walk.snap(cells.lon, cells.lat, warn=False)
     cols = sc.venue_columns(poa_network, "walk", snap, cand_small.lon.to_numpy(), cand_small.lat.to_numpy(),
-                            int(MAX_MIN * 60))
+                            int(MAX_MIN * 60), cells=read_points(cells[["id", "lon", "lat"]], name="cells"))
     assert np.array_equal(np.asarray(cols), ct_small.dense())
 
 
@@ -102,7 +104,11 @@ def test_candidate_columns_scipy_twin(walk, cells, cand_small, ct_small):
                 v[ok] = D[si, an[ok]] + ac[ok] + c_
                 best = np.minimum(best, v)
         expect = np.where(best <= MAX_MIN * 60, best, -1).astype(np.int64)
-        assert np.array_equal(dense[:, c], expect)
+        # pairs on the candidate's own street segment take the direct time along it (at most the node detour)
+        same = cs.snapped & (cs.edge == ss.edge[c])
+        assert np.array_equal(dense[~same, c], expect[~same])
+        got, via_nodes = dense[same, c], expect[same]
+        assert np.all((got >= 0) & ((via_nodes < 0) | (got <= via_nodes)))
 
 
 def test_subset_and_from_dense_roundtrip(ct_small):
@@ -358,7 +364,12 @@ def test_sparse_lists_equal_dense_block_and_overflow_path(poa_network, cells, ca
     f, h, w = walk.csr(reverse=True)
     idx = sk.node_cell_index(cs.access_node, cs.access_cost_s, walk.n_nodes)
     block = sk.candidate_block(f, h, w, ss.egress_node, ss.egress_cost_s, *idx, len(cells), np.int32(MAX_MIN * 60))
-    assert np.array_equal(np.where(block.T == sk.INF, -1, block.T), ct_small.dense())
+    from access.io.places import read_points
+    from access.matrix import apply_point_pairs, point_pair_times
+
+    pairs = point_pair_times(walk, cs, ss, int(MAX_MIN * 60), read_points(cells[["id", "lon", "lat"]], name="c"),
+                             read_points(cand_small, name="s"))
+    assert np.array_equal(apply_point_pairs(np.ascontiguousarray(block.T), pairs), ct_small.dense())
     # rows too long for the buffer are recomputed with room for all
     small = st.candidate_times(poa_network, cells, cand_small, max_time_min=MAX_MIN, row_capacity=5, chunk_size=7)
     assert np.array_equal(small.dense(), ct_small.dense())

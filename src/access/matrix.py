@@ -121,10 +121,20 @@ def _chunks(n: int, size: int):
 
 def coincident_pairs(o: Points, d: Points) -> tuple[np.ndarray, np.ndarray]:
     """(origin idx, destination idx) of pairs at exactly the same coordinates."""
-    a = pd.DataFrame({"i": np.arange(len(o)), "x": o.lon, "y": o.lat})
-    b = pd.DataFrame({"j": np.arange(len(d)), "x": d.lon, "y": d.lat})
-    m = a.merge(b, on=["x", "y"])
-    return m["i"].to_numpy(), m["j"].to_numpy()
+    return _equal_key_pairs(o.lon + 1j * o.lat, d.lon + 1j * d.lat)
+
+
+def _equal_key_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (i, j) with ``a[i] == b[j]`` (int64 arrays), in O((n_a + n_b) log n_b) without pandas."""
+    order = np.argsort(b, kind="stable")
+    bs = b[order]
+    lo = np.searchsorted(bs, a, "left")
+    cnt = np.searchsorted(bs, a, "right") - lo
+    i = np.repeat(np.arange(len(a), dtype=np.int64), cnt)
+    if not len(i):
+        return i, i.copy()
+    first = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+    return i, order[first + np.arange(len(i))].astype(np.int64)
 
 
 def same_edge_times(graph: StreetGraph, o_snap, d_snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,28 +146,55 @@ def same_edge_times(graph: StreetGraph, o_snap, d_snap) -> tuple[np.ndarray, np.
     """
     oi = np.flatnonzero(o_snap.snapped)
     di = np.flatnonzero(d_snap.snapped)
-    if not len(oi) or not len(di):
-        return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int64),)
-    o = pd.DataFrame({"i": oi, "edge": o_snap.edge[oi], "fo": o_snap.fraction[oi], "do": o_snap.distance_m[oi]})
-    d = pd.DataFrame({"j": di, "edge": d_snap.edge[di], "fd": d_snap.fraction[di], "dd": d_snap.distance_m[di]})
-    m = o.merge(d, on="edge")
-    if m.empty:
-        return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int64),)
-    e = m["edge"].to_numpy()
-    fo, fd = m["fo"].to_numpy(), m["fd"].to_numpy()
+    ii, jj = _equal_key_pairs(o_snap.edge[oi], d_snap.edge[di])
+    i, j = oi[ii], di[jj]
+    e = o_snap.edge[i]
+    fo, fd = o_snap.fraction[i], d_snap.fraction[j]
     conn_speed = float(graph.meta.get("connector_speed_kmh") or graph.meta.get("speed_kmh") or 3.6) / 3.6
-    conn = np.rint(m["do"].to_numpy() / conn_speed) + np.rint(m["dd"].to_numpy() / conn_speed)
+    conn = np.rint(o_snap.distance_m[i] / conn_speed) + np.rint(d_snap.distance_m[j] / conn_speed)
     er = graph.reverse_edge[e]
     forward = fd >= fo
     t_edge = np.where(forward, graph.travel_time_s[e], np.where(er >= 0, graph.travel_time_s[np.maximum(er, 0)], -1))
     ok = t_edge >= 0
     t = conn + np.rint(np.abs(fd - fo) * t_edge)
-    return m["i"].to_numpy()[ok], m["j"].to_numpy()[ok], t[ok].astype(np.int64)
+    return i[ok], j[ok], t[ok].astype(np.int64)
+
+
+def point_pair_times(graph: StreetGraph, o_snap, d_snap, max_time_s: int, o: Points | None = None,
+                     d: Points | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs a street matrix takes from the geometry rather than from the node-to-node search.
+
+    (origin idx, destination idx, int32 seconds) of: pairs snapped onto the same street segment, at their direct
+    time along it when within ``max_time_s`` (:func:`same_edge_times`); and, given the points ``o`` and ``d``,
+    snapped pairs at exactly the same coordinates, at 0 s. Every street matrix (:func:`travel_time_matrix`, the
+    chunked and Dask runs, scenario columns, siting candidates) applies these with :func:`apply_point_pairs`, so
+    they all give the same integers.
+    """
+    i, j, t = same_edge_times(graph, o_snap, d_snap)
+    keep = t <= max_time_s
+    i, j, t = i[keep], j[keep], t[keep]
+    if o is not None and d is not None:
+        ci, cj = coincident_pairs(o, d)
+        ok = o_snap.snapped[ci] & d_snap.snapped[cj]
+        i, j = np.concatenate([i, ci[ok]]), np.concatenate([j, cj[ok]])
+        t = np.concatenate([t, np.zeros(int(ok.sum()), np.int64)])
+    return i, j, t.astype(np.int32)
+
+
+def apply_point_pairs(times: np.ndarray, pairs) -> np.ndarray:
+    """Lower ``times`` (int32[n_o, n_d], unreachable as :data:`access.core.dijkstra.INF`) to the pair times of
+    :func:`point_pair_times`, in place, and return it in public form (-1 unreachable)."""
+    i, j, t = pairs
+    if len(i):
+        np.minimum.at(times, (i, j), t)
+    return dj.to_public(times)
 
 
 def street_od_times(graph: StreetGraph, o_snap, d_snap, max_time_s: int, *, progress: bool = False,
-                    chunk_size: int | None = None, desc: str = "origins") -> np.ndarray:
-    """int32[n_o, n_d] seconds on one street graph between snapped points (-1 unreachable)."""
+                    chunk_size: int | None = None, desc: str = "origins", o: Points | None = None,
+                    d: Points | None = None) -> np.ndarray:
+    """int32[n_o, n_d] seconds on one street graph between snapped points (-1 unreachable); with the points
+    ``o``/``d``, pairs at the same coordinates take 0 s."""
     from tqdm.auto import tqdm
 
     n_o, n_d = len(o_snap), len(d_snap)
@@ -170,11 +207,7 @@ def street_od_times(graph: StreetGraph, o_snap, d_snap, max_time_s: int, *, prog
                                 d_snap.egress_node, d_snap.egress_cost_s, np.int32(max_time_s))
         bar.update(b - a)
     bar.close()
-    i, j, t = same_edge_times(graph, o_snap, d_snap)
-    keep = t <= max_time_s
-    i, j, t = i[keep], j[keep], t[keep]
-    np.minimum.at(out, (i, j), t.astype(np.int32))
-    return dj.to_public(out)
+    return apply_point_pairs(out, point_pair_times(graph, o_snap, d_snap, max_time_s, o, d))
 
 
 def travel_time_matrix(network, origins, destinations=None, *, mode: str = "walk", max_time_min: float = 120,
@@ -234,10 +267,8 @@ def travel_time_matrix(network, origins, destinations=None, *, mode: str = "walk
         speed = {"walk": walk_speed_kmh, "bike": bike_speed_kmh}.get(mode)
         g = graph_at_speed(network.street(mode), speed)
         o_snap, d_snap = _snap_both(g, o, d, max_snap_m)
-        times = street_od_times(g, o_snap, d_snap, max_time_s, progress=progress, chunk_size=chunk_size)
-        i, j = coincident_pairs(o, d)
-        ok = o_snap.snapped[i] & d_snap.snapped[j]
-        times[i[ok], j[ok]] = 0  # a point to itself (or to a destination at the very same place) takes no time
+        # a point to itself (or to a destination at the very same place) takes no time
+        times = street_od_times(g, o_snap, d_snap, max_time_s, progress=progress, chunk_size=chunk_size, o=o, d=d)
         settings.update(speed_kmh=speed)
         return TravelTimeMatrix(o.ids, d.ids, times[:, :, None], mode, (50,), settings=settings)
     # transit

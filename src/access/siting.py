@@ -228,7 +228,7 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     >>> ct = candidate_times(net, cells, candidates, mode="walk", max_time_min=30)  # doctest: +SKIP
     >>> res = maximal_coverage(ct, cells["population"], 5, threshold_min=15)  # doctest: +SKIP
     """
-    from .matrix import ALL_MODES, STREET_MODES, graph_at_speed, travel_time_matrix
+    from .matrix import ALL_MODES, STREET_MODES, graph_at_speed, point_pair_times, travel_time_matrix
 
     if mode not in ALL_MODES:
         raise ValidationError(f"unknown mode {mode!r}; use one of {ALL_MODES}")
@@ -286,10 +286,31 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
             # canonical order (cells sorted within each candidate), the same as the forward strategy gives
             ptr_t, idx_t, val_t = sk.transpose_lists(ptr, cell, ts, len(c))
             ptr, cell, ts = sk.transpose_lists(ptr_t, idx_t, val_t, len(s))
+        # the pairs the matrix takes from the geometry (same street segment, same place), as every street matrix
+        ptr, cell, ts = _merge_pairs(ptr, cell, ts, point_pair_times(g, s_snap, c_snap, max_time_s, s, c), len(s))
         out = CandidateTimes(c.ids, s.ids, ptr, cell, ts, max_time_s, mode,
                              settings=dict(settings, speed_kmh=speed, strategy="forward" if forward else "reverse"))
     out.cell_lon, out.cell_lat, out.site_lon, out.site_lat = c.lon, c.lat, s.lon, s.lat
     return out
+
+
+def _merge_pairs(ptr, cell, ts, pairs, n_sites):
+    """Per-site lists ``(ptr, cell, ts)`` lowered to the ``pairs`` (site idx, cell idx, seconds) of
+    :func:`access.matrix.point_pair_times`, inserting those absent; cells stay sorted within each site."""
+    pj, pi, pt = pairs
+    if not len(pj):
+        return ptr, cell, ts
+    site = np.concatenate([np.repeat(np.arange(n_sites, dtype=np.int64), np.diff(ptr)), pj.astype(np.int64)])
+    c = np.concatenate([cell.astype(np.int64), pi.astype(np.int64)])
+    t = np.concatenate([ts, pt.astype(ts.dtype)])
+    order = np.lexsort((t, c, site))
+    site, c, t = site[order], c[order], t[order]
+    first = np.ones(len(site), bool)
+    first[1:] = (site[1:] != site[:-1]) | (c[1:] != c[:-1])
+    site, c, t = site[first], c[first], t[first]
+    new_ptr = np.zeros(n_sites + 1, np.int64)
+    np.cumsum(np.bincount(site, minlength=n_sites), out=new_ptr[1:])
+    return new_ptr.astype(ptr.dtype), c.astype(cell.dtype), np.ascontiguousarray(t)
 
 
 def _sparse_searches(g, seed_node, seed_cost, tgt_node, tgt_cost, n_targets, max_time_s, *, reverse, chunk_size,

@@ -30,7 +30,7 @@ from .._errors import NetworkError, ScenarioError, ValidationError
 from ..core import dijkstra as dj
 from ..core import incremental as inc
 from ..io.places import Points, read_points
-from ..matrix import STREET_MODES, graph_at_speed, travel_time_matrix
+from ..matrix import STREET_MODES, apply_point_pairs, graph_at_speed, point_pair_times, travel_time_matrix
 from ..network.street import DEFAULT_MAX_SNAP_M
 from ._venues import normalise_venues
 
@@ -54,8 +54,10 @@ def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, 
 
     Street modes: one bounded Dijkstra per point on the reversed graph (``prange`` over points), seeded at the
     point's snapped position and read at the cells' snapped positions (``cells_snap``, from ``graph.snap`` on the
-    same graph); this equals the forward matrix of :func:`access.travel_time_matrix` exactly. Transit: the regular
-    transit matrix with these points as destinations (needs ``cells`` and the ``transit`` settings).
+    same graph), plus the direct times of points on the same street segment; this equals the forward matrix of
+    :func:`access.travel_time_matrix` exactly, given ``cells`` (Points) for the pairs at the very same place (0 s).
+    Transit: the regular transit matrix with these points as destinations (needs ``cells`` and the ``transit``
+    settings).
 
     Raises
     ------
@@ -82,10 +84,19 @@ def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, 
     if len(lon) == 1:  # one venue: a serial search (no thread-pool start-up)
         col = inc.column_to_point(f, h, w, vs.egress_node[0], vs.egress_cost_s[0], cells_snap.access_node,
                                   cells_snap.access_cost_s, np.int32(max_time_s))
-        return col.reshape(-1, 1)
-    out = dj.od_matrix(f, h, w, vs.egress_node, vs.egress_cost_s, cells_snap.access_node, cells_snap.access_cost_s,
-                       np.int32(max_time_s))
-    return np.asfortranarray(dj.to_public(out).T)
+        out = col.reshape(-1, 1)
+        out[out < 0] = dj.INF
+    else:
+        out = dj.od_matrix(f, h, w, vs.egress_node, vs.egress_cost_s, cells_snap.access_node,
+                           cells_snap.access_cost_s, np.int32(max_time_s)).T
+    pts = Points(np.arange(len(lon)), lon, lat, None, "venues")
+    return np.asfortranarray(_point_pairs(g, out, cells_snap, vs, cells, pts, max_time_s))
+
+
+def _point_pairs(g, out, o_snap, d_snap, o_pts, d_pts, max_time_s) -> np.ndarray:
+    """:func:`access.matrix.apply_point_pairs` for these points: ``out`` (INF for unreached) lowered to the
+    same-segment and same-place times, in public form (-1 unreachable)."""
+    return apply_point_pairs(out, point_pair_times(g, o_snap, d_snap, max_time_s, o_pts, d_pts))
 
 
 def venue_column(network, mode: str, cells_snap, lon: float, lat: float, max_time_s: int, **kw) -> np.ndarray:
@@ -563,7 +574,9 @@ class AccessibilityState:
         v0 = g0.snap(vl, vb, max_snap_m=snap_m, warn=False)
         v1 = g1.snap(vl, vb, max_snap_m=snap_m, warn=False)
         ven_changed = ((v0.egress_node != v1.egress_node).any(axis=1)
-                       | (v0.egress_cost_s != v1.egress_cost_s).any(axis=1))
+                       | (v0.egress_cost_s != v1.egress_cost_s).any(axis=1)
+                       | (v0.access_node != v1.access_node).any(axis=1)
+                       | (v0.access_cost_s != v1.access_cost_s).any(axis=1))
         # distance from any edited node to every node, on both graphs
         reach = np.full(len(act), INF, np.int64)
         if len(changed):
@@ -581,13 +594,16 @@ class AccessibilityState:
         if len(affected):
             speeds = {k: kw[k] for k in ("walk_speed_kmh", "bike_speed_kmh") if k in kw}
             cols = venue_columns(g1, self.mode, s1, self._lon[affected], self._lat[affected], self.max_time_s,
-                                 max_snap_m=snap_m, allow_unsnapped=True, **speeds)
+                                 max_snap_m=snap_m, allow_unsnapped=True, cells=self.cells, **speeds)
             st._times[:, affected] = cols
         if len(cell_changed) and len(act):
-            rows = dj.od_matrix(g1.first_out, g1.head, g1.travel_time_s, s1.access_node[cell_changed],
-                                s1.access_cost_s[cell_changed], v1.egress_node, v1.egress_cost_s,
-                                np.int32(self.max_time_s))
-            st._times[np.ix_(cell_changed, act)] = dj.to_public(rows)
+            sub = s1.subset(cell_changed)
+            rows = dj.od_matrix(g1.first_out, g1.head, g1.travel_time_s, sub.access_node, sub.access_cost_s,
+                                v1.egress_node, v1.egress_cost_s, np.int32(self.max_time_s))
+            o_pts = Points(self.cells.ids[cell_changed], self.cells.lon[cell_changed], self.cells.lat[cell_changed],
+                           None, "cells")
+            v_pts = Points(np.arange(len(act)), vl, vb, None, "venues")
+            st._times[np.ix_(cell_changed, act)] = _point_pairs(g1, rows, sub, v1, o_pts, v_pts, self.max_time_s)
         st.cells_snap = s1
         st.recompute()
         st.last_update = {"edit": scenario.name, "columns_recomputed": int(len(affected)), "venues": int(len(act)),

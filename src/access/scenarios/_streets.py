@@ -22,7 +22,7 @@ from ..network import profiles
 from ..network.street import StreetGraph, haversine_m
 
 _CARRY = ("_projection", "_scenario_kdtree")  # cached values valid while the node set is the same
-_CARRY_SAME_TOPOLOGY = _CARRY + ("_edge_index", "tail")
+_CARRY_SAME_TOPOLOGY = _CARRY + ("_edge_index", "tail", "_scenario_boxes")
 
 
 def _carry(old: StreetGraph, new: StreetGraph, names) -> StreetGraph:
@@ -45,6 +45,28 @@ def edge_lines(g: StreetGraph):
     return lines
 
 
+def _edge_boxes(g: StreetGraph):
+    """Per-edge (min lon, min lat) and (max lon, max lat) of the geometry, cached on the graph object."""
+    boxes = g.__dict__.get("_scenario_boxes")
+    if boxes is None:
+        off = g.geom_offsets[:-1]
+        ll = g.geom_lonlat
+        boxes = (np.minimum.reduceat(ll, off, axis=0), np.maximum.reduceat(ll, off, axis=0)) if len(ll) else \
+            (np.zeros((0, 2)), np.zeros((0, 2)))
+        g.__dict__["_scenario_boxes"] = boxes
+    return boxes
+
+
+def _lines_of(g: StreetGraph, edges: np.ndarray):
+    """shapely LineStrings (lon/lat) of some edges."""
+    import shapely
+
+    counts = np.diff(g.geom_offsets)[edges]
+    starts = g.geom_offsets[:-1][edges]
+    pos = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
+    return shapely.linestrings(g.geom_lonlat[pos], indices=np.repeat(np.arange(len(edges)), counts))
+
+
 def select_edges(g: StreetGraph, params: dict) -> tuple[np.ndarray, set]:
     """Boolean mask of the edges an edit selects, and the requested way ids absent from this graph."""
     import shapely
@@ -61,20 +83,17 @@ def select_edges(g: StreetGraph, params: dict) -> tuple[np.ndarray, set]:
     if "polygon" in params:
         poly = params["polygon"]
         cand = np.flatnonzero(mask)
+        sel = np.zeros(g.n_edges, dtype=bool)
         if len(cand):
-            # bounding-box prefilter on edge vertices, then exact intersection
+            # per-edge bounding boxes (numpy over the vertices), then exact intersection on the few that overlap
             minx, miny, maxx, maxy = poly.bounds
-            ll = g.geom_lonlat
-            inbox = (ll[:, 0] >= minx) & (ll[:, 0] <= maxx) & (ll[:, 1] >= miny) & (ll[:, 1] <= maxy)
-            per_edge = np.add.reduceat(inbox.astype(np.int64), g.geom_offsets[:-1]) if len(ll) else np.zeros(0)
-            lines = edge_lines(g)
-            box_hit = shapely.intersects(lines[cand], shapely.box(minx, miny, maxx, maxy))
-            c2 = cand[box_hit | (per_edge[cand] > 0)]
-            shapely.prepare(poly)
-            hit = shapely.intersects(lines[c2], poly)
-            sel = np.zeros(g.n_edges, dtype=bool)
-            sel[c2[hit]] = True
-            mask &= sel
+            emin, emax = _edge_boxes(g)
+            over = ~((emax[cand, 0] < minx) | (emin[cand, 0] > maxx) | (emax[cand, 1] < miny) | (emin[cand, 1] > maxy))
+            c2 = cand[over]
+            if len(c2):
+                shapely.prepare(poly)
+                sel[c2[shapely.intersects(_lines_of(g, c2), poly)]] = True
+        mask &= sel
     return mask, missing
 
 
@@ -183,7 +202,7 @@ def retime(g: StreetGraph, mask: np.ndarray, *, speed_kmh: float | None = None, 
         new = np.rint(g.travel_time_s[mask].astype(np.float64) / factor)
     tt[mask] = np.maximum(1, np.minimum(new, 2**30)).astype(np.int32)
     out = g.with_travel_times(tt)
-    return _carry(g, out, _CARRY_SAME_TOPOLOGY + ("_scenario_lines",))
+    return _carry(g, out, _CARRY_SAME_TOPOLOGY)
 
 
 def nearest_nodes(g: StreetGraph, lon, lat) -> np.ndarray:
