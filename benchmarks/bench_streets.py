@@ -31,7 +31,6 @@ def main():
     import scipy.sparse.csgraph as csg
 
     import access
-    from access.core import dijkstra as dj
 
     pbf = need("porto_alegre", "poa_osm.pbf")
     hexgrid = pd.read_csv(need("porto_alegre", "poa_hexgrid.csv"))

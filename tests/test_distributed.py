@@ -122,7 +122,7 @@ def test_two_workers_equal_one_process_transit(client, transit_bundle, points, t
     kw = dict(mode="transit", max_time_min=60, departure=dt.datetime(2019, 5, 13, 14, 0), window_min=6,
               percentiles=(25, 50))
     one = _chunked(transit_bundle, o, d, tmp_path / "one", chunk_size=50, **kw)
-    two = _chunked(transit_bundle, o, d, tmp_path / "two", chunk_size=50, client=client, **kw)
+    _chunked(transit_bundle, o, d, tmp_path / "two", chunk_size=50, client=client, **kw)
     assert one.n_chunks == 3
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     with warnings.catch_warnings():

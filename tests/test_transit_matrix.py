@@ -106,6 +106,12 @@ def test_matrix_equals_naive_twin(net, points):
         dist = _seeded(csg, mat, snap.access_node[oi], snap.access_cost_s[oi])
         acc = _reach(dist, stop_eg_n, stop_eg_c)
         direct = _reach(dist, snap.egress_node[d], snap.egress_cost_s[d])
+        # two points on one street segment walk straight along it (connectors and edge at 1 m/s, both ways)
+        e = snap.edge[oi]
+        same = snap.edge[d] == e
+        along = (np.rint(snap.distance_m[oi]) + np.rint(snap.distance_m[d])
+                 + np.rint(np.abs(snap.fraction[d] - snap.fraction[oi]) * walk.travel_time_s[e]))
+        direct = np.where(same, np.minimum(direct, along), direct)
         direct = np.where(direct <= MAX_WALK, direct, np.inf)
         src = np.flatnonzero(acc <= MAX_WALK)
         for m in range(window):
@@ -206,3 +212,25 @@ def test_range_window_equals_separate_departures(net, points):
         _, one = transit_travel_times(net, snap.subset(o[:2]), snap.subset(d), window_min=1,
                                       departure=DEP + dt.timedelta(minutes=m), **kw)
         assert np.array_equal(pm[:, :, m], one[:, :, 0])
+
+
+def test_transit_never_slower_than_walking_and_zero_in_place(net):
+    """Direct walking is part of every transit trip: with walks allowed up to the time bound, the transit matrix is
+    at most the walk matrix (same street rules: same segment, same place), and a point to itself takes 0 s."""
+    import access
+
+    hx = pd.read_csv(data_file("porto_alegre", "poa_hexgrid.csv"))
+    rng = np.random.default_rng(11)
+    pts = hx.iloc[np.sort(rng.choice(len(hx), 80, replace=False))][["id", "lon", "lat"]].reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = access.travel_time_matrix(net, pts, mode="walk", max_time_min=45, progress=False).times_s[:, :, 0]
+        t = access.travel_time_matrix(net, pts, mode="transit", departure=DEP, window_min=5, percentiles=(5, 95),
+                                      max_time_min=45, progress=False).times_s
+    for k in range(t.shape[2]):
+        tk = t[:, :, k]
+        reach_w = w >= 0
+        assert np.all(tk[reach_w] >= 0)
+        assert np.all(tk[reach_w] <= w[reach_w])
+    snapped = w.diagonal() >= 0
+    assert snapped.sum() > 60 and np.all(t[snapped, snapped, :] == 0)

@@ -225,51 +225,16 @@ def _indicator_table(from_ids, ind: _IndArrays, times_s: np.ndarray, pct_index: 
 # ----------------------------------------------------------------------------------------------------------------
 # reverse searches (one per destination, on the transposed graph)
 # ----------------------------------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
 def reverse_od_block(rfirst_out, rhead, rweight, d_node, d_cost, o_node, o_cost, max_time_s, nthreads=0):
     """Seconds from every origin to each destination of a block, by searches from the destinations.
 
     ``rfirst_out/rhead/rweight``: the transposed CSR graph. ``d_node/d_cost`` int32[b, s]: nodes from which each
     destination is reached and the seconds from them (the search seeds); ``o_node/o_cost`` int32[k, s]: nodes
     reached from each origin and the seconds to them. Returns int32[b, k] (``INF`` over ``max_time_s`` or
-    unreached): the same values as :func:`access.core.dijkstra.od_matrix` transposed.
+    unreached): the same values as :func:`access.core.dijkstra.od_matrix` transposed -- it *is* that kernel, run
+    on the transposed graph with the destinations as sources.
     """
-    n = rfirst_out.shape[0] - 1
-    m = rhead.shape[0]
-    b = d_node.shape[0]
-    k = o_node.shape[0]
-    out = np.empty((b, k), dtype=np.int32)
-    if nthreads <= 0:
-        nthreads = 2 * config.NUMBA_NUM_THREADS
-    nthreads = min(nthreads, max(b, 1))
-    bits = dj._bucket_bits(rweight, d_cost)
-    for t in prange(nthreads):
-        dist = np.full(n, dj.INF, dtype=np.int32)
-        bucket = np.full(1 << min(bits, dj.MAX_BUCKET_BITS), -1, dtype=np.int32)
-        heap = np.empty(m + d_node.shape[1] + 1 if bits > dj.MAX_BUCKET_BITS else 1, dtype=np.int64)
-        ent_node = np.empty(m + d_node.shape[1] + 1, dtype=np.int32)
-        ent_next = np.empty(m + d_node.shape[1] + 1, dtype=np.int32)
-        touched = np.empty(n, dtype=np.int32)
-        for q in range(t, b, nthreads):
-            if bits <= dj.MAX_BUCKET_BITS:
-                nt = dj._search_dial(rfirst_out, rhead, rweight, d_node[q], d_cost[q], max_time_s, dist, bucket,
-                                     ent_node, ent_next, touched, bits)
-            else:
-                nt = dj._search(rfirst_out, rhead, rweight, d_node[q], d_cost[q], max_time_s, dist, heap, touched)
-            for i in range(k):
-                best = dj.INF
-                for s in range(o_node.shape[1]):
-                    v = o_node[i, s]
-                    if v >= 0 and o_cost[i, s] >= 0 and dist[v] != dj.INF:
-                        c = dist[v] + o_cost[i, s]
-                        if c < best:
-                            best = c
-                if best > max_time_s:
-                    best = dj.INF
-                out[q, i] = best
-            for jj in range(nt):
-                dist[touched[jj]] = dj.INF
-    return out
+    return dj.od_matrix(rfirst_out, rhead, rweight, d_node, d_cost, o_node, o_cost, max_time_s, nthreads)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -374,9 +339,15 @@ def _street_rules(graph, job: "MatrixJob", a: int, b: int, t: np.ndarray) -> np.
 
     max_time_s = int(round(job.settings["max_time_min"] * 60))
     o_snap, d_snap = _snap_obj(job.o_snap, a, b), _snap_obj(job.d_snap)
-    o = Points(job.o_ids[a:b], job.o_snap["lon"][a:b], job.o_snap["lat"][a:b], None, "origins")
-    d = Points(job.d_ids, job.d_snap["lon"], job.d_snap["lat"], None, "destinations")
-    return apply_point_pairs(t, point_pair_times(graph, o_snap, d_snap, max_time_s, o, d))
+    return apply_point_pairs(t, point_pair_times(graph, o_snap, d_snap, max_time_s, _points_of(job, "o", a, b),
+                                                 _points_of(job, "d")))
+
+
+def _points_of(job: "MatrixJob", side: str, a: int | None = None, b: int | None = None) -> Points:
+    """The origins (``side="o"``, rows ``a:b``) or destinations of a job as :class:`Points` (ids and lon/lat)."""
+    ids, snap = (job.o_ids, job.o_snap) if side == "o" else (job.d_ids, job.d_snap)
+    sl = slice(a, b)
+    return Points(ids[sl], snap["lon"][sl], snap["lat"][sl], None, "origins" if side == "o" else "destinations")
 
 
 def _hash_arrays(h, *arrays) -> None:
@@ -568,7 +539,8 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
                                     departure=_dt.datetime.fromisoformat(s["departure"]),
                                     window_min=s["window_min"], percentiles=job.percentiles,
                                     max_time_s=int(max_time_s), max_walk_s=s["max_walk_s"], max_rides=s["max_rides"],
-                                    walk_speed_kmh=s["walk_speed_kmh"], progress=False)
+                                    walk_speed_kmh=s["walk_speed_kmh"], progress=False,
+                                    origin_points=_points_of(job, "o", a, b), dest_points=_points_of(job, "d"))
     return times
 
 

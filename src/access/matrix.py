@@ -292,7 +292,7 @@ def travel_time_matrix(network, origins, destinations=None, *, mode: str = "walk
     times, pm = transit_travel_times(network, o_snap, d_snap, departure=departure, window_min=int(window_min),
                                      percentiles=ps, max_time_s=max_time_s, max_walk_s=max_walk_s,
                                      max_rides=int(max_rides), walk_speed_kmh=walk_speed_kmh,
-                                     per_minute=per_minute, progress=progress)
+                                     per_minute=per_minute, progress=progress, origin_points=o, dest_points=d)
     settings.update(departure=departure.isoformat(), window_min=int(window_min), max_walk_min=max_walk_min,
                     max_rides=int(max_rides), walk_speed_kmh=walk_speed_kmh)
     return TravelTimeMatrix(o.ids, d.ids, times, "transit", ps, per_minute_s=pm, settings=settings)

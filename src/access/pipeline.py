@@ -371,7 +371,6 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                       progress: bool = True) -> int:
     """Compute ``origins x destinations`` travel times by chunks of origins and stream the reachable pairs to a long
     Parquet file (``from_id, to_id, travel_time...`` minutes). Returns the number of pairs written."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
@@ -574,7 +573,7 @@ def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, mod
              f"- {len(epci)} areas (EPCI)", ""]
     counts = epci["class"].value_counts()
     lines += ["## Typology", ""] + [f"- {k}: {v}" for k, v in counts.items()] + [""]
-    lines += [f"## Headline figures per EPCI", "",
+    lines += ["## Headline figures per EPCI", "",
               "Minutes: population-weighted mean time to the nearest venue of any category, over the population "
               f"that reaches one within {recipe.max_time_min} min; 'none': share of the population that reaches no "
               f"venue within {recipe.max_time_min} min (read the mean together with it); '≤{t}': share of the "

@@ -178,6 +178,31 @@ def _search_dial(first_out, head, weight, seed_node, seed_cost, max_time_s, dist
     return nt
 
 
+@njit(cache=True)
+def search_scratch(n, m, n_seeds, bits):
+    """Per-thread scratch of :func:`bounded_search` on a graph of ``n`` nodes and ``m`` edges:
+    ``(dist, bucket, heap, ent_node, ent_next, touched)``, ``dist`` all ``INF``."""
+    dist = np.full(n, INF, dtype=np.int32)
+    bucket = np.full(1 << min(bits, MAX_BUCKET_BITS), -1, dtype=np.int32)
+    heap = np.empty(m + n_seeds + 1 if bits > MAX_BUCKET_BITS else 1, dtype=np.int64)
+    ent_node = np.empty(m + n_seeds + 1, dtype=np.int32)
+    ent_next = np.empty(m + n_seeds + 1, dtype=np.int32)
+    touched = np.empty(n, dtype=np.int32)
+    return dist, bucket, heap, ent_node, ent_next, touched
+
+
+@njit(cache=True, inline="always")
+def bounded_search(first_out, head, weight, seed_node, seed_cost, max_time_s, bits, scratch):
+    """One bounded search from the seeds (Dial's buckets when ``bits`` allows, else the binary heap), in the
+    ``scratch`` of :func:`search_scratch`. Returns the number of nodes touched (``scratch[5][:n]``); the caller
+    resets ``dist`` at those nodes to ``INF`` before the next search."""
+    dist, bucket, heap, ent_node, ent_next, touched = scratch
+    if bits <= MAX_BUCKET_BITS:
+        return _search_dial(first_out, head, weight, seed_node, seed_cost, max_time_s, dist, bucket, ent_node,
+                            ent_next, touched, bits)
+    return _search(first_out, head, weight, seed_node, seed_cost, max_time_s, dist, heap, touched)
+
+
 @njit(cache=True, parallel=True)
 def sssp_many(first_out, head, weight, seed_node, seed_cost, max_time_s, nthreads=0):
     """Bounded one-to-all searches, one per row of ``seed_node``/``seed_cost`` (int32[k, s]).
@@ -193,18 +218,10 @@ def sssp_many(first_out, head, weight, seed_node, seed_cost, max_time_s, nthread
     nthreads = min(nthreads, max(k, 1))
     bits = _bucket_bits(weight, seed_cost)
     for t in prange(nthreads):
-        dist = np.full(n, INF, dtype=np.int32)
-        bucket = np.full(1 << min(bits, MAX_BUCKET_BITS), -1, dtype=np.int32)
-        heap = np.empty(m + seed_node.shape[1] + 1 if bits > MAX_BUCKET_BITS else 1, dtype=np.int64)
-        ent_node = np.empty(m + seed_node.shape[1] + 1, dtype=np.int32)
-        ent_next = np.empty(m + seed_node.shape[1] + 1, dtype=np.int32)
-        touched = np.empty(n, dtype=np.int32)
+        scratch = search_scratch(n, m, seed_node.shape[1], bits)
+        dist, touched = scratch[0], scratch[5]
         for i in range(t, k, nthreads):
-            if bits <= MAX_BUCKET_BITS:
-                nt = _search_dial(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, bucket,
-                                  ent_node, ent_next, touched, bits)
-            else:
-                nt = _search(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, heap, touched)
+            nt = bounded_search(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, bits, scratch)
             out[i, :] = dist
             for j in range(nt):
                 dist[touched[j]] = INF
@@ -229,18 +246,10 @@ def od_matrix(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_
     nthreads = min(nthreads, max(k, 1))
     bits = _bucket_bits(weight, o_cost)
     for t in prange(nthreads):
-        dist = np.full(n, INF, dtype=np.int32)
-        bucket = np.full(1 << min(bits, MAX_BUCKET_BITS), -1, dtype=np.int32)
-        heap = np.empty(m + o_node.shape[1] + 1 if bits > MAX_BUCKET_BITS else 1, dtype=np.int64)
-        ent_node = np.empty(m + o_node.shape[1] + 1, dtype=np.int32)
-        ent_next = np.empty(m + o_node.shape[1] + 1, dtype=np.int32)
-        touched = np.empty(n, dtype=np.int32)
+        scratch = search_scratch(n, m, o_node.shape[1], bits)
+        dist, touched = scratch[0], scratch[5]
         for i in range(t, k, nthreads):
-            if bits <= MAX_BUCKET_BITS:
-                nt = _search_dial(first_out, head, weight, o_node[i], o_cost[i], max_time_s, dist, bucket,
-                                  ent_node, ent_next, touched, bits)
-            else:
-                nt = _search(first_out, head, weight, o_node[i], o_cost[i], max_time_s, dist, heap, touched)
+            nt = bounded_search(first_out, head, weight, o_node[i], o_cost[i], max_time_s, bits, scratch)
             for q in range(j):
                 best = INF
                 for s in range(d_node.shape[1]):

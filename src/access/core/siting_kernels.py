@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import config, njit, prange
 
-from .dijkstra import INF, MAX_BUCKET_BITS, _bucket_bits, _search, _search_dial
+from .dijkstra import INF, _bucket_bits, bounded_search, search_scratch
 
 _NTHREADS = int(config.NUMBA_NUM_THREADS)
 
@@ -77,18 +77,10 @@ def candidate_block(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_ce
     nthreads = min(nthreads, max(k, 1))
     bits = _bucket_bits(weight, seed_cost)
     for t in prange(nthreads):
-        dist = np.full(n, INF, dtype=np.int32)
-        bucket = np.full(1 << min(bits, MAX_BUCKET_BITS), -1, dtype=np.int32)
-        heap = np.empty(m + seed_node.shape[1] + 1 if bits > MAX_BUCKET_BITS else 1, dtype=np.int64)
-        ent_node = np.empty(m + seed_node.shape[1] + 1, dtype=np.int32)
-        ent_next = np.empty(m + seed_node.shape[1] + 1, dtype=np.int32)
-        touched = np.empty(n, dtype=np.int32)
+        scratch = search_scratch(n, m, seed_node.shape[1], bits)
+        dist, touched = scratch[0], scratch[5]
         for i in range(t, k, nthreads):
-            if bits <= MAX_BUCKET_BITS:
-                nt = _search_dial(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, bucket,
-                                  ent_node, ent_next, touched, bits)
-            else:
-                nt = _search(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, heap, touched)
+            nt = bounded_search(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, bits, scratch)
             row = out[i]
             row[:] = INF
             for jj in range(nt):
@@ -124,20 +116,12 @@ def candidate_lists(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_ce
     nthreads = min(nthreads, max(k, 1))
     bits = _bucket_bits(weight, seed_cost)
     for t in prange(nthreads):
-        dist = np.full(n, INF, dtype=np.int32)
-        bucket = np.full(1 << min(bits, MAX_BUCKET_BITS), -1, dtype=np.int32)
-        heap = np.empty(m + seed_node.shape[1] + 1 if bits > MAX_BUCKET_BITS else 1, dtype=np.int64)
-        ent_node = np.empty(m + seed_node.shape[1] + 1, dtype=np.int32)
-        ent_next = np.empty(m + seed_node.shape[1] + 1, dtype=np.int32)
-        touched = np.empty(n, dtype=np.int32)
+        scratch = search_scratch(n, m, seed_node.shape[1], bits)
+        dist, touched = scratch[0], scratch[5]
         best = np.full(n_cells, INF, dtype=np.int32)
         cl = np.empty(n_cells, dtype=np.int32)
         for i in range(t, k, nthreads):
-            if bits <= MAX_BUCKET_BITS:
-                nt = _search_dial(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, bucket,
-                                  ent_node, ent_next, touched, bits)
-            else:
-                nt = _search(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, dist, heap, touched)
+            nt = bounded_search(first_out, head, weight, seed_node[i], seed_cost[i], max_time_s, bits, scratch)
             nc = 0
             for jj in range(nt):
                 v = touched[jj]

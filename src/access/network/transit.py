@@ -218,8 +218,12 @@ def walk_points(first_out, head, weight, src_node, src_cost, tgt_node, tgt_cost,
 
 
 def _csr(rows, cols, vals, n_rows):
-    order = np.lexsort((cols, rows))
+    """CSR of (row, col, val) triples; a (row, col) given twice keeps its smallest val."""
+    order = np.lexsort((vals, cols, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, vals = rows[first], cols[first], vals[first]
     off = np.zeros(n_rows + 1, dtype=np.int64)
     np.add.at(off, rows + 1, 1)
     return np.cumsum(off), cols.astype(np.int32), vals.astype(np.int32)
@@ -734,7 +738,7 @@ def _scaled(a, factor):
 def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_min: int = 60, percentiles=(50,),
                          max_time_s: int = 7200, max_walk_s: int | None = None, max_rides: int = 3,
                          walk_speed_kmh: float = 3.6, per_minute: bool = False, progress: bool = True,
-                         batch_size: int | None = None):
+                         batch_size: int | None = None, origin_points=None, dest_points=None):
     """Walk + transit travel times between snapped points over a departure window (range-RAPTOR).
 
     Parameters
@@ -761,6 +765,10 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
         Walking speed; walking times of the graph and transfers are rescaled from the graph's speed.
     per_minute : bool
         Also return the travel time at every departure minute.
+    origin_points, dest_points : access.io.places.Points, optional
+        The points themselves: pairs at the very same coordinates then take 0 s. Direct walks between points on
+        the same street segment always take the direct time along it, as in the walk matrix
+        (:func:`access.matrix.point_pair_times`).
 
     Returns
     -------
@@ -834,12 +842,20 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
     tgt_n = np.concatenate([s_en, d_en])
     tgt_c = np.concatenate([s_ec, d_ec])
     args = day.kernel_args()
+    # direct walks the node search cannot see: the same street segment, the same place (as the walk matrix)
+    from ..matrix import graph_at_speed, point_pair_times
+
+    p_i, p_j, p_s = point_pair_times(graph_at_speed(walk, walk_speed_kmh), origin_snap, dest_snap, max_walk_s,
+                                     origin_points, dest_points)
     for a in range(0, n_o, batch_size):
         b = min(n_o, a + batch_size)
         r, c, v = walk_points(fo, he, w, o_an[a:b], o_ac[a:b], tgt_n, tgt_c, max_walk_s)
         is_stop = c < n_s
         acc_off, acc_stop, acc_s = _csr(r[is_stop], c[is_stop], v[is_stop], b - a)
-        dir_off, dir_dest, dir_s = _csr(r[~is_stop], c[~is_stop] - n_s, v[~is_stop], b - a)
+        sel = (p_i >= a) & (p_i < b)
+        dir_off, dir_dest, dir_s = _csr(np.concatenate([r[~is_stop], p_i[sel] - a]),
+                                        np.concatenate([c[~is_stop] - n_s, p_j[sel]]),
+                                        np.concatenate([v[~is_stop], p_s[sel]]), b - a)
         ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, d_off, d_slot,
                                           d_s, dep_times, int(max_rides), max_time_s, BOARD_SLACK_S, pct_idx, *args,
                                           x_off, x_to, x_s, _n_chunks(), bool(per_minute))
