@@ -172,3 +172,27 @@ def test_scheduler_address_and_resume_across_backends(client, bundle, points, tm
     res = _chunked(bundle, o, d, tmp_path / "run", scheduler=client.scheduler.address, direction="reverse", **kw)
     assert res.chunks_computed == ref.n_chunks - 2 == 2
     assert _files(tmp_path / "run") == _files(tmp_path / "ref")
+
+
+def test_cli_memory_budget_one_process(bundle, poa_hexgrid, tmp_path):
+    """`--memory-budget` alone: a partitioned, resumable folder whose chunk size comes from the budget; the same
+    table as the in-memory CLI run."""
+    from click.testing import CliRunner
+
+    from access.chunked import chunk_size_for_budget
+    from access.commands.matrix import command
+
+    csv = tmp_path / "pts.csv"
+    poa_hexgrid.iloc[:300][["id", "lon", "lat"]].to_csv(csv, index=False)
+    base = ["--network", str(bundle), "--origins", str(csv), "--mode", "walk", "--max-time", "30"]
+    r = CliRunner().invoke(command, base + ["--out", str(tmp_path / "budget"), "--memory-budget", "1"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    parts = sorted((tmp_path / "budget").rglob("*.parquet"))
+    assert len(parts) > 1  # 1 MB of working memory does not hold 300 origins at once
+    r = CliRunner().invoke(command, base + ["--out", str(tmp_path / "one.parquet")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    got = pd.read_parquet(tmp_path / "budget").sort_values(["from_id", "to_id"]).reset_index(drop=True)
+    ref = pd.read_parquet(tmp_path / "one.parquet").sort_values(["from_id", "to_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, ref, check_dtype=False)
+    assert chunk_size_for_budget(1, 300, n_nodes=0) < 300

@@ -29,10 +29,13 @@ import click
 @click.option("--drop-unreachable", is_flag=True, help="leave unreachable pairs out of the table")
 @click.option("--chunk-size", default=None, type=int, help="origins per chunk: write a partitioned Parquet folder "
               "(resumable)")
+@click.option("--memory-budget", "memory_budget_mb", default=None, type=float,
+              help="working memory of one chunk, MB: sets the chunk size (partitioned Parquet folder, resumable)")
 @click.option("--workers", default=None, type=int, help="run chunks on a local Dask cluster of N workers")
 @click.option("--scheduler", default=None, help="address of an existing dask.distributed scheduler")
 def command(network_dir, origins, destinations, mode, out, max_time, departure, window, percentiles, max_walk,
-            max_rides, walk_speed, bike_speed, max_snap, id_column, drop_unreachable, chunk_size, workers, scheduler):
+            max_rides, walk_speed, bike_speed, max_snap, id_column, drop_unreachable, chunk_size, memory_budget_mb,
+            workers, scheduler):
     """Compute travel times from ORIGINS to DESTINATIONS and write a long Parquet table."""
     from ..io.places import read_points
     from ..matrix import travel_time_matrix
@@ -47,11 +50,11 @@ def command(network_dir, origins, destinations, mode, out, max_time, departure, 
     opts = dict(mode=mode, max_time_min=max_time, departure=dep, window_min=window, percentiles=ps,
                 max_walk_min=max_walk, max_rides=max_rides, walk_speed_kmh=walk_speed, bike_speed_kmh=bike_speed,
                 max_snap_m=max_snap)
-    if chunk_size or workers or scheduler:
+    if chunk_size or memory_budget_mb or workers or scheduler:
         from ..distributed import chunked_matrix
 
-        res = chunked_matrix(network_dir, o, d, out, chunk_size=chunk_size or 512, workers=workers,
-                             scheduler=scheduler, drop_unreachable=drop_unreachable, progress=True, **opts)
+        res = chunked_matrix(network_dir, o, d, out, chunk_size=chunk_size, memory_budget_mb=memory_budget_mb,
+                             workers=workers, scheduler=scheduler, drop_unreachable=drop_unreachable, progress=True, **opts)
         click.echo(f"{res}\nwritten to {out} in {time.perf_counter() - t0:.1f} s")
         return
     ttm = travel_time_matrix(net, o, d, progress=True, **opts)
