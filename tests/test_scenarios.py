@@ -608,7 +608,7 @@ def test_cli_apply_and_compare(tmp_path, poa_network, poa_hexgrid, poa_venues, p
 
 
 def test_transit_state_venue_column_equals_a_rebuild(poa_transit, poa_hexgrid, poa_venues):
-    """Transit has no single-destination RAPTOR: the column comes from the regular transit matrix (one destination)."""
+    """A transit venue's column comes from one backward range-RAPTOR from the venue: the state equals a rebuild."""
     cells = poa_hexgrid[(poa_hexgrid.lon.between(-51.24, -51.18)) & (poa_hexgrid.lat.between(-30.07, -30.02))]
     cells = cells.iloc[::3]
     kw = dict(mode="transit", max_time_min=45, departure=POA_DAY, window_min=3)

@@ -22,8 +22,20 @@ Range-RAPTOR: departure minutes are processed latest first and labels are kept b
 leaving later is reachable leaving earlier, by waiting). Labels are "at most k rides", so reusing them keeps the
 ride limit exact. Only the access stops where a vehicle leaves between this minute's boarding time and the
 previous (later) minute's are marked for round 1 (one moving pointer per access stop into the stop's sorted
-departures): scanning from the others could only find trips already found. Boarding needs ``dep >= arrival + slack_s`` (R5's 60 s boarding slack, also at the first
-boarding). A label above ``departure + max_time_s`` is not recorded.
+departures): scanning from the others could only find trips already found. Boarding needs
+``dep >= arrival + slack_s`` (R5's 60 s boarding slack, also at the first boarding). A label above
+``departure + max_time_s`` is not recorded.
+
+Backward range-RAPTOR (:func:`backward_range_raptor_columns`: every origin to one destination, for adding a venue):
+the deadlines are the arrival events at the destination (vehicle arrival at a stop + egress walk), processed
+earliest first keeping labels (a journey arriving by a deadline arrives by any later one). ``lride[k, s]`` is the
+latest time of getting off a vehicle at ``s`` and still arriving in time with at most ``k`` more rides (egress walk,
+or boarding at ``s``, or one walking transfer then boarding: the mirror of ``tau``'s "no walk after walk");
+``lboard[k, s]`` the latest time of being at ``s`` to board (the vehicle leaves ``slack_s`` later) with at most ``k``
+rides. A pattern is scanned from its latest marked position towards its first, switching only to later trips (FIFO).
+An origin's latest departure (best ``lboard[K]`` minus its access walk) only grows with the deadline, so its earliest
+arrival for departure minute ``t`` is the first deadline at which that latest departure reaches ``t``: exactly the
+forward kernel's per-minute times, since every arrival of a journey is an event.
 
 Percentiles use R5's nearest-rank rule: with the ``n`` per-minute travel times sorted ascending (unreachable last),
 percentile ``p`` is element ``ceil(p / 100 * n) - 1`` (index 0 for p = 0); unreachable when that element is.
@@ -283,6 +295,25 @@ def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
     return out
 
 
+@njit(cache=True, inline="always")
+def _reduce_minutes(tt, o, d, max_time_s, pct_index, srt, times, per_min, want_per_minute):
+    """Per-minute travel times ``tt`` of one pair (BIG or INF unreached) -> ``per_min[o, d]`` and the percentiles
+    ``times[o, d]`` (-1 unreachable, over ``max_time_s``); ``tt`` is left with INF where unreachable."""
+    n_min = tt.shape[0]
+    for m in range(n_min):
+        if tt[m] > max_time_s:
+            tt[m] = INF
+    if want_per_minute:
+        for m in range(n_min):
+            per_min[o, d, m] = -1 if tt[m] == INF else tt[m]
+    if pct_index.shape[0] > 0:
+        srt[:] = tt
+        srt.sort()
+        for pi in range(pct_index.shape[0]):
+            v = srt[pct_index[pi]]
+            times[o, d, pi] = -1 if v == INF else v
+
+
 @njit(cache=True, parallel=True)
 def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, d_off, d_slot, d_s,
                         dep_times, K, max_time_s, slack_s, pct_index,
@@ -395,20 +426,278 @@ def range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_s
                         tt[m] = v
                         mx = max(mx, v)
                     worst = min(mx, max_time_s + 1)
-                for m in range(n_min):
-                    if tt[m] > max_time_s:
-                        tt[m] = INF
-                if want_per_minute:
-                    for m in range(n_min):
-                        per_min[o, d, m] = -1 if tt[m] == INF else tt[m]
-                if n_p > 0:
-                    srt[:] = tt
-                    srt.sort()
-                    for pi in range(n_p):
-                        v = srt[pct_index[pi]]
-                        times[o, d, pi] = -1 if v == INF else v
+                _reduce_minutes(tt, o, d, max_time_s, pct_index, srt, times, per_min, want_per_minute)
             for e in range(dir_off[o], dir_off[o + 1]):
                 direct[dir_dest[e]] = INF
+    return times, per_min
+
+
+@njit(cache=True, inline="always")
+def _last_at_most(arr, lo, hi, stride, base, lim):
+    """Last index t in [lo, hi) with arr[base + t*stride] <= lim (lo - 1 when none); arr nondecreasing in t."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if arr[base + mid * stride] <= lim:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+@njit(cache=True)
+def run_deadline(lb, ev_stop, ev_seed, K, slack_s,
+                 pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
+                 stop_pat_off, stop_pat, stop_pat_pos, xt_off, xt_from, xt_s,
+                 lride, lboard, mark, list_a, list_b, pat_end, pat_list, imp_flag, imp_list, n_imp):
+    """One backward RAPTOR deadline updating ``lride``/``lboard`` in place (range reuse over increasing deadlines).
+
+    ``ev_stop/ev_seed``: the egress stops whose vehicle arrival (``ev_seed``, seconds) plus egress walk equals this
+    deadline. Labels below ``lb`` are not recorded. Stops whose ``lboard[K]`` rose are appended to ``imp_list``
+    (deduplicated by ``imp_flag``); the new count is returned. ``mark`` must be all False and ``pat_end`` all -1 on
+    entry; both are left so.
+    """
+    nm = 0
+    for j in range(ev_stop.shape[0]):
+        s = ev_stop[j]
+        v = ev_seed[j]
+        if v < lb or v <= lride[0, s]:
+            continue
+        for r in range(K):
+            if v > lride[r, s]:
+                lride[r, s] = v
+        if not mark[s]:
+            mark[s] = True
+            list_a[nm] = s
+            nm += 1
+    for k in range(1, K + 1):
+        if nm == 0:
+            break
+        # patterns through the stops whose alighting label rose in the previous round, from the latest position
+        npl = 0
+        for j in range(nm):
+            s = list_a[j]
+            mark[s] = False
+            for e in range(stop_pat_off[s], stop_pat_off[s + 1]):
+                p = stop_pat[e]
+                pos = stop_pat_pos[e]
+                if pat_alight[pat_stop_off[p] + pos] == 0:
+                    continue
+                if pat_end[p] < 0:
+                    pat_end[p] = pos
+                    pat_list[npl] = p
+                    npl += 1
+                elif pos > pat_end[p]:
+                    pat_end[p] = pos
+        nb = 0  # stops whose boarding label rose this round (list_b)
+        for j in range(npl):
+            p = pat_list[j]
+            end = pat_end[p]
+            pat_end[p] = -1
+            base = pat_stop_off[p]
+            ns = pat_stop_off[p + 1] - base
+            nt = pat_ntrips[p]
+            toff = pat_time_off[p]
+            tr = -1
+            for i in range(end, -1, -1):
+                s = pat_stops[base + i]
+                if tr >= 0 and pat_board[base + i] != 0:
+                    c = t_dep[toff + tr * ns + i] - slack_s
+                    if c >= lb and c > lboard[k, s]:
+                        for r in range(k, K + 1):
+                            if c > lboard[r, s]:
+                                lboard[r, s] = c
+                        if lboard[K, s] == c and not imp_flag[s]:
+                            imp_flag[s] = True
+                            imp_list[n_imp] = s
+                            n_imp += 1
+                        if not mark[s]:
+                            mark[s] = True
+                            list_b[nb] = s
+                            nb += 1
+                if pat_alight[base + i] != 0:
+                    lim = lride[k - 1, s]
+                    lo = tr + 1
+                    if lo < nt and t_arr[toff + lo * ns + i] <= lim:
+                        tr = _last_at_most(t_arr, lo + 1, nt, ns, toff + i, lim)
+        for j in range(nb):
+            mark[list_b[j]] = False
+        nm = 0
+        if k == K:
+            break
+        # boarding labels -> alighting labels: board where one got off, or after one walking transfer
+        for j in range(nb):
+            s = list_b[j]
+            v0 = lboard[k, s]
+            if v0 > lride[k, s]:
+                for r in range(k, K):
+                    if v0 > lride[r, s]:
+                        lride[r, s] = v0
+                if not mark[s]:
+                    mark[s] = True
+                    list_a[nm] = s
+                    nm += 1
+            for e in range(xt_off[s], xt_off[s + 1]):
+                s2 = xt_from[e]
+                v = v0 - xt_s[e]
+                if v >= lb and v > lride[k, s2]:
+                    for r in range(k, K):
+                        if v > lride[r, s2]:
+                            lride[r, s2] = v
+                    if not mark[s2]:
+                        mark[s2] = True
+                        list_a[nm] = s2
+                        nm += 1
+    for j in range(nm):
+        mark[list_a[j]] = False
+    return n_imp
+
+
+@njit(cache=True)
+def _deadline_events(eg_stop, eg_s, lo, hi, pat_stop_off, pat_alight, pat_ntrips, pat_time_off, t_arr,
+                     stop_pat_off, stop_pat, stop_pat_pos):
+    """Arrival events at one destination: (deadline, egress stop, vehicle arrival) sorted by deadline.
+
+    Every alighting at an egress stop ``eg_stop[j]`` arriving in ``[lo, ...]`` gives the deadline
+    ``arrival + eg_s[j]``; deadlines above ``hi`` are dropped.
+    """
+    n = 0
+    for j in range(eg_stop.shape[0]):
+        s = eg_stop[j]
+        for e in range(stop_pat_off[s], stop_pat_off[s + 1]):
+            p = stop_pat[e]
+            if pat_alight[pat_stop_off[p] + stop_pat_pos[e]] != 0:
+                n += pat_ntrips[p]
+    dl = np.empty(n, dtype=np.int64)
+    st = np.empty(n, dtype=np.int32)
+    sd = np.empty(n, dtype=np.int32)
+    n = 0
+    for j in range(eg_stop.shape[0]):
+        s = eg_stop[j]
+        w = eg_s[j]
+        for e in range(stop_pat_off[s], stop_pat_off[s + 1]):
+            p = stop_pat[e]
+            i = stop_pat_pos[e]
+            if pat_alight[pat_stop_off[p] + i] == 0:
+                continue
+            ns = pat_stop_off[p + 1] - pat_stop_off[p]
+            toff = pat_time_off[p]
+            for tr in range(pat_ntrips[p]):
+                a = t_arr[toff + tr * ns + i]
+                if a >= lo and a + w <= hi:
+                    dl[n] = a + w
+                    st[n] = s
+                    sd[n] = a
+                    n += 1
+    order = np.argsort(dl[:n], kind="mergesort")
+    return dl[:n][order], st[:n][order], sd[:n][order]
+
+
+@njit(cache=True, parallel=True)
+def backward_range_raptor_columns(sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, d_stop, d_s,
+                                  dep_times, K, max_time_s, slack_s, pct_index,
+                                  pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr,
+                                  t_dep, stop_pat_off, stop_pat, stop_pat_pos, xt_off, xt_from, xt_s, n_o, n_chunks,
+                                  want_per_minute):
+    """Travel-time columns origins -> destinations, one backward (latest-departure) range-RAPTOR per destination.
+
+    Parameters (CSR by *stop* or *destination*)
+    -------------------------------------------
+    sa_off/sa_org/sa_s : by stop: the origins within the access limit and their walking seconds to the stop.
+    dd_off/dd_org/dd_s : by destination: the origins walking straight to it and the seconds.
+    d_off/d_stop/d_s : by destination: egress stops and walking seconds to the destination.
+    xt_off/xt_from/xt_s : footpaths transposed (by target stop: source stops and seconds).
+    dep_times, pct_index : as :func:`range_raptor_matrix`.
+
+    Per destination, the deadlines are the arrival events ``vehicle arrival + egress walk`` within
+    ``[dep_times[0], dep_times[-1] + max_time_s]``, processed in increasing order keeping the labels (a journey that
+    arrives by a deadline arrives by any later one): ``lride[k, s]`` is the latest time one can get off a vehicle at
+    ``s`` and still arrive in time with at most ``k`` more rides, ``lboard[k, s]`` the latest time one can be at
+    ``s`` to board (the vehicle leaves ``slack_s`` later) with at most ``k`` rides. An origin's latest departure
+    ``f_o`` (max over its access stops of ``lboard[K] - walk``) only grows with the deadline, so the earliest arrival
+    for a departure minute ``t`` is the first deadline with ``f_o >= t``: each minute is settled once, when ``f_o``
+    passes it. Labels below ``max(dep_times[0], deadline - max_time_s)`` cannot serve a trip within the time limit and
+    are not recorded. Equal to :func:`range_raptor_matrix` (same walks, same rules), element for element.
+
+    Returns
+    -------
+    times : int32[n_o, n_dest, n_p] seconds, -1 unreachable (over ``max_time_s``).
+    per_minute : int32[n_o, n_dest, n_min] (-1 unreachable), or shape (0, 0, 0) unless ``want_per_minute``.
+    """
+    n_dest = d_off.shape[0] - 1
+    n_stops = stop_pat_off.shape[0] - 1
+    n_pat = pat_stop_off.shape[0] - 1
+    n_min = dep_times.shape[0]
+    n_p = pct_index.shape[0]
+    t_first = dep_times[0]
+    hi = np.int64(dep_times[n_min - 1]) + max_time_s
+    times = np.empty((n_o, n_dest, n_p), dtype=np.int32)
+    if want_per_minute:
+        per_min = np.empty((n_o, n_dest, n_min), dtype=np.int32)
+    else:
+        per_min = np.empty((0, 0, 0), dtype=np.int32)
+    nch = max(1, min(n_chunks, n_dest))
+    for c in prange(nch):
+        lride = np.empty((max(K, 1), n_stops), dtype=np.int32)
+        lboard = np.empty((K + 1, n_stops), dtype=np.int32)
+        mark = np.zeros(n_stops, dtype=np.bool_)
+        list_a = np.empty(n_stops, dtype=np.int32)
+        list_b = np.empty(n_stops, dtype=np.int32)
+        pat_end = np.full(max(n_pat, 1), -1, dtype=np.int32)
+        pat_list = np.empty(max(n_pat, 1), dtype=np.int32)
+        imp_flag = np.zeros(n_stops, dtype=np.bool_)
+        imp_list = np.empty(n_stops, dtype=np.int32)
+        f_o = np.empty(n_o, dtype=np.int32)
+        nxt = np.empty(n_o, dtype=np.int32)
+        tt = np.empty((n_o, n_min), dtype=np.int32)
+        srt = np.empty(n_min, dtype=np.int32)
+        for d in range(c, n_dest, nch):
+            lride[:, :] = -BIG
+            lboard[:, :] = -BIG
+            f_o[:] = -BIG
+            nxt[:] = 0
+            tt[:, :] = BIG
+            e0 = d_off[d]
+            e1 = d_off[d + 1]
+            if K > 0 and e1 > e0:
+                dl, ev_stop, ev_seed = _deadline_events(d_stop[e0:e1], d_s[e0:e1], t_first, hi, pat_stop_off,
+                                                        pat_alight, pat_ntrips, pat_time_off, t_arr, stop_pat_off,
+                                                        stop_pat, stop_pat_pos)
+                n_ev = dl.shape[0]
+                g0 = 0
+                while g0 < n_ev:
+                    A = dl[g0]
+                    g1 = g0 + 1
+                    while g1 < n_ev and dl[g1] == A:
+                        g1 += 1
+                    lb = max(np.int64(t_first), A - max_time_s)
+                    ni = run_deadline(lb, ev_stop[g0:g1], ev_seed[g0:g1], K, slack_s, pat_stop_off, pat_stops,
+                                      pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep, stop_pat_off,
+                                      stop_pat, stop_pat_pos, xt_off, xt_from, xt_s, lride, lboard, mark, list_a,
+                                      list_b, pat_end, pat_list, imp_flag, imp_list, 0)
+                    # origins whose latest departure passed some of their minutes arrive at A at best
+                    for j in range(ni):
+                        s = imp_list[j]
+                        imp_flag[s] = False
+                        v = lboard[K, s]
+                        for e in range(sa_off[s], sa_off[s + 1]):
+                            o = sa_org[e]
+                            f = v - sa_s[e]
+                            if f > f_o[o]:
+                                f_o[o] = f
+                                m = nxt[o]
+                                while m < n_min and dep_times[m] <= f:
+                                    tt[o, m] = A - dep_times[m]
+                                    m += 1
+                                nxt[o] = m
+                    g0 = g1
+            for e in range(dd_off[d], dd_off[d + 1]):
+                o = dd_org[e]
+                w = dd_s[e]
+                for m in range(n_min):
+                    if w < tt[o, m]:
+                        tt[o, m] = w
+            for o in range(n_o):
+                _reduce_minutes(tt[o], o, d, max_time_s, pct_index, srt, times, per_min, want_per_minute)
     return times, per_min
 
 

@@ -33,7 +33,8 @@ from ..core import raptor as _rp
 from ..core.dijkstra import INF, _search, transpose_csr
 from ..io import gtfs as _gtfs
 
-__all__ = ["Timetable", "DayTimetable", "transit_travel_times", "BOARD_SLACK_S"]
+__all__ = ["Timetable", "DayTimetable", "transit_travel_times", "transit_columns_to", "transit_access",
+           "BOARD_SLACK_S"]
 
 BOARD_SLACK_S = 60
 DAY_S = 86400
@@ -783,6 +784,87 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
     >>> times, _ = transit_travel_times(net, snap, snap, departure=datetime(2019, 5, 13, 14), window_min=120,
     ...                                 percentiles=(5, 50, 95), max_time_s=7200)  # doctest: +SKIP
     """
+    q = _query(network, origin_snap, dest_snap, departure, window_min, percentiles, max_time_s, max_walk_s,
+               max_rides, walk_speed_kmh, origin_points, dest_points)
+    n_o, n_d, n_s = q.n_o, q.n_d, q.n_s
+    eg_stops = np.unique(q.d_stop)
+    eg_slot = np.full(n_s, -1, np.int32)
+    eg_slot[eg_stops] = np.arange(len(eg_stops), dtype=np.int32)
+    d_slot = eg_slot[q.d_stop].astype(np.int32)
+    times = np.empty((n_o, n_d, len(q.pct_idx)), np.int32)
+    pm = np.empty((n_o, n_d, int(window_min)), np.int32) if per_minute else None
+    if batch_size is None:
+        batch_size = max(64, min(512, -(-n_o // 20)))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=n_o, desc="transit matrix", unit="origin", disable=not progress)
+    tgt_n = np.concatenate([q.s_en, q.d_en])
+    tgt_c = np.concatenate([q.s_ec, q.d_ec])
+    args = q.day.kernel_args()
+    p_i, p_j, p_s = q.pairs
+    for a in range(0, n_o, batch_size):
+        b = min(n_o, a + batch_size)
+        r, c, v = walk_points(q.fo, q.he, q.w, q.o_an[a:b], q.o_ac[a:b], tgt_n, tgt_c, q.max_walk_s)
+        is_stop = c < n_s
+        acc_off, acc_stop, acc_s = _csr(r[is_stop], c[is_stop], v[is_stop], b - a)
+        sel = (p_i >= a) & (p_i < b)
+        dir_off, dir_dest, dir_s = _csr(np.concatenate([r[~is_stop], p_i[sel] - a]),
+                                        np.concatenate([c[~is_stop] - n_s, p_j[sel]]),
+                                        np.concatenate([v[~is_stop], p_s[sel]]), b - a)
+        ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off, d_slot,
+                                          q.d_s, q.dep_times, int(max_rides), q.max_time_s, BOARD_SLACK_S, q.pct_idx,
+                                          *args, q.x_off, q.x_to, q.x_s, _n_chunks(), bool(per_minute))
+        times[a:b] = ti
+        if per_minute:
+            pm[a:b] = pmi
+        bar.update(b - a)
+    bar.close()
+    return times, pm
+
+
+class _Query(NamedTuple):
+    """What a transit matrix query needs, shared by the forward and the backward searches."""
+
+    day: DayTimetable
+    dep_times: np.ndarray  # int32[window_min]
+    pct_idx: np.ndarray  # int64[n_p]
+    max_time_s: int
+    max_walk_s: int
+    fo: np.ndarray  # walk graph at walk_speed_kmh (CSR)
+    he: np.ndarray
+    w: np.ndarray
+    o_an: np.ndarray
+    o_ac: np.ndarray
+    d_en: np.ndarray
+    d_ec: np.ndarray
+    s_en: np.ndarray  # stops as targets of walks (from the graph onto the stop)
+    s_ec: np.ndarray
+    x_off: np.ndarray  # footpaths
+    x_to: np.ndarray
+    x_s: np.ndarray
+    d_off: np.ndarray  # egress: CSR by destination of (stop, walking seconds), by increasing seconds
+    d_stop: np.ndarray
+    d_s: np.ndarray
+    rev: tuple  # the reversed walk graph (first_out, head, weight)
+    pairs: tuple  # (origin, destination, seconds) of access.matrix.point_pair_times
+    n_o: int
+    n_d: int
+    n_s: int
+
+
+def _walk_at(walk, walk_speed_kmh):
+    """The walk graph's CSR timed at ``walk_speed_kmh`` and the factor on times of the build speed."""
+    f = float(walk.meta.get("speed_kmh") or 3.6) / float(walk_speed_kmh)
+    if f == 1.0:
+        w = np.asarray(walk.travel_time_s, np.int32)
+    else:  # as access.matrix.graph_at_speed
+        w = np.maximum(1, np.rint(np.asarray(walk.length_m, np.float64) / (walk_speed_kmh / 3.6))).astype(np.int32)
+    return walk.first_out, walk.head, w, f
+
+
+def _query(network, origin_snap, dest_snap, departure, window_min, percentiles, max_time_s, max_walk_s, max_rides,
+           walk_speed_kmh, origin_points, dest_points) -> _Query:
+    """Validate a transit query and prepare its walks: egress walks, footpaths, same-segment pairs, day layout."""
     tt = network.timetable
     if tt is None:
         raise NetworkError("the network has no transit timetable; build it with GTFS feeds (`gtfs=[...]`)")
@@ -803,65 +885,88 @@ def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_m
     day = tt.for_date(date)
     dep_times = (t0 + 60 * np.arange(int(window_min))).astype(np.int32)
 
-    base = float(walk.meta.get("speed_kmh") or 3.6)
-    f = base / float(walk_speed_kmh)
-    fo, he = walk.first_out, walk.head
-    if f == 1.0:
-        w = np.asarray(walk.travel_time_s, np.int32)
-    else:  # as access.matrix.graph_at_speed
-        w = np.maximum(1, np.rint(np.asarray(walk.length_m, np.float64) / (walk_speed_kmh / 3.6))).astype(np.int32)
+    fo, he, w, f = _walk_at(walk, walk_speed_kmh)
     # the points were snapped on the walk graph at walk_speed_kmh (what access.matrix does): costs used as given
     o_an, o_ac = np.asarray(origin_snap.access_node), np.asarray(origin_snap.access_cost_s, np.int32)
     d_en, d_ec = np.asarray(dest_snap.egress_node), np.asarray(dest_snap.egress_cost_s, np.int32)
     s_an, s_ac = np.asarray(tt.arrays["stop_access_node"]), _scaled(tt.arrays["stop_access_cost_s"], f)
     s_en, s_ec = np.asarray(tt.arrays["stop_egress_node"]), _scaled(tt.arrays["stop_egress_cost_s"], f)
-    n_o, n_d, n_s = o_an.shape[0], d_en.shape[0], tt.n_stops
+    n_d = d_en.shape[0]
     x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh)
 
     # egress: stop -> destination walks (reverse searches from destinations)
     rf, rh, rw, _ = transpose_csr(fo, he, w)
     max_egress_s = min(max_walk_s, int(round(EGRESS_WALK_LIMIT_M / (walk_speed_kmh / 3.6))))
     dr, sc_, dv = walk_points(rf, rh, rw, d_en, d_ec, s_an, s_ac, max_egress_s)
-    eg_slot = np.full(n_s, -1, np.int32)
-    eg_stops = np.unique(sc_)
-    eg_slot[eg_stops] = np.arange(len(eg_stops), dtype=np.int32)
     o_ = np.lexsort((sc_, dv, dr))  # by destination, then walk seconds
     d_off = np.zeros(n_d + 1, np.int64)
     np.add.at(d_off, dr + 1, 1)
     d_off = np.cumsum(d_off)
-    d_slot = eg_slot[sc_[o_]].astype(np.int32)
-    d_s = dv[o_].astype(np.int32)
     pct_idx = _rp.percentile_index(pcts, int(window_min)) if pcts else np.zeros(0, np.int64)
-    times = np.empty((n_o, n_d, len(pcts)), np.int32)
-    pm = np.empty((n_o, n_d, int(window_min)), np.int32) if per_minute else None
-    if batch_size is None:
-        batch_size = max(64, min(512, -(-n_o // 20)))
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=n_o, desc="transit matrix", unit="origin", disable=not progress)
-    tgt_n = np.concatenate([s_en, d_en])
-    tgt_c = np.concatenate([s_ec, d_ec])
-    args = day.kernel_args()
     # direct walks the node search cannot see: the same street segment, the same place (as the walk matrix)
     from ..matrix import graph_at_speed, point_pair_times
 
-    p_i, p_j, p_s = point_pair_times(graph_at_speed(walk, walk_speed_kmh), origin_snap, dest_snap, max_walk_s,
-                                     origin_points, dest_points)
-    for a in range(0, n_o, batch_size):
-        b = min(n_o, a + batch_size)
-        r, c, v = walk_points(fo, he, w, o_an[a:b], o_ac[a:b], tgt_n, tgt_c, max_walk_s)
-        is_stop = c < n_s
-        acc_off, acc_stop, acc_s = _csr(r[is_stop], c[is_stop], v[is_stop], b - a)
-        sel = (p_i >= a) & (p_i < b)
-        dir_off, dir_dest, dir_s = _csr(np.concatenate([r[~is_stop], p_i[sel] - a]),
-                                        np.concatenate([c[~is_stop] - n_s, p_j[sel]]),
-                                        np.concatenate([v[~is_stop], p_s[sel]]), b - a)
-        ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, d_off, d_slot,
-                                          d_s, dep_times, int(max_rides), max_time_s, BOARD_SLACK_S, pct_idx, *args,
-                                          x_off, x_to, x_s, _n_chunks(), bool(per_minute))
-        times[a:b] = ti
-        if per_minute:
-            pm[a:b] = pmi
-        bar.update(b - a)
-    bar.close()
-    return times, pm
+    pairs = point_pair_times(graph_at_speed(walk, walk_speed_kmh), origin_snap, dest_snap, max_walk_s,
+                             origin_points, dest_points)
+    return _Query(day, dep_times, pct_idx, max_time_s, max_walk_s, fo, he, w, o_an, o_ac, d_en, d_ec, s_en, s_ec,
+                  x_off, x_to, x_s, d_off, sc_[o_].astype(np.int32), dv[o_].astype(np.int32), (rf, rh, rw), pairs,
+                  o_an.shape[0], n_d, tt.n_stops)
+
+
+def transit_access(network, origin_snap, *, max_walk_s: int, walk_speed_kmh: float = 3.6):
+    """Walks from the origins to the stops within ``max_walk_s``, by stop: ``(off, origin, seconds)`` CSR.
+
+    What :func:`transit_columns_to` needs from the origins; independent of the destinations and the departure, so
+    a caller adding destinations one at a time can compute it once and pass it as ``access``.
+    """
+    tt = network.timetable
+    fo, he, w, f = _walk_at(network.street("walk"), walk_speed_kmh)
+    s_en, s_ec = np.asarray(tt.arrays["stop_egress_node"]), _scaled(tt.arrays["stop_egress_cost_s"], f)
+    r, c, v = walk_points(fo, he, w, np.asarray(origin_snap.access_node),
+                          np.asarray(origin_snap.access_cost_s, np.int32), s_en, s_ec, int(max_walk_s))
+    return _csr(c, r, v, tt.n_stops)
+
+
+def transit_columns_to(network, origin_snap, dest_snap, *, departure, window_min: int = 60, percentiles=(50,),
+                       max_time_s: int = 7200, max_walk_s: int | None = None, max_rides: int = 3,
+                       walk_speed_kmh: float = 3.6, per_minute: bool = False, origin_points=None, dest_points=None,
+                       access=None):
+    """:func:`transit_travel_times` computed by destination: one backward range-RAPTOR per destination.
+
+    Same arguments and the same ``(times, per_minute)`` arrays, element for element (see
+    :func:`access.core.raptor.backward_range_raptor_columns`); the cost grows with the destinations and the service
+    around them, not with the origins (beyond their access walks), which suits adding one venue to many cells.
+    Destinations are searched in parallel.
+
+    Parameters
+    ----------
+    access : tuple, optional
+        :func:`transit_access` of these origins at this ``max_walk_s`` (as bounded here: at most ``max_time_s``) and
+        ``walk_speed_kmh``, when already known; computed otherwise.
+
+    Examples
+    --------
+    >>> times, _ = transit_columns_to(net, cells_snap, venue_snap, departure=datetime(2019, 5, 13, 14),
+    ...                               window_min=10, percentiles=(50,), max_time_s=3600)  # doctest: +SKIP
+    """
+    import numba
+
+    q = _query(network, origin_snap, dest_snap, departure, window_min, percentiles, max_time_s, max_walk_s,
+               max_rides, walk_speed_kmh, origin_points, dest_points)
+    if access is None:
+        access = transit_access(network, origin_snap, max_walk_s=q.max_walk_s, walk_speed_kmh=walk_speed_kmh)
+    sa_off, sa_org, sa_s = access
+    # direct walks, by destination: reverse searches from the destinations (the same sums as the forward ones)
+    rf, rh, rw = q.rev
+    dr, do_, dv = walk_points(rf, rh, rw, q.d_en, q.d_ec, q.o_an, q.o_ac, q.max_walk_s)
+    p_i, p_j, p_s = q.pairs
+    dd_off, dd_org, dd_s = _csr(np.concatenate([dr, p_j]), np.concatenate([do_, p_i]), np.concatenate([dv, p_s]),
+                                q.n_d)
+    xt_off, xt_from, xt_s, _ = transpose_csr(q.x_off, q.x_to, q.x_s)
+    d = q.day
+    times, pm = _rp.backward_range_raptor_columns(
+        sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, q.d_off, q.d_stop, q.d_s, q.dep_times, int(max_rides),
+        q.max_time_s, BOARD_SLACK_S, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
+        d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from, xt_s, q.n_o,
+        int(numba.get_num_threads()), bool(per_minute))
+    return times, (pm if per_minute else None)

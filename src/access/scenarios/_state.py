@@ -14,8 +14,9 @@ position, read at the cells' snapped positions; equal to the forward matrix) plu
 
 BFCA and spatial availability renormalise over every venue: they are recomputed fully from the stored matrix (with
 the :mod:`access.indicators` functions) and :attr:`AccessibilityState.last_update` says so.
-For transit there is no single-destination RAPTOR yet: a venue's column is computed by the regular transit matrix
-function with that venue as the only destination (correct, but a full range-RAPTOR from every cell).
+For transit, a venue's column is one backward (latest-departure) range-RAPTOR from the venue
+(:func:`access.network.transit.transit_columns_to`): the same per-minute times, hence the same percentiles, as the
+forward transit matrix; the cells' walks to the stops are computed once per state and reused.
 """
 
 from __future__ import annotations
@@ -49,15 +50,18 @@ def _street_graph(network, mode, walk_speed_kmh=3.6, bike_speed_kmh=12.0):
 def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, walk_speed_kmh: float = 3.6,
                   bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
                   cells: Points | None = None, transit: dict | None = None,
-                  allow_unsnapped: bool = False) -> np.ndarray:
+                  allow_unsnapped: bool = False, cache: dict | None = None) -> np.ndarray:
     """int32[n_cells, k]: seconds from every cell to each of the points ``lon, lat`` (``-1`` unreachable).
 
     Street modes: one bounded Dijkstra per point on the reversed graph (``prange`` over points), seeded at the
     point's snapped position and read at the cells' snapped positions (``cells_snap``, from ``graph.snap`` on the
     same graph), plus the direct times of points on the same street segment; this equals the forward matrix of
     :func:`access.travel_time_matrix` exactly, given ``cells`` (Points) for the pairs at the very same place (0 s).
-    Transit: the regular transit matrix with these points as destinations (needs ``cells`` and the ``transit``
-    settings).
+    Transit: one backward range-RAPTOR per point (:func:`access.network.transit.transit_columns_to`), equal to the
+    transit matrix of :func:`access.travel_time_matrix` with these points as destinations (needs ``cells`` and the
+    ``transit`` settings: ``departure``, ``window_min``, ``percentiles`` (the first is returned), ``max_walk_min``,
+    ``max_rides``). ``cache``, a dict kept by the caller, holds the cells' snapping and walks to the stops between
+    calls.
 
     Raises
     ------
@@ -69,17 +73,10 @@ def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, 
     if mode == "transit":
         if cells is None:
             raise ValidationError("transit venue columns need `cells` (Points) and the `transit` settings")
-        pts = pd.DataFrame({"id": np.arange(len(lon)), "lon": lon, "lat": lat})
-        ttm = travel_time_matrix(network, cells, pts, mode="transit", max_time_min=max_time_s / 60.0,
-                                 walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m, progress=False,
-                                 **(transit or {}))
-        return np.ascontiguousarray(ttm.times_s[:, :, 0])
+        return _transit_columns(network, cells, lon, lat, max_time_s, walk_speed_kmh, max_snap_m, allow_unsnapped,
+                                cache, **(transit or {}))
     g = _street_graph(network, mode, walk_speed_kmh, bike_speed_kmh)
-    vs = g.snap(lon, lat, max_snap_m=max_snap_m, warn=False)
-    if not vs.snapped.all() and not allow_unsnapped:
-        bad = np.flatnonzero(~vs.snapped)
-        raise NetworkError(f"point(s) {[(float(lon[i]), float(lat[i])) for i in bad[:3]]} are farther than "
-                           f"max_snap_m={max_snap_m:g} m from the {mode} network")
+    vs = _snap_points(g, lon, lat, max_snap_m, mode, allow_unsnapped)
     f, h, w = g.csr(reverse=True)
     if len(lon) == 1:  # one venue: a serial search (no thread-pool start-up)
         col = inc.column_to_point(f, h, w, vs.egress_node[0], vs.egress_cost_s[0], cells_snap.access_node,
@@ -91,6 +88,59 @@ def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, 
                            cells_snap.access_cost_s, np.int32(max_time_s)).T
     pts = Points(np.arange(len(lon)), lon, lat, None, "venues")
     return np.asfortranarray(_point_pairs(g, out, cells_snap, vs, cells, pts, max_time_s))
+
+
+def _snap_points(g, lon, lat, max_snap_m, mode, allow_unsnapped):
+    vs = g.snap(lon, lat, max_snap_m=max_snap_m, warn=False)
+    if not vs.snapped.all() and not allow_unsnapped:
+        bad = np.flatnonzero(~vs.snapped)
+        raise NetworkError(f"point(s) {[(float(lon[i]), float(lat[i])) for i in bad[:3]]} are farther than "
+                           f"max_snap_m={max_snap_m:g} m from the {mode} network")
+    return vs
+
+
+def _transit_columns(network, cells: Points, lon, lat, max_time_s, walk_speed_kmh, max_snap_m, allow_unsnapped,
+                     cache, *, departure=None, window_min: int = 60, percentiles=(50,), max_walk_min=None,
+                     max_rides: int = 3, per_minute: bool = False, chunk_size=None) -> np.ndarray:
+    """:func:`venue_columns` for transit: the settings and defaults of :func:`access.travel_time_matrix`, the cells
+    and points snapped as it does, then one backward range-RAPTOR per point (first percentile). ``per_minute`` and
+    ``chunk_size`` (matrix settings) do not change a column."""
+    import datetime as _dt
+
+    from ..matrix import _check_percentiles
+    from ..network.transit import transit_access, transit_columns_to
+
+    if getattr(network, "timetable", None) is None:
+        raise ValidationError("mode='transit' needs a network built with GTFS feeds")
+    if departure is None:
+        raise ValidationError("mode='transit' needs `departure` (a datetime such as 2019-05-13 14:00)")
+    if isinstance(departure, str):
+        departure = _dt.datetime.fromisoformat(departure)
+    if int(window_min) < 1:
+        raise ValidationError(f"`window_min` must be at least 1, got {window_min}")
+    if int(max_rides) < 1:
+        raise ValidationError(f"`max_rides` must be at least 1, got {max_rides}")
+    ps = _check_percentiles(percentiles)
+    max_time_s = int(max_time_s)
+    max_walk_s = min(max_time_s, max_time_s if max_walk_min is None else int(round(max_walk_min * 60)))
+    walk = network.street("walk")
+    g = graph_at_speed(walk, walk_speed_kmh)
+    key = ("transit_access", max_walk_s, float(walk_speed_kmh), float(max_snap_m))
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is network.timetable and hit[1] is walk and hit[2] is cells:
+        c_snap, acc = hit[3], hit[4]
+    else:
+        c_snap = g.snap(cells.lon, cells.lat, max_snap_m=max_snap_m, ids=cells.ids, warn=False)
+        acc = transit_access(network, c_snap, max_walk_s=max_walk_s, walk_speed_kmh=walk_speed_kmh)
+        if cache is not None:
+            cache[key] = (network.timetable, walk, cells, c_snap, acc)
+    vs = _snap_points(g, lon, lat, max_snap_m, "walk", allow_unsnapped)
+    pts = Points(np.arange(len(lon)), lon, lat, None, "venues")
+    times, _ = transit_columns_to(network, c_snap, vs, departure=departure, window_min=int(window_min),
+                                  percentiles=ps[:1], max_time_s=max_time_s, max_walk_s=max_walk_s,
+                                  max_rides=int(max_rides), walk_speed_kmh=walk_speed_kmh, origin_points=cells,
+                                  dest_points=pts, access=acc)
+    return np.asfortranarray(times[:, :, 0])
 
 
 def _point_pairs(g, out, o_snap, d_snap, o_pts, d_pts, max_time_s) -> np.ndarray:
@@ -182,6 +232,7 @@ class AccessibilityState:
         self.settings = settings
         self.matrix_kwargs = dict(matrix_kwargs)
         self.last_update: dict = {}
+        self._cache: dict = {}  # what venue columns reuse between calls (transit: the cells' walks to the stops)
         n = len(cells)
         k = len(venues)
         cap = max(16, 2 * k)
@@ -395,7 +446,8 @@ class AccessibilityState:
     def column(self, lon: float, lat: float) -> np.ndarray:
         """int32[n_cells]: seconds from every cell to a point (one search; see :func:`venue_column`)."""
         return venue_column(self.network, self.mode, self.cells_snap, lon, lat, self.max_time_s,
-                            cells=self.cells, **self._column_kw())
+                            cells=self.cells, cache=self.__dict__.setdefault("_cache", {}),
+                            **self._column_kw())
 
     def _column_kw(self) -> dict:
         kw = dict(self.matrix_kwargs)
