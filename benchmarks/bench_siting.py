@@ -10,8 +10,9 @@ Run: ``python benchmarks/bench_siting.py [--candidates 10000] [--scale 1.0] [--t
    - peer 1, the scenarios engineer's ``venue_columns`` (one reverse ``od_matrix`` search per candidate, dense);
    - peer 2, the full matrix cells x candidates (:func:`access.travel_time_matrix`, one forward search per cell);
    then the time to choose 10 sites among them (CELF coverage, p-median with swaps).
-   Transit: candidate columns come from the transit matrix function (cells x candidates over a
-   ``--transit-window`` minute window); reported on ``--transit-candidates`` candidates.
+   Transit (``--transit-window`` minute window): forward range-RAPTOR from every cell on ``--transit-candidates``
+   candidates, and one backward range-RAPTOR per candidate on ``--transit-backward-candidates`` of them (checked
+   equal).
 2. The region-scale synthetic network (:func:`access.synth.make_region` at ``--scale``): all populated cells as
    candidates, the generated libraries as existing venues; choose 10 sites (coverage and p-median), total wall time
    (candidate columns + both solvers; and end to end from the files, network build included) against the
@@ -111,11 +112,26 @@ def bench_porto_alegre(args, rows, results):
                            max_time_min=60)
         t_tr, ctt = timeit(lambda: st.candidate_times(net, cells, tc, mode="transit", departure=dep,
                                                       window_min=args.transit_window, max_time_min=60,
-                                                      per_minute=True), repeat=1)
+                                                      per_minute=True, strategy="forward"), repeat=1)
         rows.append(dict(case=f"POA transit ({args.transit_window}-min window)",
-                         method="transit matrix cells x candidates", n=len(tc), seconds=t_tr, per_s=len(tc) / t_tr))
+                         method="forward range-RAPTOR per cell (matrix cells x candidates)", n=len(tc), seconds=t_tr,
+                         per_s=len(tc) / t_tr))
         results["poa_transit"] = dict(candidates=len(tc), window_min=args.transit_window, seconds=t_tr,
                                       per_s=len(tc) / t_tr)
+        nb = min(args.transit_backward_candidates, len(tc))
+        if nb > 0:  # one backward range-RAPTOR per candidate (the incremental, one-search-per-site evaluation)
+            st.candidate_times(net, cells, tc.head(2), mode="transit", departure=dep, window_min=1, max_time_min=60,
+                               strategy="reverse")
+            t_b, ctb = timeit(lambda: st.candidate_times(net, cells, tc.head(nb), mode="transit", departure=dep,
+                                                         window_min=args.transit_window, max_time_min=60,
+                                                         strategy="reverse"), repeat=1)
+            ref = ctt.subset(np.arange(nb))
+            equal = all(np.array_equal(getattr(ctb, f), getattr(ref, f)) for f in ("ptr", "cell", "time_s"))
+            rows.append(dict(case=f"POA transit ({args.transit_window}-min window)",
+                             method="backward range-RAPTOR per candidate", n=nb, seconds=t_b, per_s=nb / t_b,
+                             equal=equal))
+            results["poa_transit"].update(backward_candidates=nb, backward_seconds=t_b, backward_per_s=nb / t_b,
+                                          backward_equal_forward=equal)
 
 
 def bench_region(args, rows, results):
@@ -194,6 +210,7 @@ def main():
     ap.add_argument("--candidates", type=int, default=10_000)
     ap.add_argument("--transit-candidates", type=int, default=10_000)
     ap.add_argument("--transit-window", type=int, default=5)
+    ap.add_argument("--transit-backward-candidates", type=int, default=1000)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--region-dir", default=None)
     ap.add_argument("--region-candidates", type=int, default=0, help="sample this many candidates (0: all cells)")

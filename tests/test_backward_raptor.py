@@ -132,3 +132,43 @@ def test_scenario_venue_columns_use_the_backward_search_and_equal_the_matrix(net
     one = venue_columns(net, "transit", None, lon[2:3], lat[2:3], 3000, cells=cells, transit=transit, cache=cache)
     np.testing.assert_array_equal(one[:, 0], ttm.times_s[:, 2, 0])
     assert (one >= 0).sum() > 10
+
+
+def test_travel_time_matrix_search_backward_equals_forward(net, hexgrid):
+    """The public matrix: `search="backward"` (destinations in chunks, access walks once) == `search="forward"`,
+    percentiles and per-minute times; "auto" picks backward for few destinations and says so in the settings."""
+    import access
+
+    o, d = _pick(hexgrid, 21, n_o=200, n_d=12)
+    orig = hexgrid.iloc[o][["id", "lon", "lat"]].reset_index(drop=True)
+    dest = hexgrid.iloc[d][["id", "lon", "lat"]].reset_index(drop=True)
+    kw = dict(mode="transit", departure=dt.datetime(2019, 5, 13, 14, 0), window_min=8, percentiles=(5, 50, 95),
+              max_time_min=75, per_minute=True, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = access.travel_time_matrix(net, orig, dest, search="forward", **kw)
+        b = access.travel_time_matrix(net, orig, dest, search="backward", chunk_size=5, **kw)
+        a = access.travel_time_matrix(net, orig, dest, **kw)
+    assert np.array_equal(f.times_s, b.times_s) and np.array_equal(f.per_minute_s, b.per_minute_s)
+    assert (f.times_s >= 0).mean() > 0.3
+    assert a.settings["search"] == "backward" and f.settings["search"] == "forward"
+    pd.testing.assert_frame_equal(f.to_frame(), b.to_frame())
+    with pytest.raises(access.ValidationError, match="unknown search"):
+        access.travel_time_matrix(net, orig, dest, search="sideways", **kw)
+
+
+def test_siting_transit_candidates_one_backward_search_each(net, hexgrid):
+    from access import siting
+
+    o, d = _pick(hexgrid, 22, n_o=200, n_d=10)
+    cells = hexgrid.iloc[o][["id", "lon", "lat"]].reset_index(drop=True)
+    cand = hexgrid.iloc[d][["id", "lon", "lat"]].reset_index(drop=True)
+    kw = dict(mode="transit", departure=dt.datetime(2019, 5, 13, 14, 0), window_min=6, max_time_min=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rev = siting.candidate_times(net, cells, cand, strategy="reverse", **kw)
+        fwd = siting.candidate_times(net, cells, cand, strategy="forward", **kw)
+    for f in ("ptr", "cell", "time_s"):
+        assert np.array_equal(getattr(rev, f), getattr(fwd, f)), f
+    assert rev.settings["search"] == "backward" and fwd.settings["search"] == "forward"
+    assert len(rev.cell) > 50

@@ -215,7 +215,7 @@ def travel_time_matrix(network, origins, destinations=None, *, mode: str = "walk
                        max_walk_min: float | None = None, max_rides: int = 3, walk_speed_kmh: float = 3.6,
                        bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
                        per_minute: bool = False, progress: bool = True,
-                       chunk_size: int | None = None) -> TravelTimeMatrix:
+                       chunk_size: int | None = None, search: str = "auto") -> TravelTimeMatrix:
     """Travel times from every origin to every destination.
 
     Parameters
@@ -243,6 +243,10 @@ def travel_time_matrix(network, origins, destinations=None, *, mode: str = "walk
         Points farther than this from the network are unreachable (reported in one warning).
     per_minute : bool
         Transit only: also keep the full per-minute distribution (``per_minute_s``).
+    search : {"auto", "forward", "backward"}
+        Transit only: range-RAPTOR from each origin ("forward", as R5), or backward from each destination (latest
+        departures); both give the same integers. "auto" searches backward when the destinations are fewer than
+        the origins by a factor :data:`BACKWARD_FACTOR` (a few venues for many cells).
 
     Returns
     -------
@@ -272,6 +276,35 @@ def travel_time_matrix(network, origins, destinations=None, *, mode: str = "walk
         settings.update(speed_kmh=speed)
         return TravelTimeMatrix(o.ids, d.ids, times[:, :, None], mode, (50,), settings=settings)
     # transit
+    departure, ps = transit_settings(network, departure, window_min, max_rides, percentiles)
+    if search not in ("auto", "forward", "backward"):
+        raise ValidationError(f"unknown search {search!r}; use 'auto', 'forward' or 'backward'")
+    backward = search == "backward" or (search == "auto" and len(d) * BACKWARD_FACTOR < len(o))
+    g = graph_at_speed(network.street("walk"), walk_speed_kmh)
+    o_snap, d_snap = _snap_both(g, o, d, max_snap_m)
+    max_walk_s = max_time_s if max_walk_min is None else int(round(max_walk_min * 60))
+    kw = dict(departure=departure, window_min=int(window_min), percentiles=ps, max_time_s=max_time_s,
+              max_walk_s=max_walk_s, max_rides=int(max_rides), walk_speed_kmh=walk_speed_kmh, per_minute=per_minute)
+    if backward:
+        times, pm = _transit_by_destination(network, o, d, o_snap, d_snap, progress=progress, chunk_size=chunk_size,
+                                            **kw)
+    else:
+        from .network.transit import transit_travel_times
+
+        times, pm = transit_travel_times(network, o_snap, d_snap, progress=progress, origin_points=o, dest_points=d,
+                                         **kw)
+    settings.update(departure=departure.isoformat(), window_min=int(window_min), max_walk_min=max_walk_min,
+                    max_rides=int(max_rides), walk_speed_kmh=walk_speed_kmh,
+                    search="backward" if backward else "forward")
+    return TravelTimeMatrix(o.ids, d.ids, times, "transit", ps, per_minute_s=pm, settings=settings)
+
+
+# a backward search (one destination) costs about as much as this many forward ones (one origin, all destinations)
+BACKWARD_FACTOR = 16
+
+
+def transit_settings(network, departure, window_min, max_rides, percentiles):
+    """Checks of the transit settings shared by every transit matrix; returns ``(departure datetime, percentiles)``."""
     if getattr(network, "timetable", None) is None:
         raise ValidationError("mode='transit' needs a network built with GTFS feeds "
                               "(TransportNetwork.from_files(osm, gtfs=[...]))")
@@ -283,19 +316,33 @@ def travel_time_matrix(network, origins, destinations=None, *, mode: str = "walk
         raise ValidationError(f"`window_min` must be at least 1, got {window_min}")
     if int(max_rides) < 1:
         raise ValidationError(f"`max_rides` must be at least 1, got {max_rides}")
-    ps = _check_percentiles(percentiles)
-    from .network.transit import transit_travel_times
+    return departure, _check_percentiles(percentiles)
 
-    g = graph_at_speed(network.street("walk"), walk_speed_kmh)
-    o_snap, d_snap = _snap_both(g, o, d, max_snap_m)
-    max_walk_s = max_time_s if max_walk_min is None else int(round(max_walk_min * 60))
-    times, pm = transit_travel_times(network, o_snap, d_snap, departure=departure, window_min=int(window_min),
-                                     percentiles=ps, max_time_s=max_time_s, max_walk_s=max_walk_s,
-                                     max_rides=int(max_rides), walk_speed_kmh=walk_speed_kmh,
-                                     per_minute=per_minute, progress=progress, origin_points=o, dest_points=d)
-    settings.update(departure=departure.isoformat(), window_min=int(window_min), max_walk_min=max_walk_min,
-                    max_rides=int(max_rides), walk_speed_kmh=walk_speed_kmh)
-    return TravelTimeMatrix(o.ids, d.ids, times, "transit", ps, per_minute_s=pm, settings=settings)
+
+def _transit_by_destination(network, o: Points, d: Points, o_snap, d_snap, *, progress: bool, chunk_size, **kw):
+    """The transit matrix by backward range-RAPTOR, destinations in chunks (one progress step per chunk); the
+    origins' walks to the stops are computed once."""
+    from tqdm.auto import tqdm
+
+    from .network.transit import transit_access, transit_columns_to
+
+    n_o, n_d = len(o), len(d)
+    acc = transit_access(network, o_snap, max_walk_s=min(kw["max_walk_s"], kw["max_time_s"]),
+                         walk_speed_kmh=kw["walk_speed_kmh"])
+    times = np.empty((n_o, n_d, len(kw["percentiles"])), np.int32)
+    pm = np.empty((n_o, n_d, kw["window_min"]), np.int32) if kw["per_minute"] else None
+    size = chunk_size or max(8, min(256, n_d // 20 + 1))
+    bar = tqdm(total=n_d, desc="transit destinations", unit="dest", disable=not progress)
+    for a, b in _chunks(n_d, size):
+        sub = Points(d.ids[a:b], d.lon[a:b], d.lat[a:b], None, d.name)
+        t, p = transit_columns_to(network, o_snap, d_snap.subset(np.arange(a, b)), origin_points=o, dest_points=sub,
+                                  access=acc, **kw)
+        times[:, a:b] = t
+        if pm is not None:
+            pm[:, a:b] = p
+        bar.update(b - a)
+    bar.close()
+    return times, pm
 
 
 def _snap_both(g: StreetGraph, o: Points, d: Points, max_snap_m: float):

@@ -185,8 +185,9 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     costs) read at the cells' access nodes (:func:`access.core.siting_kernels.candidate_lists`, ``prange`` over
     candidates; only the cells reached are written, so memory and time do not grow with cells x candidates);
     equal to the columns of :func:`access.travel_time_matrix` from the cells to the candidates.
-    Transit: the columns come from the transit matrix function (cells x candidates, range-RAPTOR from every
-    cell; there is no single-destination transit search), with the per-minute times when ``per_minute``.
+    Transit: the columns come from :func:`access.travel_time_matrix` (cells x candidates), by one backward
+    range-RAPTOR per candidate ("reverse") or a forward one per cell ("forward"), with the per-minute times when
+    ``per_minute``; the same times either way.
 
     Parameters
     ----------
@@ -208,9 +209,10 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     name : str
         What the sites are called in error messages ("candidates", "venues").
     strategy : {"auto", "reverse", "forward"}
-        Street modes: "reverse" searches once per candidate (its column: the incremental, one-search-per-site
-        evaluation); "forward" once per cell, read at every candidate, then transposed; "auto" picks the side
-        with fewer searches. Both give the same times.
+        "reverse" searches once per candidate (its column: the incremental, one-search-per-site evaluation;
+        transit: a backward range-RAPTOR); "forward" once per cell, read at every candidate (then transposed);
+        "auto" picks the cheaper side (streets: fewer searches; transit: backward when the candidates are fewer
+        than the cells by :data:`access.matrix.BACKWARD_FACTOR`). Both give the same times.
 
     Returns
     -------
@@ -252,10 +254,13 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     if mode == "transit":
         if is_graph:
             raise ValidationError("mode='transit' needs a TransportNetwork with a timetable, not a StreetGraph")
+        if strategy not in ("auto", "reverse", "forward"):
+            raise ValidationError(f"unknown strategy {strategy!r}; use 'auto', 'reverse' or 'forward'")
         ttm = travel_time_matrix(network, c, s, mode="transit", max_time_min=max_time_min, departure=departure,
                                  window_min=window_min, percentiles=(percentile,), max_walk_min=max_walk_min,
                                  max_rides=max_rides, walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m,
-                                 per_minute=per_minute, progress=progress)
+                                 per_minute=per_minute, progress=progress,
+                                 search={"reverse": "backward"}.get(strategy, strategy))
         out = CandidateTimes.from_matrix(ttm, max_time_min=max_time_min)
         out.settings.update(settings, percentile=percentile, per_minute=per_minute)
     else:

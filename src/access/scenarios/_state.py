@@ -105,22 +105,10 @@ def _transit_columns(network, cells: Points, lon, lat, max_time_s, walk_speed_km
     """:func:`venue_columns` for transit: the settings and defaults of :func:`access.travel_time_matrix`, the cells
     and points snapped as it does, then one backward range-RAPTOR per point (first percentile). ``per_minute`` and
     ``chunk_size`` (matrix settings) do not change a column."""
-    import datetime as _dt
-
-    from ..matrix import _check_percentiles
+    from ..matrix import transit_settings
     from ..network.transit import transit_access, transit_columns_to
 
-    if getattr(network, "timetable", None) is None:
-        raise ValidationError("mode='transit' needs a network built with GTFS feeds")
-    if departure is None:
-        raise ValidationError("mode='transit' needs `departure` (a datetime such as 2019-05-13 14:00)")
-    if isinstance(departure, str):
-        departure = _dt.datetime.fromisoformat(departure)
-    if int(window_min) < 1:
-        raise ValidationError(f"`window_min` must be at least 1, got {window_min}")
-    if int(max_rides) < 1:
-        raise ValidationError(f"`max_rides` must be at least 1, got {max_rides}")
-    ps = _check_percentiles(percentiles)
+    departure, ps = transit_settings(network, departure, window_min, max_rides, percentiles)
     max_time_s = int(max_time_s)
     max_walk_s = min(max_time_s, max_time_s if max_walk_min is None else int(round(max_walk_min * 60)))
     walk = network.street("walk")
