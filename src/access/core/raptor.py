@@ -69,6 +69,30 @@ def _lower_bound(arr, lo, hi, stride, base, need):
     return lo
 
 
+@njit(cache=True, inline="always")
+def _mark_patterns(stops, n, mark, stop_pat_off, stop_pat, stop_pat_pos, pat_stop_off, allowed, pat_pos, pat_list,
+                   earliest):
+    """Collect the patterns through ``stops[:n]`` (clearing their ``mark``) at positions where ``allowed`` (boarding
+    for the forward search, alighting for the backward one), each with its earliest (``earliest``) or latest such
+    position in ``pat_pos`` (-1 for patterns not listed yet). Returns the number of patterns put in ``pat_list``."""
+    npl = 0
+    for j in range(n):
+        s = stops[j]
+        mark[s] = False
+        for e in range(stop_pat_off[s], stop_pat_off[s + 1]):
+            p = stop_pat[e]
+            pos = stop_pat_pos[e]
+            if allowed[pat_stop_off[p] + pos] == 0:
+                continue
+            if pat_pos[p] < 0:
+                pat_pos[p] = pos
+                pat_list[npl] = p
+                npl += 1
+            elif (pos < pat_pos[p]) if earliest else (pos > pat_pos[p]):
+                pat_pos[p] = pos
+    return npl
+
+
 @njit(cache=True)
 def run_departure(t, t_prev, cutoff, acc_stop, acc_s, K, slack_s,
                   pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
@@ -118,21 +142,8 @@ def run_departure(t, t_prev, cutoff, acc_stop, acc_s, K, slack_s,
         if nm == 0:
             break
         # patterns through the stops improved in the previous round, from the earliest such position
-        npl = 0
-        for j in range(nm):
-            s = list_a[j]
-            mark_a[s] = False
-            for e in range(stop_pat_off[s], stop_pat_off[s + 1]):
-                p = stop_pat[e]
-                pos = stop_pat_pos[e]
-                if pat_board[pat_stop_off[p] + pos] == 0:
-                    continue
-                if pat_start[p] < 0:
-                    pat_start[p] = pos
-                    pat_list[npl] = p
-                    npl += 1
-                elif pos < pat_start[p]:
-                    pat_start[p] = pos
+        npl = _mark_patterns(list_a, nm, mark_a, stop_pat_off, stop_pat, stop_pat_pos, pat_stop_off, pat_board,
+                             pat_start, pat_list, True)
         nb = 0  # stops whose ride label improved this round (list_b)
         for j in range(npl):
             p = pat_list[j]
@@ -473,21 +484,8 @@ def run_deadline(lb, ev_stop, ev_seed, K, slack_s,
         if nm == 0:
             break
         # patterns through the stops whose alighting label rose in the previous round, from the latest position
-        npl = 0
-        for j in range(nm):
-            s = list_a[j]
-            mark[s] = False
-            for e in range(stop_pat_off[s], stop_pat_off[s + 1]):
-                p = stop_pat[e]
-                pos = stop_pat_pos[e]
-                if pat_alight[pat_stop_off[p] + pos] == 0:
-                    continue
-                if pat_end[p] < 0:
-                    pat_end[p] = pos
-                    pat_list[npl] = p
-                    npl += 1
-                elif pos > pat_end[p]:
-                    pat_end[p] = pos
+        npl = _mark_patterns(list_a, nm, mark, stop_pat_off, stop_pat, stop_pat_pos, pat_stop_off, pat_alight,
+                             pat_end, pat_list, False)
         nb = 0  # stops whose boarding label rose this round (list_b)
         for j in range(npl):
             p = pat_list[j]
