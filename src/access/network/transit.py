@@ -853,13 +853,12 @@ class _Query(NamedTuple):
 
 
 def _walk_at(walk, walk_speed_kmh):
-    """The walk graph's CSR timed at ``walk_speed_kmh`` and the factor on times of the build speed."""
+    """The walk graph timed at ``walk_speed_kmh`` (:func:`access.matrix.graph_at_speed`, what the matrices snap
+    on) and the factor on times of the build speed (for the stop links and footpaths)."""
+    from ..matrix import graph_at_speed
+
     f = float(walk.meta.get("speed_kmh") or 3.6) / float(walk_speed_kmh)
-    if f == 1.0:
-        w = np.asarray(walk.travel_time_s, np.int32)
-    else:  # as access.matrix.graph_at_speed
-        w = np.maximum(1, np.rint(np.asarray(walk.length_m, np.float64) / (walk_speed_kmh / 3.6))).astype(np.int32)
-    return walk.first_out, walk.head, w, f
+    return graph_at_speed(walk, walk_speed_kmh), f
 
 
 def _query(network, origin_snap, dest_snap, departure, window_min, percentiles, max_time_s, max_walk_s, max_rides,
@@ -885,7 +884,8 @@ def _query(network, origin_snap, dest_snap, departure, window_min, percentiles, 
     day = tt.for_date(date)
     dep_times = (t0 + 60 * np.arange(int(window_min))).astype(np.int32)
 
-    fo, he, w, f = _walk_at(walk, walk_speed_kmh)
+    g, f = _walk_at(walk, walk_speed_kmh)
+    fo, he, w = g.first_out, g.head, np.asarray(g.travel_time_s, np.int32)
     # the points were snapped on the walk graph at walk_speed_kmh (what access.matrix does): costs used as given
     o_an, o_ac = np.asarray(origin_snap.access_node), np.asarray(origin_snap.access_cost_s, np.int32)
     d_en, d_ec = np.asarray(dest_snap.egress_node), np.asarray(dest_snap.egress_cost_s, np.int32)
@@ -904,10 +904,9 @@ def _query(network, origin_snap, dest_snap, departure, window_min, percentiles, 
     d_off = np.cumsum(d_off)
     pct_idx = _rp.percentile_index(pcts, int(window_min)) if pcts else np.zeros(0, np.int64)
     # direct walks the node search cannot see: the same street segment, the same place (as the walk matrix)
-    from ..matrix import graph_at_speed, point_pair_times
+    from ..matrix import point_pair_times
 
-    pairs = point_pair_times(graph_at_speed(walk, walk_speed_kmh), origin_snap, dest_snap, max_walk_s,
-                             origin_points, dest_points)
+    pairs = point_pair_times(g, origin_snap, dest_snap, max_walk_s, origin_points, dest_points)
     return _Query(day, dep_times, pct_idx, max_time_s, max_walk_s, fo, he, w, o_an, o_ac, d_en, d_ec, s_en, s_ec,
                   x_off, x_to, x_s, d_off, sc_[o_].astype(np.int32), dv[o_].astype(np.int32), (rf, rh, rw), pairs,
                   o_an.shape[0], n_d, tt.n_stops)
@@ -920,10 +919,11 @@ def transit_access(network, origin_snap, *, max_walk_s: int, walk_speed_kmh: flo
     a caller adding destinations one at a time can compute it once and pass it as ``access``.
     """
     tt = network.timetable
-    fo, he, w, f = _walk_at(network.street("walk"), walk_speed_kmh)
+    g, f = _walk_at(network.street("walk"), walk_speed_kmh)
     s_en, s_ec = np.asarray(tt.arrays["stop_egress_node"]), _scaled(tt.arrays["stop_egress_cost_s"], f)
-    r, c, v = walk_points(fo, he, w, np.asarray(origin_snap.access_node),
-                          np.asarray(origin_snap.access_cost_s, np.int32), s_en, s_ec, int(max_walk_s))
+    r, c, v = walk_points(g.first_out, g.head, np.asarray(g.travel_time_s, np.int32),
+                          np.asarray(origin_snap.access_node), np.asarray(origin_snap.access_cost_s, np.int32), s_en,
+                          s_ec, int(max_walk_s))
     return _csr(c, r, v, tt.n_stops)
 
 
