@@ -305,17 +305,10 @@ def _merge_pairs(ptr, cell, ts, pairs, n_sites):
     pj, pi, pt = pairs
     if not len(pj):
         return ptr, cell, ts
-    site = np.concatenate([np.repeat(np.arange(n_sites, dtype=np.int64), np.diff(ptr)), pj.astype(np.int64)])
-    c = np.concatenate([cell.astype(np.int64), pi.astype(np.int64)])
-    t = np.concatenate([ts, pt.astype(ts.dtype)])
-    order = np.lexsort((t, c, site))
-    site, c, t = site[order], c[order], t[order]
-    first = np.ones(len(site), bool)
-    first[1:] = (site[1:] != site[:-1]) | (c[1:] != c[:-1])
-    site, c, t = site[first], c[first], t[first]
-    new_ptr = np.zeros(n_sites + 1, np.int64)
-    np.cumsum(np.bincount(site, minlength=n_sites), out=new_ptr[1:])
-    return new_ptr.astype(ptr.dtype), c.astype(cell.dtype), np.ascontiguousarray(t)
+    site = np.repeat(np.arange(n_sites, dtype=np.int64), np.diff(ptr))
+    return dj.csr_from_triples(np.concatenate([site, pj.astype(np.int64)]),
+                               np.concatenate([cell.astype(np.int64), pi.astype(np.int64)]),
+                               np.concatenate([ts, pt.astype(ts.dtype)]), n_sites)
 
 
 def _sparse_searches(g, seed_node, seed_cost, tgt_node, tgt_cost, n_targets, max_time_s, *, reverse, chunk_size,

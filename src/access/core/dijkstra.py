@@ -266,6 +266,19 @@ def od_matrix(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_
     return out
 
 
+def csr_from_triples(rows, cols, vals, n_rows):
+    """CSR ``(offsets int64[n_rows + 1], cols int32, vals int32)`` of (row, col, val) triples, cols sorted within a
+    row; a (row, col) given twice keeps its smallest val."""
+    order = np.lexsort((vals, cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, vals = rows[first], cols[first], vals[first]
+    off = np.zeros(n_rows + 1, dtype=np.int64)
+    np.add.at(off, rows + 1, 1)
+    return np.cumsum(off), cols.astype(np.int32), vals.astype(np.int32)
+
+
 @njit(cache=True)
 def transpose_csr(first_out, head, weight):
     """Reverse every edge. Returns (first_out, head, weight, edge_map) where edge_map[e'] is the forward edge id."""

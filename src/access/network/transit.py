@@ -31,6 +31,7 @@ from numba import njit, prange
 from .._errors import AccessWarning, GTFSError, NetworkError, ValidationError
 from ..core import raptor as _rp
 from ..core.dijkstra import INF, _search, transpose_csr
+from ..core.dijkstra import csr_from_triples as _csr
 from ..io import gtfs as _gtfs
 
 __all__ = ["Timetable", "DayTimetable", "transit_travel_times", "transit_columns_to", "transit_access",
@@ -218,16 +219,6 @@ def walk_points(first_out, head, weight, src_node, src_cost, tgt_node, tgt_cost,
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals).astype(np.int32)
 
 
-def _csr(rows, cols, vals, n_rows):
-    """CSR of (row, col, val) triples; a (row, col) given twice keeps its smallest val."""
-    order = np.lexsort((vals, cols, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    first = np.ones(len(rows), bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, vals = rows[first], cols[first], vals[first]
-    off = np.zeros(n_rows + 1, dtype=np.int64)
-    np.add.at(off, rows + 1, 1)
-    return np.cumsum(off), cols.astype(np.int32), vals.astype(np.int32)
 
 
 def _haversine_m(lon1, lat1, lon2, lat2):
@@ -894,8 +885,8 @@ def _query(network, origin_snap, dest_snap, departure, window_min, percentiles, 
     n_d = d_en.shape[0]
     x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh)
 
-    # egress: stop -> destination walks (reverse searches from destinations)
-    rf, rh, rw, _ = transpose_csr(fo, he, w)
+    # egress: stop -> destination walks (reverse searches from destinations; the transposed graph is cached on it)
+    rf, rh, rw = g.csr(reverse=True)
     max_egress_s = min(max_walk_s, int(round(EGRESS_WALK_LIMIT_M / (walk_speed_kmh / 3.6))))
     dr, sc_, dv = walk_points(rf, rh, rw, d_en, d_ec, s_an, s_ac, max_egress_s)
     o_ = np.lexsort((sc_, dv, dr))  # by destination, then walk seconds
