@@ -81,6 +81,15 @@ def far_cell(engine) -> int:
     return int(np.argmax(np.where(np.isfinite(t), t, -1)))
 
 
+def lonely_cell(engine) -> int:
+    """A reachable cell far (as the crow flies) from every venue: a click there is on no venue."""
+    v = engine.data.venues
+    dx = (engine.cell_lon[:, None] - v["lon"].to_numpy()[None, :]) * np.cos(np.radians(50.0))
+    dy = engine.cell_lat[:, None] - v["lat"].to_numpy()[None, :]
+    d = np.sqrt(dx ** 2 + dy ** 2).min(axis=1)
+    return int(np.argmax(np.where(np.isfinite(engine.base_times["any"]), d, -1)))
+
+
 def areas_of(result) -> dict:
     return {a["id"]: a for a in result["areas"]}
 
@@ -127,7 +136,7 @@ def test_add_venue_is_incremental_and_exact(url, engine):
     i = far_cell(engine)
     lon, lat = float(engine.cell_lon[i]), float(engine.cell_lat[i])
     body = {"add_venues": [{"lon": lon, "lat": lat, "category": "library"}]}
-    status, headers, res = call(url, "/api/scenario", body, sid="add-test")
+    status, _headers, res = call(url, "/api/scenario", body, sid="add-test")
     assert status == 200, res
     assert res["elapsed_ms"] < 1000
     assert res["work"]["searches"] == 1 and res["changed_areas"]
@@ -272,7 +281,7 @@ def test_exports(url, engine):
     for k, aid in enumerate(engine.area_ids):
         got = areas_of(res)[str(aid)]["indicators"]["time_any_mean"]["after"]
         assert got == pytest.approx(twin["time_any_mean"][k], abs=1e-9)
-    status, headers, zbytes = call(url, "/api/compare", body, sid="export-test")
+    status, _headers, zbytes = call(url, "/api/compare", body, sid="export-test")
     assert status == 200
     names = set(zipfile.ZipFile(io.BytesIO(zbytes)).namelist())
     assert {"scenario.toml", "summary.csv", "areas.gpkg", "typology_changes.csv", "cells.parquet"} <= names
@@ -314,7 +323,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def test_browser_click_adds_a_venue(url, engine):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install "
                                    "playwright)")
-    i = far_cell(engine)
+    i = lonely_cell(engine)
     lon, lat = float(engine.cell_lon[i]), float(engine.cell_lat[i])
     outside, seen = [], []
 
@@ -330,7 +339,8 @@ def test_browser_click_adds_a_venue(url, engine):
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                          "--enable-unsafe-swiftshader"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.route("**/*", route)
@@ -338,22 +348,50 @@ def test_browser_click_adds_a_venue(url, engine):
             page.wait_for_selector("#map .js-plotly-plot .scatterlayer", timeout=60000)
             page.wait_for_selector("#panel #summary", timeout=60000)
             assert "No EPCI changes" in page.inner_text("#panel")
-            xy = page.evaluate("""([lon, lat]) => {
+            js_xy = """([lon, lat]) => {
                 const gd = document.querySelector('#map .js-plotly-plot');
                 const fl = gd._fullLayout, r = gd.getBoundingClientRect();
                 return [r.left + fl._size.l + fl.xaxis.l2p(lon), r.top + fl._size.t + fl.yaxis.l2p(lat)];
-            }""", [lon, lat])
-            t0 = time.perf_counter()
+            }"""
+            xy = page.evaluate(js_xy, [lon, lat])
+            # the latency is measured in the page (mouse down -> the delta is in the panel), not by this process
+            page.evaluate("""() => { window.__t = {};
+                document.addEventListener('mousedown', () => { window.__t.down = performance.now(); }, true);
+                new MutationObserver(() => { if (!window.__t.panel && document.querySelector('#changes td.delta'))
+                    window.__t.panel = performance.now(); })
+                  .observe(document.querySelector('#panel'), {childList: true, subtree: true}); }""")
             page.mouse.click(xy[0], xy[1])
-            page.wait_for_selector("#changes td.delta", timeout=2000)
-            dt = time.perf_counter() - t0
+            page.wait_for_selector("#changes td.delta", timeout=10000)
+            t = page.evaluate("() => window.__t")
+            dt = (t["panel"] - t["down"]) / 1000.0
             delta = page.inner_text("#changes td.delta")
-            assert delta.startswith("-"), delta  # a venue opened: closer
-            drawn = page.evaluate("() => document.querySelector('#map .js-plotly-plot').data.map(t => t.name)")
-            assert "new venues" in drawn  # the star is drawn
+            # (the mean is over the people who reach a venue: it may rise when a far cell gains access)
+            assert abs(float(delta)) > 0 or "→" in page.inner_text("#changes"), delta
+            page.wait_for_function("() => document.querySelector('#map .js-plotly-plot').data"
+                                   ".some(t => t.name === 'new venues' && t.x.length === 1)", timeout=10000)
+            drawn = page.evaluate("() => Object.fromEntries(document.querySelector('#map .js-plotly-plot').data"
+                                  ".map(t => [t.name, (t.x || []).length]))")
+            assert drawn["new venues"] == 1 and drawn["cells that change"] > 0  # the star and the changed cells
+            # undo: back to the base; redo: the venue again
+            page.click("#undo")
+            page.wait_for_selector("#changes", state="detached", timeout=5000)
+            page.click("#redo")
+            page.wait_for_selector("#changes td.delta", timeout=5000)
+            # a box selection closes the streets inside it (a progress indicator shows while it runs)
+            page.click('[data-val="select"]')
+            j = int(np.argmax(engine.population))
+            a = page.evaluate(js_xy, [float(engine.cell_lon[j]) - 0.01, float(engine.cell_lat[j]) - 0.006])
+            b = page.evaluate(js_xy, [float(engine.cell_lon[j]) + 0.01, float(engine.cell_lat[j]) + 0.006])
+            page.mouse.move(a[0], a[1])
+            page.mouse.down()
+            page.mouse.move(b[0], b[1], steps=5)
+            page.mouse.up()
+            page.wait_for_function("() => document.querySelector('#map .js-plotly-plot').data"
+                                   ".some(t => t.name === 'streets closed' && t.x.length >= 4)", timeout=20000)
+            page.wait_for_selector("#changes td.delta", timeout=20000)
         finally:
             browser.close()
-    assert dt < 2.0
+    assert dt < 2.0, f"the panel showed the delta {dt:.2f} s after the click"
     assert outside == [], f"requests left 127.0.0.1: {outside[:5]}"
     assert seen and all(urllib.parse.urlsplit(u).hostname == "127.0.0.1" for u in seen
                         if not u.startswith(("data:", "blob:")))

@@ -12,8 +12,17 @@ from __future__ import annotations
 from .data import RunData, load_run
 from .engine import Engine, RequestError, ScenarioRequest, parse_request
 
-__all__ = ["RunData", "load_run", "Engine", "RequestError", "ScenarioRequest", "parse_request", "create_app",
-           "make_server", "serve"]
+__all__ = [
+    "Engine",
+    "RequestError",
+    "RunData",
+    "ScenarioRequest",
+    "create_app",
+    "load_run",
+    "make_server",
+    "parse_request",
+    "serve",
+]
 
 
 def create_app(engine: Engine):

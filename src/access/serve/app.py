@@ -10,6 +10,7 @@ walk the history of scenarios.
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from typing import Any
@@ -29,14 +30,18 @@ CLASS_COLOURS = {
     "insufficient data": "#bdbdbd",
 }
 CATEGORY_COLOURS = ["#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3", "#b2df8a"]
-#: above this many cells the cell layer is drawn with WebGL (Scattergl)
-GL_CELLS = 20000
+#: the click layer's grid: about 150 m (0.0015 degree of latitude), at most 300 x 300
+CLICK_GRID_DEG = 0.0015
+CLICK_GRID_MAX = 300
+#: from this many cells on, the cell layer is drawn with WebGL (Scattergl): an SVG marker per cell costs about
+#: 0.5 ms to redraw (1.5 s for the demo's 3,015 cells on a loaded 2-core machine, 0.5 s with WebGL)
+GL_CELLS = 1000
 
 
 def _lerp(scale: list[tuple[float, str]], x: float) -> str:
     """Colour at ``x`` in [0, 1] of a list of (position, '#rrggbb') stops."""
     x = min(1.0, max(0.0, x))
-    for (p0, c0), (p1, c1) in zip(scale, scale[1:]):
+    for (p0, c0), (p1, c1) in itertools.pairwise(scale):
         if x <= p1:
             t = 0.0 if p1 == p0 else (x - p0) / (p1 - p0)
             a = [int(c0[i:i + 2], 16) for i in (1, 3, 5)]
@@ -74,6 +79,16 @@ class MapData:
         tol = max(b[2] - b[0], b[3] - b[1]) / 1500.0
         self.rings = [_rings(g, tol) for g in areas.geometry.values]
         self.lat0 = float((b[1] + b[3]) / 2)
+        self.cell_pos = {cid: i for i, cid in enumerate(engine.cell_ids)}
+        x0, y0, x1, y1 = engine.bbox
+        kx = math.cos(math.radians(self.lat0))
+        step = max((x1 - x0) * kx / CLICK_GRID_MAX, (y1 - y0) / CLICK_GRID_MAX, CLICK_GRID_DEG)
+        xs = np.arange(x0, x1 + step / kx, step / kx)
+        ys = np.arange(y0, y1 + step, step)
+        self.click_layer = {"type": "heatmap", "x": np.round(xs, 6).tolist(), "y": np.round(ys, 6).tolist(),
+                            "z": np.zeros((len(ys), len(xs)), np.int8).tolist(), "showscale": False,
+                            "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], "hoverinfo": "none",
+                            "name": "click layer", "showlegend": False}
 
 
 def indicator_options(engine: Engine) -> list[dict]:
@@ -95,9 +110,12 @@ def _category_of(indicator: str, engine: Engine) -> str:
 
 
 def build_figure(md: MapData, result: dict, scenario: dict, indicator: str) -> dict:
-    """The Plotly figure (as a dict) of a scenario result."""
+    """The Plotly figure (as a dict) of a scenario result.
+
+    Trace 0 is the click layer (a transparent heatmap over the whole map: a click anywhere gives its lon/lat);
+    the other traces are always the same in number for one indicator, so that an update patches them only."""
     eng = md.engine
-    traces: list[dict] = []
+    traces: list[dict] = [md.click_layer]
     areas = result["areas"]
     is_class = indicator == "class"
     if not is_class:
@@ -133,21 +151,24 @@ def build_figure(md: MapData, result: dict, scenario: dict, indicator: str) -> d
     # cells, coloured by their delta of the chosen category's time
     cat = _category_of(indicator, eng) if not is_class else "any"
     delta = np.zeros(len(eng.cell_ids))
-    dmap = result["cells"]["delta_min"]
-    if dmap:
-        pos = {cid: i for i, cid in enumerate(eng.cell_ids)}
-        for cid, d in dmap.items():
-            delta[pos[cid]] = -60.0 if d is None else d  # None: access gained or lost (inf delta); clip
-    m = float(np.max(np.abs(delta))) if dmap else 0.0
-    m = max(m, 1.0)
-    text = [f"cell {cid}<br>Δ {d:+.1f} min" for cid, d in zip(eng.cell_ids, delta)]
-    traces.append({"type": "scattergl" if len(delta) > GL_CELLS else "scatter", "x": eng.cell_lon.tolist(),
-                   "y": eng.cell_lat.tolist(), "mode": "markers", "name": "cells (click: open a venue)",
-                   "customdata": [["cell"]] * len(delta), "text": text, "hoverinfo": "text", "showlegend": False,
-                   "marker": {"symbol": "square", "size": 5, "color": delta.tolist(), "cmin": -m, "cmax": m,
+    cres = result["cells"]
+    pos = md.cell_pos
+    for cid, d in cres["delta_min"].items():
+        if d is not None:
+            delta[pos[cid]] = d
+    m = max(1.0, float(np.max(np.abs(delta))) if len(delta) else 1.0)
+    for key, sign in (("access_lost", 1.0), ("access_gained", -1.0)):
+        for cid in cres.get(key, []):  # all access lost or gained: the end of the scale
+            delta[pos[cid]] = sign * m
+    ch = np.flatnonzero(delta != 0)  # only the changed cells are drawn (a marker per cell costs ~0.5 ms a redraw)
+    traces.append({"type": "scattergl" if len(ch) > GL_CELLS else "scatter", "x": eng.cell_lon[ch].tolist(),
+                   "y": eng.cell_lat[ch].tolist(), "mode": "markers", "name": "cells that change",
+                   "customdata": [["cell"]] * len(ch), "showlegend": False,
+                   "hovertemplate": "Δ %{marker.color:+.1f} min<extra></extra>",
+                   "marker": {"symbol": "square", "size": 6, "color": delta[ch].tolist(), "cmin": -m, "cmax": m,
                               "colorscale": [[p, c] for p, c in DELTA_SCALE], "showscale": True,
                               "colorbar": {"title": {"text": f"cells Δ {cat}<br>min"}, "x": 1.0, "len": 0.45,
-                                           "y": 0.22}, "opacity": 0.8}})
+                                           "y": 0.22}, "opacity": 0.85}})
     # venues
     removed = set(scenario.get("removes", []))
     v = eng.data.venues
@@ -160,29 +181,30 @@ def build_figure(md: MapData, result: dict, scenario: dict, indicator: str) -> d
                        "marker": {"size": 10, "color": CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)],
                                   "line": {"color": "white", "width": 1}}})
     rem = v[v["id"].isin(removed)]
-    if len(rem):
-        traces.append({"type": "scatter", "x": rem["lon"].tolist(), "y": rem["lat"].tolist(), "mode": "markers",
-                       "name": "removed", "customdata": [["removed", i] for i in rem["id"]],
-                       "text": [f"{n} (removed)<br>click: restore" for n in rem["name"]], "hoverinfo": "text",
-                       "marker": {"size": 10, "symbol": "x", "color": "#555555"}})
+    # always drawn (maybe empty): an update patches a fixed list of traces
+    traces.append({"type": "scatter", "x": rem["lon"].tolist(), "y": rem["lat"].tolist(), "mode": "markers",
+                   "name": "removed", "customdata": [["removed", i] for i in rem["id"]], "showlegend": bool(len(rem)),
+                   "text": [f"{n} (removed)<br>click: restore" for n in rem["name"]], "hoverinfo": "text",
+                   "marker": {"size": 10, "symbol": "x", "color": "#555555"}})
     adds = scenario.get("adds", [])
-    if adds:
-        traces.append({"type": "scatter", "x": [a["lon"] for a in adds], "y": [a["lat"] for a in adds],
-                       "mode": "markers", "name": "new venues", "customdata": [["new", a["id"]] for a in adds],
-                       "text": [f"new {a['category']} {a['id']}<br>click: remove" for a in adds], "hoverinfo": "text",
-                       "marker": {"size": 15, "symbol": "star", "color": "#000000",
-                                  "line": {"color": "white", "width": 1}}})
-    poly = scenario.get("polygon")
-    if poly:
-        traces.append({"type": "scatter", "x": [p[0] for p in poly] + [poly[0][0]],
-                       "y": [p[1] for p in poly] + [poly[0][1]], "mode": "lines", "name": "streets closed",
-                       "line": {"color": "#d7301f", "width": 2, "dash": "dash"}, "hoverinfo": "skip"})
+    traces.append({"type": "scatter", "x": [a["lon"] for a in adds], "y": [a["lat"] for a in adds],
+                   "mode": "markers", "name": "new venues", "customdata": [["new", a["id"]] for a in adds],
+                   "showlegend": bool(adds),
+                   "text": [f"new {a['category']} {a['id']}<br>click: remove" for a in adds], "hoverinfo": "text",
+                   "marker": {"size": 15, "symbol": "star", "color": "#000000",
+                              "line": {"color": "white", "width": 1}}})
+    poly = scenario.get("polygon") or []
+    traces.append({"type": "scatter", "x": [p[0] for p in poly] + [p[0] for p in poly[:1]],
+                   "y": [p[1] for p in poly] + [p[1] for p in poly[:1]], "mode": "lines", "name": "streets closed",
+                   "line": {"color": "#d7301f", "width": 2, "dash": "dash"}, "hoverinfo": "skip",
+                   "showlegend": bool(poly)})
     layout = {"uirevision": "map", "dragmode": "zoom", "clickmode": "event", "hovermode": "closest",
-              "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "plot_bgcolor": "white",
+              "hoverdistance": 10,  # a click within 10 px of a venue picks it, else the click layer
+              "margin": {"l": 0, "r": 0, "t": 24, "b": 0}, "plot_bgcolor": "white",
               "xaxis": {"visible": False, "showgrid": False},
               "yaxis": {"visible": False, "showgrid": False, "scaleanchor": "x",
                         "scaleratio": 1.0 / max(0.1, math.cos(math.radians(md.lat0)))},
-              "legend": {"x": 0.0, "y": 0.0, "bgcolor": "rgba(255,255,255,0.7)"}}
+              "legend": {"orientation": "h", "x": 0.0, "y": 0.0, "yanchor": "top", "bgcolor": "rgba(255,255,255,0.7)"}}
     return {"data": traces, "layout": layout}
 
 
@@ -193,9 +215,10 @@ def panel(result: dict, indicator: str) -> list:
     key = "time_any_mean" if indicator == "class" else indicator
     share = "share" in key
     rows = []
-    for a in result["areas"]:
-        if not a["changed"]:
-            continue
+    changed = [a for a in result["areas"] if a["changed"]]
+    changed.sort(key=lambda a: (not a["class_changed"], -abs(a["indicators"][key]["delta"] or 0.0),
+                                -(a["population_affected"] or 0.0)))
+    for a in changed:
         v = a["indicators"][key]
 
         def fmt(x, signed=False):
@@ -232,11 +255,11 @@ MAX_HISTORY = 100
 def create_app(engine: Engine):
     """The Dash app (``app.server`` is the Flask server, with the JSON API of :mod:`access.serve.api`)."""
     import dash
-    from dash import Input, Output, State, ctx, dcc, html, no_update
+    from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
     from flask import request
 
-    app = dash.Dash(__name__, serve_locally=True, title="access — live scenarios", update_title=None,
-                    compress=False)
+    app = dash.Dash(__name__, serve_locally=True, title="access — live scenarios",
+                    update_title=None, compress=False)  # type: ignore[arg-type]
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = 4 * MAX_BODY_BYTES
     register_api(server, engine)
@@ -280,10 +303,10 @@ def create_app(engine: Engine):
                        style={"fontSize": "small", "margin": "4px 0"}),
             ]),
             html.Div([
-                html.Div(dcc.Loading(dcc.Graph(id="map", style={"height": "80vh"},
-                                               config={"scrollZoom": True, "displaylogo": False,
-                                                       "doubleClick": "reset"}),
-                                     type="circle", delay_show=300),
+                html.Div(dcc.Graph(id="map", style={"height": "80vh"},
+                                   config={"scrollZoom": True, "displaylogo": False, "displayModeBar": True,
+                                           "doubleClick": "reset",
+                                           "modeBarButtonsToRemove": ["autoScale2d", "sendChartToCloud"]}),
                          style={"flex": "3", "minWidth": "0"}),
                 html.Div(dcc.Loading(html.Div(id="panel"), type="dot", delay_show=300),
                          style={"flex": "2", "overflowY": "auto", "maxHeight": "82vh", "fontSize": "small",
@@ -317,7 +340,7 @@ def create_app(engine: Engine):
         return new, {"undo": (hist["undo"] + [scn])[-MAX_HISTORY:], "redo": []}
 
     def _edited(scn: dict, trig: Any, click, selected, category) -> dict | None:
-        s = {k: (list(v) if isinstance(v, list) else v) for k, v in scn.items()}
+        s: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in scn.items()}
         if trig == "reset":
             return dict(EMPTY) if (scn.get("adds") or scn.get("removes") or scn.get("polygon")) else None
         if trig == "reopen":
@@ -335,7 +358,7 @@ def create_app(engine: Engine):
                 s["removes"] = [r for r in s["removes"] if r != cd[1]]
             elif kind == "new":
                 s["adds"] = [a for a in s["adds"] if a["id"] != cd[1]]
-            elif kind == "cell" and "x" in p and "y" in p:
+            elif (kind == "cell" or (kind is None and "z" in p)) and "x" in p and "y" in p:  # a cell, the click layer
                 s["counter"] = int(s.get("counter", 0)) + 1
                 s["adds"] = s["adds"] + [{"id": f"new-{s['counter']}", "lon": float(p["x"]), "lat": float(p["y"]),
                                           "category": category}]
@@ -369,7 +392,13 @@ def create_app(engine: Engine):
                                   if indicator != "class" else "any")
         except AccessError as e:
             return no_update, no_update, f"not applied: {e}"
-        return build_figure(md, res, scn, indicator), panel(res, indicator), ""
+        fig = build_figure(md, res, scn, indicator)
+        if ctx.triggered_id == "scenario":  # same indicator: patch every trace but the click layer (trace 0)
+            patch = Patch()
+            for k, t in enumerate(fig["data"][1:], start=1):
+                patch["data"][k] = t
+            return patch, panel(res, indicator), ""
+        return fig, panel(res, indicator), ""
 
     @app.callback(Output("dl-toml", "data"), Input("export-toml", "n_clicks"), State("scenario", "data"),
                   prevent_initial_call=True)

@@ -146,9 +146,9 @@ def load_run(out_dir, *, mode: str = "car") -> RunData:
     v = _read_geo(work / "venues.parquet", "venues")
     venues = pd.DataFrame({"id": v["id"].to_numpy(dtype=object), "lon": v.geometry.x.to_numpy(float),
                            "lat": v.geometry.y.to_numpy(float),
-                           "category": (v["category"].astype(str) if "category" in v else "all").to_numpy(
-                               dtype=object),
-                           "name": (v["name"].astype(str) if "name" in v else v["id"]).to_numpy(dtype=object)})
+                           "category": (v["category"].astype(str).to_numpy(dtype=object) if "category" in v
+                                        else np.full(len(v), "all", dtype=object)),
+                           "name": (v["name"] if "name" in v else v["id"]).astype(str).to_numpy(dtype=object)})
     areas_path = work / "epci.parquet"
     areas = _read_geo(areas_path if areas_path.exists() else work / "areas.parquet", "areas")
     if "name" not in areas.columns:

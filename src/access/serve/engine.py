@@ -23,6 +23,7 @@ import math
 import threading
 import time
 import uuid
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -482,7 +483,8 @@ class Engine:
     def evaluate(self, sid: str, req: ScenarioRequest, *, indicator_category: str = "any") -> dict:
         """Apply ``req`` to session ``sid`` and return per-area before/after/delta (the API's JSON answer).
 
-        ``cells`` holds the changed cells' delta of ``time_<indicator_category>`` (minutes; negative = closer).
+        ``cells`` holds the changed cells' delta of ``time_<indicator_category>`` (minutes; negative = closer; null
+        where the cell gains or loses all access within the maximum time: ids in ``access_gained``/``access_lost``).
         """
         if indicator_category not in self.cats:
             raise RequestError(f"`category` = {indicator_category!r} is not one of {self.cats}")
@@ -506,9 +508,9 @@ class Engine:
         for i, aid in enumerate(self.area_ids):
             ind = {}
             for k in names:
-                b, a = float(self.base_areas[k][i]), float(after[k][i])
-                d = 0.0 if (b == a or (math.isnan(b) and math.isnan(a))) else a - b
-                ind[k] = {"before": _f(b), "after": _f(a), "delta": _f(d)}
+                bv, av = float(self.base_areas[k][i]), float(after[k][i])
+                d = 0.0 if (bv == av or (math.isnan(bv) and math.isnan(av))) else av - bv
+                ind[k] = {"before": _f(bv), "after": _f(av), "delta": _f(d)}
             ch = any(abs(v["delta"] or 0) > EPS for v in ind.values()) or cls_b[i] != cls_a[i] or pop_aff[i] > 0
             areas.append({"id": str(aid), "name": str(self.area_names[i]), "population": _f(self.area_population[i]),
                           "changed": bool(ch), "class_before": str(cls_b[i]), "class_after": str(cls_a[i]),
@@ -522,9 +524,11 @@ class Engine:
         return {"session": s.id, "mode": self.data.mode, "scenario": req.to_dict(),
                 "areas": areas,
                 "changed_areas": [a["id"] for a in areas if a["changed"]],
-                "cells": {"changed": int(len(idx)), "population_affected": _f(self.population[idx].sum()),
+                "cells": {"changed": len(idx), "population_affected": _f(self.population[idx].sum()),
                           "indicator": f"time_{indicator_category}",
-                          "delta_min": {str(self.cell_ids[i]): _f(dc[i]) for i in idx}},
+                          "delta_min": {str(self.cell_ids[i]): _f(dc[i]) for i in idx},
+                          "access_lost": [str(self.cell_ids[i]) for i in idx if dc[i] == np.inf],
+                          "access_gained": [str(self.cell_ids[i]) for i in idx if dc[i] == -np.inf]},
                 "work": done, "state_ms": round(t_state * 1e3, 2),
                 "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 2)}
 
@@ -573,8 +577,10 @@ class Engine:
             after = s.state.copy()
         ar = self.data.areas
         keep = ["id", *[c for c in PROFILE_COLUMNS if c in ar.columns], ar.geometry.name]
-        cmp = compare(self.base, after, areas=ar[keep], area_id="id", population="population")
-        return cmp.write(out_dir, maps=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+            cmp = compare(self.base, after, areas=ar[keep], area_id="id", population="population")
+            return cmp.write(out_dir, maps=False)
 
 
 def _f(x) -> float | None:
