@@ -2,9 +2,10 @@
 
 The map is a plain Plotly figure in lon/lat (aspect kept), so it needs no tiles and no network: the EPCI as filled
 polygons coloured by class or by an indicator (after the scenario), the cells as square markers coloured by their
-delta (minutes, blue = closer), the venues as points. Click a cell to open a venue there (category from the list),
-click a venue to remove it (click a removed venue, a grey cross, to restore it), lasso- or box-select an area to
-close its streets. Every edit re-posts the whole scenario to the engine, which answers incrementally; undo/redo
+delta (minutes, blue = closer; only the cells that change are drawn), the venues as points. Under everything a
+transparent click layer (a heatmap on a ~150 m grid) gives the lon/lat of a click anywhere: a click opens a venue
+there (category from the list); a click within 10 px of a venue removes it (a click on a removed venue, a grey
+cross, restores it); a lasso or box selection closes the streets inside it. Every edit re-posts the whole scenario to the engine, which answers incrementally; undo/redo
 walk the history of scenarios.
 """
 
@@ -237,7 +238,7 @@ def panel(result: dict, indicator: str) -> list:
     summary = html.P(f"{len(rows)} EPCI change; {c['changed']:,} cells, {c['population_affected'] or 0:,.0f} "
                      f"people affected; answered in {result['elapsed_ms']:.0f} ms", id="summary")
     if not rows:
-        return [summary, html.P("No EPCI changes: click a cell to open a venue, a venue to remove it, or lasso an "
+        return [summary, html.P("No EPCI changes: click the map to open a venue, a venue to remove it, or lasso an "
                                 "area to close its streets.")]
     return [summary, html.Table([html.Thead(head), html.Tbody(rows)], id="changes")]
 
@@ -298,7 +299,7 @@ def create_app(engine: Engine):
                     html.Button("export comparison (zip)", id="export-cmp"),
                     dcc.Download(id="dl-toml"), dcc.Download(id="dl-cmp"),
                 ]),
-                html.P("Click a cell to open a venue there; click a venue to remove it (a grey cross restores it); "
+                html.P("Click the map to open a venue there; click a venue to remove it (a grey cross restores it); "
                        "lasso or box select (toolbar) an area to close its streets.",
                        style={"fontSize": "small", "margin": "4px 0"}),
             ]),
