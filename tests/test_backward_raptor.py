@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from access.io.places import Points
-from access.matrix import graph_at_speed
-from access.network.transit import transit_access, transit_columns_to, transit_travel_times
+from access.routing.street import graph_at_speed
+from access.routing.transit import transit_access, transit_columns_to, transit_travel_times
 
 from .conftest import data_file
 

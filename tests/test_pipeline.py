@@ -145,7 +145,7 @@ licence = "synthetic"
 
 @pytest.fixture(scope="module")
 def nantes_run(tmp_path_factory):
-    from access.pipeline import run
+    from access.region.pipeline import run
 
     folder = tmp_path_factory.mktemp("nantes")
     recipe = make_nantes_region(folder / "data")
@@ -176,7 +176,7 @@ def test_nantes_venues_come_from_osm_tags(nantes_run):
 @pytest.mark.slow
 def test_nantes_cell_indicators_match_naive_twins(nantes_run):
     """time to nearest, venues within T, gravity and 2SFCA recomputed naively from the matrices (tol 1e-9)."""
-    from access.pipeline import FCA_CUTOFF_MIN, GRAVITY_HALF_LIFE_MIN
+    from access.region.pipeline import FCA_CUTOFF_MIN, GRAVITY_HALF_LIFE_MIN
 
     res, out, _ = nantes_run
     cells = pd.DataFrame(res.cells.drop(columns="geometry")).set_index("id")
@@ -210,7 +210,7 @@ def test_nantes_chunked_matrix_equals_one_block(nantes_run, tmp_path):
     several row groups (each with its own id dictionary) the same way."""
     import geopandas as gpd
 
-    from access.pipeline import _points, cell_indicators, matrix_to_parquet
+    from access.region.pipeline import _points, cell_indicators, matrix_to_parquet
 
     res, out, _ = nantes_run
     cells = gpd.read_parquet(out / "work" / "cells.parquet")
@@ -288,7 +288,7 @@ def test_nantes_areas_and_report(nantes_run):
 
 @pytest.mark.slow
 def test_nantes_rerun_reuses_and_recomputes_downstream_only(nantes_run, tmp_path):
-    from access.pipeline import run
+    from access.region.pipeline import run
 
     _, out, recipe = nantes_run
     again = run(recipe, out, progress=False, log=lambda m: None)
@@ -434,7 +434,7 @@ def file_server():
 def test_hauts_de_france_run_up_to_network_from_local_server(file_server, tmp_path):
     from access.cli import main
     from access.network.bundle import TransportNetwork
-    from access.recipe import Recipe
+    from access.region.recipe import Recipe
 
     handler, base = file_server
     recipe, url_paths = _local_recipe(tmp_path, base)
@@ -470,7 +470,7 @@ def test_hauts_de_france_run_up_to_network_from_local_server(file_server, tmp_pa
 
 def test_run_offline_fails_clearly(tmp_path, capsys):
     from access._errors import FetchError
-    from access.pipeline import run
+    from access.region.pipeline import run
 
     # a port nobody listens on
     import socket
@@ -489,7 +489,7 @@ def test_run_offline_fails_clearly(tmp_path, capsys):
 
 def test_no_fetch_names_the_missing_source(tmp_path):
     from access._errors import FetchError
-    from access.pipeline import run
+    from access.region.pipeline import run
 
     recipe, _ = _local_recipe(tmp_path, "http://127.0.0.1:9")
     with pytest.raises(FetchError, match=r"osm_nord_pas_de_calais.*access fetch"):
@@ -498,7 +498,7 @@ def test_no_fetch_names_the_missing_source(tmp_path):
 
 def test_bad_modes_and_until(tmp_path):
     from access._errors import ValidationError
-    from access.pipeline import run
+    from access.region.pipeline import run
 
     with pytest.raises(ValidationError, match="subset of the recipe's modes"):
         run(ROOT / "networks" / "hauts-de-france.toml", tmp_path, modes=["plane"])
@@ -508,8 +508,8 @@ def test_bad_modes_and_until(tmp_path):
 
 def test_venues_fall_back_per_category_basilic_then_bpe_then_osm(tmp_path):
     """Basilic with libraries only, BPE without arts centres: each category comes from the first source having it."""
-    from access.pipeline import load_venues
-    from access.recipe import Recipe
+    from access.region.pipeline import load_venues
+    from access.region.recipe import Recipe
 
     from .fixtures_sources import write_basilic_csv, write_bpe_csv
 

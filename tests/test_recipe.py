@@ -12,7 +12,7 @@ import pytest
 
 from access import _io_util
 from access._errors import InputFileError, ValidationError
-from access.recipe import SOURCE_FORMATS, SOURCE_KINDS, VENUE_CATEGORIES, Recipe
+from access.region.recipe import SOURCE_FORMATS, SOURCE_KINDS, VENUE_CATEGORIES, Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 HDF = ROOT / "networks" / "hauts-de-france.toml"

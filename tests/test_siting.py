@@ -365,7 +365,7 @@ def test_sparse_lists_equal_dense_block_and_overflow_path(poa_network, cells, ca
     idx = sk.node_cell_index(cs.access_node, cs.access_cost_s, walk.n_nodes)
     block = sk.candidate_block(f, h, w, ss.egress_node, ss.egress_cost_s, *idx, len(cells), np.int32(MAX_MIN * 60))
     from access.io.places import read_points
-    from access.matrix import apply_point_pairs, point_pair_times
+    from access.routing.street import apply_point_pairs, point_pair_times
 
     pairs = point_pair_times(walk, cs, ss, int(MAX_MIN * 60), read_points(cells[["id", "lon", "lat"]], name="c"),
                              read_points(cand_small, name="s"))

@@ -7,24 +7,25 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
                       ScenarioError, ValidationError)
 from .matrix import TravelTimeMatrix, travel_time_matrix
 from .network.bundle import TransportNetwork
 from .network.street import StreetGraph
+from .options import StreetOptions, TransitOptions
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
-    "ValidationError", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "route",
+    "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "route",
     "aggregate", "compare",
 ]
 
 
 def __getattr__(name):  # lazy access to heavier parts
     if name == "route":
-        from .routing import route
+        from .routing.itinerary import route
 
         return route
     if name == "aggregate":

@@ -212,7 +212,7 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
         "reverse" searches once per candidate (its column: the incremental, one-search-per-site evaluation;
         transit: a backward range-RAPTOR); "forward" once per cell, read at every candidate (then transposed);
         "auto" picks the cheaper side (streets: fewer searches; transit: backward when the candidates are fewer
-        than the cells by :data:`access.matrix.BACKWARD_FACTOR`). Both give the same times.
+        than the cells by `TransitOptions.backward_factor`). Both give the same times.
 
     Returns
     -------
@@ -230,7 +230,9 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     >>> ct = candidate_times(net, cells, candidates, mode="walk", max_time_min=30)  # doctest: +SKIP
     >>> res = maximal_coverage(ct, cells["population"], 5, threshold_min=15)  # doctest: +SKIP
     """
-    from .matrix import ALL_MODES, STREET_MODES, graph_at_speed, point_pair_times, travel_time_matrix
+    from .matrix import travel_time_matrix
+    from .options import ALL_MODES, STREET_MODES
+    from .routing.street import graph_at_speed, point_pair_times
 
     if mode not in ALL_MODES:
         raise ValidationError(f"unknown mode {mode!r}; use one of {ALL_MODES}")

@@ -51,7 +51,7 @@ def command(network_dir, origins, destinations, mode, out, max_time, departure, 
                 max_walk_min=max_walk, max_rides=max_rides, walk_speed_kmh=walk_speed, bike_speed_kmh=bike_speed,
                 max_snap_m=max_snap)
     if chunk_size or memory_budget_mb or workers or scheduler:
-        from ..distributed import chunked_matrix
+        from ..scale.distributed import chunked_matrix
 
         res = chunked_matrix(network_dir, o, d, out, chunk_size=chunk_size, memory_budget_mb=memory_budget_mb,
                              workers=workers, scheduler=scheduler, drop_unreachable=drop_unreachable, progress=True, **opts)

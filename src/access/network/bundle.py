@@ -206,16 +206,12 @@ class TransportNetwork:
 
 
 def _code_version() -> str:
-    """The package version plus a hash of the code that builds networks, so an edit invalidates cached bundles."""
-    from .. import __version__
+    """The package version plus a hash of the code that builds networks and of the embedded data files it reads
+    (speed tables), so an edit of either invalidates cached bundles."""
+    from .._version import __version__
+    from .._fingerprint import code_fingerprint
 
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(__version__.encode())
-    for p in sorted([*root.joinpath("network").glob("*.py"), root / "io" / "osm.py", root / "io" / "gtfs.py",
-                     root / "_data.py"]):
-        if p.exists():
-            h.update(p.read_bytes())
-    return f"{__version__}+{h.hexdigest()[:12]}"
+    return f"{__version__}+{code_fingerprint(('network', 'io/osm.py', 'io/gtfs.py', '_data.py'))[:12]}"
 
 
 def content_key(paths, settings: dict) -> str:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._errors import AccessWarning, NetworkError, ValidationError
-from .core import raptor as _rp
+from .._errors import AccessWarning, NetworkError, ValidationError
+from ..core import raptor as _rp
+from ..options import DEFAULT_MAX_TIME_MIN, StreetOptions, TransitOptions, check_max_time_min
 
 __all__ = ["route"]
 
@@ -33,8 +35,10 @@ def _lonlat(p, name):
         raise ValidationError(f"`{name}` must be (lon, lat) in EPSG:4326 or a shapely Point, got {p!r}") from None
 
 
-def route(network, origin, destination, departure, *, max_time_min: float = 120, max_walk_min: float | None = None,
-          max_rides: int = 3, walk_speed_kmh: float = 3.6, max_snap_m: float = 500.0) -> pd.DataFrame:
+def route(network: Any, origin: Any, destination: Any, departure: _dt.datetime | str | None = None, *,
+          max_time_min: float = DEFAULT_MAX_TIME_MIN, street: StreetOptions | None = None,
+          transit: TransitOptions | None = None, max_walk_min: float | None = None, max_rides: int | None = None,
+          walk_speed_kmh: float | None = None, max_snap_m: float | None = None) -> pd.DataFrame:
     """Legs of the earliest-arrival walk + transit journey leaving ``origin`` at ``departure``.
 
     Parameters
@@ -44,9 +48,14 @@ def route(network, origin, destination, departure, *, max_time_min: float = 120,
     origin, destination : (lon, lat) or shapely Point
         EPSG:4326 coordinates.
     departure : datetime or str
-        Departure time (naive = local time of the feeds).
-    max_time_min, max_walk_min, max_rides, walk_speed_kmh, max_snap_m
-        As in :func:`access.travel_time_matrix` (``max_walk_min`` limits access, egress and direct walks).
+        Departure time (naive = local time of the feeds); or ``transit.departure``.
+    max_time_min : float
+        As in :func:`access.travel_time_matrix`.
+    street, transit : StreetOptions, TransitOptions, optional
+        The query's settings (``transit.max_walk_min`` limits access, egress and direct walks; the window and
+        percentiles are not used: one departure).
+    max_walk_min, max_rides, walk_speed_kmh, max_snap_m : optional
+        Shortcuts for the fields of the options of the same names.
 
     Returns
     -------
@@ -62,16 +71,18 @@ def route(network, origin, destination, departure, *, max_time_min: float = 120,
     >>> legs = access.route(net, (-51.22, -30.03), (-51.18, -30.06), "2019-05-13T14:00")  # doctest: +SKIP
     >>> legs[["kind", "route_short_name", "departure", "arrival"]]  # doctest: +SKIP
     """
-    from .network.transit import BOARD_SLACK_S, EGRESS_WALK_LIMIT_M, local_departure, walk_points
-    from .core.dijkstra import transpose_csr
+    from ..core.dijkstra import transpose_csr
+    from ..core.walk import walk_points
+    from .transit import local_departure
 
     tt = network.timetable
     if tt is None:
         raise NetworkError("the network has no transit timetable; build it with GTFS feeds (`gtfs=[...]`)")
-    if max_rides < 0:
-        raise ValidationError(f"`max_rides` must be >= 0, got {max_rides}")
-    if walk_speed_kmh <= 0:
-        raise ValidationError(f"`walk_speed_kmh` must be > 0, got {walk_speed_kmh}")
+    to = TransitOptions.resolve(transit, departure=departure, max_walk_min=max_walk_min, max_rides=max_rides)
+    so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m)
+    departure = to.require_departure()
+    walk_speed_kmh, max_snap_m, max_rides = so.walk_speed_kmh, so.max_snap_m, to.max_rides
+    max_time_min = check_max_time_min(max_time_min)
     walk = network.street("walk")
     base = float(walk.meta.get("speed_kmh") or 3.6)
     f = base / float(walk_speed_kmh)
@@ -89,7 +100,7 @@ def route(network, origin, destination, departure, *, max_time_min: float = 120,
             raise ValidationError(f"`{name}` is farther than max_snap_m={max_snap_m:g} m from the walk network; "
                                   "check its coordinates (lon, lat order) or raise max_snap_m")
     max_time_s = int(round(max_time_min * 60))
-    max_walk_s = max_time_s if max_walk_min is None else min(max_time_s, int(round(max_walk_min * 60)))
+    max_walk_s = to.max_walk_s(max_time_s)
     date, t0 = local_departure(tt, departure)
     day = tt.for_date(date)
 
@@ -109,14 +120,14 @@ def route(network, origin, destination, departure, *, max_time_min: float = 120,
     direct = int(v[~acc][0]) if (~acc).any() else None
     # egress walk (stops -> destination)
     rf, rh, rw, _ = transpose_csr(g.first_out, g.head, w)
-    max_egress_s = min(max_walk_s, int(round(EGRESS_WALK_LIMIT_M / (walk_speed_kmh / 3.6))))
+    max_egress_s = min(max_walk_s, int(round(to.egress_walk_limit_m / (walk_speed_kmh / 3.6))))
     _, ec, ev = walk_points(rf, rh, rw, snap.egress_node[1:], snap.egress_cost_s[1:], s_an, s_ac, max_egress_s)
     egress = np.full(n_s, -1, np.int64)
     egress[ec] = ev
     x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh)
     K = int(max_rides)
     tau, tau_ride, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos = _rp.single_departure_with_parents(
-        np.int32(t0), np.int32(max_time_s), acc_stop, acc_s, K, BOARD_SLACK_S, *day.kernel_args(), x_off, x_to, x_s)
+        np.int32(t0), np.int32(max_time_s), acc_stop, acc_s, K, to.board_slack_s, *day.kernel_args(), x_off, x_to, x_s)
 
     best_arr = t0 + direct if direct is not None else None
     best = None

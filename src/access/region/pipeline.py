@@ -50,8 +50,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ._errors import FetchError, InputFileError, ValidationError
-from ._io_util import atomic_path, sha256_file
+from .._errors import FetchError, InputFileError, ValidationError
+from .._io_util import atomic_path, sha256_file
 
 __all__ = ["run", "RunResult", "PIPELINE_VERSION", "STEPS"]
 
@@ -68,7 +68,7 @@ CHUNK_ORIGINS = {"walk": 4000, "bike": 4000, "car": 4000, "transit": 1000}
 #: venue sources, in order of preference for each category
 VENUE_SOURCE_ORDER = ("basilic", "bpe", "osm")
 
-_log = logging.getLogger("access.pipeline")
+_log = logging.getLogger("access.region.pipeline")
 
 
 @dataclass
@@ -107,11 +107,10 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-_CODE_FP: dict = {}
 #: the package's modules each step's result depends on (besides this module), for the code fingerprint
 STEP_CODE = {
-    "inputs": ("io", "recipe.py", "_data.py", "_io_util.py"),
-    "matrix": ("core", "network", "matrix.py", "io/places.py", "io/gtfs.py", "io/osm.py"),
+    "inputs": ("io", "region", "_data.py", "_io_util.py"),
+    "matrix": ("core", "network", "routing", "scale", "matrix.py", "options.py", "_validate.py", "io"),
     "indicators": ("indicators",),
     "areas": ("indicators",),
     "report": ("report",),
@@ -119,24 +118,14 @@ STEP_CODE = {
 
 
 def code_fingerprint(step: str | None = None) -> str:
-    """Hash of the package version and of the Python sources a step depends on (:data:`STEP_CODE`; the whole
-    package for ``None``), so that a cached step is recomputed after a change of the code behind it."""
-    group = step.split("_")[0] if step else None
-    if group not in _CODE_FP:
-        from . import __version__
+    """Hash of the package version, of the Python sources a step depends on (:data:`STEP_CODE`; the whole
+    package for ``None``) and of the embedded data files, so that a cached step is recomputed after a change of the
+    code or tables behind it (:func:`access._fingerprint.code_fingerprint`)."""
+    from .._fingerprint import code_fingerprint as _fp
 
-        root = Path(__file__).resolve().parent
-        parts = STEP_CODE.get(group, ("",)) if group is not None else ("",)
-        files = {Path(__file__).resolve()}
-        for part in parts:
-            p = root / part
-            files |= set(p.rglob("*.py")) if p.is_dir() else ({p} if p.exists() else set())
-        h = hashlib.sha256(__version__.encode())
-        for p in sorted(files):
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-        _CODE_FP[group] = h.hexdigest()[:16]
-    return _CODE_FP[group]
+    group = step.split("_")[0] if step else None
+    parts = STEP_CODE.get(group, ("",)) if group is not None else ("",)
+    return _fp(("region/pipeline.py", *parts))
 
 
 class _State:
@@ -230,7 +219,7 @@ class _Sources:
 
 def _resolve_sources(recipe, cache_dir: Path, *, fetch: bool, progress: bool, log, state: _State,
                      fetch_options: dict | None = None) -> _Sources:
-    from .io.fetch import fetch_recipe, recipe_osm_path
+    from .fetch import fetch_recipe, recipe_osm_path
 
     enabled = recipe.enabled_sources()
     if not recipe.enabled_sources("osm"):
@@ -272,7 +261,7 @@ def _taxonomy_path(recipe):
     if not p.is_absolute():
         p = (recipe.path.parent if recipe.path is not None else Path.cwd()) / p
     if not p.exists():
-        from ._data import data_path
+        from .._data import data_path
 
         try:
             p = data_path(recipe.taxonomy)
@@ -287,8 +276,8 @@ def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info):
     tags) that has at least one venue of that category. Adds a ``source`` column."""
     import geopandas as gpd
 
-    from .io.osm_venues import read_osm_venues
-    from .io.sources import read_basilic, read_bpe
+    from .osm_venues import read_osm_venues
+    from .sources import read_basilic, read_bpe
 
     tax = _taxonomy_path(recipe)
     cats = list(recipe.categories)
@@ -325,7 +314,7 @@ def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info):
 
 
 def _load_inputs(recipe, src: _Sources, work: Path, log) -> None:
-    from .io.sources import read_epci, read_filosofi
+    from .sources import read_epci, read_filosofi
 
     fil = recipe.enabled_sources("filosofi")
     if not fil:
@@ -354,14 +343,14 @@ def _load_inputs(recipe, src: _Sources, work: Path, log) -> None:
 
 # ---------------------------------------------------------------------------------------------- step: matrices
 def _points(gdf, name: str):
-    from .io.places import Points
+    from ..io.places import Points
 
     return Points(ids=gdf["id"].astype(str).to_numpy(dtype=object), lon=gdf.geometry.x.to_numpy(np.float64),
                   lat=gdf.geometry.y.to_numpy(np.float64), frame=gdf, name=name)
 
 
 def _slice(p, a: int, b: int):
-    from .io.places import Points
+    from ..io.places import Points
 
     return Points(ids=p.ids[a:b], lon=p.lon[a:b], lat=p.lat[a:b], frame=p.frame.iloc[a:b], name=p.name)
 
@@ -374,7 +363,7 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    from .matrix import travel_time_matrix
+    from ..matrix import travel_time_matrix
 
     n_o = len(origins)
     size = int(chunk_origins or CHUNK_ORIGINS.get(mode, 2000))
@@ -438,8 +427,8 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
     ``reach_<mode>_<T>min`` (venues within T minutes), ``gravity_<mode>``, ``fca_<mode>`` (venues per 10,000
     inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA).
     """
-    from .indicators import cost_to_closest, cumulative_cutoff, decay_binary, decay_exponential, gravity
-    from .indicators import floating_catchment_area
+    from ..indicators import cost_to_closest, cumulative_cutoff, decay_binary, decay_exponential, gravity
+    from ..indicators import floating_catchment_area
 
     ids = cells["id"].astype(str).to_numpy(dtype=object)
     out = pd.DataFrame({"id": ids})
@@ -490,7 +479,7 @@ def area_profile(cells, areas) -> pd.DataFrame:
     """Socio-economic profile of each area from the Filosofi cells inside it: ``poverty_rate`` (poor households /
     households), ``median_income`` (population-weighted median of the cells' mean standard of living, EUR/year),
     ``share_elderly`` (65+), ``density`` (inhabitants per km2 of the area)."""
-    from .indicators import attach_cells, weighted_median
+    from ..indicators import attach_cells, weighted_median
 
     links = attach_cells(cells[["id", "geometry"]], areas[["id", "geometry"]])
     acol = links.columns[1]
@@ -513,7 +502,7 @@ def area_profile(cells, areas) -> pd.DataFrame:
 
 
 def _areas_step(recipe, work: Path, modes) -> None:
-    from .indicators import aggregate, typology
+    from ..indicators import aggregate, typology
 
     cells = _read_geoparquet(work / "cells_indicators.parquet")
     venues = _read_geoparquet(work / "venues.parquet")
@@ -603,7 +592,7 @@ def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, mod
 
 
 def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: dict) -> dict:
-    from .report import write_area_report, write_table
+    from ..report import write_area_report, write_table
 
     epci = _read_geoparquet(work / "epci.parquet")
     cells = _read_geoparquet(work / "cells_indicators.parquet")
@@ -714,7 +703,7 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         return R.result
 
     # 2. network (the bundle cache is keyed by the content of the OSM/GTFS files and the settings)
-    from .network.bundle import TransportNetwork
+    from ..network.bundle import TransportNetwork
 
     if "transit" in modes and not src.gtfs:
         raise ValidationError(f"recipe {recipe.name!r} asks for transit but has no enabled GTFS source")
