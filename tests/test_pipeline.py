@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from access._io_util import test_data_dir as _test_data_dir
+from tests._data import test_data_dir as _test_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 NANTES = _test_data_dir() / "nantes"

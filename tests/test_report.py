@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from access._errors import ValidationError
-from access._io_util import test_data_dir as _data_dir
+from tests._data import test_data_dir as _data_dir
 from access.commands.indicators import command
 from access.report import choropleth_png, folium_map, write_geopackage, write_table
 

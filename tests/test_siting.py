@@ -126,7 +126,9 @@ def test_celf_equals_plain_greedy(ct_large, pop, existing):
     cov0 = (base != sk.INF) & (base <= thr)
     allowed = np.ones(ct_large.n_sites, bool)
     a, ga, n_eval = sk.celf_coverage(ct_large.ptr, ct_large.cell, ct_large.time_s, thr, pop, cov0, 10, allowed)
-    b, gb = sk.plain_greedy_coverage(ct_large.ptr, ct_large.cell, ct_large.time_s, thr, pop, cov0, 10, allowed)
+    from .twins_siting import plain_greedy_coverage
+
+    b, gb = plain_greedy_coverage(ct_large.ptr, ct_large.cell, ct_large.time_s, thr, pop, cov0, 10, allowed)
     assert a.tolist() == b.tolist()
     assert np.allclose(ga, gb)
     assert n_eval < 10 * ct_large.n_sites  # laziness saved evaluations

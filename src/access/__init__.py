@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
                       ScenarioError, ValidationError)

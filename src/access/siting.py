@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import AccessWarning, NetworkError, ValidationError
+from ._units import minutes
 from .core import dijkstra as dj
 from .core import siting_kernels as sk
 from .io.places import Points, read_points
@@ -465,7 +466,8 @@ class SitingResult:
         """Per cell: ``id``, ``population``, ``time_nearest_before``/``_after`` (minutes, ``inf`` none within the
         search bound) and, with a threshold, ``covered_before``/``covered_after``."""
         def mins(a):
-            return np.where(a < 0, np.inf, a / 60.0)
+            return minutes(a, unreachable=np.inf)
+
         df = pd.DataFrame({"id": self.times.cell_ids, "population": self.population,
                            "time_nearest_before": mins(self.before_s), "time_nearest_after": mins(self.after_s)})
         if self.threshold_min is not None:
@@ -537,7 +539,7 @@ class SitingResult:
         fig, ax = plt.subplots(figsize=(8, 8))
         if areas is not None:
             areas.to_crs("EPSG:4326").boundary.plot(ax=ax, color="0.4", linewidth=0.6)
-        after = np.where(self.after_s < 0, np.nan, self.after_s / 60.0)
+        after = minutes(self.after_s)
         vmax = max_minutes or (self.threshold_min * 2 if self.threshold_min else np.nanmax(after) if
                                np.isfinite(after).any() else 1.0)
         none = np.isnan(after)

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._errors import InputFileError, ValidationError
+from .._units import minutes
 
 #: rows per chunk when streaming a matrix (Parquet batches or DataFrame slices)
 DEFAULT_CHUNK_ROWS = 1 << 21
@@ -280,7 +281,7 @@ class MatrixSource:
                     out[c] = pa.DictionaryArray.from_arrays(to_idx.slice(0, k * n_d), to_dict)
                 elif c in self._ttm_cols:
                     sec = np.asarray(times[o0:o1, :, self._ttm_cols[c]]).reshape(-1)
-                    out[c] = np.where(sec < 0, np.nan, sec / 60.0)
+                    out[c] = minutes(sec)
                 else:
                     raise ValidationError(f"the TravelTimeMatrix has no column {c!r}; columns are {self.columns}")
             yield out

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from .._units import EARTH_RADIUS_M, haversine_m
 from .._errors import AccessWarning, GTFSError, NetworkError, ValidationError
 from ..core.walk import walk_points
 from ..io import gtfs as _gtfs
@@ -140,13 +141,6 @@ def _fill_times(order, sub_of, sub_first, sub_ntrips, sub_time_off, trip_pattern
         for i in range(ns):
             t_arr[base + rank * ns + i] = st_arr[o + i] + shift[q]
             t_dep[base + rank * ns + i] = st_dep[o + i] + shift[q]
-
-
-def _haversine_m(lon1, lat1, lon2, lat2):
-    r = 6371008.8
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    return 2 * r * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def _ustr(values) -> np.ndarray:
@@ -747,8 +741,8 @@ def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0, np.int32)
     lat0 = np.radians(np.nanmean(lat[ui]))
-    x = np.radians(lon[ui]) * np.cos(lat0) * 6371008.8
-    y = np.radians(lat[ui]) * 6371008.8
+    x = np.radians(lon[ui]) * np.cos(lat0) * EARTH_RADIUS_M
+    y = np.radians(lat[ui]) * EARTH_RADIUS_M
     max_m = max_s * speed_kmh / 3.6
     tree = cKDTree(np.column_stack([x, y]))
     pairs = tree.query_pairs(max_m * 1.01, output_type="ndarray")
@@ -757,7 +751,7 @@ def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
         return z, z, np.zeros(0, np.int32)
     a = np.concatenate([pairs[:, 0], pairs[:, 1]])
     b = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    d = _haversine_m(lon[ui[a]], lat[ui[a]], lon[ui[b]], lat[ui[b]])
+    d = haversine_m(lon[ui[a]], lat[ui[a]], lon[ui[b]], lat[ui[b]])
     t = np.rint(d / (speed_kmh / 3.6))
     ok = t <= max_s
     return ui[a[ok]].astype(np.int64), ui[b[ok]].astype(np.int64), t[ok].astype(np.int32)

@@ -360,21 +360,18 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                       progress: bool = True) -> int:
     """Compute ``origins x destinations`` travel times by chunks of origins and stream the reachable pairs to a long
     Parquet file (``from_id, to_id, travel_time...`` minutes). Returns the number of pairs written."""
-    import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    from ..matrix import travel_time_matrix
+    from ..matrix import LongTableWriter, travel_time_matrix
 
     n_o = len(origins)
     size = int(chunk_origins or CHUNK_ORIGINS.get(mode, 2000))
     kw = {}
     if mode == "transit":
         kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles))
-    n_pairs = 0
-    with atomic_path(path, suffix=".parquet") as tmp:
-        writer = None
-        bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
-        try:
+    bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
+    try:
+        with LongTableWriter(path, settings=dict(mode=mode, max_time_min=max_time_min, **kw)) as w:
             for a in range(0, n_o, size):
                 b = min(n_o, a + size)
                 with warnings.catch_warnings():
@@ -382,34 +379,11 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                         warnings.simplefilter("ignore")
                     ttm = travel_time_matrix(network, _slice(origins, a, b), destinations, mode=mode,
                                              max_time_min=max_time_min, progress=False, **kw)
-                table = _long_table(ttm)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-                n_pairs += table.num_rows
+                w.write(ttm.to_arrow())
                 bar.update(b - a)
-        finally:
-            bar.close()
-            if writer is not None:
-                writer.close()
-    return n_pairs
-
-
-def _long_table(ttm):
-    """The reachable pairs of a :class:`~access.matrix.TravelTimeMatrix` as an Arrow table (ids dictionary-encoded,
-    minutes float64, NaN for a percentile that is unreachable while another is not), without the dense frame."""
-    import pyarrow as pa
-
-    t = ttm.times_s
-    i, j = np.nonzero((t >= 0).any(axis=2))
-    cols = {"from_id": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)),
-                                                      pa.array(ttm.from_ids.astype(str), pa.string())),
-            "to_id": pa.DictionaryArray.from_arrays(pa.array(j.astype(np.int32)),
-                                                    pa.array(ttm.to_ids.astype(str), pa.string()))}
-    for k, c in enumerate(ttm.time_columns):
-        v = t[i, j, k]
-        cols[c] = pa.array(np.where(v >= 0, v / 60.0, np.nan), pa.float64())
-    return pa.table(cols)
+    finally:
+        bar.close()
+    return w.n_rows
 
 
 def _cost_column(mode: str, percentiles) -> str:

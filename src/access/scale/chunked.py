@@ -544,37 +544,17 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
 
 
 def matrix_table(job: MatrixJob, i: int, times_s: np.ndarray):
-    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable) of chunk ``i``."""
-    import pyarrow as pa
+    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable) of chunk ``i``: the one
+    long-table layout (:func:`access.matrix.long_table`) with the run's settings and chunk in the metadata."""
+    from ..matrix import long_table
 
     a, b = job.bounds(i)
-    k, nd, npct = times_s.shape
-    fi = np.repeat(np.arange(k, dtype=np.int64), nd)
-    ti = np.tile(np.arange(nd, dtype=np.int64), k)
-    flat = times_s.reshape(k * nd, npct)
-    if job.drop_unreachable:
-        keep = (flat >= 0).any(axis=1)
-        fi, ti, flat = fi[keep], ti[keep], flat[keep]
-    cols = {"from_id": _id_array(job.o_ids[a:b]).take(pa.array(fi)),
-            "to_id": _id_array(job.d_ids).take(pa.array(ti))}
-    del fi, ti
-    for q, name in enumerate(job.time_columns):
-        m = flat[:, q].astype(np.float64) / 60.0
-        m[flat[:, q] < 0] = np.nan
-        cols[name] = pa.array(m)
+    table = long_table(job.o_ids[a:b], job.d_ids, times_s, job.time_columns, drop_unreachable=job.drop_unreachable)
     info = {k_: v for k_, v in job.settings.items() if k_ != "indicators"}
     info.update(mode=job.mode, percentiles=list(job.percentiles))
     meta = {b"access": json.dumps(info, sort_keys=True, default=str).encode(),
             b"access_run": job.run_hash.encode(), b"access_chunk": str(i).encode()}
-    return pa.table(cols).replace_schema_metadata(meta)
-
-
-def _id_array(ids: np.ndarray):
-    import pyarrow as pa
-
-    if ids.dtype == object:
-        return pa.array(ids, type=pa.string()) if all(isinstance(x, str) for x in ids[:64]) else pa.array(ids)
-    return pa.array(ids)
+    return table.replace_schema_metadata(meta)
 
 
 def _part_ok(path: Path, job: MatrixJob, i: int) -> bool:
