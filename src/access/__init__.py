@@ -11,9 +11,10 @@ __version__ = "0.1.0"
 
 from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
                       ScenarioError, ValidationError)
-from .matrix import TravelTimeMatrix, travel_time_matrix
-from .network.bundle import TransportNetwork
-from .network.street import StreetGraph
+
+#: public names imported on first use (``import access`` and ``access --help`` stay fast: no numba, no pandas)
+_LAZY = {"TravelTimeMatrix": ".matrix", "travel_time_matrix": ".matrix", "TransportNetwork": ".network.bundle",
+         "StreetGraph": ".network.street"}
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
@@ -23,6 +24,10 @@ __all__ = [
 
 
 def __getattr__(name):  # lazy access to heavier parts
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     if name == "route":
         from .routing import route
 
