@@ -142,10 +142,10 @@ def describe(column: str) -> IndicatorStyle:
                               base.scale, base.decimals)
     if c == "class":
         return IndicatorStyle(c, "Typology of the territories (cultural stakes)", "class", "category")
-    m = re.fullmatch(r"time_(walk|bike|car|transit)_(.+?)_(mean|median|share_unreachable|share_within_(\d+(?:\.\d+)?)min"
-                     r"|share_beyond_(\d+(?:\.\d+)?)min)", c)
+    m = re.fullmatch(r"time_(?:(walk|bike|car|transit)_)?(.+?)_(mean|median|share_unreachable"
+                     r"|share_within_(\d+(?:\.\d+)?)min|share_beyond_(\d+(?:\.\d+)?)min)", c)
     if m:
-        mode, cat, stat = _MODES[m.group(1)], m.group(2), m.group(3)
+        mode, cat, stat = _MODES.get(m.group(1) or "", "Travel"), m.group(2), m.group(3)
         tgt = _target(cat)
         if stat in ("mean", "median"):
             what = "mean" if stat == "mean" else "median"
@@ -159,9 +159,10 @@ def describe(column: str) -> IndicatorStyle:
                                   "% of inhabitants", "share", +1, (0.0, 1.0), 100.0)
         return IndicatorStyle(c, f"{mode}: share of inhabitants beyond {m.group(5)} minutes of {tgt}",
                               "% of inhabitants", "share", -1, (0.0, 1.0), 100.0)
-    m = re.fullmatch(r"time_(walk|bike|car|transit)_(.+)", c)
+    m = re.fullmatch(r"time_(?:(walk|bike|car|transit)_)?(.+)", c)
     if m:
-        return IndicatorStyle(c, f"{_MODES[m.group(1)]}: minutes to the nearest {_target(m.group(2)).split(' ', 1)[1]}",
+        mode = _MODES.get(m.group(1) or "", "Travel")
+        return IndicatorStyle(c, f"{mode}: minutes to the nearest {_target(m.group(2)).split(' ', 1)[1]}",
                               "minutes", "time", -1)
     m = re.fullmatch(r"reach_(walk|bike|car|transit)_(\d+(?:\.\d+)?)min(_mean)?", c)
     if m:
