@@ -84,6 +84,10 @@ def compare_cmd(scenario_file, network_dir, cells, venues, areas, area_id, mode,
         ar = gpd.read_file(areas)
     cmp = compare(base, after, areas=ar, area_id=area_id, population="population")
     paths = cmp.write(out, maps=not no_maps)
+    from ..report.scenario import write_scenario_outputs
+
+    paths += write_scenario_outputs(cmp, scn, out, settings=dict(mode=mode, max_time_min=max_time, cutoffs_min=cut,
+                                                                 departure=departure, window_min=window))
     click.echo(cmp.summary().to_string(index=False))
     how = "incrementally" if not scn.changes_network else "on the edited network"
     click.echo(f"baseline {t1 - t0:.2f} s; scenario applied {how} in {t2 - t1:.3f} s; "
