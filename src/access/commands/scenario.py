@@ -52,7 +52,8 @@ def apply_cmd(scenario_file, network_dir, out, venues, venues_out):
 @click.option("--areas", type=click.Path(exists=True, dir_okay=False), help="polygons for per-area tables and typology")
 @click.option("--area-id", default="id", show_default=True)
 @click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
-@click.option("--max-time", default=120.0, show_default=True, help="max trip, minutes (r5r's default, as `access matrix`)")
+@click.option("--max-time", default=120.0, show_default=True,
+              help="max trip, minutes (r5r's default, as `access matrix`)")
 @click.option("--cutoffs", default="15,30", show_default=True, help="cumulative cutoffs, minutes")
 @click.option("--departure", default=None, help="transit: first departure, e.g. 2019-05-13T14:00")
 @click.option("--window", default=10, show_default=True, help="transit: departure window, minutes (r5r's default)")

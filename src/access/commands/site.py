@@ -27,8 +27,9 @@ def _floats(s: str | None) -> list[float]:
               default="coverage", show_default=True)
 @click.option("-k", "--k", "k", default=3, show_default=True, help="sites (or tour stops) to choose")
 @click.option("--threshold", default=15.0, show_default=True, help="coverage threshold, minutes")
-@click.option("--max-time", default=None, type=float, help="search bound, minutes (default: 2 x threshold: coverage needs no more, and r5r's 120 would only "
-              "cost time)")
+@click.option("--max-time", default=None, type=float,
+              help="search bound, minutes (default: 2 x threshold: coverage needs no more, and r5r's 120 would "
+              "only cost time)")
 @click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
 @click.option("--population", "pop_col", default="population", show_default=True, help="population column of CELLS")
 @click.option("--fragile-column", default=None, help="equity: per-cell weight column of CELLS (e.g. 1 = fragile)")

@@ -171,7 +171,8 @@ def write_run_summary(path, *, title: str, settings: str, cells, areas, venues, 
                 "–" if pz is None or pd.isna(pz) else str(pz), reason]
         lines.append("| " + " | ".join(row) + " |")
     if sources:
-        lines += ["", "## Sources", "", "| source | kind | file | date | licence | origin |", "|---|---|---|---|---|---|"]
+        lines += ["", "## Sources", "", "| source | kind | file | date | licence | origin |",
+                  "|---|---|---|---|---|---|"]
         for s in sources:
             lines.append(f"| {s.get('name', '')} | {s.get('kind', '')} | {s.get('file', '')} | {s.get('date', '')} | "
                          f"{s.get('licence', '')} | {s.get('origin', '')} |")
