@@ -2,9 +2,9 @@
 
 From a travel matrix (a Parquet file, or the folder of partitions written by ``access matrix --chunk-size`` /
 ``--memory-budget``; street or transit: a transit matrix's ``travel_time_p50`` is used by default; origins =
-population cells, destinations = venues), computes per origin and per venue category the minutes to the nearest venue and the venues reachable within a cutoff, aggregates them to the areas
-(population-weighted), classifies the areas with the typology, and writes tables, a GeoPackage, PNG maps and an
-HTML map into ``--out``.
+population cells, destinations = venues), computes per origin and per venue category the minutes to the nearest
+venue and the venues reachable within a cutoff, aggregates them to the areas (population-weighted), classifies the
+areas with the typology, and writes tables, a GeoPackage, PNG maps and a self-contained HTML map into ``--out``.
 
 Config (TOML, all keys optional)::
 
