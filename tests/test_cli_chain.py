@@ -175,3 +175,32 @@ def test_help_is_fast_and_imports_nothing_heavy():
     assert r.returncode == 0, r.stderr
     assert "HEAVY []" in r.stdout
     assert dt < 5.0  # about 0.3 s alone; the bound leaves room for a loaded machine
+
+
+def test_scenario_compare_writes_areas_csv_scenario_json_and_material_effects(poa, capsys):
+    import json
+
+    o = poa["o"]
+    far = o.iloc[-1]
+    scn = poa["dir"] / "new_school.toml"
+    scn.write_text(f'name = "new school"\n[[venues.add]]\nname = "school A"\nid = "A"\nlon = {far.lon}\n'
+                   f'lat = {far.lat}\ncategory = "school"\ncapacity = 1\n')
+    out = poa["dir"] / "cmp"
+    rc, so, se = _run(capsys, "scenario", "compare", scn, "--network", poa["net"], "--cells", poa["origins"],
+                      "--venues", poa["destinations"], "--areas", poa["areas"], "--max-time", 60, "--out", out,
+                      "--no-maps")
+    assert rc == 0, se
+    areas = pd.read_csv(out / "areas.csv")
+    assert len(areas) == 4 and "time_school_mean_delta" in areas.columns
+    doc = json.loads((out / "scenario.json").read_text())
+    assert doc["scenario"] == "new school" and doc["edits"][0]["kind"] == "add"
+    assert doc["edits"][0]["params"]["id"] == "A" and doc["tolerance"]["time_minutes"] == 0.5
+    eff = pd.read_csv(out / "effects.csv").set_index("measure")
+    cells = pd.read_parquet(out / "cells.parquet")
+    d = cells["time_school_delta"].to_numpy(float)
+    material = (d <= -0.5) | np.isneginf(d) | (np.isfinite(cells["time_school_after"]) &
+                                                ~np.isfinite(cells["time_school_before"]))
+    assert eff.loc["time_school", "population_better"] == pytest.approx(cells["population"][material].sum())
+    assert eff.loc["time_school", "population_worse"] == 0
+    assert bool(eff.loc["time_school", "material"]) == (
+        eff.loc["time_school", "population_affected"] >= 0.01 * cells["population"].sum())

@@ -90,6 +90,13 @@ def compare_cmd(scenario_file, network_dir, cells, venues, areas, area_id, mode,
     paths += write_scenario_outputs(cmp, scn, out, settings=dict(mode=mode, max_time_min=max_time, cutoffs_min=cut,
                                                                  departure=departure, window_min=window))
     click.echo(cmp.summary().to_string(index=False))
+    from ..report.scenario import material_effects
+
+    for r in material_effects(cmp.cells, cmp.measures).itertuples():
+        if r.population_affected > 0:
+            click.echo(f"{r.measure}: {r.population_better:,.0f} inhabitants materially better off, "
+                       f"{r.population_worse:,.0f} worse off ({r.share_of_population_affected:.1%} of everyone; "
+                       f"tolerance {r.tolerance:g} {r.tolerance_unit}){'' if r.material else ' - not material'}")
     how = "incrementally" if not scn.changes_network else "on the edited network"
     click.echo(f"baseline {t1 - t0:.2f} s; scenario applied {how} in {t2 - t1:.3f} s; "
                f"{len(paths)} files written to {out}")
