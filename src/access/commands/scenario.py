@@ -30,12 +30,12 @@ def apply_cmd(scenario_file, network_dir, out, venues, venues_out):
     t0 = time.perf_counter()
     scn = Scenario.from_file(scenario_file)
     net = TransportNetwork.load(network_dir)
+    v = scn.apply_venues(venues) if venues else None  # an unknown venue fails here, before anything is written
     new = scn.apply(net)
     t1 = time.perf_counter()
     new.save(out)
     click.echo(f"{scn}\napplied in {t1 - t0:.2f} s; network written to {out}")
-    if venues:
-        v = scn.apply_venues(venues)
+    if v is not None:
         target = Path(venues_out or Path(out) / "venues.csv")
         with atomic_path(target, suffix=".csv") as tmp:
             v.to_csv(tmp, index=False)

@@ -79,8 +79,7 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
         if not departure:
             raise ValidationError("--mode transit needs --departure (e.g. 2019-05-13T14:00)")
         kw.update(departure=dt.datetime.fromisoformat(departure), window_min=int(window), per_minute=True)
-    ct = st.candidate_times(net, c, candidates, progress=True, **kw)
-    existing = None
+    existing = None  # the existing venues first: an off-network venue is reported before the long candidate search
     if venues:
         v = read_points(venues, name="venues")
         if category:
@@ -91,6 +90,7 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
                 raise ValidationError(f"no existing venue has category {category!r}")
             v = type(v)(v.ids[keep], v.lon[keep], v.lat[keep], v.frame[keep], v.name)
         existing = st.candidate_times(net, c, v, name="venues", **kw)
+    ct = st.candidate_times(net, c, candidates, progress=True, **kw)
 
     def solve(times, threshold_min=threshold, ex=existing):
         common = dict(existing=ex)
