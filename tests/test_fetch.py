@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from access._errors import FetchError
-from access import _io_util
 from tests._data import test_data_dir as _test_data_dir
 from access.region.fetch import ChecksumMismatch, download, extract_member, fetch_recipe, prepare_osm, read_lock
 from access.region.recipe import Recipe

@@ -283,7 +283,7 @@ def test_nantes_areas_and_report(nantes_run):
     layers = {name for name, _ in pyogrio.list_layers(out / "nantes.gpkg")}
     assert layers == {"epci", "cells", "venues"}
     text = (out / "summary.md").read_text()
-    assert "Quadrant nord-est" in text and "priority contract zone (Zone test)" in text
+    assert "Quadrant nord-est" in text and "| Zone test |" in text  # the priority zone beside the computed class
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from access import _io_util
 from tests._data import test_data_dir as _test_data_dir
 from access._errors import InputFileError, ValidationError
 from access.region.recipe import SOURCE_FORMATS, SOURCE_KINDS, VENUE_CATEGORIES, Recipe

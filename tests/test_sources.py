@@ -16,7 +16,6 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures_sources as fx  # noqa: E402
 
-from access import _io_util
 from tests._data import test_data_dir as _test_data_dir  # noqa: E402
 from access._errors import AccessWarning, InputFileError, ValidationError  # noqa: E402
 from access.region.osm_venues import read_osm_venues  # noqa: E402

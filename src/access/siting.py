@@ -526,17 +526,17 @@ class SitingResult:
     def plot(self, path, *, areas=None, title: str | None = None, max_minutes: float | None = None):
         """A PNG map: cells coloured by minutes to the nearest venue after siting (grey: none within the bound),
         existing venues (black squares), chosen sites (red stars numbered by rank), area outlines if given."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
         from ._io_util import atomic_path
 
         t = self.times
         if t.cell_lon is None or t.site_lon is None:
             raise ValidationError("the candidate times carry no coordinates; compute them with candidate_times")
-        fig, ax = plt.subplots(figsize=(8, 8))
+        fig = Figure(figsize=(8, 8))  # no pyplot, no backend switch: the caller's matplotlib state is untouched
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
         if areas is not None:
             areas.to_crs("EPSG:4326").boundary.plot(ax=ax, color="0.4", linewidth=0.6)
         after = minutes(self.after_s)
@@ -544,7 +544,7 @@ class SitingResult:
                                np.isfinite(after).any() else 1.0)
         none = np.isnan(after)
         ax.scatter(t.cell_lon[none], t.cell_lat[none], s=6, c="0.8", label="no venue within bound")
-        sc = ax.scatter(t.cell_lon[~none], t.cell_lat[~none], s=8, c=after[~none], cmap="viridis_r", vmin=0,
+        sc = ax.scatter(t.cell_lon[~none], t.cell_lat[~none], s=8, c=after[~none], cmap="YlOrRd", vmin=0,
                         vmax=vmax)
         fig.colorbar(sc, ax=ax, shrink=0.7, label="minutes to the nearest venue (after)")
         ex_lon, ex_lat = self.details.get("existing_lon"), self.details.get("existing_lat")
@@ -562,7 +562,6 @@ class SitingResult:
         path = Path(path)
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-        plt.close(fig)
         return path
 
 
