@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "scenario": "access.commands.scenario",
     "site": "access.commands.site",
     "synth": "access.commands.synth",
+    "serve": "access.commands.serve",
 }
 
 
