@@ -11,14 +11,14 @@ from ._version import __version__
 
 from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
                       ScenarioError, ValidationError)
-from .matrix import TravelTimeMatrix, travel_time_matrix
+from .matrix import TravelTimeMatrix, nearest_times, travel_time_matrix
 from .network.bundle import TransportNetwork
 from .network.street import StreetGraph
 from .options import StreetOptions, TransitOptions
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
-    "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "route",
+    "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "nearest_times", "route",
     "aggregate", "compare",
 ]
 
