@@ -386,7 +386,7 @@ def test_forward_and_reverse_strategies_identical(poa_network, cells, ct_small):
     c = st.candidate_times(poa_network, cells, many, max_time_min=MAX_MIN)
     assert c.settings["strategy"] == "forward"
     assert np.array_equal(c.subset(np.arange(40)).dense(), a.dense())
-    with pytest.raises(ValidationError, match="unknown strategy"):
+    with pytest.raises(ValidationError, match="`strategy` must be one of"):
         st.candidate_times(poa_network, cells, sub, strategy="sideways")
 
 

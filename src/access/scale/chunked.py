@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import config, njit, prange
+import numba
+from numba import njit, prange
 
 from .._errors import ValidationError
 from .._validate import check_choice
@@ -388,7 +389,7 @@ def chunk_size_for_budget(memory_budget_mb: float, n_destinations: int, *, n_per
     """
     if not (memory_budget_mb and memory_budget_mb > 0):
         raise ValidationError(f"`memory_budget_mb` must be positive, got {memory_budget_mb!r}")
-    threads = threads or config.NUMBA_NUM_THREADS
+    threads = threads or numba.get_num_threads()
     budget = memory_budget_mb * 2**20 - 2 * threads * 16 * n_nodes
     per_pair = BYTES_PER_PAIR * max(1, n_percentiles) + 2 * (BYTES_PER_PAIR_ID if string_ids else 8)
     return int(max(1, budget // max(1, per_pair * max(1, n_destinations))))
@@ -449,7 +450,7 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
     if direction == "reverse" and dest_block is None:
         # a block's [block, n_origins] int32 result and its transposed copy within the budget
         budget = (memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB) * 2**20
-        dest_block = int(max(config.NUMBA_NUM_THREADS, min(1024, budget // max(1, 8 * len(o)))))
+        dest_block = int(max(numba.get_num_threads(), min(1024, budget // max(1, 8 * len(o)))))
     dest_block = int(min(dest_block or len(d), len(d)))
     ind = _resolve_indicators(indicators, d, max_time_s)
     settings.update(chunk_size=chunk_size, drop_unreachable=bool(drop_unreachable), write_matrix=bool(write_matrix),
