@@ -82,8 +82,8 @@ def main() -> None:
         rows = []
         for mode in modes:
             _matrix_min(net, cells, venues, mode), _nearest(net, cells, venues, mode)  # warm-up (compilation)
-            t_mat, ref = timeit(lambda: _matrix_min(net, cells, venues, mode), a.repeat if mode != "transit" else 1)
-            t_near, got = timeit(lambda: _nearest(net, cells, venues, mode), a.repeat)
+            t_mat, ref = timeit(lambda m=mode: _matrix_min(net, cells, venues, m), a.repeat if mode != "transit" else 1)
+            t_near, got = timeit(lambda m=mode: _nearest(net, cells, venues, m), a.repeat)
             equal = bool(np.array_equal(ref, got))
             rows.append(dict(mode=mode, cells=len(cells), venues=len(venues), categories=len(CATEGORIES),
                              matrix_min_s=t_mat, nearest_s=t_near, speedup=t_mat / t_near, equal=equal,

@@ -134,7 +134,7 @@ def _check_transit(net, cells, venues, departure, window_min, percentiles, max_t
     cats = np.unique(cat)
     idx = percentile_index([float(p) for p in percentiles], window_min)
     cols = ["travel_time"] if len(percentiles) == 1 else [f"travel_time_p{p:g}" for p in percentiles]
-    for ci, c in enumerate(cats):
+    for c in cats:
         per_min = np.sort(pm[:, cat == c, :].min(axis=1), axis=1)  # earliest arrival at any venue, per minute
         for k, col in enumerate(cols):
             v = per_min[:, idx[k]]

@@ -18,7 +18,8 @@ from .options import StreetOptions, TransitOptions
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
-    "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "nearest_times", "route",
+    "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix",
+    "travel_time_matrix", "nearest_times", "route",
     "aggregate", "compare",
 ]
 

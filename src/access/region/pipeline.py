@@ -434,8 +434,7 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
     ``reach_<mode>_<T>min`` (venues within T minutes), ``gravity_<mode>``, ``fca_<mode>`` (venues per 10,000
     inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA); these three from the matrices.
     """
-    from ..indicators import cumulative_cutoff, decay_binary, decay_exponential, gravity
-    from ..indicators import floating_catchment_area
+    from ..indicators import cumulative_cutoff, decay_binary, decay_exponential, floating_catchment_area, gravity
     from ..matrix import nearest_times
     from ..options import DEFAULT_MAX_TIME_MIN
 
