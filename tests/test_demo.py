@@ -44,10 +44,18 @@ def test_demo_every_epci_classified(demo):
     manifest = json.loads((demo / "data" / "manifest.json").read_text())
     a = pd.read_parquet(demo / "epci.parquet")
     assert sorted(a["id"]) == sorted(manifest["epci"]["codes"])
-    assert a["class"].isin(CLASSES).all() and not (a["class"] == "insufficient data").any()
+    # every EPCI classed, or "no data" exactly where it has no population; the priority zone is a column apart
+    assert a["class"].isin(CLASSES).all()
+    assert ((a["class"] == "no data") == ~(a["population"] > 0)).all()
+    assert "priority_zone" in a.columns and "class_stability" in a.columns
     prio = a.set_index("id").loc[manifest["epci"]["priority"]]
-    assert (prio["class"] == "priority contract zone").all()
+    assert (prio["priority_zone"] != "").all() and prio["class"].isin(CLASSES).all()
+    assert (a.set_index("id").drop(index=manifest["epci"]["priority"])["priority_zone"] == "").all()
     assert (a["population"] > 0).all()
+    # access after official practice: car time to the nearest venue per category, shares beyond 5/10/15/30 min
+    for t in (5, 10, 15, 30):
+        assert a.filter(regex=rf"^time_car_\w+_share_beyond_{t}min$").shape[1] >= 2
+    assert a.filter(regex=r"^time_car_\w+_mean$").notna().all().all()
     # the cells' population is all attributed (the EPCI tile the territory)
     cells = pd.read_parquet(demo / "cells.parquet")
     assert a["population"].sum() == pytest.approx(cells["population"].sum(), rel=1e-6)

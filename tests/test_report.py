@@ -65,10 +65,11 @@ def test_cli_end_to_end(epci, tmp_path):
     areas = gpd.read_file(out / "areas.gpkg")
     assert len(areas) == 92 and areas.crs is not None
     assert areas["population"].sum() == pytest.approx(cells.population.sum())
-    assert (areas.loc[areas["id"] == prio, "class"] == "priority contract zone").all()
-    assert set(areas["class"]) <= {"priority contract zone", "cumulates cultural and social fragility",
-                                   "cultural fragility", "social fragility", "no particular stake",
-                                   "insufficient data"}
+    # the priority area keeps its computed class; the zone is the separate priority_zone column
+    assert (areas.loc[areas["id"] == prio, "priority_zone"] == "priority contract zone").all()
+    assert (areas.loc[areas["id"] != prio, "priority_zone"] == "").all()
+    assert set(areas["class"]) <= {"cumulates cultural and social fragility", "cultural fragility",
+                                   "social fragility", "no particular stake", "no data"}
     # venue counts per area add up to the venues (all inside the region)
     assert areas["venues"].sum() == len(venues)
     # time to the nearest library of a cell, recomputed from the matrix

@@ -14,12 +14,13 @@ from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFi
 from .options import StreetOptions, TransitOptions
 
 #: public names imported on first use (``import access`` and ``access --help`` stay fast: no numba, no pandas)
-_LAZY = {"TravelTimeMatrix": ".matrix", "travel_time_matrix": ".matrix", "TransportNetwork": ".network.bundle",
+_LAZY = {"TravelTimeMatrix": ".matrix", "travel_time_matrix": ".matrix", "nearest_times": ".matrix", "TransportNetwork": ".network.bundle",
          "StreetGraph": ".network.street"}
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
-    "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "route",
+    "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix",
+    "travel_time_matrix", "nearest_times", "route",
     "aggregate", "compare",
 ]
 

@@ -33,8 +33,8 @@ from .routing.transit import transit_access, transit_columns_to, transit_travel_
 if TYPE_CHECKING:
     from .network.bundle import TransportNetwork
 
-__all__ = ["TravelTimeMatrix", "travel_time_matrix", "long_table", "LongTableWriter", "transit_options", "use_backward", "STREET_MODES",
-           "ALL_MODES"]
+__all__ = ["TravelTimeMatrix", "travel_time_matrix", "nearest_times", "long_table", "LongTableWriter",
+           "transit_options", "use_backward", "STREET_MODES", "ALL_MODES"]
 
 
 @dataclass
@@ -288,3 +288,95 @@ def _transit_by_destination(network: TransportNetwork, o: Points, d: Points, o_s
         bar.update(b - a)
     bar.close()
     return times, pm
+
+
+def nearest_times(network: TransportNetwork, origins: Any, destinations: Any, *, mode: str = "car",
+                  by: str | None = "category", max_time_min: float | None = None,
+                  street: StreetOptions | None = None, transit: TransitOptions | None = None,
+                  departure: _dt.datetime | str | None = None, window_min: int | None = None,
+                  percentiles: Sequence[float] | None = None, max_walk_min: float | None = None,
+                  max_rides: int | None = None, walk_speed_kmh: float | None = None,
+                  bike_speed_kmh: float | None = None, max_snap_m: float | None = None) -> pd.DataFrame:
+    """Minutes from every origin to the nearest destination of each category, without a full matrix.
+
+    Streets: one multi-source search per category on the reversed graph (every destination of the category a
+    source, with its snap cost), so the cost is a few searches, not origins x destinations; the result is exactly
+    the minimum over the category's columns of :func:`travel_time_matrix` (same snapping, same point-pair rules).
+    Transit: one backward range-RAPTOR per category from all its destinations at once: at each departure minute the
+    earliest arrival at *any* destination of the category (the traveller goes to whichever is nearest for that
+    minute), then the percentiles over the minutes (R5's nearest-rank rule); exactly the percentile of the
+    per-minute minimum over the category's columns of ``travel_time_matrix(..., per_minute=True)``.
+
+    Parameters
+    ----------
+    network : TransportNetwork
+    origins : GeoDataFrame, DataFrame with lon/lat, or path
+        Points with a unique ``id`` column (e.g. population cells).
+    destinations : GeoDataFrame, DataFrame with lon/lat, or path
+        Points with a unique ``id`` column and the column ``by`` (e.g. venues with their ``category``).
+    mode : {"walk", "bike", "car", "transit"}
+    by : str or None
+        Column of ``destinations`` grouping them; ``None`` = all in one group named ``"any"``.
+    max_time_min : float, optional
+        Streets: no bound unless given (``inf`` then means that no destination of the category can be reached at
+        all, e.g. off the network). Transit: per-minute trips longer than this are unreachable at that minute
+        (default r5r's 120 min; the range-RAPTOR needs a horizon), so ``inf`` means beyond it at the percentile.
+    street, transit : StreetOptions, TransitOptions, optional
+        As :func:`travel_time_matrix`; the keyword shortcuts below are applied on top.
+    departure, window_min, percentiles, max_walk_min, max_rides, walk_speed_kmh, bike_speed_kmh, max_snap_m
+        Shortcuts, as :func:`travel_time_matrix`.
+
+    Returns
+    -------
+    DataFrame
+        ``id, category, travel_time`` (one ``travel_time_pNN`` column per percentile when transit asks several),
+        one row per origin and category (categories sorted), minutes as float64, ``inf`` where unreachable.
+
+    Examples
+    --------
+    >>> near = nearest_times(net, cells, venues, mode="car")  # doctest: +SKIP
+    >>> near.pivot(index="id", columns="category", values="travel_time").head()  # doctest: +SKIP
+    """
+    mode = check_choice("mode", mode, ALL_MODES)
+    so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                               max_snap_m=max_snap_m)
+    o = origins if isinstance(origins, Points) else read_points(origins, name="origins")
+    d = destinations if isinstance(destinations, Points) else read_points(destinations, name="destinations")
+    if by is None:
+        cats, groups = np.array(["any"], dtype=object), np.zeros(len(d), np.int64)
+    else:
+        frame = d.frame
+        if frame is None or by not in frame.columns:
+            raise ValidationError(f"`by` must name a column of the destinations, got {by!r} (columns: "
+                                  f"{[] if frame is None else list(frame.columns)}); pass by=None for one group")
+        col = frame[by]
+        if col.isna().any():
+            bad = d.ids[col.isna().to_numpy()][:5].tolist()
+            raise ValidationError(f"destinations column {by!r} has {int(col.isna().sum())} missing value(s), e.g. "
+                                  f"ids {bad}; give every destination a {by}")
+        cats, groups = np.unique(col.astype(str).to_numpy(dtype=object), return_inverse=True)
+        groups = groups.astype(np.int64)
+    from .routing.nearest import NO_CAP_S, street_nearest_s, transit_nearest_s
+
+    if mode in STREET_MODES:
+        cap_s = NO_CAP_S if max_time_min is None else int(round(check_max_time_min(max_time_min) * 60))
+        g = graph_at_speed(network.street(mode), so.speed_kmh(mode))
+        o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
+        times = street_nearest_s(g, o_snap, d_snap, groups, len(cats), cap_s, o, d)[:, :, None]
+        cols = ["travel_time"]
+    else:
+        cap_s = int(round(check_max_time_min(DEFAULT_MAX_TIME_MIN if max_time_min is None else max_time_min) * 60))
+        to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
+                             max_walk_min=max_walk_min, max_rides=max_rides)
+        g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
+        o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
+        times, _ = transit_nearest_s(network, o_snap, d_snap, groups, len(cats), options=to, street=so,
+                                     max_time_s=cap_s, o=o, d=d)
+        cols = (["travel_time"] if len(to.percentiles) == 1
+                else [f"travel_time_p{p:g}" for p in to.percentiles])
+    n_o, n_c = len(o), len(cats)
+    out = pd.DataFrame({"id": np.repeat(o.ids, n_c), "category": np.tile(cats, n_o)})
+    for k, c in enumerate(cols):
+        t = times[:, :, k].reshape(-1)
+        out[c] = np.where(t >= 0, t / 60.0, np.inf)
+    return out

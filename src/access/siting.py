@@ -747,14 +747,15 @@ def equity_coverage(times: CandidateTimes, population, k: int, *, threshold_min:
     Give either ``fragile_weight`` (per cell, e.g. 1 fragile / 0 not, or a fragility score >= 0) or
     ``cell_area`` (area id per cell) with ``area_classes`` (a Series: area id -> typology class, e.g.
     ``typology(...).set_index("id")["class"]``) and ``fragile_classes`` (default: the typology's classes
-    "priority contract zone", "cumulates cultural and social fragility" and "cultural fragility").
+    "cumulates cultural and social fragility" and "cultural fragility"; the priority contract zones are a separate
+    column of the typology, pass their areas' cells through ``fragile_weight`` to include them).
     """
     if fragile_weight is None:
         if cell_area is None or area_classes is None:
             raise ValidationError("give `fragile_weight` per cell, or `cell_area` with `area_classes`")
         from .indicators.typology import CLASSES
 
-        fr = set(fragile_classes or CLASSES[:3])
+        fr = set(fragile_classes or CLASSES[:2])
         cls = pd.Series(area_classes)
         ca = pd.Series(np.asarray(cell_area, dtype=object))
         unknown = set(ca.dropna()) - set(cls.index)

@@ -63,6 +63,8 @@ STEPS = ("sources", "network", "inputs", "matrix", "indicators", "areas", "repor
 GRAVITY_HALF_LIFE_MIN = 15.0
 #: 2SFCA catchment (binary decay), minutes
 FCA_CUTOFF_MIN = 30.0
+#: transit horizon of the times to the nearest venue (at least the recipe's max_time_min); streets are uncapped
+TRANSIT_NEAREST_MAX_MIN = 120.0
 #: origins per matrix chunk (street modes / transit)
 CHUNK_ORIGINS = {"walk": 4000, "bike": 4000, "car": 4000, "transit": 1000}
 #: venue sources, in order of preference for each category
@@ -393,17 +395,26 @@ def _cost_column(mode: str, percentiles) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- step: indicators
-def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentiles=(50,)) -> pd.DataFrame:
-    """Per-cell indicators from the long matrices of each mode (see the module docstring for the columns).
+def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentiles=(50,), network=None,
+                    departure=None, window_min: int = 60, transit_max_time_min: float | None = None
+                    ) -> pd.DataFrame:
+    """Per-cell indicators of each mode (see the module docstring for the columns).
 
-    ``matrices`` maps mode -> Parquet path (or DataFrame). Returns one row per cell: ``id`` then, per mode,
-    ``time_<mode>_<category>`` and ``time_<mode>_any`` (minutes, ``inf`` = none within the matrix's max time),
+    ``matrices`` maps mode -> long matrix (Parquet path or DataFrame). Returns one row per cell: ``id`` then, per
+    mode, ``time_<mode>_<category>`` and ``time_<mode>_any`` (minutes to the nearest venue, from
+    :func:`access.nearest_times` on ``network``: streets uncapped, ``inf`` only where no venue can be reached at
+    all; transit the percentile (50, else the first) over the departure window of the per-minute time to whichever
+    venue is nearest that minute, ``inf`` beyond ``transit_max_time_min``, default ``max(120, the matrix's)``),
     ``reach_<mode>_<T>min`` (venues within T minutes), ``gravity_<mode>``, ``fca_<mode>`` (venues per 10,000
-    inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA).
+    inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA); these three from the matrices.
     """
-    from ..indicators import cost_to_closest, cumulative_cutoff, decay_binary, decay_exponential, gravity
-    from ..indicators import floating_catchment_area
+    from ..indicators import cumulative_cutoff, decay_binary, decay_exponential, floating_catchment_area, gravity
+    from ..matrix import nearest_times
+    from ..options import DEFAULT_MAX_TIME_MIN
 
+    if network is None:
+        raise ValidationError("`network` must be the TransportNetwork of the matrices (the times to the nearest "
+                              "venue come from access.nearest_times, uncapped), got None; pass network=")
     ids = cells["id"].astype(str).to_numpy(dtype=object)
     out = pd.DataFrame({"id": ids})
     vlu = pd.DataFrame({"id": venues["id"].astype(str).to_numpy(dtype=object),
@@ -411,16 +422,23 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
     lu_fca = pd.concat([pd.DataFrame({"id": ids, "population": cells["population"].to_numpy(float),
                                       "venues": 0.0}),
                         vlu.drop(columns="category").assign(population=0.0)], ignore_index=True)
+    o = _points(cells, "cells")
+    d = _points(venues.assign(category=vlu["category"].to_numpy()), "venues")
     beta = math.log(2.0) / GRAVITY_HALF_LIFE_MIN
     for mode, m in matrices.items():
         tc = _cost_column(mode, tuple(percentiles))
         cols = {}
-        near = cost_to_closest(m, vlu, opportunity="venues", travel_cost=tc, group_by="category")
-        wide = near.pivot(index="id", columns="category", values=tc)
-        for c in wide.columns:
-            cols[f"time_{mode}_{c}"] = wide[c]
-        anyc = cost_to_closest(m, vlu.drop(columns="category"), opportunity="venues", travel_cost=tc)
-        cols[f"time_{mode}_any"] = anyc.set_index("id")[tc]
+        kw: dict = {}
+        if mode == "transit":
+            kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles),
+                      max_time_min=transit_max_time_min or DEFAULT_MAX_TIME_MIN)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the off-network points were reported with the matrices
+            for by in ("category", None):
+                near = nearest_times(network, o, d, mode=mode, by=by, **kw)
+                wide = near.pivot(index="id", columns="category", values=tc)
+                for c in wide.columns:
+                    cols[f"time_{mode}_{c}"] = wide[c]
         reach = cumulative_cutoff(m, vlu, opportunity="venues", travel_cost=tc, cutoff=list(thresholds_min))
         if "cutoff" not in reach.columns:
             reach = reach.assign(cutoff=float(thresholds_min[0]))
@@ -476,7 +494,7 @@ def area_profile(cells, areas) -> pd.DataFrame:
 
 
 def _areas_step(recipe, work: Path, modes) -> None:
-    from ..indicators import aggregate, typology
+    from ..indicators import aggregate, load_typology_config, typology
 
     cells = _read_geoparquet(work / "cells_indicators.parquet")
     venues = _read_geoparquet(work / "venues.parquet")
@@ -485,21 +503,52 @@ def _areas_step(recipe, work: Path, modes) -> None:
     vals = pd.DataFrame(cells[["id", *ind]])
     time_cols = [c for c in ind if c.startswith("time_")]
     count_cols = [c for c in ind if not c.startswith("time_")]
+    cfg = load_typology_config(recipe.typology_path())
+    # the shares beyond the official bands (5/10/15/30 min) come from the shares within them
+    thresholds = sorted(set(map(float, recipe.thresholds_min)) | set(cfg["access"]["beyond_min"]))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*lie outside every area.*")
         warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
         agg = aggregate(vals, cells[["id", "population", "geometry"]], areas[["id", "geometry"]],
-                        time_columns=time_cols, count_columns=count_cols, thresholds_min=recipe.thresholds_min,
+                        time_columns=time_cols, count_columns=count_cols, thresholds_min=thresholds,
                         venues=venues, venue_category="category",
                         inequality_columns=[c for c in count_cols if c.startswith("gravity_")])
+    agg = agg.assign(**_labelled_supply(venues, areas, agg))
     prof = area_profile(cells, areas)
     agg = agg.merge(prof, on="id", how="left")
     agg.insert(1, "name", agg["id"].map(areas.set_index("id")["name"]))
+    if "in_region" in areas.columns:
+        agg["in_region"] = agg["id"].map(areas.set_index("id")["in_region"]).fillna(False).astype(bool)
     zone_of = {code: z.name for z in recipe.priority_zones for code in z.epci}
-    agg.insert(2, "priority_zone", agg["id"].map(zone_of).astype("string"))
-    typ = typology(agg, config=recipe.typology_path(), priority_areas=list(zone_of))
+    agg.insert(2, "priority_zone", agg["id"].map(zone_of).fillna("").astype(str))
+    typ = typology(agg, config=recipe.typology_path(), priority_areas=zone_of)
     typ = typ.drop(columns=[c for c in typ.columns if c.startswith("z_")])
     _write_geoparquet(typ, work / "epci.parquet")
+
+
+def _labelled_supply(venues, areas, agg) -> dict:
+    """``venues_labelled_per_10k_<category>`` per area when the venues carry a ``label`` column (a non-empty value
+    or True = labelled, e.g. "Scène nationale", "Musée de France"); nothing otherwise."""
+    import geopandas as gpd
+
+    if "label" not in venues.columns:
+        return {}
+    lab = venues["label"]
+    if pd.api.types.is_bool_dtype(lab):
+        is_lab = lab.fillna(False).to_numpy(bool)
+    else:
+        is_lab = ~lab.astype("string").fillna("").str.strip().str.lower().isin(["", "false", "0", "no"]).to_numpy()
+    v = venues.loc[is_lab, ["category", "geometry"]]
+    j = gpd.sjoin(v.to_crs(areas.crs), areas[["id", "geometry"]], how="inner", predicate="within")
+    counts = j.groupby(["id", "category"]).size().unstack(fill_value=0)
+    pop = agg.set_index("id")["population"]
+    out = {}
+    for c in sorted(venues["category"].astype(str).unique()):
+        n = counts[c] if c in counts.columns else pd.Series(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"venues_labelled_per_10k_{c}"] = (agg["id"].map(n).fillna(0).to_numpy(float)
+                                                   / pop.reindex(agg["id"]).to_numpy(float) * 1e4)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- step: report
@@ -731,13 +780,16 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         cells = _read_geoparquet(work / "cells.parquet")
         venues = _read_geoparquet(work / "venues.parquet")
         vals = cell_indicators(mat_paths, cells, venues, thresholds_min=recipe.thresholds_min,
-                               percentiles=recipe.percentiles)
+                               percentiles=recipe.percentiles, network=net, departure=departure,
+                               window_min=recipe.window_min,
+                               transit_max_time_min=max(TRANSIT_NEAREST_MAX_MIN, recipe.max_time_min))
         res = cells.merge(vals, on="id", how="left")
         res["crowfly_km_any"] = _crowfly_nearest_km(cells, venues)
         _write_geoparquet(gpd.GeoDataFrame(res, geometry="geometry", crs=cells.crs), work / "cells_indicators.parquet")
 
     ind_key = R.step("indicators", {"matrices": mat_keys, "thresholds": list(recipe.thresholds_min),
-                                    "gravity_half_life_min": GRAVITY_HALF_LIFE_MIN, "fca_cutoff_min": FCA_CUTOFF_MIN},
+                                    "gravity_half_life_min": GRAVITY_HALF_LIFE_MIN, "fca_cutoff_min": FCA_CUTOFF_MIN,
+                                    "nearest": {"transit_max_time_min": TRANSIT_NEAREST_MAX_MIN}},
                      [work / "cells_indicators.parquet"], indicators)
     if stop_after("indicators"):
         R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")

@@ -23,12 +23,11 @@ __all__ = ["IndicatorStyle", "describe", "CLASS_COLORS", "NEUTRAL_GREY", "NO_DAT
 
 #: fixed colours of the typology classes, so that every map reads the same (fragile = warm)
 CLASS_COLORS = {
-    "priority contract zone": "#7b3294",
     "cumulates cultural and social fragility": "#d7191c",
     "cultural fragility": "#fdae61",
     "social fragility": "#abd9e9",
     "no particular stake": "#e0e0e0",
-    "insufficient data": "#ffffff",
+    "no data": "#ffffff",
 }
 #: exact zeros of a delta map (nothing changed)
 NEUTRAL_GREY = "#d9d9d9"

@@ -265,7 +265,8 @@ def transit_columns_to(network: Any, origin_snap: Snap, dest_snap: Snap, *, opti
                        access: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                        departure: _dt.datetime | str | None = None, window_min: int | None = None,
                        percentiles: Sequence[float] | None = None, max_walk_s: int | None = None,
-                       max_rides: int | None = None, walk_speed_kmh: float | None = None
+                       max_rides: int | None = None, walk_speed_kmh: float | None = None,
+                       dest_groups: tuple[np.ndarray, int] | None = None
                        ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`transit_travel_times` computed by destination: one backward range-RAPTOR per destination.
 
@@ -279,6 +280,11 @@ def transit_columns_to(network: Any, origin_snap: Snap, dest_snap: Snap, *, opti
     access : tuple, optional
         :func:`transit_access` of these origins at this ``max_walk_s`` (as bounded here: at most ``max_time_s``) and
         ``walk_speed_kmh``, when already known; computed otherwise.
+    dest_groups : (int array, int), optional
+        ``(group of each destination, number of groups)``: the destinations of a group are merged into one (its
+        egress walk from each stop and its direct walk from each origin are the shortest to any of them), so column
+        ``g`` holds, per departure minute, the earliest arrival at *any* destination of group ``g`` (one backward
+        search per group; what :func:`access.nearest_times` uses).
 
     Examples
     --------
@@ -297,12 +303,22 @@ def transit_columns_to(network: Any, origin_snap: Snap, dest_snap: Snap, *, opti
     rf, rh, rw = q.rev
     dr, do_, dv = walk_points(rf, rh, rw, q.d_en, q.d_ec, q.o_an, q.o_ac, q.max_walk_s)
     p_i, p_j, p_s = q.pairs
-    dd_off, dd_org, dd_s = _csr(np.concatenate([dr, p_j]), np.concatenate([do_, p_i]), np.concatenate([dv, p_s]),
-                                q.n_d)
+    dd_rows, n_cols = np.concatenate([dr, p_j]), q.n_d
+    d_off, d_stop, d_s = q.d_off, q.d_stop, q.d_s
+    if dest_groups is not None:
+        grp, n_cols = np.asarray(dest_groups[0], np.int64), int(dest_groups[1])
+        dd_rows = grp[dd_rows]
+        eg_rows = np.repeat(np.arange(q.n_d, dtype=np.int64), np.diff(q.d_off))
+        # per group and stop the shortest egress walk (csr keeps the smallest), then by increasing seconds
+        d_off, st_, sv_ = _csr(grp[eg_rows], q.d_stop.astype(np.int64), q.d_s.astype(np.int64), n_cols)
+        rows_ = np.repeat(np.arange(n_cols, dtype=np.int64), np.diff(d_off))
+        o_ = np.lexsort((st_, sv_, rows_))
+        d_stop, d_s = st_[o_], sv_[o_]
+    dd_off, dd_org, dd_s = _csr(dd_rows, np.concatenate([do_, p_i]), np.concatenate([dv, p_s]), n_cols)
     xt_off, xt_from, xt_s, _ = transpose_csr(q.x_off, q.x_to, q.x_s)
     d = q.day
     times, pm = _rp.backward_range_raptor_columns(
-        sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, q.d_off, q.d_stop, q.d_s, q.dep_times, to.max_rides,
+        sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, d_stop, d_s, q.dep_times, to.max_rides,
         q.max_time_s, to.board_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
         d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from, xt_s, q.n_o,
         int(numba.get_num_threads()), bool(per_minute))
