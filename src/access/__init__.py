@@ -15,12 +15,15 @@ from .matrix import TravelTimeMatrix, travel_time_matrix
 from .network.bundle import TransportNetwork
 from .network.street import StreetGraph
 from .options import StreetOptions, TransitOptions
+from .isochrones import isochrones  # noqa: E402  (the function shadows its module's name, as numpy does)
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
     "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "route",
-    "aggregate", "compare",
+    "aggregate", "compare", "isochrones", "itineraries", "accessibility",
 ]
+
+_LAZY = {"itineraries": ("access.routing.itinerary", "itineraries")}
 
 
 def __getattr__(name):  # lazy access to heavier parts
@@ -36,4 +39,9 @@ def __getattr__(name):  # lazy access to heavier parts
         from .scenarios import compare
 
         return compare
+    if name in _LAZY:
+        import importlib
+
+        mod, attr = _LAZY[name]
+        return getattr(importlib.import_module(mod), attr)
     raise AttributeError(f"module 'access' has no attribute {name!r}")

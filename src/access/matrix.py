@@ -258,8 +258,9 @@ def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any
         raise fail("arrive_by", "used without departure/window_min/percentiles", arrive_by,
                    "give either departure=... (leave at) or arrive_by=... (arrive by), not both")
     t_arr = parse_departure(arrive_by, "arrive_by").replace(second=0, microsecond=0)
-    kw = dict(max_time_min=max_time_min, street=street, walk_speed_kmh=walk_speed_kmh,
-              bike_speed_kmh=bike_speed_kmh, max_snap_m=max_snap_m, progress=progress, chunk_size=chunk_size)
+    kw: dict[str, Any] = {"max_time_min": max_time_min, "street": street, "walk_speed_kmh": walk_speed_kmh,
+                          "bike_speed_kmh": bike_speed_kmh, "max_snap_m": max_snap_m, "progress": progress,
+                          "chunk_size": chunk_size}
     t_np = np.datetime64(t_arr.replace(tzinfo=None), "s")
     if mode in STREET_MODES:
         m = travel_time_matrix(network, origins, destinations, mode=mode, **kw)
@@ -267,7 +268,7 @@ def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any
         m.departure_time = np.where(t >= 0, t_np - t.astype("timedelta64[s]"), np.datetime64("NaT", "s"))
         m.settings.update(arrive_by=t_arr.isoformat())
         return m
-    max_time_s = int(round(check_max_time_min(max_time_min) * 60))
+    max_time_s = round(check_max_time_min(max_time_min) * 60)
     n_win = max_time_s // 60  # departure minutes T - n_win min, ..., T
     base = transit if transit is not None else TransitOptions()
     if not isinstance(base, TransitOptions):
