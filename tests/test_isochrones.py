@@ -62,7 +62,7 @@ def test_isochrones_match_matrix_streets(net, hx, mode, cutoffs, margin):
 
 def test_isochrones_match_matrix_transit(net, hx):
     origin = hx.iloc[[int(np.argmin((hx.lon + 51.2177) ** 2 + (hx.lat + 30.0346) ** 2))]]
-    kw = dict(departure=dt.datetime(2019, 5, 13, 14, 0), window_min=10, percentiles=(50,))
+    kw = {"departure": dt.datetime(2019, 5, 13, 14, 0), "window_min": 10, "percentiles": (50,)}
     iso = access.isochrones(net, origin, mode="transit", cutoffs_min=(30,), departure=kw["departure"],
                             window_min=10, cell_size_m=150, progress=False)
     with warnings.catch_warnings():

@@ -15,7 +15,7 @@ from .matrix import TravelTimeMatrix, travel_time_matrix
 from .network.bundle import TransportNetwork
 from .network.street import StreetGraph
 from .options import StreetOptions, TransitOptions
-from .isochrones import isochrones  # noqa: E402  (the function shadows its module's name, as numpy does)
+from .isochrones import isochrones  # the function shadows its module's name
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",

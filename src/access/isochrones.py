@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from .network.bundle import TransportNetwork
 
-__all__ = ["isochrones", "travel_time_surface", "MAX_GRID_POINTS"]
+__all__ = ["MAX_GRID_POINTS", "isochrones", "travel_time_surface"]
 
 #: the most grid points of one origin's surface (a coarser grid is used beyond)
 MAX_GRID_POINTS = 250_000
@@ -44,8 +44,8 @@ def _grid_around(lon0: float, lat0: float, radius_m: float, cell_m: float, bbox:
     m_lon = 111_320.0 * math.cos(math.radians(lat0))
     x0, x1 = max(lon0 - radius_m / m_lon, bbox[0]), min(lon0 + radius_m / m_lon, bbox[2])
     y0, y1 = max(lat0 - radius_m / m_lat, bbox[1]), min(lat0 + radius_m / m_lat, bbox[3])
-    nx = max(2, int(math.ceil((x1 - x0) * m_lon / cell_m)) + 1)
-    ny = max(2, int(math.ceil((y1 - y0) * m_lat / cell_m)) + 1)
+    nx = max(2, math.ceil((x1 - x0) * m_lon / cell_m) + 1)
+    ny = max(2, math.ceil((y1 - y0) * m_lat / cell_m) + 1)
     if nx * ny > MAX_GRID_POINTS:
         f = math.sqrt(nx * ny / MAX_GRID_POINTS)
         nx, ny = max(2, int(nx / f)), max(2, int(ny / f))
