@@ -16,6 +16,7 @@ from .network.bundle import TransportNetwork
 from .network.street import StreetGraph
 from .options import StreetOptions, TransitOptions
 from .isochrones import isochrones  # the function shadows its module's name
+from .accessibility import accessibility  # likewise
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
