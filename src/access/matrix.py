@@ -115,7 +115,8 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
                        walk_speed_kmh: float | None = None, bike_speed_kmh: float | None = None,
                        max_snap_m: float | None = None, per_minute: bool = False, progress: bool = True,
                        chunk_size: int | None = None, search: str | None = None,
-                       arrive_by: _dt.datetime | str | None = None) -> TravelTimeMatrix:
+                       arrive_by: _dt.datetime | str | None = None, access_mode: str | None = None
+                       ) -> TravelTimeMatrix:
     """Travel times from every origin to every destination.
 
     Parameters
@@ -132,8 +133,9 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
     transit : TransitOptions, optional
         Transit only: departure, window, percentiles, rides, walking limits, search direction
         (:class:`access.TransitOptions`).
-    departure, window_min, percentiles, max_walk_min, max_rides, search : optional
-        Shortcuts for the fields of ``transit`` of the same names (applied on top of it).
+    departure, window_min, percentiles, max_walk_min, max_rides, search, access_mode : optional
+        Shortcuts for the fields of ``transit`` of the same names (applied on top of it); ``access_mode="bike"``
+        or ``"car"`` reaches the first stop by bike or by car (park-and-ride), see :class:`access.TransitOptions`.
     walk_speed_kmh, bike_speed_kmh, max_snap_m : float, optional
         Shortcuts for the fields of ``street``.
     per_minute : bool
@@ -163,7 +165,8 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
                                  street=street, transit=transit, max_walk_min=max_walk_min, max_rides=max_rides,
                                  walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
                                  max_snap_m=max_snap_m, progress=progress, chunk_size=chunk_size,
-                                 departure=departure, window_min=window_min, percentiles=percentiles)
+                                 departure=departure, window_min=window_min, percentiles=percentiles,
+                                 access_mode=access_mode)
     max_time_s = int(round(check_max_time_min(max_time_min) * 60))
     so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
                                max_snap_m=max_snap_m)
@@ -180,11 +183,16 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
         settings.update(speed_kmh=speed)
         return TravelTimeMatrix(o.ids, d.ids, times[:, :, None], mode, (50,), settings=settings)
     to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
-                         max_walk_min=max_walk_min, max_rides=max_rides, search=search)
-    backward = use_backward(to, len(o), len(d))
+                         max_walk_min=max_walk_min, max_rides=max_rides, search=search, access_mode=access_mode)
+    backward = use_backward(to, len(o), len(d)) and to.access_mode == "walk"
     g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
     o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
-    if backward:
+    if to.access_mode != "walk":  # bike / car to the first stop (forward search only)
+        from .routing.transit import transit_travel_times_by
+
+        times, pm = transit_travel_times_by(network, o, d, options=to, street=so, max_time_s=max_time_s,
+                                            per_minute=per_minute, progress=progress)
+    elif backward:
         times, pm = _transit_by_destination(network, o, d, o_snap, d_snap, to, so, max_time_s, per_minute,
                                             progress=progress, chunk_size=chunk_size)
     else:
@@ -193,7 +201,7 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
     dep = to.require_departure()
     settings.update(departure=dep.isoformat(), window_min=to.window_min, max_walk_min=to.max_walk_min,
                     max_rides=to.max_rides, walk_speed_kmh=so.walk_speed_kmh, board_slack_s=to.board_slack_s,
-                    search="backward" if backward else "forward")
+                    search="backward" if backward else "forward", access_mode=to.access_mode)
     return TravelTimeMatrix(o.ids, d.ids, times, "transit", to.percentiles, per_minute_s=pm, settings=settings)
 
 
@@ -247,8 +255,8 @@ def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any
                       max_time_min: float, street: StreetOptions | None, transit: TransitOptions | None,
                       max_walk_min: float | None, max_rides: int | None, walk_speed_kmh: float | None,
                       bike_speed_kmh: float | None, max_snap_m: float | None, progress: bool,
-                      chunk_size: int | None, departure: Any, window_min: Any, percentiles: Any
-                      ) -> TravelTimeMatrix:
+                      chunk_size: int | None, departure: Any, window_min: Any, percentiles: Any,
+                      access_mode: str | None = None) -> TravelTimeMatrix:
     """Arrive-by matrix: the latest departure minute in ``[T - max_time_min, T]`` whose per-minute forward
     range-RAPTOR trip arrives by ``T`` (the same labels as the forward matrices, so leaving at the reported minute
     arrives by ``T``); ``travel_time = T - departure``."""
@@ -274,7 +282,8 @@ def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any
     if not isinstance(base, TransitOptions):
         raise fail("transit", "a TransitOptions", base)
     to = TransitOptions.resolve(base.replace(departure=t_arr - _dt.timedelta(minutes=n_win), window_min=n_win + 1,
-                                             percentiles=(50,)), max_walk_min=max_walk_min, max_rides=max_rides)
+                                             percentiles=(50,)), max_walk_min=max_walk_min, max_rides=max_rides,
+                            access_mode=access_mode)
     o = origins if isinstance(origins, Points) else read_points(origins, name="origins")
     d = o if destinations is None else (destinations if isinstance(destinations, Points)
                                         else read_points(destinations, name="destinations"))
