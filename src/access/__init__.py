@@ -21,10 +21,10 @@ from .accessibility import accessibility  # likewise
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
     "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "route",
-    "aggregate", "compare", "isochrones", "itineraries", "accessibility",
+    "aggregate", "compare", "isochrones", "itineraries", "accessibility", "find_snap",
 ]
 
-_LAZY = {"itineraries": ("access.routing.itinerary", "itineraries")}
+_LAZY = {"itineraries": ("access.routing.itinerary", "itineraries"), "find_snap": ("access.routing.snap", "find_snap")}
 
 
 def __getattr__(name):  # lazy access to heavier parts

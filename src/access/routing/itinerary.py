@@ -101,7 +101,7 @@ class _PairContext:
         from ..core.dijkstra import transpose_csr
         from ..core.walk import walk_points
         from .street import graph_at_speed, point_pair_times
-        from .transit import local_departure
+        from .transit import day_for_options, local_departure, transfers_for_options
 
         tt = network.timetable
         if tt is None:
@@ -130,7 +130,7 @@ class _PairContext:
         self.max_walk_s = max_walk_s
         date, t0 = local_departure(tt, to.require_departure())
         self.date, self.t0 = date, t0
-        self.day = tt.for_date(date)
+        self.day = day_for_options(tt, date, to)
         self.midnight = _dt.datetime.combine(date, _dt.time())
 
         def scaled(a):
@@ -165,7 +165,7 @@ class _PairContext:
                                  max_egress_s)
         self.egress = np.full((n_d, n_s), -1, np.int64)
         self.egress[er, ec] = ev
-        self.x_off, self.x_to, self.x_s = tt.transfers_csr(wspeed)
+        self.x_off, self.x_to, self.x_s = transfers_for_options(tt, wspeed, to)
         self._runs: dict = {}
 
     def clock(self, s: int) -> _dt.datetime:
