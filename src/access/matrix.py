@@ -184,9 +184,14 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
         return TravelTimeMatrix(o.ids, d.ids, times[:, :, None], mode, (50,), settings=settings)
     to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
                          max_walk_min=max_walk_min, max_rides=max_rides, search=search, access_mode=access_mode)
-    backward = use_backward(to, len(o), len(d)) and to.access_mode == "walk"
+    backward = use_backward(to, len(o), len(d)) and to.access_mode == "walk" and to.frequencies == "deterministic"
     g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
     o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
+    if to.access_mode != "walk" and to.frequencies != "deterministic":
+        from ._validate import fail
+
+        raise fail("frequencies", "'deterministic' with access_mode='bike'/'car'", to.frequencies,
+                   "Monte-Carlo schedules are available with walking access only")
     if to.access_mode != "walk":  # bike / car to the first stop (forward search only)
         from .routing.transit import transit_travel_times_by
 
@@ -201,7 +206,8 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
     dep = to.require_departure()
     settings.update(departure=dep.isoformat(), window_min=to.window_min, max_walk_min=to.max_walk_min,
                     max_rides=to.max_rides, walk_speed_kmh=so.walk_speed_kmh, board_slack_s=to.board_slack_s,
-                    search="backward" if backward else "forward", access_mode=to.access_mode)
+                    search="backward" if backward else "forward", access_mode=to.access_mode,
+                    frequencies=to.frequencies, draws_per_minute=to.draws_per_minute, seed=to.seed)
     return TravelTimeMatrix(o.ids, d.ids, times, "transit", to.percentiles, per_minute_s=pm, settings=settings)
 
 

@@ -128,6 +128,14 @@ def transit_travel_times(network: Any, origin_snap: Snap, dest_snap: Snap, *, op
     to, so = resolve_options(options, street, departure=departure, window_min=window_min, percentiles=percentiles,
                              max_walk_s=max_walk_s, max_rides=max_rides, walk_speed_kmh=walk_speed_kmh)
     q = _query(network, origin_snap, dest_snap, to, so, max_time_s, origin_points, dest_points)
+    if to.frequencies == "monte_carlo":
+        return _monte_carlo(network, q, to, per_minute, progress, batch_size)
+    return _forward(q, to, per_minute, progress, batch_size)
+
+
+def _forward(q: _Query, to: TransitOptions, per_minute: bool, progress: bool, batch_size: int | None,
+             desc: str = "transit matrix") -> tuple[np.ndarray, np.ndarray | None]:
+    """The forward range-RAPTOR matrix of a prepared query, origins in batches."""
     window_min = to.window_min
     n_o, n_d, n_s = q.n_o, q.n_d, q.n_s
     eg_stops = np.unique(q.d_stop)
@@ -140,7 +148,7 @@ def transit_travel_times(network: Any, origin_snap: Snap, dest_snap: Snap, *, op
         batch_size = max(64, min(512, -(-n_o // 20)))
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=n_o, desc="transit matrix", unit="origin", disable=not progress)
+    bar = tqdm(total=n_o, desc=desc, unit="origin", disable=not progress)
     tgt_n = np.concatenate([q.s_en, q.d_en])
     tgt_c = np.concatenate([q.s_ec, q.d_ec])
     args = q.day.kernel_args()
@@ -163,6 +171,33 @@ def transit_travel_times(network: Any, origin_snap: Snap, dest_snap: Snap, *, op
         bar.update(b - a)
     bar.close()
     return times, pm
+
+
+def _monte_carlo(network: Any, q: _Query, to: TransitOptions, per_minute: bool, progress: bool,
+                 batch_size: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Monte-Carlo frequency schedules (:mod:`access.routing.frequencies`): ``draws_per_minute`` random days,
+    each searched over the window; the ``window_min x draws`` times per pair reduced by R5's nearest-rank rule.
+    ``per_minute`` then holds minute-major samples ``[m * draws + r]``."""
+    from .frequencies import draw_day
+
+    tt = network.timetable
+    date, _ = local_departure(tt, to.require_departure())
+    raw = tt.for_date(date)
+    n_r = int(to.draws_per_minute)
+    one = to.replace(frequencies="deterministic")
+    samples = np.empty((q.n_o, q.n_d, to.window_min, n_r), np.int32)
+    for r in range(n_r):
+        day = _mask_route_types(tt, draw_day(tt, raw, to.seed, r), to)
+        _, pm = _forward(q._replace(day=day), one, True, progress, batch_size, desc=f"transit draw {r + 1}/{n_r}")
+        samples[:, :, :, r] = pm
+    samples = samples.reshape(q.n_o, q.n_d, -1)
+    n = samples.shape[2]
+    big = np.where(samples < 0, np.iinfo(np.int32).max, samples)
+    big.sort(axis=2)
+    idx = _rp.percentile_index([float(p) for p in to.percentiles], n) if to.percentiles else np.zeros(0, np.int64)
+    times = big[:, :, idx]
+    times = np.where((times == np.iinfo(np.int32).max) | (times > q.max_time_s), -1, times).astype(np.int32)
+    return times, (samples if per_minute else None)
 
 
 class _Query(NamedTuple):
@@ -324,7 +359,10 @@ def _pattern_route_types(tt: Timetable, day: DayTimetable) -> np.ndarray:
 def day_for_options(tt: Timetable, date: _dt.date, to: TransitOptions) -> DayTimetable:
     """The day's RAPTOR arrays for a query: with ``to.route_types``, the other patterns keep no trip (the kernels
     never board them; the layout is shared with the cached day)."""
-    day = tt.for_date(date)
+    return _mask_route_types(tt, tt.for_date(date), to)
+
+
+def _mask_route_types(tt: Timetable, day: DayTimetable, to: TransitOptions) -> DayTimetable:
     if to.route_types is None:
         return day
     keep = np.isin(_pattern_route_types(tt, day), np.asarray(to.route_types))
