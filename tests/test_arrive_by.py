@@ -84,3 +84,15 @@ def test_arrive_by_walk_and_errors(net, pts):
                        ab.loc[ok, "travel_time"])
     with pytest.raises(access.ValidationError, match="arrive_by"):
         access.travel_time_matrix(net, pts.iloc[:2], mode="transit", arrive_by=T, departure=T, progress=False)
+
+
+def test_whole_minutes_truncate_as_r5(net, pts):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = access.travel_time_matrix(net, pts.iloc[:3], pts.iloc[3:10], mode="walk", max_time_min=60,
+                                      progress=False)
+    s = m.times_s[:, :, 0].reshape(-1)
+    w = m.to_frame(whole_minutes=True)["travel_time"].to_numpy()
+    ok = s >= 0
+    assert np.array_equal(w[ok], s[ok] // 60) and np.isnan(w[~ok]).all()
+    assert (m.to_frame()["travel_time"].to_numpy()[ok] >= w[ok]).all()

@@ -65,18 +65,22 @@ class TravelTimeMatrix:
             return ["travel_time"]
         return [f"travel_time_p{p:g}" for p in self.percentiles]
 
-    def minutes(self, k: int = 0) -> np.ndarray:
-        """float64[n_o, n_d] minutes for percentile index ``k`` (NaN unreachable)."""
+    def minutes(self, k: int = 0, *, whole_minutes: bool = False) -> np.ndarray:
+        """float64[n_o, n_d] minutes for percentile index ``k`` (NaN unreachable); ``whole_minutes`` truncates
+        the seconds to whole minutes as R5 reports them (59 s -> 0 min)."""
         t = self.times_s[:, :, k].astype(np.float64) / 60.0
+        if whole_minutes:
+            t = np.floor(t)
         t[self.times_s[:, :, k] < 0] = np.nan
         return t
 
-    def to_frame(self, *, drop_unreachable: bool = False) -> pd.DataFrame:
-        """Long table ``from_id, to_id, travel_time`` (or ``travel_time_pNN`` columns), minutes, NaN unreachable."""
+    def to_frame(self, *, drop_unreachable: bool = False, whole_minutes: bool = False) -> pd.DataFrame:
+        """Long table ``from_id, to_id, travel_time`` (or ``travel_time_pNN`` columns), minutes, NaN unreachable;
+        ``whole_minutes=True`` truncates to whole minutes as R5/r5r output (compare with their tables)."""
         n_o, n_d = self.shape
         df = pd.DataFrame({"from_id": np.repeat(self.from_ids, n_d), "to_id": np.tile(self.to_ids, n_o)})
         for k, col in enumerate(self.time_columns):
-            df[col] = self.minutes(k).reshape(-1)
+            df[col] = self.minutes(k, whole_minutes=whole_minutes).reshape(-1)
         if self.departure_time is not None:
             df["departure_time"] = pd.to_datetime(np.asarray(self.departure_time).reshape(-1))
         if drop_unreachable:
