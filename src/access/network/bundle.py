@@ -90,7 +90,7 @@ class TransportNetwork:
     @classmethod
     def from_files(cls, osm_pbf, gtfs=(), *, cache_dir=None, modes=STREET_MODES, walk_speed_kmh: float = 3.6,
                    bike_speed_kmh: float = 12.0, max_transfer_walk_min: float = 10.0, max_snap_m: float = 500.0,
-                   progress: bool = False) -> "TransportNetwork":
+                   progress: bool = False, elevation=None) -> "TransportNetwork":
         """Build (or load from ``cache_dir``) the network of an OSM extract and zero or more GTFS feeds.
 
         Parameters
@@ -103,6 +103,9 @@ class TransportNetwork:
             Where built bundles are kept, keyed by a content hash of the inputs and the settings.
         modes : sequence of str
             Street modes to build. "walk" is always built when GTFS feeds are given.
+        elevation : path, optional
+            A GeoTIFF DEM (EPSG:4326): walk and bike edge times follow the slopes, edge by edge in both
+            directions, as R5 (:mod:`access.network.elevation`); transfers are then walked on those times.
         """
         osm_pbf = Path(osm_pbf)
         if isinstance(gtfs, (str, Path)):
@@ -112,13 +115,16 @@ class TransportNetwork:
         for m in modes:
             if m not in STREET_MODES:
                 raise ValidationError(f"unknown mode {m!r} in `modes`; use some of {STREET_MODES}")
-        for p in [osm_pbf, *gtfs]:
+        extra = [Path(elevation)] if elevation is not None else []
+        for p in [osm_pbf, *gtfs, *extra]:
             if not p.exists():
                 raise InputFileError(f"input file {str(p)!r} does not exist")
         settings = dict(modes=list(modes), walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
                         max_transfer_walk_min=max_transfer_walk_min, max_snap_m=max_snap_m,
                         format_version=FORMAT_VERSION, code_version=_code_version())
-        key = content_key([osm_pbf, *gtfs], settings)
+        if extra:
+            settings["elevation"] = str(extra[0])
+        key = content_key([osm_pbf, *gtfs, *extra], settings)
         if cache_dir is not None:
             target = Path(cache_dir) / key
             if (target / "manifest.json").exists():
@@ -149,6 +155,11 @@ class TransportNetwork:
                                             connector_speed_kmh=settings["bike_speed_kmh"] if m == "bike"
                                             else settings["walk_speed_kmh"])
             bar.update()
+        if settings.get("elevation"):
+            from .elevation import apply_elevation, read_dem
+
+            dem = read_dem(settings["elevation"])
+            streets = {m: apply_elevation(g, dem) for m, g in streets.items()}
         timetable = None
         if gtfs:
             bar.set_postfix_str("transit timetable")
