@@ -181,10 +181,14 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
     if mode in STREET_MODES:
         speed = so.speed_kmh(mode)
         g = graph_at_speed(network.street(mode), speed)
+        if mode == "bike" and so.max_lts is not None:
+            from .network.lts import limit_lts
+
+            g = limit_lts(network, g, so.max_lts)
         o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
         # a point to itself (or to a destination at the very same place) takes no time
         times = street_od_times(g, o_snap, d_snap, max_time_s, progress=progress, chunk_size=chunk_size, o=o, d=d)
-        settings.update(speed_kmh=speed)
+        settings.update(speed_kmh=speed, **({"max_lts": so.max_lts} if mode == "bike" and so.max_lts else {}))
         return TravelTimeMatrix(o.ids, d.ids, times[:, :, None], mode, (50,), settings=settings)
     to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
                          max_walk_min=max_walk_min, max_rides=max_rides, search=search, access_mode=access_mode)

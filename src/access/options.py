@@ -78,11 +78,15 @@ class StreetOptions:
         Cycling speed; r5r's 12 km/h.
     max_snap_m : float
         Points farther than this from the mode's network are unreachable (one warning lists them).
+    max_lts : int, optional
+        Cycling: the highest level of traffic stress (1..4) a bike may ride (r5r's ``max_lts``; Conveyal's
+        labels from OSM tags, :func:`access.network.profiles.way_lts`); all streets by default.
     """
 
     walk_speed_kmh: float = 3.6
     bike_speed_kmh: float = 12.0
     max_snap_m: float = DEFAULT_MAX_SNAP_M
+    max_lts: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "walk_speed_kmh", check_number("walk_speed_kmh", self.walk_speed_kmh, gt=0,
@@ -90,6 +94,8 @@ class StreetOptions:
         object.__setattr__(self, "bike_speed_kmh", check_number("bike_speed_kmh", self.bike_speed_kmh, gt=0,
                                                                 le=80))
         object.__setattr__(self, "max_snap_m", check_number("max_snap_m", self.max_snap_m, gt=0, le=1e5))
+        if self.max_lts is not None:
+            object.__setattr__(self, "max_lts", check_int("max_lts", self.max_lts, ge=1, le=4))
 
     def speed_kmh(self, mode: str) -> float | None:
         """The constant speed of ``mode`` (None for car, timed by road class and ``maxspeed``)."""

@@ -474,6 +474,10 @@ def transit_travel_times_by(network: Any, origin_points: Points, dest_points: Po
     lim_min = to.max_bike_min if mode == "bike" else to.max_car_min
     max_acc_s = int(min(max_time_s, round(lim_min * 60))) if lim_min is not None else int(max_time_s)
     ga = graph_at_speed(network.street(mode), so.speed_kmh(mode))
+    if mode == "bike" and so.max_lts is not None:
+        from ..network.lts import limit_lts
+
+        ga = limit_lts(network, ga, so.max_lts)
     o_a = ga.snap(origin_points.lon, origin_points.lat, max_snap_m=so.max_snap_m, ids=origin_points.ids,
                   warn=False)
     d_a = ga.snap(dest_points.lon, dest_points.lat, max_snap_m=so.max_snap_m, ids=dest_points.ids, warn=False)
