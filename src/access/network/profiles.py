@@ -20,6 +20,7 @@ Pure functions of way tags (strings, '' when absent). The rules:
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 import numpy as np
@@ -219,7 +220,7 @@ def way_lts(tags: dict, cars_forward: bool, cars_backward: bool) -> tuple[int, i
     slow = speed <= 25 * 1.61  # False for NaN, as in Java
     default = 2 if ((lanes is not None and lanes <= 3 and slow) or (lanes is None and slow)) else 3
     if hw in ("unclassified", "tertiary", "tertiary_link"):
-        if lanes is not None and lanes <= 3 and speed != speed:
+        if lanes is not None and lanes <= 3 and math.isnan(speed):
             default = 2
         return (2 if fwd_lane else default), (2 if bwd_lane else default)
     return (default if fwd_lane else 4), (default if bwd_lane else 4)
