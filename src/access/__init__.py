@@ -12,12 +12,13 @@ from ._version import __version__ as __version__
 from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
                       ScenarioError, ValidationError)
 from .options import StreetOptions, TransitOptions
-from .isochrones import isochrones  # the function shadows its module's name
-from .accessibility import accessibility  # likewise
 
 #: public names imported on first use (``import access`` and ``access --help`` stay fast: no numba, no pandas)
 _LAZY = {"TravelTimeMatrix": ".matrix", "travel_time_matrix": ".matrix", "TransportNetwork": ".network.bundle",
-         "StreetGraph": ".network.street"}
+         "StreetGraph": ".network.street", "isochrones": ".isochrones", "accessibility": ".accessibility",
+         "itineraries": ".routing.itinerary", "find_snap": ".routing.snap"}
+#: functions named as their modules: once imported, the package attribute is the function, not the module
+_SAME_NAME = ("isochrones", "accessibility")
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
@@ -25,14 +26,15 @@ __all__ = [
     "aggregate", "compare", "isochrones", "itineraries", "accessibility", "find_snap",
 ]
 
-_LAZY = {"itineraries": ("access.routing.itinerary", "itineraries"), "find_snap": ("access.routing.snap", "find_snap")}
-
 
 def __getattr__(name):  # lazy access to heavier parts
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        obj = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        if name in _SAME_NAME:
+            globals()[name] = obj
+        return obj
     if name == "route":
         from .routing.itinerary import route
 
@@ -45,9 +47,4 @@ def __getattr__(name):  # lazy access to heavier parts
         from .scenarios import compare
 
         return compare
-    if name in _LAZY:
-        import importlib
-
-        mod, attr = _LAZY[name]
-        return getattr(importlib.import_module(mod), attr)
     raise AttributeError(f"module 'access' has no attribute {name!r}")

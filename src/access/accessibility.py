@@ -150,3 +150,13 @@ def accessibility(network: TransportNetwork, origins: Any, destinations: Any, *,
                          "percentile": np.asarray(pcts, float)[kk.ravel()],
                          "cutoff": np.asarray([c for c, _ in fns], float)[ff.ravel()],
                          "accessibility": acc.ravel()})
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``access.accessibility`` is this module once imported (e.g. by the CLI) and the function before: both call it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return accessibility(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

@@ -172,3 +172,13 @@ def isochrones(network: TransportNetwork, origins: Any, *, mode: str = "walk",
             rows.append((o.ids[i], c, _polygons(x, y, z, c)))
     ids, cs, geoms = zip(*rows) if rows else ((), (), ())
     return gpd.GeoDataFrame({"id": list(ids), "cutoff": list(cs)}, geometry=list(geoms), crs="EPSG:4326")
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``access.isochrones`` is this module once imported (e.g. by the CLI) and the function before: both call it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return isochrones(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule
