@@ -27,6 +27,9 @@ SUBCOMMANDS = {
     "scenario": "access.commands.scenario",
     "site": "access.commands.site",
     "synth": "access.commands.synth",
+    "isochrones": "access.commands.isochrones",
+    "route": "access.commands.route",
+    "snap": "access.commands.snap",
     "serve": "access.commands.serve",
 }
 

@@ -52,6 +52,8 @@ class TravelTimeMatrix:
     percentiles: tuple = (50,)
     per_minute_s: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
+    #: arrive-by queries only: datetime64[s] [n_o, n_d] latest departure arriving by the deadline (NaT unreachable)
+    departure_time: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -67,16 +69,21 @@ class TravelTimeMatrix:
             return ["travel_time"]
         return [f"travel_time_p{p:g}" for p in self.percentiles]
 
-    def minutes(self, k: int = 0) -> np.ndarray:
-        """float64[n_o, n_d] minutes for percentile index ``k`` (NaN unreachable)."""
-        return minutes(self.times_s[:, :, k])
+    def minutes(self, k: int = 0, *, whole_minutes: bool = False) -> np.ndarray:
+        """float64[n_o, n_d] minutes for percentile index ``k`` (NaN unreachable); ``whole_minutes`` truncates
+        the seconds to whole minutes as R5 reports them (59 s -> 0 min)."""
+        t = minutes(self.times_s[:, :, k])
+        return np.floor(t) if whole_minutes else t
 
-    def to_frame(self, *, drop_unreachable: bool = False) -> pd.DataFrame:
-        """Long table ``from_id, to_id, travel_time`` (or ``travel_time_pNN`` columns), minutes, NaN unreachable."""
+    def to_frame(self, *, drop_unreachable: bool = False, whole_minutes: bool = False) -> pd.DataFrame:
+        """Long table ``from_id, to_id, travel_time`` (or ``travel_time_pNN`` columns), minutes, NaN unreachable;
+        ``whole_minutes=True`` truncates to whole minutes as R5/r5r output (compare with their tables)."""
         n_o, n_d = self.shape
         df = pd.DataFrame({"from_id": np.repeat(self.from_ids, n_d), "to_id": np.tile(self.to_ids, n_o)})
         for k, col in enumerate(self.time_columns):
-            df[col] = self.minutes(k).reshape(-1)
+            df[col] = self.minutes(k, whole_minutes=whole_minutes).reshape(-1)
+        if self.departure_time is not None:
+            df["departure_time"] = pd.to_datetime(np.asarray(self.departure_time).reshape(-1))
         if drop_unreachable:
             df = df[df[self.time_columns].notna().any(axis=1)].reset_index(drop=True)
         return df
@@ -174,7 +181,9 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
                        max_walk_min: float | None = None, max_rides: int | None = None,
                        walk_speed_kmh: float | None = None, bike_speed_kmh: float | None = None,
                        max_snap_m: float | None = None, per_minute: bool = False, progress: bool = True,
-                       chunk_size: int | None = None, search: str | None = None) -> TravelTimeMatrix:
+                       chunk_size: int | None = None, search: str | None = None,
+                       arrive_by: _dt.datetime | str | None = None, access_mode: str | None = None
+                       ) -> TravelTimeMatrix:
     """Travel times from every origin to every destination.
 
     Parameters
@@ -191,14 +200,21 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
     transit : TransitOptions, optional
         Transit only: departure, window, percentiles, rides, walking limits, search direction
         (:class:`access.TransitOptions`).
-    departure, window_min, percentiles, max_walk_min, max_rides, search : optional
-        Shortcuts for the fields of ``transit`` of the same names (applied on top of it).
+    departure, window_min, percentiles, max_walk_min, max_rides, search, access_mode : optional
+        Shortcuts for the fields of ``transit`` of the same names (applied on top of it); ``access_mode="bike"``
+        or ``"car"`` reaches the first stop by bike or by car (park-and-ride), see :class:`access.TransitOptions`.
     walk_speed_kmh, bike_speed_kmh, max_snap_m : float, optional
         Shortcuts for the fields of ``street``.
     per_minute : bool
         Transit only: also keep the full per-minute distribution (``per_minute_s``).
     progress : bool
         Show a progress bar.
+    arrive_by : datetime or str, optional
+        Arrive-by query (r5r's ``arrival_travel_time_matrix``): for each pair, the latest departure minute that
+        arrives by this time (searched over the ``max_time_min`` before it; naive = local time of the feeds).
+        ``travel_time`` is then ``arrive_by - departure_time`` (waiting at the destination included) and the
+        table gets a ``departure_time`` column. Replaces ``departure``/``window_min``/``percentiles`` for transit;
+        street modes report ``departure_time = arrive_by - travel_time``.
 
     Returns
     -------
@@ -211,6 +227,13 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
     >>> ttm.to_frame().head()  # doctest: +SKIP
     """
     mode = check_choice("mode", mode, ALL_MODES)
+    if arrive_by is not None:
+        return _arrive_by_matrix(network, origins, destinations, arrive_by, mode=mode, max_time_min=max_time_min,
+                                 street=street, transit=transit, max_walk_min=max_walk_min, max_rides=max_rides,
+                                 walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                                 max_snap_m=max_snap_m, progress=progress, chunk_size=chunk_size,
+                                 departure=departure, window_min=window_min, percentiles=percentiles,
+                                 access_mode=access_mode)
     max_time_s = int(round(check_max_time_min(max_time_min) * 60))
     so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
                                max_snap_m=max_snap_m)
@@ -221,17 +244,31 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
     if mode in STREET_MODES:
         speed = so.speed_kmh(mode)
         g = graph_at_speed(network.street(mode), speed)
+        if mode == "bike" and so.max_lts is not None:
+            from .network.lts import limit_lts
+
+            g = limit_lts(network, g, so.max_lts)
         o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
         # a point to itself (or to a destination at the very same place) takes no time
         times = street_od_times(g, o_snap, d_snap, max_time_s, progress=progress, chunk_size=chunk_size, o=o, d=d)
-        settings.update(speed_kmh=speed)
+        settings.update(speed_kmh=speed, **({"max_lts": so.max_lts} if mode == "bike" and so.max_lts else {}))
         return TravelTimeMatrix(o.ids, d.ids, times[:, :, None], mode, (50,), settings=settings)
     to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
-                         max_walk_min=max_walk_min, max_rides=max_rides, search=search)
-    backward = use_backward(to, len(o), len(d))
+                         max_walk_min=max_walk_min, max_rides=max_rides, search=search, access_mode=access_mode)
+    backward = use_backward(to, len(o), len(d)) and to.access_mode == "walk" and to.frequencies == "deterministic"
     g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
     o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
-    if backward:
+    if to.access_mode != "walk" and to.frequencies != "deterministic":
+        from ._validate import fail
+
+        raise fail("frequencies", "'deterministic' with access_mode='bike'/'car'", to.frequencies,
+                   "Monte-Carlo schedules are available with walking access only")
+    if to.access_mode != "walk":  # bike / car to the first stop (forward search only)
+        from .routing.transit import transit_travel_times_by
+
+        times, pm = transit_travel_times_by(network, o, d, options=to, street=so, max_time_s=max_time_s,
+                                            per_minute=per_minute, progress=progress)
+    elif backward:
         times, pm = _transit_by_destination(network, o, d, o_snap, d_snap, to, so, max_time_s, per_minute,
                                             progress=progress, chunk_size=chunk_size)
     else:
@@ -240,7 +277,8 @@ def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: An
     dep = to.require_departure()
     settings.update(departure=dep.isoformat(), window_min=to.window_min, max_walk_min=to.max_walk_min,
                     max_rides=to.max_rides, walk_speed_kmh=so.walk_speed_kmh, board_slack_s=to.board_slack_s,
-                    search="backward" if backward else "forward")
+                    search="backward" if backward else "forward", access_mode=to.access_mode,
+                    frequencies=to.frequencies, draws_per_minute=to.draws_per_minute, seed=to.seed)
     return TravelTimeMatrix(o.ids, d.ids, times, "transit", to.percentiles, per_minute_s=pm, settings=settings)
 
 
@@ -380,3 +418,64 @@ def nearest_times(network: TransportNetwork, origins: Any, destinations: Any, *,
         t = times[:, :, k].reshape(-1)
         out[c] = np.where(t >= 0, t / 60.0, np.inf)
     return out
+
+
+def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any, arrive_by: Any, *, mode: str,
+                      max_time_min: float, street: StreetOptions | None, transit: TransitOptions | None,
+                      max_walk_min: float | None, max_rides: int | None, walk_speed_kmh: float | None,
+                      bike_speed_kmh: float | None, max_snap_m: float | None, progress: bool,
+                      chunk_size: int | None, departure: Any, window_min: Any, percentiles: Any,
+                      access_mode: str | None = None) -> TravelTimeMatrix:
+    """Arrive-by matrix: the latest departure minute in ``[T - max_time_min, T]`` whose per-minute forward
+    range-RAPTOR trip arrives by ``T`` (the same labels as the forward matrices, so leaving at the reported minute
+    arrives by ``T``); ``travel_time = T - departure``."""
+    from ._validate import fail, parse_departure
+
+    if departure is not None or window_min is not None or percentiles is not None:
+        raise fail("arrive_by", "used without departure/window_min/percentiles", arrive_by,
+                   "give either departure=... (leave at) or arrive_by=... (arrive by), not both")
+    t_arr = parse_departure(arrive_by, "arrive_by").replace(second=0, microsecond=0)
+    kw: dict[str, Any] = {"max_time_min": max_time_min, "street": street, "walk_speed_kmh": walk_speed_kmh,
+                          "bike_speed_kmh": bike_speed_kmh, "max_snap_m": max_snap_m, "progress": progress,
+                          "chunk_size": chunk_size}
+    t_np = np.datetime64(t_arr.replace(tzinfo=None), "s")
+    if mode in STREET_MODES:
+        m = travel_time_matrix(network, origins, destinations, mode=mode, **kw)
+        t = m.times_s[:, :, 0]
+        m.departure_time = np.where(t >= 0, t_np - t.astype("timedelta64[s]"), np.datetime64("NaT", "s"))
+        m.settings.update(arrive_by=t_arr.isoformat())
+        return m
+    max_time_s = round(check_max_time_min(max_time_min) * 60)
+    n_win = max_time_s // 60  # departure minutes T - n_win min, ..., T
+    base = transit if transit is not None else TransitOptions()
+    if not isinstance(base, TransitOptions):
+        raise fail("transit", "a TransitOptions", base)
+    to = TransitOptions.resolve(base.replace(departure=t_arr - _dt.timedelta(minutes=n_win), window_min=n_win + 1,
+                                             percentiles=(50,)), max_walk_min=max_walk_min, max_rides=max_rides,
+                            access_mode=access_mode)
+    o = origins if isinstance(origins, Points) else read_points(origins, name="origins")
+    d = o if destinations is None else (destinations if isinstance(destinations, Points)
+                                        else read_points(destinations, name="destinations"))
+    # per-minute arrays are n_o x n_d x (n_win + 1): bound them by origin chunks (~64 MB each)
+    size = max(1, int(16e6 // max(1, len(d) * (n_win + 1))))
+    tt_s = np.full((len(o), len(d)), -1, np.int32)
+    dep_off = np.full((len(o), len(d)), -1, np.int32)  # minutes after the first departure
+    offsets = 60 * np.arange(n_win + 1, dtype=np.int64)
+    settings: dict[str, Any] = {}
+    for a in range(0, len(o), size):
+        sub = Points(o.ids[a:a + size], o.lon[a:a + size], o.lat[a:a + size], None, o.name)
+        m = travel_time_matrix(network, sub, d, mode="transit", transit=to, per_minute=True, **kw)
+        settings = m.settings
+        pm = m.per_minute_s.astype(np.int64)
+        # arrival (seconds after the first departure) of each departure minute, leaving the origin then
+        arr = np.where(pm >= 0, offsets[None, None, :] + pm, np.iinfo(np.int64).max)
+        ok = arr <= offsets[-1]  # arrives by T
+        last = np.where(ok.any(axis=2), n_win - np.argmax(ok[:, :, ::-1], axis=2), -1)
+        dep_off[a:a + size] = last
+        tt_s[a:a + size] = np.where(last >= 0, 60 * (n_win - last), -1)
+    dep_np = np.where(dep_off >= 0, t_np - (60 * (n_win - dep_off)).astype("timedelta64[s]"),
+                      np.datetime64("NaT", "s"))
+    settings = dict(settings, arrive_by=t_arr.isoformat(), window_min=n_win + 1)
+    settings.pop("departure", None)
+    return TravelTimeMatrix(o.ids, d.ids, tt_s[:, :, None], "transit", (50,), settings=settings,
+                            departure_time=dep_np)

@@ -50,6 +50,8 @@ MAX_WINDOW_MIN = 24 * 60
 #: a backward search (one destination) costs about as much as this many forward ones (one origin)
 DEFAULT_BACKWARD_FACTOR = 16
 SEARCH_DIRECTIONS = ("auto", "forward", "backward")
+#: how ``frequencies.txt`` trips are scheduled (TransitOptions.frequencies)
+FREQUENCY_MODES = ("deterministic", "monte_carlo")
 
 
 def _replace(obj: Any, changes: dict[str, Any]) -> Any:
@@ -76,11 +78,15 @@ class StreetOptions:
         Cycling speed; r5r's 12 km/h.
     max_snap_m : float
         Points farther than this from the mode's network are unreachable (one warning lists them).
+    max_lts : int, optional
+        Cycling: the highest level of traffic stress (1..4) a bike may ride (r5r's ``max_lts``; Conveyal's
+        labels from OSM tags, :func:`access.network.profiles.way_lts`); all streets by default.
     """
 
     walk_speed_kmh: float = 3.6
     bike_speed_kmh: float = 12.0
     max_snap_m: float = DEFAULT_MAX_SNAP_M
+    max_lts: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "walk_speed_kmh", check_number("walk_speed_kmh", self.walk_speed_kmh, gt=0,
@@ -88,6 +94,8 @@ class StreetOptions:
         object.__setattr__(self, "bike_speed_kmh", check_number("bike_speed_kmh", self.bike_speed_kmh, gt=0,
                                                                 le=80))
         object.__setattr__(self, "max_snap_m", check_number("max_snap_m", self.max_snap_m, gt=0, le=1e5))
+        if self.max_lts is not None:
+            object.__setattr__(self, "max_lts", check_int("max_lts", self.max_lts, ge=1, le=4))
 
     def speed_kmh(self, mode: str) -> float | None:
         """The constant speed of ``mode`` (None for car, timed by road class and ``maxspeed``)."""
@@ -133,6 +141,26 @@ class TransitOptions:
         integers. "auto" searches backward when destinations x ``backward_factor`` < origins.
     backward_factor : int
         The cost of one backward search in forward searches, for ``search="auto"``.
+    access_mode : {"walk", "bike", "car"}
+        How the first stop is reached (r5r's ``mode_egress`` stays walking): "bike" rides to any stop (no bike
+        parking needed), "car" drives to a park-and-ride stop (within ``park_ride_distance_m`` of an OSM
+        ``amenity=parking``/``park_ride=*`` or a rail station). The direct trip by the access mode counts too.
+    max_bike_min, max_car_min : float, optional
+        Bound on the bike / car access (and direct) leg, minutes (default: the trip's ``max_time_min``).
+    park_ride_distance_m : float
+        Car access: stops this close to a parking are park-and-ride stops.
+    route_types : sequence of int, optional
+        Only ride routes of these GTFS ``route_type`` s (e.g. ``(1, 2)``: metro and rail); all by default.
+    max_transfer_walk_min : float, optional
+        Bound on walking transfers of this query, up to the network's build radius (default: the build radius).
+    frequencies : {"deterministic", "monte_carlo"}
+        ``frequencies.txt`` trips: the deterministic expansion (start, start + headway, ...; default), or random
+        schedules as R5/r5r: each draw offsets every frequency entry's first departure uniformly in
+        ``[0, headway)``; ``draws_per_minute`` draws per departure minute, reproducible with ``seed``.
+    draws_per_minute : int
+        Monte-Carlo draws per departure minute (r5r's ``draws_per_minute``, 5 by default).
+    seed : int, optional
+        Seed of the Monte-Carlo draws (the same seed gives the same times).
     """
 
     departure: _dt.datetime | None = None
@@ -144,6 +172,15 @@ class TransitOptions:
     egress_walk_limit_m: float = DEFAULT_EGRESS_WALK_LIMIT_M
     search: str = "auto"
     backward_factor: int = DEFAULT_BACKWARD_FACTOR
+    access_mode: str = "walk"
+    max_bike_min: float | None = None
+    max_car_min: float | None = None
+    park_ride_distance_m: float = 300.0
+    route_types: tuple[int, ...] | None = None
+    max_transfer_walk_min: float | None = None
+    frequencies: str = "deterministic"
+    draws_per_minute: int = 5
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -158,6 +195,24 @@ class TransitOptions:
         s(self, "egress_walk_limit_m", check_number("egress_walk_limit_m", self.egress_walk_limit_m, gt=0))
         s(self, "search", check_choice("search", self.search, SEARCH_DIRECTIONS))
         s(self, "backward_factor", check_int("backward_factor", self.backward_factor, ge=1))
+        s(self, "access_mode", check_choice("access_mode", self.access_mode, STREET_MODES))
+        for name in ("max_bike_min", "max_car_min", "max_transfer_walk_min"):
+            if getattr(self, name) is not None:
+                s(self, name, check_number(name, getattr(self, name), ge=0, le=24 * 60))
+        s(self, "park_ride_distance_m", check_number("park_ride_distance_m", self.park_ride_distance_m, ge=0,
+                                                     le=5000))
+        if self.route_types is not None:
+            rt = (self.route_types,) if isinstance(self.route_types, int) else self.route_types
+            try:
+                s(self, "route_types", tuple(sorted({check_int("route_types", r, ge=0, le=1700) for r in rt})))
+            except TypeError:
+                raise fail("route_types", "GTFS route_type integers such as (1, 2)", self.route_types) from None
+            if not self.route_types:
+                raise fail("route_types", "one or more GTFS route_type integers", (), "or None for all routes")
+        s(self, "frequencies", check_choice("frequencies", self.frequencies, FREQUENCY_MODES))
+        s(self, "draws_per_minute", check_int("draws_per_minute", self.draws_per_minute, ge=1, le=1000))
+        if self.seed is not None:
+            s(self, "seed", check_int("seed", self.seed, ge=0))
 
     def replace(self, **changes: Any) -> TransitOptions:
         """A copy with some fields changed (validated again)."""
@@ -190,6 +245,8 @@ class TransitOptions:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("_")}
         out["departure"] = self.departure.isoformat() if self.departure else None
         out["percentiles"] = list(self.percentiles)
+        if self.route_types is not None:
+            out["route_types"] = list(self.route_types)
         return out
 
 

@@ -96,3 +96,22 @@ def network_info_lines(bundle) -> list[str]:
     if net.manifest.get("inputs"):
         lines.append("  inputs   " + ", ".join(map(str, net.manifest["inputs"])))
     return lines
+
+
+@command.command("export")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="output GeoPackage (.gpkg)")
+@click.option("--modes", default=None, help="street modes to export, comma-separated (default: all)")
+def export(bundle, out, modes):
+    """Write a network bundle to a GeoPackage: layers streets (edges with way ids, modes, speeds), stops, routes."""
+    from .._io_util import atomic_path
+    from ..network.bundle import TransportNetwork
+
+    t0 = time.perf_counter()
+    net = TransportNetwork.load(bundle)
+    layers = net.to_geodataframes([m.strip() for m in modes.split(",")] if modes else None)
+    with atomic_path(out, suffix=".gpkg") as tmp:
+        for name, gdf in layers.items():
+            gdf.to_file(tmp, layer=name, driver="GPKG")
+    sizes = ", ".join(f"{k} {len(v):,}" for k, v in layers.items())
+    click.echo(f"{sizes} written to {out} in {time.perf_counter() - t0:.1f} s")

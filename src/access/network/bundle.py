@@ -95,7 +95,8 @@ class TransportNetwork:
                    cache_dir: str | Path | None = None, modes: Sequence[str] = STREET_MODES,
                    street: StreetOptions | None = None, walk_speed_kmh: float | None = None,
                    bike_speed_kmh: float | None = None, max_transfer_walk_min: float = 10.0,
-                   max_snap_m: float | None = None, progress: bool = False) -> TransportNetwork:
+                   max_snap_m: float | None = None, progress: bool = False,
+                   elevation: str | Path | None = None) -> TransportNetwork:
         """Build (or load from ``cache_dir``) the network of an OSM extract and zero or more GTFS feeds.
 
         Parameters
@@ -115,6 +116,9 @@ class TransportNetwork:
             Walking transfers between stops are searched up to this many minutes.
         progress : bool
             Show progress bars.
+        elevation : path, optional
+            A GeoTIFF DEM (EPSG:4326): walk and bike edge times follow the slopes, edge by edge in both
+            directions, as R5 (:mod:`access.network.elevation`); transfers are then walked on those times.
 
         Examples
         --------
@@ -133,13 +137,16 @@ class TransportNetwork:
             raise ValidationError("`modes` must name at least one of 'walk', 'bike', 'car', got none")
         for m in modes:
             check_choice("modes", m, STREET_MODES)
-        for p in [osm_pbf, *gtfs]:
+        extra = [Path(elevation)] if elevation is not None else []
+        for p in [osm_pbf, *gtfs, *extra]:
             if not p.exists():
                 raise InputFileError(f"input file {str(p)!r} does not exist")
         settings = dict(modes=list(modes), walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
                         max_transfer_walk_min=max_transfer_walk_min, max_snap_m=max_snap_m,
                         format_version=FORMAT_VERSION, code_version=_code_version())
-        key = content_key([osm_pbf, *gtfs], settings)
+        if extra:
+            settings["elevation"] = str(extra[0])
+        key = content_key([osm_pbf, *gtfs, *extra], settings)
         if cache_dir is not None:
             target = Path(cache_dir) / key
             if (target / "manifest.json").exists():
@@ -170,6 +177,11 @@ class TransportNetwork:
                                             connector_speed_kmh=settings["bike_speed_kmh"] if m == "bike"
                                             else settings["walk_speed_kmh"])
             bar.update()
+        if settings.get("elevation"):
+            from .elevation import apply_elevation, read_dem
+
+            dem = read_dem(settings["elevation"])
+            streets = {m: apply_elevation(g, dem) for m, g in streets.items()}
         timetable = None
         if gtfs:
             bar.set_postfix_str("transit timetable")
@@ -224,6 +236,85 @@ class TransportNetwork:
 
                 timetable = Timetable.from_arrays(arrays, meta)
         return cls(streets, timetable, manifest=manifest)
+
+    # ------------------------------------------------------------------ GIS export (issue 19)
+    def to_geodataframes(self, modes=None) -> dict:
+        """The network as GeoDataFrames (EPSG:4326), for GIS (r5r's ``street_network_to_sf`` /
+        ``transit_network_to_sf``).
+
+        Parameters
+        ----------
+        modes : sequence of str, optional
+            Street modes to export (default: all built).
+
+        Returns
+        -------
+        dict of GeoDataFrame
+            ``"streets"``: one row per directed edge and mode: ``mode, edge, from_osm_node, to_osm_node, way_id,
+            highway, length_m, travel_time_s, speed_kmh, geometry``; with a timetable, ``"stops"``: ``stop_id,
+            stop_name, used, linked, geometry`` (linked: snapped onto the walk graph) and ``"routes"``: one row per
+            stop pattern, ``route_id, route_short_name, route_long_name, route_type, pattern, n_stops, geometry``
+            (stop to stop: the timetable keeps no ``shapes.txt``).
+
+        Examples
+        --------
+        >>> layers = net.to_geodataframes()  # doctest: +SKIP
+        >>> for name, gdf in layers.items(): gdf.to_file("network.gpkg", layer=name)  # doctest: +SKIP
+        """
+        import geopandas as gpd
+        import pandas as pd
+        import shapely
+
+        out = {}
+        frames = []
+        for m in (modes or self.modes):
+            g = self.street(m)
+            n_e = g.n_edges
+            tail = np.repeat(np.arange(g.n_nodes), np.diff(np.asarray(g.first_out)))
+            counts = np.diff(np.asarray(g.geom_offsets))
+            geoms = shapely.linestrings(np.asarray(g.geom_lonlat), indices=np.repeat(np.arange(n_e), counts))
+            length = np.asarray(g.length_m, np.float64)
+            tts = np.asarray(g.travel_time_s, np.float64)
+            frames.append(gpd.GeoDataFrame({
+                "mode": m, "edge": np.arange(n_e), "from_osm_node": np.asarray(g.osm_node_id)[tail],
+                "to_osm_node": np.asarray(g.osm_node_id)[np.asarray(g.head)], "way_id": np.asarray(g.way_id),
+                "highway": np.asarray(profiles.HIGHWAY_CLASSES, dtype=object)[np.asarray(g.highway)],
+                "length_m": length, "travel_time_s": np.asarray(g.travel_time_s),
+                "speed_kmh": np.round(np.where(tts > 0, length / np.maximum(tts, 1e-9) * 3.6, np.nan), 2)},
+                geometry=geoms, crs="EPSG:4326"))
+        if frames:
+            out["streets"] = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+        tt = self.timetable
+        if tt is not None:
+            a = tt.arrays
+            lon, lat = np.asarray(a["stop_lon"], np.float64), np.asarray(a["stop_lat"], np.float64)
+            out["stops"] = gpd.GeoDataFrame({
+                "stop_id": np.asarray(a["stop_id"]).astype(str), "stop_name": np.asarray(a["stop_name"]).astype(str),
+                "used": np.asarray(a["stop_used"]).astype(bool),
+                "linked": (np.asarray(a["stop_access_node"])[:, 0] >= 0)},
+                geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+            pso = np.asarray(a["pattern_stop_off"]).astype(np.int64)
+            ps = np.asarray(a["pattern_stops"])
+            pr = np.asarray(a["pattern_route"])
+            n_p = len(pr)
+            counts = np.diff(pso)
+            ok = counts >= 2
+            idx = np.repeat(np.arange(n_p), counts)
+            sel = ok[idx]
+            okp = np.flatnonzero(ok)
+            rank = np.full(n_p, -1, np.int64)
+            rank[okp] = np.arange(len(okp))
+            geoms = np.full(n_p, None, dtype=object)
+            if len(okp):
+                lines = shapely.linestrings(np.column_stack([lon[ps], lat[ps]])[sel], indices=rank[idx[sel]])
+                geoms[okp] = list(lines)
+            out["routes"] = gpd.GeoDataFrame({
+                "route_id": np.asarray(a["route_id"]).astype(str)[pr],
+                "route_short_name": np.asarray(a["route_short_name"]).astype(str)[pr],
+                "route_long_name": np.asarray(a["route_long_name"]).astype(str)[pr],
+                "route_type": np.asarray(a["route_type"])[pr], "pattern": np.arange(n_p), "n_stops": counts},
+                geometry=list(geoms), crs="EPSG:4326")
+        return out
 
 
 def _code_version() -> str:

@@ -26,7 +26,12 @@ def graph_at_speed(graph: StreetGraph, speed_kmh: float | None) -> StreetGraph:
         return graph
     if speed_kmh <= 0:
         raise ValidationError(f"speed must be positive, got {speed_kmh} km/h")
-    tt = np.maximum(1, np.rint(graph.length_m.astype(np.float64) / (speed_kmh / 3.6))).astype(np.int32)
+    if graph.meta.get("elevation"):  # slope-aware times (access.network.elevation): scale them, keep the slopes
+        tt = np.maximum(1, np.rint(np.asarray(graph.travel_time_s, np.float64) * (float(graph.speed_kmh)
+                                                                                  / float(speed_kmh))))
+        tt = tt.astype(np.int32)
+    else:
+        tt = np.maximum(1, np.rint(graph.length_m.astype(np.float64) / (speed_kmh / 3.6))).astype(np.int32)
     return graph.with_travel_times(tt, speed_kmh=float(speed_kmh), connector_speed_kmh=float(speed_kmh))
 
 
