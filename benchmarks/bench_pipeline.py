@@ -67,7 +67,7 @@ def main():
         os.environ.setdefault("NUMBA_NUM_THREADS", "2")
         import pandas as pd
 
-        from access.pipeline import run
+        from access.region.pipeline import run
 
         try:
             from tests.test_pipeline import make_nantes_region

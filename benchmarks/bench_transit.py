@@ -37,7 +37,7 @@ import time, warnings, datetime as dt, numpy as np, pandas as pd, numba
 numba.set_num_threads({threads})
 warnings.simplefilter('ignore')
 import access
-from access.network.transit import transit_travel_times
+from access.routing.transit import transit_travel_times
 net = access.TransportNetwork.from_files({str(pbf)!r}, gtfs={[str(g) for g in gtfs]!r}, modes=['walk'])
 g = net.street('walk')
 s = g.snap(np.array([-51.22, -51.20]), np.array([-30.03, -30.05]), warn=False)
@@ -79,7 +79,8 @@ def main():
 
     import access
     from access.core import raptor as rp
-    from access.network.transit import BOARD_SLACK_S, Timetable
+    from access.network.transit import Timetable
+    from access.routing.transit import BOARD_SLACK_S
 
     threads = min(args.threads, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(threads)

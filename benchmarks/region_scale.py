@@ -41,7 +41,7 @@ def _points(kind: str, region: Path):
     import numpy as np
     import pandas as pd
 
-    from access.io.sources import read_basilic, read_filosofi
+    from access.region.sources import read_basilic, read_filosofi
 
     if kind == "venues":
         v = read_basilic(region / "basilic.csv")
@@ -69,8 +69,8 @@ def run_part(spec: dict) -> dict:
     """One measured run (in its own process): prints a JSON line."""
     import psutil
 
-    from access.chunked import Indicators
-    from access.distributed import chunked_matrix
+    from access.scale.chunked import Indicators
+    from access.scale.distributed import chunked_matrix
     from access.indicators import decay_exponential
     from access.io.places import read_points
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from access.io.sources import norm_name
+from access.region.sources import norm_name
 
 FILOSOFI_2015_COLUMNS = [
     "Idcar_200m", "I_est_200", "Idcar_1km", "I_est_1km", "Idcar_nat", "Groupe", "Depcom", "Ind", "Men", "Men_pauv",

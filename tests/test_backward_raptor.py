@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from access.io.places import Points
-from access.matrix import graph_at_speed
-from access.network.transit import transit_access, transit_columns_to, transit_travel_times
+from access.routing.street import graph_at_speed
+from access.routing.transit import transit_access, transit_columns_to, transit_travel_times
 
 from .conftest import data_file
 
@@ -153,7 +153,7 @@ def test_travel_time_matrix_search_backward_equals_forward(net, hexgrid):
     assert (f.times_s >= 0).mean() > 0.3
     assert a.settings["search"] == "backward" and f.settings["search"] == "forward"
     pd.testing.assert_frame_equal(f.to_frame(), b.to_frame())
-    with pytest.raises(access.ValidationError, match="unknown search"):
+    with pytest.raises(access.ValidationError, match="`search` must be one of"):
         access.travel_time_matrix(net, orig, dest, search="sideways", **kw)
 
 

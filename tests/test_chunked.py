@@ -1,4 +1,4 @@
-"""Chunked, resumable matrices (access.chunked) on Porto Alegre: identical to the in-memory matrix, reverse searches
+"""Chunked, resumable matrices (access.scale.chunked) on Porto Alegre: identical to the in-memory matrix, reverse searches
 checked against scipy, per-chunk indicators against access.indicators, resume after interruption byte for byte,
 settings changes refused, the memory budget respected (peak RSS measured in a subprocess)."""
 
@@ -35,7 +35,7 @@ def points(poa_hexgrid):
 
 
 def _run(net, o, d, out, **kw):
-    from access.chunked import chunked_travel_time_matrix
+    from access.scale.chunked import chunked_travel_time_matrix
 
     kw.setdefault("mode", "walk")
     kw.setdefault("max_time_min", MAX_MIN)
@@ -70,7 +70,7 @@ def test_reverse_kernel_against_scipy(poa_network, points):
     """reverse_od_block (searches from destinations on the transposed graph) vs scipy Dijkstra from the origins."""
     import scipy.sparse.csgraph as csg
 
-    from access.chunked import reverse_od_block
+    from access.scale.chunked import reverse_od_block
     from access.core.dijkstra import INF
 
     o, d = points
@@ -109,7 +109,7 @@ def test_reverse_kernel_against_scipy(poa_network, points):
 
 def test_indicators_match_access_indicators(poa_network, points, tmp_path):
     from access.indicators import cost_to_closest, cumulative_cutoff, decay_exponential, gravity
-    from access.chunked import Indicators
+    from access.scale.chunked import Indicators
 
     o, d = points
     ind = Indicators(category="kind", opportunity="schools", cutoffs_min=(10, 25), decay_function=decay_exponential(0.1))
@@ -140,7 +140,7 @@ def test_indicators_match_access_indicators(poa_network, points, tmp_path):
 
 def test_interrupted_run_resumes_to_identical_files(poa_network, points, tmp_path):
     o, d = points
-    kw = dict(chunk_size=50, indicators=__import__("access.chunked", fromlist=["Indicators"]).Indicators(),
+    kw = dict(chunk_size=50, indicators=__import__("access.scale.chunked", fromlist=["Indicators"]).Indicators(),
               drop_unreachable=True)
     ref = _run(poa_network, o, d, tmp_path / "ref", **kw)
     assert ref.n_chunks == 5
@@ -181,7 +181,7 @@ def test_resume_with_other_settings_is_refused(poa_network, points, tmp_path):
 
 
 def test_chunk_size_from_memory_budget():
-    from access.chunked import chunk_size_for_budget
+    from access.scale.chunked import chunk_size_for_budget
 
     a = chunk_size_for_budget(64, 5000, n_nodes=0)
     b = chunk_size_for_budget(128, 5000, n_nodes=0)
@@ -195,7 +195,7 @@ _MEM_SCRIPT = textwrap.dedent(r"""
     import json, sys, threading, time, warnings
     import pandas as pd, psutil
     from access import TransportNetwork
-    from access.chunked import chunked_travel_time_matrix
+    from access.scale.chunked import chunked_travel_time_matrix
     from access.io.places import read_points
     warnings.simplefilter("ignore")
     bundle, csv, out = sys.argv[1], sys.argv[2], sys.argv[3]

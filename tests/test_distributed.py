@@ -1,4 +1,4 @@
-"""access.distributed on a 2-worker local Dask cluster (Porto Alegre): the same partitions, byte for byte, as one
+"""access.scale.distributed on a 2-worker local Dask cluster (Porto Alegre): the same partitions, byte for byte, as one
 process, for walk and transit; a worker killed mid-run still gives the complete identical result; the CLI's
 ``--workers`` path."""
 
@@ -25,7 +25,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 def client():
     from distributed import Client
 
-    from access.distributed import local_cluster
+    from access.scale.distributed import local_cluster
 
     cluster = local_cluster(2)
     c = Client(cluster)
@@ -50,7 +50,7 @@ def points(poa_hexgrid):
 
 
 def _chunked(*args, **kw):
-    from access.distributed import chunked_matrix
+    from access.scale.distributed import chunked_matrix
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a few hexagons lie off the OSM extract
@@ -58,7 +58,7 @@ def _chunked(*args, **kw):
 
 
 def test_two_workers_equal_one_process_walk(client, bundle, points, tmp_path):
-    from access.chunked import Indicators
+    from access.scale.chunked import Indicators
     from access.indicators import decay_exponential
 
     o, d = points
@@ -103,7 +103,7 @@ def transit_bundle(tmp_path_factory):
     from access import TransportNetwork
 
     try:
-        from access.network.transit import transit_travel_times  # noqa: F401
+        from access.routing.transit import transit_travel_times  # noqa: F401
     except ImportError:  # pragma: no cover
         pytest.skip("access.network.transit.transit_travel_times is not available yet")
     net = TransportNetwork.from_files(data_file("porto_alegre", "poa_osm.pbf"),
@@ -152,7 +152,7 @@ def test_cli_workers(bundle, poa_hexgrid, tmp_path):
 
 def test_scheduler_address_and_resume_across_backends(client, bundle, points, tmp_path):
     """An interrupted one-process run is finished on the cluster (by address): same files as a clean run."""
-    from access.chunked import chunked_travel_time_matrix
+    from access.scale.chunked import chunked_travel_time_matrix
     from access.io.places import read_points
 
     o, d = points
@@ -179,7 +179,7 @@ def test_cli_memory_budget_one_process(bundle, poa_hexgrid, tmp_path):
     table as the in-memory CLI run."""
     from click.testing import CliRunner
 
-    from access.chunked import chunk_size_for_budget
+    from access.scale.chunked import chunk_size_for_budget
     from access.commands.matrix import command
 
     csv = tmp_path / "pts.csv"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from access._errors import FetchError
-from access import _io_util
-from access.io.fetch import ChecksumMismatch, download, extract_member, fetch_recipe, prepare_osm, read_lock
-from access.recipe import Recipe
+from tests._data import test_data_dir as _test_data_dir
+from access.region.fetch import ChecksumMismatch, download, extract_member, fetch_recipe, prepare_osm, read_lock
+from access.region.recipe import Recipe
 
 
 class _State:
@@ -321,7 +321,7 @@ def test_cli_fetch(server, tmp_path):
 def test_hauts_de_france_recipe_cache_paths(tmp_path):
     root = Path(__file__).resolve().parents[1]
     r = Recipe.from_file(root / "networks" / "hauts-de-france.toml")
-    from access.io.fetch import recipe_osm_path
+    from access.region.fetch import recipe_osm_path
 
     assert recipe_osm_path(r, tmp_path) == tmp_path / "hauts-de-france-clipped.osm.pbf"
     assert r.lock_path == root / "networks" / "hauts-de-france.lock.json"
@@ -329,7 +329,7 @@ def test_hauts_de_france_recipe_cache_paths(tmp_path):
 
 # ------------------------------------------------------------------------------------------- OSM
 def _nantes():
-    p = _io_util.test_data_dir() / "nantes" / "nantes_subset.osm.pbf"
+    p = _test_data_dir() / "nantes" / "nantes_subset.osm.pbf"
     if not p.exists():
         pytest.skip(f"real data absent: {p}")
     return p
@@ -404,7 +404,7 @@ def test_member_inside_inner_7z_needs_the_7z_program(tmp_path):
 
 
 def test_fetch_recipe_clips_local_osm_to_bbox(tmp_path):
-    from access.io.fetch import recipe_osm_path
+    from access.region.fetch import recipe_osm_path
 
     src = _nantes()
     rp = tmp_path / "n.toml"

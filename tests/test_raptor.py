@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from access.core import raptor as rp
-from access.network.transit import BOARD_SLACK_S, Timetable
+from access.network.transit import Timetable
+from access.routing.transit import BOARD_SLACK_S
 
 from .conftest import data_file
 from .twins_transit import day_connections, earliest_arrival

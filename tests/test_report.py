@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from access._errors import ValidationError
-from access._io_util import test_data_dir as _data_dir
+from tests._data import test_data_dir as _data_dir
 from access.commands.indicators import command
-from access.report import choropleth_png, folium_map, write_geopackage, write_table
+from access.report import choropleth_png, interactive_map, write_geopackage, write_table
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +65,11 @@ def test_cli_end_to_end(epci, tmp_path):
     areas = gpd.read_file(out / "areas.gpkg")
     assert len(areas) == 92 and areas.crs is not None
     assert areas["population"].sum() == pytest.approx(cells.population.sum())
-    assert (areas.loc[areas["id"] == prio, "class"] == "priority contract zone").all()
-    assert set(areas["class"]) <= {"priority contract zone", "cumulates cultural and social fragility",
-                                   "cultural fragility", "social fragility", "no particular stake",
-                                   "insufficient data"}
+    # the priority area keeps its computed class; the zone is the separate priority_zone column
+    assert (areas.loc[areas["id"] == prio, "priority_zone"] == "priority contract zone").all()
+    assert (areas.loc[areas["id"] != prio, "priority_zone"] == "").all()
+    assert set(areas["class"]) <= {"cumulates cultural and social fragility", "cultural fragility",
+                                   "social fragility", "no particular stake", "no data"}
     # venue counts per area add up to the venues (all inside the region)
     assert areas["venues"].sum() == len(venues)
     # time to the nearest library of a cell, recomputed from the matrix
@@ -85,7 +86,7 @@ def test_cli_end_to_end(epci, tmp_path):
     assert any(p.name == "class.png" for p in pngs) and len(pngs) >= 5
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     html = (out / "areas_map.html").read_text()
-    assert "tooltip" in html.lower() and "supply_score" in html
+    assert "Supply score" in html and "<script src=" not in html  # human titles, everything inlined
 
 
 def test_cli_bad_inputs(epci, tmp_path):
@@ -115,6 +116,6 @@ def test_writers(epci, tmp_path):
     assert choropleth_png(g, "label", tmp_path / "l.png").exists()
     with pytest.raises(ValidationError, match="not a column"):
         choropleth_png(g, "nope", tmp_path / "n.png")
-    h = folium_map(g, tmp_path / "m.html", columns=["x", "label"], id_column="epci_code")
-    assert "epci_code" in h.read_text()
+    h = interactive_map(g, tmp_path / "m.html", layers=["x", "label"], id_column="epci_code")
+    assert "<script src=" not in h.read_text()
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind

@@ -16,10 +16,10 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures_sources as fx  # noqa: E402
 
-from access import _io_util  # noqa: E402
+from tests._data import test_data_dir as _test_data_dir  # noqa: E402
 from access._errors import AccessWarning, InputFileError, ValidationError  # noqa: E402
-from access.io.osm_venues import read_osm_venues  # noqa: E402
-from access.io.sources import (  # noqa: E402
+from access.region.osm_venues import read_osm_venues  # noqa: E402
+from access.region.sources import (  # noqa: E402
     VENUE_COLUMNS, norm_name, parse_cell_ids, read_basilic, read_bpe, read_epci, read_filosofi, read_taxonomy,
 )
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shared(*parts):
-    p = _io_util.test_data_dir().joinpath(*parts)
+    p = _test_data_dir().joinpath(*parts)
     if not p.exists():
         pytest.skip(f"real data absent: {p}")
     return p
@@ -282,7 +282,7 @@ def test_taxonomy_covers_every_real_basilic_type():
 
 
 def test_taxonomy_file_is_consistent():
-    from access.recipe import VENUE_CATEGORIES
+    from access.region.recipe import VENUE_CATEGORIES
 
     df = pd.read_csv(ROOT / "data" / "venue_taxonomy.csv", dtype=str, keep_default_na=False)
     assert set(df["source"]) == {"basilic", "bpe", "osm"}
@@ -310,7 +310,7 @@ def test_bbox_filters(tmp_path):
 
 
 def test_combine_venues_fallback_dedup(tmp_path):
-    from access.io.sources import combine_venues
+    from access.region.sources import combine_venues
 
     bas = read_basilic(fx.write_basilic_csv(tmp_path))
     with pytest.warns(AccessWarning):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from access._io_util import test_data_dir as _test_data_dir
+from tests._data import test_data_dir as _test_data_dir
 from access.synth import make_demo_region, make_region
 from access.synth.writers import BASILIC_COLUMNS
 
@@ -229,7 +229,7 @@ def test_demo_venues_epci_recipe(demo):
     import geopandas as gpd
     import shapely
 
-    from access.recipe import Recipe
+    from access.region.recipe import Recipe
 
     raw = demo["basilic"].read_text(encoding="utf-8").splitlines()
     assert raw[0] == ";".join(BASILIC_COLUMNS)
@@ -267,7 +267,7 @@ def test_demo_venues_epci_recipe(demo):
 
 
 def test_demo_project_loaders_read_the_files(demo):
-    sources = pytest.importorskip("access.io.sources")
+    sources = pytest.importorskip("access.region.sources")
     for fn in ("read_filosofi", "read_basilic", "read_epci"):
         if not hasattr(sources, fn):
             pytest.skip(f"access.io.sources.{fn} is not written yet")
@@ -345,7 +345,7 @@ def test_region_small_reads_with_project_loaders(region_small):
     walk = build_street_graph(ways, "walk", largest_component=False)
     main = build_street_graph(ways, "walk")
     assert main.n_nodes >= 0.95 * walk.n_nodes
-    sources = pytest.importorskip("access.io.sources")
+    sources = pytest.importorskip("access.region.sources")
     cells = sources.read_filosofi(region_small["filosofi"])
     assert len(cells) == region_small["counts"]["cells"]
     epci = sources.read_epci(region_small["epci"])

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from access.core import raptor as rp
-from access.network.transit import BOARD_SLACK_S, EGRESS_WALK_LIMIT_M, transit_travel_times
+from access.routing.transit import BOARD_SLACK_S, EGRESS_WALK_LIMIT_M, transit_travel_times
 
 from .conftest import data_file
 from .twins_transit import day_connections, earliest_arrival_and_ride
@@ -171,7 +171,7 @@ def test_bundle_round_trip_same_times(net, points, tmp_path):
 
 
 def test_route_legs_match_matrix(net, points):
-    from access.routing import route
+    from access.routing.itinerary import route
 
     hx, snap, o, d = points
     _, pm = transit_travel_times(net, snap.subset(o), snap.subset(d), departure=DEP, window_min=1, percentiles=(),

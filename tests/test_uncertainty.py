@@ -145,9 +145,9 @@ def test_class_and_typology_stability():
     s = un.class_stability(classes)
     assert s["stability"].tolist() == [1.0, 0.5, 0.0]
     assert s.loc["z", "modal_class"] == "b"
-    t = pd.DataFrame({"id": ["a", "b", "c", "d"], "venues_per_10k": [1., 5., 5., 1.],
-                      "time_mean": [40., 10., 10., 40.], "poverty_rate": [.3, .1, .3, .1]})
-    t2 = t.assign(time_mean=[40., 10., 10., 12.])
+    t = pd.DataFrame({"id": ["a", "b", "c", "d"], "venues_per_10k_cinema": [1., 5., 5., 1.],
+                      "time_car_cinema_mean": [40., 10., 10., 40.], "poverty_rate": [.3, .1, .3, .1]})
+    t2 = t.assign(time_car_cinema_mean=[40., 10., 10., 12.])
     ts = un.typology_stability({"base": t, "slower": t, "faster": t2})
     assert ts.loc["a", "stability"] == 1.0
     assert ts.loc["d", "stability"] < 1.0

@@ -7,24 +7,37 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
                       ScenarioError, ValidationError)
-from .matrix import TravelTimeMatrix, travel_time_matrix
-from .network.bundle import TransportNetwork
-from .network.street import StreetGraph
+from .options import StreetOptions, TransitOptions
+
+#: public names imported on first use (``import access`` and ``access --help`` stay fast: no numba, no pandas)
+_LAZY = {"TravelTimeMatrix": ".matrix", "travel_time_matrix": ".matrix", "nearest_times": ".matrix",
+         "TransportNetwork": ".network.bundle", "StreetGraph": ".network.street", "isochrones": ".isochrones",
+         "accessibility": ".accessibility", "itineraries": ".routing.itinerary", "find_snap": ".routing.snap"}
+#: functions named as their modules: once imported, the package attribute is the function, not the module
+_SAME_NAME = ("isochrones", "accessibility")
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
-    "ValidationError", "TransportNetwork", "StreetGraph", "TravelTimeMatrix", "travel_time_matrix", "route",
-    "aggregate", "compare",
+    "ValidationError", "StreetOptions", "TransitOptions", "TransportNetwork", "StreetGraph", "TravelTimeMatrix",
+    "travel_time_matrix", "nearest_times", "route", "aggregate", "compare", "isochrones", "itineraries",
+    "accessibility", "find_snap",
 ]
 
 
 def __getattr__(name):  # lazy access to heavier parts
+    if name in _LAZY:
+        import importlib
+
+        obj = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        if name in _SAME_NAME:
+            globals()[name] = obj
+        return obj
     if name == "route":
-        from .routing import route
+        from .routing.itinerary import route
 
         return route
     if name == "aggregate":

@@ -14,7 +14,7 @@ def run_demo(out="access-demo", *, seed: int = 42, progress: bool = True, log=No
 
     Returns the :class:`~access.pipeline.RunResult`; ``timings_s["generate"]`` is the generation time.
     """
-    from ..pipeline import run
+    from ..region.pipeline import run
     from ..synth.demo import make_demo_region
 
     out = Path(out)

@@ -22,8 +22,8 @@ def command(recipe, cache_dir, update, verify, only, timeout_s, retries, no_osm_
 
     A file whose sha256 differs from the lock file is an error (the upstream data changed) unless --update.
     """
-    from ..io.fetch import fetch_recipe
-    from ..recipe import Recipe
+    from ..region.fetch import fetch_recipe
+    from ..region.recipe import Recipe
 
     r = Recipe.from_file(recipe)
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))

@@ -16,9 +16,9 @@ import click
 @click.option("--destinations", type=click.Path(exists=True, dir_okay=False), help="default: the origins")
 @click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="output Parquet file (or folder with --chunk-size)")
-@click.option("--max-time", default=120.0, show_default=True, help="max travel time, minutes")
+@click.option("--max-time", default=120.0, show_default=True, help="max travel time, minutes (r5r's default)")
 @click.option("--departure", default=None, help="transit: first departure, e.g. 2019-05-13T14:00")
-@click.option("--window", default=60, show_default=True, help="transit: departure window, minutes")
+@click.option("--window", default=10, show_default=True, help="transit: departure window, minutes (r5r's default)")
 @click.option("--percentiles", default="50", show_default=True, help="transit: e.g. 5,25,50,75,95")
 @click.option("--max-walk", default=None, type=float, help="transit: max walk per leg, minutes")
 @click.option("--max-rides", default=3, show_default=True, help="transit: max vehicles boarded")
@@ -51,7 +51,7 @@ def command(network_dir, origins, destinations, mode, out, max_time, departure, 
                 max_walk_min=max_walk, max_rides=max_rides, walk_speed_kmh=walk_speed, bike_speed_kmh=bike_speed,
                 max_snap_m=max_snap)
     if chunk_size or memory_budget_mb or workers or scheduler:
-        from ..distributed import chunked_matrix
+        from ..scale.distributed import chunked_matrix
 
         res = chunked_matrix(network_dir, o, d, out, chunk_size=chunk_size, memory_budget_mb=memory_budget_mb,
                              workers=workers, scheduler=scheduler, drop_unreachable=drop_unreachable, progress=True, **opts)

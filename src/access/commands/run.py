@@ -36,7 +36,7 @@ def echo_result(res) -> None:
 def command(recipe, out, cache_dir, no_fetch, retries, timeout_s, modes, until, quiet):
     """Fetch RECIPE's sources if needed, build the network, compute travel times, indicators and the typology,
     and write the report (GeoPackage, Parquet, PNG maps, HTML map, summary.md) into --out."""
-    from ..pipeline import run
+    from ..region.pipeline import run
 
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     ms = [m.strip() for m in modes.split(",") if m.strip()] if modes else None

@@ -1,97 +1,228 @@
-"""Territorial typology: cultural supply, access and socio-economic fragility scores per area, and classes.
+"""Territorial typology ("territoires à enjeux culturels"): supply, access and socio-economic fragility per area.
 
-The settings (columns, weights, thresholds, priority areas) come from a TOML file; the documented defaults are in
-the repository's ``data/typology_default.toml``. Every class comes with the sub-scores and z-scores behind it.
+The method follows the official practice of INSEE and the Ministry of Culture (DEPS): access is the **car** time to
+the **nearest** venue of each type for the **whole** population (mean minutes and shares beyond 5/10/15/30 min);
+supply is counted per category (venues per 10,000 inhabitants; labelled venues apart), never as one all-category
+total. Scores are z-scores over the areas *of the region* (areas flagged in-region when the table says so), areas
+without population are classed "no data", the priority contract zone is a separate column (``priority_zone``) and
+never replaces the computed ``class``, and ``class_stability`` says how often the class survives moves of the
+weights and thresholds (and column swaps such as another transit percentile). See ``docs/typology.md``.
+
+Every setting is in a TOML file whose schema is declared once (:class:`TypologyConfig`, pydantic: unknown keys are
+refused with the nearest valid name); the documented defaults are ``data/typology_default.toml``.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import fnmatch
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as _PydanticError
 
 from .._data import data_path
 from .._errors import InputFileError, ValidationError
 
-__all__ = ["typology", "load_typology_config", "CLASSES"]
+__all__ = ["typology", "load_typology_config", "TypologyConfig", "CLASSES", "NO_DATA"]
 
-#: the classes, in order of precedence
+#: the area classes (``class`` column); "no data" for areas without population or without any usable input
 CLASSES = (
-    "priority contract zone",
     "cumulates cultural and social fragility",
     "cultural fragility",
     "social fragility",
     "no particular stake",
-    "insufficient data",
+    "no data",
 )
+NO_DATA = CLASSES[4]
 
 
-def load_typology_config(config: str | os.PathLike | Mapping | None = None) -> dict:
-    """The typology settings: the defaults of ``data/typology_default.toml`` updated by ``config``.
+# ---------------------------------------------------------------------------------------------------- schema
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ``config`` is a path to a TOML file or a mapping with the same sections (``supply``, ``access``, ``social``,
-    ``combine``, ``classes``); a section given replaces the default section's keys it names (the weights of
-    ``supply``/``access``/``social`` are replaced as a whole when given).
-    """
-    with open(data_path("typology_default.toml"), "rb") as f:
-        cfg = tomllib.load(f)
-    if config is None:
-        return cfg
-    if isinstance(config, (str, os.PathLike)):
-        try:
-            with open(config, "rb") as f:
-                user = tomllib.load(f)
-        except FileNotFoundError:
-            raise InputFileError(f"typology config {str(config)!r} does not exist") from None
-        except tomllib.TOMLDecodeError as e:
-            raise InputFileError(f"typology config {str(config)!r} is not valid TOML: {e}") from None
-        user = user.get("typology", user)
-    elif isinstance(config, Mapping):
-        user = dict(config)
-    else:
-        raise ValidationError(f"`config` must be a TOML path or a mapping, not {type(config).__name__}")
-    out = copy.deepcopy(cfg)
-    for sec, val in user.items():
-        if sec not in out:
-            raise ValidationError(f"unknown typology config section [{sec}]; expected one of {sorted(out)}")
-        if not isinstance(val, Mapping):
-            raise ValidationError(f"typology config section [{sec}] must be a table")
-        if sec in ("supply", "access", "social"):
-            out[sec] = dict(val)
+
+class RegionSection(_Section):
+    """Which areas make the reference of the z-scores, and which are "no data"."""
+
+    in_region_column: str = "in_region"
+    population_column: str = "population"
+    min_population: float = Field(0.0, ge=0)
+
+
+class ScoreSection(_Section):
+    """A sub-score: glob patterns over the area table's columns -> weights (sign = direction)."""
+
+    weights: dict[str, float] = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list)
+
+
+class AccessSection(ScoreSection):
+    beyond_min: list[float] = Field(default_factory=lambda: [5.0, 10.0, 15.0, 30.0])
+    worst_when_missing: bool = True
+
+    @field_validator("beyond_min")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(not (x > 0) for x in v):
+            raise ValueError(f"thresholds must be positive minutes, got {v}")
+        return sorted(set(float(x) for x in v))
+
+
+class CombineSection(_Section):
+    supply_weight: float = Field(0.5, ge=0)
+    access_weight: float = Field(0.5, ge=0)
+
+
+class ClassesSection(_Section):
+    cultural_threshold: float = 0.5
+    social_threshold: float = 0.5
+    priority_areas: list[str] = Field(default_factory=list)
+    priority_zone_name: str = "priority contract zone"
+
+
+class StabilitySection(_Section):
+    relative_change: float = Field(0.2, ge=0, lt=1)
+    swaps: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class TypologyConfig(_Section):
+    """The typology's settings (the sections of ``data/typology_default.toml``)."""
+
+    region: RegionSection = Field(default_factory=RegionSection)
+    supply: ScoreSection = Field(default_factory=ScoreSection)
+    access: AccessSection = Field(default_factory=AccessSection)
+    social: ScoreSection = Field(default_factory=ScoreSection)
+    combine: CombineSection = Field(default_factory=CombineSection)
+    classes: ClassesSection = Field(default_factory=ClassesSection)
+    stability: StabilitySection = Field(default_factory=StabilitySection)
+
+
+def _model_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The valid key names at ``loc`` (a path of field names) in ``model``."""
+    for part in loc[:-1]:
+        f = model.model_fields.get(str(part))
+        ann = getattr(f, "annotation", None) if f else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return sorted(model.model_fields)
+
+
+def _schema_error(e: _PydanticError, source: str) -> ValidationError:
+    msgs = []
+    for err in e.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(map(str, loc))
+        if err["type"] == "extra_forbidden":
+            valid = _model_fields(TypologyConfig, loc)
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {valid}"
+            msgs.append(f"unknown key `{where}`; {hint}")
         else:
-            out[sec].update(val)
-    return out
+            msgs.append(f"`{where}` {err['msg'].lower()}, got {err.get('input')!r}")
+    return ValidationError(f"typology config {source}: " + "; ".join(msgs) + "; fix the file (see "
+                           "data/typology_default.toml for every key)")
 
 
-def _zscores(x: pd.Series) -> pd.Series:
+def _read_toml(path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise InputFileError(f"typology config {str(path)!r} does not exist; give an existing TOML file (a copy "
+                             "of data/typology_default.toml) or no config for the defaults") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputFileError(f"typology config {str(path)!r} is not valid TOML: {e}") from None
+    return data.get("typology", data)
+
+
+def _validate(raw: Mapping, source: str) -> TypologyConfig:
+    try:
+        return TypologyConfig.model_validate(dict(raw))
+    except _PydanticError as e:
+        raise _schema_error(e, source) from None
+
+
+def _default_raw() -> dict:
+    return _read_toml(data_path("typology_default.toml"))
+
+
+def load_typology_config(config: str | os.PathLike | Mapping | TypologyConfig | None = None) -> dict:
+    """The typology settings as a plain dict: the defaults of ``data/typology_default.toml`` updated by ``config``.
+
+    ``config`` is a path to a TOML file, a mapping with the same sections, or a :class:`TypologyConfig`. A section
+    given updates the default section's keys it names; its ``weights`` (and ``exclude``) replace the default ones as
+    a whole. Unknown sections and keys are refused with the nearest valid name.
+    """
+    return _resolve(config).model_dump()
+
+
+def _resolve(config) -> TypologyConfig:
+    base = _default_raw()
+    if config is None:
+        return _validate(base, "data/typology_default.toml")
+    if isinstance(config, TypologyConfig):
+        return config
+    if isinstance(config, (str, os.PathLike)):
+        user, source = _read_toml(config), repr(str(config))
+    elif isinstance(config, Mapping):
+        user, source = dict(config), "(mapping)"
+    else:
+        raise ValidationError(f"`config` must be a TOML path, a mapping or a TypologyConfig, got "
+                              f"{type(config).__name__}; pass e.g. config='my_typology.toml'")
+    out = copy.deepcopy(base)
+    for sec, val in user.items():
+        if isinstance(val, Mapping) and sec in out and isinstance(out[sec], Mapping):
+            out[sec] = {**out[sec], **dict(val)}
+        else:
+            out[sec] = val
+    return _validate(out, source)
+
+
+# ---------------------------------------------------------------------------------------------------- scores
+def _zscores(x: pd.Series, ref: np.ndarray) -> pd.Series:
+    """(x - mean) / std with the mean and std of the reference rows only (population-unweighted, NaN ignored)."""
     v = pd.to_numeric(x, errors="coerce").astype(float).replace([np.inf, -np.inf], np.nan)
-    sd = v.std(ddof=0)
+    r = v[ref]
+    sd = r.std(ddof=0)
     if not np.isfinite(sd) or sd == 0:
         return v * 0.0
-    return (v - v.mean()) / sd
+    return (v - r.mean()) / sd
 
 
-def _score(table: pd.DataFrame, weights: Mapping, notes: list, label: str, zcols: dict) -> pd.Series:
+def _matching(table: pd.DataFrame, section: ScoreSection, pattern: str) -> list[str]:
+    return [c for c in table.columns if fnmatch.fnmatchcase(str(c), pattern)
+            and not any(fnmatch.fnmatchcase(str(c), ex) for ex in section.exclude)
+            and pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
+
+
+def _score(table: pd.DataFrame, section: ScoreSection, weights: Mapping[str, float], ref: np.ndarray,
+           populated: np.ndarray, notes: list, label: str, zcols: dict, worst_when_missing: bool = False
+           ) -> pd.Series:
     terms = []
     for pattern, wt in weights.items():
-        try:
-            wt = float(wt)
-        except (TypeError, ValueError):
-            raise ValidationError(f"typology weight [{label}] {pattern!r} must be a number, got {wt!r}") from None
-        cols = [c for c in table.columns if fnmatch.fnmatchcase(str(c), pattern)
-                and pd.api.types.is_numeric_dtype(table[c])]
+        cols = _matching(table, section, pattern)
         if not cols:
             notes.append(f"{label}: no column matches {pattern!r}")
             continue
         for c in cols:
             if c not in zcols:
-                zcols[c] = _zscores(table[c])
-            terms.append((zcols[c], wt / len(cols)))
+                z = _zscores(table[c], ref)
+                if worst_when_missing:
+                    # a populated area where nobody reaches the category gets the region's worst value, so the
+                    # worst-served areas stay in the very term meant to flag them
+                    zr = z[ref]
+                    worst = (zr.min() if wt > 0 else zr.max()) if zr.notna().any() else 0.0
+                    z = z.where(z.notna() | ~populated, worst)
+                zcols[c] = z
+            terms.append((zcols[c], float(wt) / len(cols)))
     if not terms:
         notes.append(f"{label}: no input column, score is NaN")
         return pd.Series(np.nan, index=table.index)
@@ -101,82 +232,193 @@ def _score(table: pd.DataFrame, weights: Mapping, notes: list, label: str, zcols
         return pd.Series(np.where(den > 0, num / den, np.nan), index=table.index)
 
 
-def typology(area_table: pd.DataFrame, *, config=None, priority_areas: Iterable | None = None,
-             area_id: str = "id") -> pd.DataFrame:
+def _classify(table: pd.DataFrame, cfg: TypologyConfig, ref: np.ndarray, populated: np.ndarray,
+              notes: list, zcols: dict) -> dict[str, Any]:
+    supply = _score(table, cfg.supply, cfg.supply.weights, ref, populated, notes, "supply", zcols)
+    access = _score(table, cfg.access, cfg.access.weights, ref, populated, notes, "access", zcols,
+                    worst_when_missing=cfg.access.worst_when_missing)
+    social = _score(table, cfg.social, cfg.social.weights, ref, populated, notes, "social", zcols)
+    ws, wa = cfg.combine.supply_weight, cfg.combine.access_weight
+    if ws + wa == 0:
+        raise ValidationError("typology config `combine.supply_weight` and `combine.access_weight` are both 0; "
+                              "give at least one a positive weight")
+    parts = np.vstack([np.where(supply.notna(), ws * supply, 0.0), np.where(access.notna(), wa * access, 0.0)])
+    den = np.where(supply.notna(), ws, 0.0) + np.where(access.notna(), wa, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cultural = pd.Series(np.where(den > 0, -parts.sum(axis=0) / den, np.nan), index=table.index)
+    tc, ts = cfg.classes.cultural_threshold, cfg.classes.social_threshold
+    cf = (cultural >= tc).to_numpy()
+    sf = (social >= ts).to_numpy()
+    nodata = ~populated | (cultural.isna() & social.isna()).to_numpy()
+    klass = np.select([nodata, cf & sf, cf, sf], [NO_DATA, CLASSES[0], CLASSES[1], CLASSES[2]], CLASSES[3])
+    return dict(supply=supply, access=access, social=social, cultural=cultural, klass=klass)
+
+
+def _variants(cfg: TypologyConfig, table: pd.DataFrame) -> list[tuple[str, TypologyConfig, pd.DataFrame]]:
+    """The one-at-a-time moves of the stability check: every weight and threshold times (1 -/+ r), and each column
+    swap (e.g. ``("_p50", "_p75")``: every used column with ``_p50`` in its name takes the values of its ``_p75``
+    twin)."""
+    r = cfg.stability.relative_change
+    out = []
+    if r > 0:
+        for f in (1 - r, 1 + r):
+            for sec in ("supply", "access", "social"):
+                s = getattr(cfg, sec)
+                for pat in s.weights:
+                    w = {**s.weights, pat: s.weights[pat] * f}
+                    out.append((f"{sec}.{pat} x{f:g}", cfg.model_copy(update={sec: s.model_copy(
+                        update={"weights": w})}), table))
+            for key in ("supply_weight", "access_weight"):
+                c = cfg.combine.model_copy(update={key: getattr(cfg.combine, key) * f})
+                out.append((f"combine.{key} x{f:g}", cfg.model_copy(update={"combine": c}), table))
+            for key in ("cultural_threshold", "social_threshold"):
+                c = cfg.classes.model_copy(update={key: getattr(cfg.classes, key) * f})
+                out.append((f"classes.{key} x{f:g}", cfg.model_copy(update={"classes": c}), table))
+    for a, b in cfg.stability.swaps:
+        t = table.copy()
+        n = 0
+        for c in table.columns:
+            if a in str(c) and str(c).replace(a, b) in table.columns:
+                t[c] = table[str(c).replace(a, b)]
+                n += 1
+        if n:
+            out.append((f"columns {a} -> {b}", cfg, t))
+    return out
+
+
+def _with_beyond_columns(table: pd.DataFrame, beyond_min: list[float]) -> pd.DataFrame:
+    """Add ``<col>_share_beyond_<T>min = 1 - <col>_share_within_<T>min`` for each threshold of ``beyond_min``
+    whose within-share the table has (the within-share counts the unreachable population as beyond)."""
+    new = {}
+    for T in beyond_min:
+        suf = f"_share_within_{T:g}min"
+        for c in table.columns:
+            name = str(c)
+            if name.endswith(suf):
+                b = name[: -len(suf)] + f"_share_beyond_{T:g}min"
+                if b not in table.columns:
+                    new[b] = 1.0 - pd.to_numeric(table[c], errors="coerce")
+    return table.assign(**new) if new else table
+
+
+def _priority(table: pd.DataFrame, area_id: str, cfg: TypologyConfig, priority_areas) -> tuple[pd.Series, list]:
+    zone = (table["priority_zone"].astype("string").fillna("") if "priority_zone" in table.columns
+            else pd.Series("", index=table.index, dtype="string"))
+    given: dict = {a: cfg.classes.priority_zone_name for a in cfg.classes.priority_areas}
+    if isinstance(priority_areas, Mapping):
+        given.update({k: str(v) for k, v in priority_areas.items()})
+    elif priority_areas is not None:
+        given.update({a: cfg.classes.priority_zone_name for a in priority_areas})
+    ids = table[area_id]
+    m = ids.map(lambda x: given.get(x, given.get(str(x), ""))).astype("string").fillna("")
+    zone = zone.where(zone != "", m)
+    unknown = sorted(map(str, set(map(str, given)) - set(map(str, ids))))
+    return zone, unknown
+
+
+def typology(area_table: pd.DataFrame, *, config: Any = None, priority_areas: Iterable | Mapping | None = None,
+             area_id: str = "id", stability: bool = True) -> pd.DataFrame:
     """Classify areas into the territorial typology.
 
     Parameters
     ----------
     area_table : DataFrame or GeoDataFrame
-        One row per area with its indicators (e.g. the output of :func:`~access.indicators.aggregate` joined with
-        socio-economic columns such as ``poverty_rate``, ``median_income``, ``share_elderly``, ``density``).
-    config : path, mapping or None
+        One row per area with its indicators (e.g. :func:`~access.indicators.aggregate` of the car times to the
+        nearest venue per category, with ``_share_beyond_<T>min`` columns, joined with the socio-economic profile
+        ``poverty_rate``, ``median_income``, ``share_elderly``, ``density``). Optional columns: ``population``
+        (areas at or below ``region.min_population`` are "no data"), ``in_region`` (bool: only these areas make the
+        reference of the z-scores; all areas when absent), ``priority_zone`` (zone name or empty).
+    config : path, mapping, TypologyConfig or None
         Settings; see ``data/typology_default.toml`` for every key and its default.
-    priority_areas : iterable of ids, optional
-        Areas under a priority contract (added to ``[classes] priority_areas`` of the config).
+    priority_areas : iterable of ids or mapping id -> zone name, optional
+        Areas under a priority contract: their ``priority_zone`` is the zone's name (``classes.priority_zone_name``
+        for plain ids). The ``class`` is always the computed one.
     area_id : str
         Id column of ``area_table``.
+    stability : bool
+        Also compute ``class_stability`` (share of the variants of :data:`TypologyConfig.stability` giving the same
+        class; NaN for "no data" areas and areas outside the region).
 
     Returns
     -------
     DataFrame (GeoDataFrame when given one)
         The input columns plus ``z_<column>`` for every column used, ``supply_score``, ``access_score``,
-        ``social_fragility``, ``cultural_fragility``, ``class``, ``reason`` (the sub-scores behind the class, in
-        words) and ``notes`` (inputs skipped).
+        ``social_fragility``, ``cultural_fragility``, ``class``, ``priority_zone``, ``in_region``,
+        ``class_stability``, ``reason`` (the sub-scores behind the class, in words) and ``notes`` (inputs skipped).
 
     Examples
     --------
     >>> import pandas as pd
-    >>> t = pd.DataFrame({"id": ["a", "b", "c", "d"], "venues_per_10k": [1., 5., 5., 1.],
-    ...                   "time_mean": [40., 10., 10., 40.], "poverty_rate": [.3, .1, .3, .1]})
-    >>> typology(t, priority_areas=["d"])["class"].tolist()
-    ['cumulates cultural and social fragility', 'no particular stake', 'social fragility', 'priority contract zone']
+    >>> t = pd.DataFrame({"id": ["a", "b", "c", "d"], "population": [10., 10., 10., 0.],
+    ...                   "venues_per_10k_cinema": [1., 5., 5., 1.], "time_car_cinema_mean": [40., 10., 10., 40.],
+    ...                   "poverty_rate": [.3, .1, .3, .1]})
+    >>> r = typology(t, priority_areas={"a": "Bassin minier"})
+    >>> r["class"].tolist(), r["priority_zone"].tolist()
+    (['cumulates cultural and social fragility', 'no particular stake', 'social fragility', 'no data'], \
+['Bassin minier', '', '', ''])
     """
     if not isinstance(area_table, pd.DataFrame):
-        raise ValidationError(f"`area_table` must be a DataFrame, not {type(area_table).__name__}")
+        raise ValidationError(f"`area_table` must be a DataFrame, got {type(area_table).__name__}; pass one row "
+                              "per area")
     if area_id not in area_table.columns:
-        raise ValidationError(f"`area_table` has no id column {area_id!r} (columns: {list(area_table.columns)})")
+        raise ValidationError(f"`area_table` must have the id column {area_id!r}, got columns "
+                              f"{list(area_table.columns)}; pass area_id= with the right column")
     if area_table[area_id].isna().any() or area_table[area_id].duplicated().any():
-        raise ValidationError(f"`area_table[{area_id!r}]` must hold unique, non-missing ids")
-    cfg = load_typology_config(config)
-    comb, cls = cfg["combine"], cfg["classes"]
-    prio = set(cls.get("priority_areas", [])) | set(priority_areas or [])
-    unknown = prio - set(area_table[area_id])
-    notes: list[str] = []
-    if unknown:
-        notes.append(f"priority areas not in the table: {sorted(map(str, unknown))[:10]}")
-    zcols: dict = {}
+        raise ValidationError(f"`area_table[{area_id!r}]` must hold unique, non-missing ids; fix the duplicates")
+    cfg = _resolve(config)
+    area_table = _with_beyond_columns(area_table, cfg.access.beyond_min)
     table = area_table.copy()
-    supply = _score(area_table, cfg["supply"], notes, "supply", zcols)
-    access = _score(area_table, cfg["access"], notes, "access", zcols)
-    social = _score(area_table, cfg["social"], notes, "social", zcols)
-    ws, wa = float(comb.get("supply_weight", 0.5)), float(comb.get("access_weight", 0.5))
-    if ws < 0 or wa < 0 or ws + wa == 0:
-        raise ValidationError(f"[combine] supply_weight and access_weight must be >= 0 and not both 0, got {ws}, {wa}")
-    parts = np.vstack([np.where(supply.notna(), ws * supply, 0.0), np.where(access.notna(), wa * access, 0.0)])
-    den = np.where(supply.notna(), ws, 0.0) + np.where(access.notna(), wa, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cultural = pd.Series(np.where(den > 0, -parts.sum(axis=0) / den, np.nan), index=table.index)
+    notes: list[str] = []
+    n = len(table)
+    pc = cfg.region.population_column
+    if pc in table.columns:
+        pop = pd.to_numeric(table[pc], errors="coerce").to_numpy(float)
+        populated = np.nan_to_num(pop, nan=0.0) > cfg.region.min_population
+    else:
+        populated = np.ones(n, bool)
+        notes.append(f"no population column {pc!r}: every area counted as populated")
+    rc = cfg.region.in_region_column
+    in_region = (table[rc].fillna(False).astype(bool).to_numpy() if rc in table.columns else np.ones(n, bool))
+    ref = in_region & populated
+    if not ref.any():
+        raise ValidationError("no populated area in the region to make the reference of the z-scores; check the "
+                              f"{pc!r} and {rc!r} columns")
+    zcols: dict = {}
+    res = _classify(table, cfg, ref, populated, notes, zcols)
     for c, z in zcols.items():
         table[f"z_{c}"] = z
-    table["supply_score"] = supply
-    table["access_score"] = access
-    table["social_fragility"] = social
-    table["cultural_fragility"] = cultural
-    tc, tsoc = float(cls.get("cultural_threshold", 0.5)), float(cls.get("social_threshold", 0.5))
-    cf = (cultural >= tc).to_numpy()
-    sf = (social >= tsoc).to_numpy()
-    pr = table[area_id].isin(prio).to_numpy()
-    nodata = (cultural.isna() & social.isna()).to_numpy()
-    klass = np.select([pr, nodata, cf & sf, cf, sf],
-                      [CLASSES[0], CLASSES[5], CLASSES[1], CLASSES[2], CLASSES[3]], CLASSES[4])
-    table["class"] = klass
+    table["supply_score"] = res["supply"]
+    table["access_score"] = res["access"]
+    table["social_fragility"] = res["social"]
+    table["cultural_fragility"] = res["cultural"]
+    table["class"] = res["klass"]
+    zone, unknown = _priority(table, area_id, cfg, priority_areas)
+    if unknown:
+        notes.append(f"priority areas not in the table: {unknown[:10]}")
+    table["priority_zone"] = zone.astype(str).to_numpy()
+    table["in_region"] = in_region
+    if stability:
+        same = np.zeros(n)
+        variants = _variants(cfg, area_table)
+        for _, vcfg, vtab in variants:
+            same += _classify(vtab, vcfg, ref, populated, [], {})["klass"] == res["klass"]
+        stab = same / len(variants) if variants else np.ones(n)
+        table["class_stability"] = np.where(ref, stab, np.nan)
+    tc, ts = cfg.classes.cultural_threshold, cfg.classes.social_threshold
+    sup, acc, soc, cul = res["supply"], res["access"], res["social"], res["cultural"]
 
-    def reason(i):
-        s = (f"cultural fragility {cultural.iloc[i]:+.2f} (threshold {tc:g}; supply {supply.iloc[i]:+.2f}, "
-             f"access {access.iloc[i]:+.2f}), social fragility {social.iloc[i]:+.2f} (threshold {tsoc:g})")
-        return ("in the priority contract list; " + s) if pr[i] else s
+    def reason(i: int) -> str:
+        if res["klass"][i] == NO_DATA:
+            s = "no population" if not populated[i] else "no usable indicator"
+        else:
+            s = (f"cultural fragility {cul.iloc[i]:+.2f} (threshold {tc:g}; supply {sup.iloc[i]:+.2f}, "
+                 f"access {acc.iloc[i]:+.2f}), social fragility {soc.iloc[i]:+.2f} (threshold {ts:g})")
+        if zone.iloc[i]:
+            s += f"; in the priority contract zone {zone.iloc[i]}"
+        if not in_region[i]:
+            s += "; outside the region (not in the z-score reference)"
+        return s
 
-    table["reason"] = [reason(i) for i in range(len(table))]
+    table["reason"] = [reason(i) for i in range(n)]
     table["notes"] = "; ".join(notes)
     return table

@@ -18,6 +18,8 @@ from .._errors import InputFileError
 WAY_TAGS = (
     "highway", "area", "access", "foot", "bicycle", "motor_vehicle", "motorcar", "vehicle", "oneway",
     "oneway:bicycle", "junction", "maxspeed", "cycleway", "motorroad", "service",
+    # cycling stress (access.network.profiles.way_lts)
+    "lanes", "cycleway:left", "cycleway:right", "lts",
 )
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .._errors import InputFileError, NetworkError, ValidationError
 from .._io_util import atomic_dir, sha256_file
+from .._validate import check_choice, check_number
+from ..options import StreetOptions
 from . import profiles
 from .street import StreetGraph, build_street_graph
 
@@ -88,9 +91,12 @@ class TransportNetwork:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_files(cls, osm_pbf, gtfs=(), *, cache_dir=None, modes=STREET_MODES, walk_speed_kmh: float = 3.6,
-                   bike_speed_kmh: float = 12.0, max_transfer_walk_min: float = 10.0, max_snap_m: float = 500.0,
-                   progress: bool = False) -> "TransportNetwork":
+    def from_files(cls, osm_pbf: str | Path, gtfs: str | Path | Sequence[str | Path] = (), *,
+                   cache_dir: str | Path | None = None, modes: Sequence[str] = STREET_MODES,
+                   street: StreetOptions | None = None, walk_speed_kmh: float | None = None,
+                   bike_speed_kmh: float | None = None, max_transfer_walk_min: float = 10.0,
+                   max_snap_m: float | None = None, progress: bool = False,
+                   elevation: str | Path | None = None) -> TransportNetwork:
         """Build (or load from ``cache_dir``) the network of an OSM extract and zero or more GTFS feeds.
 
         Parameters
@@ -103,22 +109,44 @@ class TransportNetwork:
             Where built bundles are kept, keyed by a content hash of the inputs and the settings.
         modes : sequence of str
             Street modes to build. "walk" is always built when GTFS feeds are given.
+        street : StreetOptions, optional
+            Build speeds of walk and bike and the snapping radius of the stops (queries may re-time the graphs at
+            other speeds); ``walk_speed_kmh``, ``bike_speed_kmh``, ``max_snap_m`` are shortcuts for its fields.
+        max_transfer_walk_min : float
+            Walking transfers between stops are searched up to this many minutes.
+        progress : bool
+            Show progress bars.
+        elevation : path, optional
+            A GeoTIFF DEM (EPSG:4326): walk and bike edge times follow the slopes, edge by edge in both
+            directions, as R5 (:mod:`access.network.elevation`); transfers are then walked on those times.
+
+        Examples
+        --------
+        >>> net = TransportNetwork.from_files("poa_osm.pbf", gtfs=["poa_eptc.zip"], cache_dir="cache")  # doctest: +SKIP
         """
+        so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                                   max_snap_m=max_snap_m)
+        walk_speed_kmh, bike_speed_kmh, max_snap_m = so.walk_speed_kmh, so.bike_speed_kmh, so.max_snap_m
+        max_transfer_walk_min = check_number("max_transfer_walk_min", max_transfer_walk_min, ge=0, le=120)
         osm_pbf = Path(osm_pbf)
         if isinstance(gtfs, (str, Path)):
             gtfs = [gtfs]
         gtfs = [Path(g) for g in gtfs]
         modes = tuple(dict.fromkeys(list(modes) + (["walk"] if gtfs else [])))
+        if not modes:
+            raise ValidationError("`modes` must name at least one of 'walk', 'bike', 'car', got none")
         for m in modes:
-            if m not in STREET_MODES:
-                raise ValidationError(f"unknown mode {m!r} in `modes`; use some of {STREET_MODES}")
-        for p in [osm_pbf, *gtfs]:
+            check_choice("modes", m, STREET_MODES)
+        extra = [Path(elevation)] if elevation is not None else []
+        for p in [osm_pbf, *gtfs, *extra]:
             if not p.exists():
                 raise InputFileError(f"input file {str(p)!r} does not exist")
         settings = dict(modes=list(modes), walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
                         max_transfer_walk_min=max_transfer_walk_min, max_snap_m=max_snap_m,
                         format_version=FORMAT_VERSION, code_version=_code_version())
-        key = content_key([osm_pbf, *gtfs], settings)
+        if extra:
+            settings["elevation"] = str(extra[0])
+        key = content_key([osm_pbf, *gtfs, *extra], settings)
         if cache_dir is not None:
             target = Path(cache_dir) / key
             if (target / "manifest.json").exists():
@@ -149,6 +177,11 @@ class TransportNetwork:
                                             connector_speed_kmh=settings["bike_speed_kmh"] if m == "bike"
                                             else settings["walk_speed_kmh"])
             bar.update()
+        if settings.get("elevation"):
+            from .elevation import apply_elevation, read_dem
+
+            dem = read_dem(settings["elevation"])
+            streets = {m: apply_elevation(g, dem) for m, g in streets.items()}
         timetable = None
         if gtfs:
             bar.set_postfix_str("transit timetable")
@@ -204,18 +237,93 @@ class TransportNetwork:
                 timetable = Timetable.from_arrays(arrays, meta)
         return cls(streets, timetable, manifest=manifest)
 
+    # ------------------------------------------------------------------ GIS export (issue 19)
+    def to_geodataframes(self, modes=None) -> dict:
+        """The network as GeoDataFrames (EPSG:4326), for GIS (r5r's ``street_network_to_sf`` /
+        ``transit_network_to_sf``).
+
+        Parameters
+        ----------
+        modes : sequence of str, optional
+            Street modes to export (default: all built).
+
+        Returns
+        -------
+        dict of GeoDataFrame
+            ``"streets"``: one row per directed edge and mode: ``mode, edge, from_osm_node, to_osm_node, way_id,
+            highway, length_m, travel_time_s, speed_kmh, geometry``; with a timetable, ``"stops"``: ``stop_id,
+            stop_name, used, linked, geometry`` (linked: snapped onto the walk graph) and ``"routes"``: one row per
+            stop pattern, ``route_id, route_short_name, route_long_name, route_type, pattern, n_stops, geometry``
+            (stop to stop: the timetable keeps no ``shapes.txt``).
+
+        Examples
+        --------
+        >>> layers = net.to_geodataframes()  # doctest: +SKIP
+        >>> for name, gdf in layers.items(): gdf.to_file("network.gpkg", layer=name)  # doctest: +SKIP
+        """
+        import geopandas as gpd
+        import pandas as pd
+        import shapely
+
+        out = {}
+        frames = []
+        for m in (modes or self.modes):
+            g = self.street(m)
+            n_e = g.n_edges
+            tail = np.repeat(np.arange(g.n_nodes), np.diff(np.asarray(g.first_out)))
+            counts = np.diff(np.asarray(g.geom_offsets))
+            geoms = shapely.linestrings(np.asarray(g.geom_lonlat), indices=np.repeat(np.arange(n_e), counts))
+            length = np.asarray(g.length_m, np.float64)
+            tts = np.asarray(g.travel_time_s, np.float64)
+            frames.append(gpd.GeoDataFrame({
+                "mode": m, "edge": np.arange(n_e), "from_osm_node": np.asarray(g.osm_node_id)[tail],
+                "to_osm_node": np.asarray(g.osm_node_id)[np.asarray(g.head)], "way_id": np.asarray(g.way_id),
+                "highway": np.asarray(profiles.HIGHWAY_CLASSES, dtype=object)[np.asarray(g.highway)],
+                "length_m": length, "travel_time_s": np.asarray(g.travel_time_s),
+                "speed_kmh": np.round(np.where(tts > 0, length / np.maximum(tts, 1e-9) * 3.6, np.nan), 2)},
+                geometry=geoms, crs="EPSG:4326"))
+        if frames:
+            out["streets"] = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+        tt = self.timetable
+        if tt is not None:
+            a = tt.arrays
+            lon, lat = np.asarray(a["stop_lon"], np.float64), np.asarray(a["stop_lat"], np.float64)
+            out["stops"] = gpd.GeoDataFrame({
+                "stop_id": np.asarray(a["stop_id"]).astype(str), "stop_name": np.asarray(a["stop_name"]).astype(str),
+                "used": np.asarray(a["stop_used"]).astype(bool),
+                "linked": (np.asarray(a["stop_access_node"])[:, 0] >= 0)},
+                geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+            pso = np.asarray(a["pattern_stop_off"]).astype(np.int64)
+            ps = np.asarray(a["pattern_stops"])
+            pr = np.asarray(a["pattern_route"])
+            n_p = len(pr)
+            counts = np.diff(pso)
+            ok = counts >= 2
+            idx = np.repeat(np.arange(n_p), counts)
+            sel = ok[idx]
+            okp = np.flatnonzero(ok)
+            rank = np.full(n_p, -1, np.int64)
+            rank[okp] = np.arange(len(okp))
+            geoms = np.full(n_p, None, dtype=object)
+            if len(okp):
+                lines = shapely.linestrings(np.column_stack([lon[ps], lat[ps]])[sel], indices=rank[idx[sel]])
+                geoms[okp] = list(lines)
+            out["routes"] = gpd.GeoDataFrame({
+                "route_id": np.asarray(a["route_id"]).astype(str)[pr],
+                "route_short_name": np.asarray(a["route_short_name"]).astype(str)[pr],
+                "route_long_name": np.asarray(a["route_long_name"]).astype(str)[pr],
+                "route_type": np.asarray(a["route_type"])[pr], "pattern": np.arange(n_p), "n_stops": counts},
+                geometry=list(geoms), crs="EPSG:4326")
+        return out
+
 
 def _code_version() -> str:
-    """The package version plus a hash of the code that builds networks, so an edit invalidates cached bundles."""
-    from .. import __version__
+    """The package version plus a hash of the code that builds networks and of the embedded data files it reads
+    (speed tables), so an edit of either invalidates cached bundles."""
+    from .._version import __version__
+    from .._fingerprint import code_fingerprint
 
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(__version__.encode())
-    for p in sorted([*root.joinpath("network").glob("*.py"), root / "io" / "osm.py", root / "io" / "gtfs.py",
-                     root / "_data.py"]):
-        if p.exists():
-            h.update(p.read_bytes())
-    return f"{__version__}+{h.hexdigest()[:12]}"
+    return f"{__version__}+{code_fingerprint(('network', 'io/osm.py', 'io/gtfs.py', '_data.py'))[:12]}"
 
 
 def content_key(paths, settings: dict) -> str:

@@ -20,6 +20,7 @@ Pure functions of way tags (strings, '' when absent). The rules:
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 import numpy as np
@@ -169,3 +170,74 @@ def evaluate_ways(tags: pd.DataFrame, mode: str) -> tuple[np.ndarray, np.ndarray
     for i, d in enumerate(records):
         fw[i], bw[i], sp[i] = way_rule({k: ("" if v is None else str(v)) for k, v in d.items()}, mode)
     return fw[codes], bw[codes], sp[codes]
+
+
+# ------------------------------------------------------------------------------------------------ cycling stress
+_LTS_SPEED = re.compile(r"^([0-9][.0-9]*?) ?(km/h|kmh|kph|mph|knots)?$")
+
+
+def _lts_speed_kmh(value: str) -> float:
+    m = _LTS_SPEED.match(value.strip()) if value else None
+    if not m:
+        return float("nan")
+    v = float(m.group(1))
+    return v * 1.609 if m.group(2) == "mph" else v * 1.852 if m.group(2) == "knots" else v
+
+
+def way_lts(tags: dict, cars_forward: bool, cars_backward: bool) -> tuple[int, int]:
+    """Level of traffic stress (1..4) of a way for cycling ``(forward, backward)``, Conveyal's R5 rules
+    (``LevelOfTrafficStressLabeler``), without the intersection step: an explicit ``lts`` tag wins; ways without
+    cars are 1; service roads stay unlabelled (0: never filtered); residential and living streets are 1; else 3 by
+    default, 2 when at most 3 lanes and ``maxspeed`` <= 25 mph (or lanes unknown and slow); unclassified and
+    tertiary roads are 2 with a bike lane in that direction (or at most 3 lanes and no speed), other roads keep the
+    default only with a lane; 4 otherwise."""
+    explicit = tags.get("lts", "")
+    if explicit:
+        try:
+            v = int(float(explicit))
+            if 1 <= v <= 4:
+                return v, v
+        except ValueError:
+            pass
+    if not cars_forward and not cars_backward:
+        return 1, 1
+    hw = tags.get("highway", "")
+    if hw == "service":
+        return 0, 0
+    if hw in ("residential", "living_street"):
+        return 1, 1
+    cw, cl, cr = tags.get("cycleway", ""), tags.get("cycleway:left", ""), tags.get("cycleway:right", "")
+    fwd_lane = bwd_lane = cw == "lane"
+    if cl == "lane" or cw == "opposite" or cr == "opposite":
+        bwd_lane = True
+    if cl == "opposite" or cr == "lane":
+        fwd_lane = True
+    speed = _lts_speed_kmh(tags.get("maxspeed", ""))
+    try:
+        lanes = int(tags.get("lanes", "")) if tags.get("lanes", "") else None
+    except ValueError:
+        lanes = None
+    slow = speed <= 25 * 1.61  # False for NaN, as in Java
+    default = 2 if ((lanes is not None and lanes <= 3 and slow) or (lanes is None and slow)) else 3
+    if hw in ("unclassified", "tertiary", "tertiary_link"):
+        if lanes is not None and lanes <= 3 and math.isnan(speed):
+            default = 2
+        return (2 if fwd_lane else default), (2 if bwd_lane else default)
+    return (default if fwd_lane else 4), (default if bwd_lane else 4)
+
+
+def evaluate_lts(tags: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Vector form of :func:`way_lts` over a tag table: (forward int8[w], backward int8[w]); 0 = unlabelled."""
+    cf, cb, _ = evaluate_ways(tags, "car")
+    cols = list(tags.columns)
+    key = tags.assign(_cf=cf, _cb=cb)
+    codes = key.groupby(cols + ["_cf", "_cb"], sort=True, dropna=False).ngroup().to_numpy()
+    n = int(codes.max()) + 1 if len(codes) else 0
+    first = np.full(n, -1, np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    fw = np.zeros(n, np.int8)
+    bw = np.zeros(n, np.int8)
+    for i, j in enumerate(first):
+        d = {k: ("" if v is None else str(v)) for k, v in tags.iloc[j].to_dict().items()}
+        fw[i], bw[i] = way_lts(d, bool(cf[j]), bool(cb[j]))
+    return fw[codes], bw[codes]

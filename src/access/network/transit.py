@@ -1,4 +1,5 @@
-"""Transit timetable (RAPTOR arrays), its links to the walk graph, and walk+transit travel-time matrices.
+"""Transit timetable (RAPTOR arrays) and its links to the walk graph (the data; queries are in
+:mod:`access.routing.transit`).
 
 :class:`Timetable` keeps every service of the feeds with the days it runs, so one build answers queries on any
 date: :meth:`Timetable.for_date` selects the trips running that day (and the previous day's trips still running
@@ -20,33 +21,26 @@ midnight, a difference of one hour on those two nights only.
 from __future__ import annotations
 
 import datetime as _dt
+from collections import OrderedDict
 import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from numba import njit, prange
+from numba import njit
 
+from .._units import EARTH_RADIUS_M, haversine_m
 from .._errors import AccessWarning, GTFSError, NetworkError, ValidationError
-from ..core import raptor as _rp
-from ..core.dijkstra import INF, _search, transpose_csr
-from ..core.dijkstra import csr_from_triples as _csr
+from ..core.walk import walk_points
 from ..io import gtfs as _gtfs
 
-__all__ = ["Timetable", "DayTimetable", "transit_travel_times", "transit_columns_to", "transit_access",
-           "BOARD_SLACK_S"]
+__all__ = ["Timetable", "DayTimetable"]
 
-BOARD_SLACK_S = 60
 DAY_S = 86400
+#: dates whose RAPTOR layout a timetable keeps (least recently used first out)
+DAY_CACHE_SIZE = 4
 NEXT_DAY_HORIZON_S = 12 * 3600  # next-day trips starting before 12:00 are included (late-evening queries)
-EGRESS_WALK_LIMIT_M = 2000.0  # as R5 (TransitLayer.WALK_DISTANCE_LIMIT_METERS): egress walks are at most 2 km
-
-
-def _n_chunks():
-    import numba
-
-    return 4 * int(numba.get_num_threads())
 
 
 class DayTimetable(NamedTuple):
@@ -149,85 +143,6 @@ def _fill_times(order, sub_of, sub_first, sub_ntrips, sub_time_off, trip_pattern
             t_dep[base + rank * ns + i] = st_dep[o + i] + shift[q]
 
 
-@njit(cache=True, parallel=True)
-def _walk_points(first_out, head, weight, seed_node, seed_cost, tnode_off, tnode_pt, tnode_cost, n_pts, max_s,
-                 nthreads):
-    """Bounded walks from each source (row of seeds) to points reached from nodes: int32[k, n_pts] (INF)."""
-    n = first_out.shape[0] - 1
-    m = head.shape[0]
-    k = seed_node.shape[0]
-    out = np.full((k, n_pts), INF, dtype=np.int32)
-    nth = max(1, min(nthreads, k))
-    for t in prange(nth):
-        dist = np.full(n, INF, dtype=np.int32)
-        heap = np.empty(m + seed_node.shape[1] + 1, dtype=np.int64)
-        touched = np.empty(n, dtype=np.int32)
-        for i in range(t, k, nth):
-            nt = _search(first_out, head, weight, seed_node[i], seed_cost[i], max_s, dist, heap, touched)
-            for j in range(nt):
-                v = touched[j]
-                dv = dist[v]
-                for e in range(tnode_off[v], tnode_off[v + 1]):
-                    c = dv + tnode_cost[e]
-                    p = tnode_pt[e]
-                    if c <= max_s and c < out[i, p]:
-                        out[i, p] = c
-                dist[v] = INF
-    return out
-
-
-def _node_to_points(n_nodes, node, cost):
-    """CSR node -> (point, seconds) from per-point (node[k, 2], cost[k, 2]) with -1 for absent."""
-    k, s = node.shape
-    pt = np.repeat(np.arange(k, dtype=np.int32), s)
-    nd = node.reshape(-1)
-    cs = cost.reshape(-1)
-    ok = (nd >= 0) & (cs >= 0)
-    pt, nd, cs = pt[ok], nd[ok], cs[ok]
-    order = np.argsort(nd, kind="stable")
-    off = np.zeros(n_nodes + 1, dtype=np.int64)
-    np.add.at(off, nd + 1, 1)
-    return np.cumsum(off), pt[order].astype(np.int32), cs[order].astype(np.int32)
-
-
-def walk_points(first_out, head, weight, src_node, src_cost, tgt_node, tgt_cost, max_s, *, max_cells=2**25):
-    """Sparse walking seconds from sources to targets within ``max_s``: (src, tgt, seconds) int arrays.
-
-    ``src_node/src_cost`` [k, 2]: seeds of the sources (node reachable from the source, seconds);
-    ``tgt_node/tgt_cost`` [j, 2]: nodes from which each target is reached and the seconds from them.
-    Sources are processed in chunks so that at most ``max_cells`` dense cells exist at once.
-    """
-    import numba
-
-    n_nodes = first_out.shape[0] - 1
-    toff, tpt, tcost = _node_to_points(n_nodes, np.asarray(tgt_node), np.asarray(tgt_cost))
-    k = src_node.shape[0]
-    j = tgt_node.shape[0]
-    rows, cols, vals = [], [], []
-    chunk = max(1, min(k, max_cells // max(j, 1)))
-    sn = np.ascontiguousarray(src_node, dtype=np.int32)
-    sc = np.ascontiguousarray(src_cost, dtype=np.int32)
-    for a in range(0, k, chunk):
-        d = _walk_points(first_out, head, weight, sn[a:a + chunk], sc[a:a + chunk], toff, tpt, tcost, j,
-                         np.int32(max_s), 2 * int(numba.get_num_threads()))
-        r, c = np.nonzero(d != INF)
-        rows.append(r + a)
-        cols.append(c)
-        vals.append(d[r, c])
-    if not rows:
-        return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int32),)
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals).astype(np.int32)
-
-
-
-
-def _haversine_m(lon1, lat1, lon2, lat2):
-    r = 6371008.8
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    return 2 * r * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 def _ustr(values) -> np.ndarray:
     v = np.asarray([str(x) for x in values], dtype=str)
     if v.dtype.itemsize == 0:
@@ -268,13 +183,169 @@ class Timetable:
             raise NetworkError(f"transit component lacks arrays {missing}; rebuild the network bundle")
         self.arrays = arrays
         self.meta = dict(meta)
-        self._day_cache: dict = {}
+        self._day_cache: OrderedDict[_dt.date, DayTimetable] = OrderedDict()
+        self._stop_index: pd.Index | None = None
 
-    def __getattr__(self, name):
-        arrays = self.__dict__.get("arrays")
-        if arrays is not None and name in arrays:
-            return arrays[name]
-        raise AttributeError(name)
+    # the arrays, one property each (no __getattr__: typed and discoverable)
+    @property
+    def stop_id(self) -> np.ndarray:
+        """Array ``stop_id`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_id"]
+
+    @property
+    def stop_name(self) -> np.ndarray:
+        """Array ``stop_name`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_name"]
+
+    @property
+    def stop_lon(self) -> np.ndarray:
+        """Array ``stop_lon`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_lon"]
+
+    @property
+    def stop_lat(self) -> np.ndarray:
+        """Array ``stop_lat`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_lat"]
+
+    @property
+    def stop_parent(self) -> np.ndarray:
+        """Array ``stop_parent`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_parent"]
+
+    @property
+    def stop_used(self) -> np.ndarray:
+        """Array ``stop_used`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_used"]
+
+    @property
+    def stop_access_node(self) -> np.ndarray:
+        """Array ``stop_access_node`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_access_node"]
+
+    @property
+    def stop_access_cost_s(self) -> np.ndarray:
+        """Array ``stop_access_cost_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_access_cost_s"]
+
+    @property
+    def stop_egress_node(self) -> np.ndarray:
+        """Array ``stop_egress_node`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_egress_node"]
+
+    @property
+    def stop_egress_cost_s(self) -> np.ndarray:
+        """Array ``stop_egress_cost_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_egress_cost_s"]
+
+    @property
+    def route_id(self) -> np.ndarray:
+        """Array ``route_id`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["route_id"]
+
+    @property
+    def route_short_name(self) -> np.ndarray:
+        """Array ``route_short_name`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["route_short_name"]
+
+    @property
+    def route_long_name(self) -> np.ndarray:
+        """Array ``route_long_name`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["route_long_name"]
+
+    @property
+    def route_type(self) -> np.ndarray:
+        """Array ``route_type`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["route_type"]
+
+    @property
+    def trip_id(self) -> np.ndarray:
+        """Array ``trip_id`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_id"]
+
+    @property
+    def trip_route(self) -> np.ndarray:
+        """Array ``trip_route`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_route"]
+
+    @property
+    def trip_service(self) -> np.ndarray:
+        """Array ``trip_service`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_service"]
+
+    @property
+    def trip_pattern(self) -> np.ndarray:
+        """Array ``trip_pattern`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_pattern"]
+
+    @property
+    def trip_time_off(self) -> np.ndarray:
+        """Array ``trip_time_off`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_time_off"]
+
+    @property
+    def st_arr_s(self) -> np.ndarray:
+        """Array ``st_arr_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["st_arr_s"]
+
+    @property
+    def st_dep_s(self) -> np.ndarray:
+        """Array ``st_dep_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["st_dep_s"]
+
+    @property
+    def pattern_route(self) -> np.ndarray:
+        """Array ``pattern_route`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_route"]
+
+    @property
+    def pattern_stop_off(self) -> np.ndarray:
+        """Array ``pattern_stop_off`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_stop_off"]
+
+    @property
+    def pattern_stops(self) -> np.ndarray:
+        """Array ``pattern_stops`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_stops"]
+
+    @property
+    def pattern_board(self) -> np.ndarray:
+        """Array ``pattern_board`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_board"]
+
+    @property
+    def pattern_alight(self) -> np.ndarray:
+        """Array ``pattern_alight`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_alight"]
+
+    @property
+    def service_id(self) -> np.ndarray:
+        """Array ``service_id`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["service_id"]
+
+    @property
+    def service_active(self) -> np.ndarray:
+        """Array ``service_active`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["service_active"]
+
+    @property
+    def transfer_off(self) -> np.ndarray:
+        """Array ``transfer_off`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["transfer_off"]
+
+    @property
+    def transfer_to(self) -> np.ndarray:
+        """Array ``transfer_to`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["transfer_to"]
+
+    @property
+    def transfer_walk_s(self) -> np.ndarray:
+        """Array ``transfer_walk_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["transfer_walk_s"]
+
+    @property
+    def transfer_min_s(self) -> np.ndarray:
+        """Array ``transfer_min_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["transfer_min_s"]
 
     @property
     def n_stops(self) -> int:
@@ -549,9 +620,12 @@ class Timetable:
         """
         date = _as_date(date)
         if date in self._day_cache:
+            self._day_cache.move_to_end(date)
             return self._day_cache[date]
         day = self._build_day(date)
         self._day_cache[date] = day
+        while len(self._day_cache) > DAY_CACHE_SIZE:  # bounded: the least recently used date goes
+            self._day_cache.popitem(last=False)
         return day
 
     def _build_day(self, date: _dt.date) -> DayTimetable:
@@ -654,9 +728,9 @@ class Timetable:
 
     def stop_index(self) -> pd.Index:
         """``pd.Index`` of stop ids (position = internal stop id)."""
-        if "_stop_index" not in self.__dict__:
-            self.__dict__["_stop_index"] = pd.Index(np.asarray(self.arrays["stop_id"]).astype(object))
-        return self.__dict__["_stop_index"]
+        if self._stop_index is None:
+            self._stop_index = pd.Index(np.asarray(self.arrays["stop_id"]).astype(object))
+        return self._stop_index
 
 
 def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
@@ -667,8 +741,8 @@ def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0, np.int32)
     lat0 = np.radians(np.nanmean(lat[ui]))
-    x = np.radians(lon[ui]) * np.cos(lat0) * 6371008.8
-    y = np.radians(lat[ui]) * 6371008.8
+    x = np.radians(lon[ui]) * np.cos(lat0) * EARTH_RADIUS_M
+    y = np.radians(lat[ui]) * EARTH_RADIUS_M
     max_m = max_s * speed_kmh / 3.6
     tree = cKDTree(np.column_stack([x, y]))
     pairs = tree.query_pairs(max_m * 1.01, output_type="ndarray")
@@ -677,7 +751,7 @@ def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
         return z, z, np.zeros(0, np.int32)
     a = np.concatenate([pairs[:, 0], pairs[:, 1]])
     b = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    d = _haversine_m(lon[ui[a]], lat[ui[a]], lon[ui[b]], lat[ui[b]])
+    d = haversine_m(lon[ui[a]], lat[ui[a]], lon[ui[b]], lat[ui[b]])
     t = np.rint(d / (speed_kmh / 3.6))
     ok = t <= max_s
     return ui[a[ok]].astype(np.int64), ui[b[ok]].astype(np.int64), t[ok].astype(np.int32)
@@ -696,268 +770,3 @@ def _as_date(date) -> _dt.date:
     if isinstance(date, np.datetime64):
         return pd.Timestamp(date).date()
     raise ValidationError(f"bad date {date!r}; give a datetime.date or 'YYYY-MM-DD'")
-
-
-def local_departure(timetable: Timetable, departure) -> tuple[_dt.date, int]:
-    """(service date, seconds since local midnight) of ``departure`` in the timetable's time zone.
-
-    A naive datetime is taken as local time of the feeds; an aware one is converted.
-    """
-    if isinstance(departure, str):
-        try:
-            departure = _dt.datetime.fromisoformat(departure)
-        except ValueError:
-            raise ValidationError(f"bad `departure` {departure!r}; use YYYY-MM-DDTHH:MM") from None
-    if isinstance(departure, pd.Timestamp):
-        departure = departure.to_pydatetime()
-    if not isinstance(departure, _dt.datetime):
-        raise ValidationError(f"`departure` must be a datetime, got {type(departure).__name__}")
-    if departure.tzinfo is not None and timetable.timezone:
-        from zoneinfo import ZoneInfo
-
-        departure = departure.astimezone(ZoneInfo(timetable.timezone)).replace(tzinfo=None)
-    return departure.date(), departure.hour * 3600 + departure.minute * 60 + departure.second
-
-
-# ------------------------------------------------------------------------------------------------ matrices
-def _scaled(a, factor):
-    a = np.asarray(a)
-    if factor == 1.0:
-        return a.astype(np.int32)
-    return np.where(a >= 0, np.rint(a * factor), -1).astype(np.int32)
-
-
-def transit_travel_times(network, origin_snap, dest_snap, *, departure, window_min: int = 60, percentiles=(50,),
-                         max_time_s: int = 7200, max_walk_s: int | None = None, max_rides: int = 3,
-                         walk_speed_kmh: float = 3.6, per_minute: bool = False, progress: bool = True,
-                         batch_size: int | None = None, origin_points=None, dest_points=None):
-    """Walk + transit travel times between snapped points over a departure window (range-RAPTOR).
-
-    Parameters
-    ----------
-    network : TransportNetwork
-        With a walk graph and a timetable (``network.street("walk")``, ``network.timetable``).
-    origin_snap, dest_snap : Snap
-        Points snapped onto the walk graph timed at ``walk_speed_kmh`` (``StreetGraph.snap``; what
-        :func:`access.travel_time_matrix` does). Stop links and transfers are rescaled from the build speed.
-    departure : datetime
-        First departure minute (naive = local time of the feeds).
-    window_min : int
-        Number of departure minutes ``departure, departure + 1 min, ...``.
-    percentiles : sequence of numbers
-        Reduced with R5's nearest-rank rule (see :mod:`access.core.raptor`).
-    max_time_s : int
-        Travel times above are unreachable (``-1``).
-    max_walk_s : int, optional
-        Longest access walk, egress walk and direct walk (default ``max_time_s``). As in R5, the walk from the
-        last stop to the destination is also limited to 2 km (``EGRESS_WALK_LIMIT_M``).
-    max_rides : int
-        Most vehicles boarded.
-    walk_speed_kmh : float
-        Walking speed; walking times of the graph and transfers are rescaled from the graph's speed.
-    per_minute : bool
-        Also return the travel time at every departure minute.
-    origin_points, dest_points : access.io.places.Points, optional
-        The points themselves: pairs at the very same coordinates then take 0 s. Direct walks between points on
-        the same street segment always take the direct time along it, as in the walk matrix
-        (:func:`access.matrix.point_pair_times`).
-
-    Returns
-    -------
-    times_s : int32[n_o, n_d, n_p]
-        Seconds, ``-1`` unreachable.
-    per_minute : int32[n_o, n_d, window_min] or None
-
-    Examples
-    --------
-    >>> walk = net.street("walk")  # doctest: +SKIP
-    >>> snap = walk.snap(points.lon, points.lat)  # doctest: +SKIP
-    >>> times, _ = transit_travel_times(net, snap, snap, departure=datetime(2019, 5, 13, 14), window_min=120,
-    ...                                 percentiles=(5, 50, 95), max_time_s=7200)  # doctest: +SKIP
-    """
-    q = _query(network, origin_snap, dest_snap, departure, window_min, percentiles, max_time_s, max_walk_s,
-               max_rides, walk_speed_kmh, origin_points, dest_points)
-    n_o, n_d, n_s = q.n_o, q.n_d, q.n_s
-    eg_stops = np.unique(q.d_stop)
-    eg_slot = np.full(n_s, -1, np.int32)
-    eg_slot[eg_stops] = np.arange(len(eg_stops), dtype=np.int32)
-    d_slot = eg_slot[q.d_stop].astype(np.int32)
-    times = np.empty((n_o, n_d, len(q.pct_idx)), np.int32)
-    pm = np.empty((n_o, n_d, int(window_min)), np.int32) if per_minute else None
-    if batch_size is None:
-        batch_size = max(64, min(512, -(-n_o // 20)))
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=n_o, desc="transit matrix", unit="origin", disable=not progress)
-    tgt_n = np.concatenate([q.s_en, q.d_en])
-    tgt_c = np.concatenate([q.s_ec, q.d_ec])
-    args = q.day.kernel_args()
-    p_i, p_j, p_s = q.pairs
-    for a in range(0, n_o, batch_size):
-        b = min(n_o, a + batch_size)
-        r, c, v = walk_points(q.fo, q.he, q.w, q.o_an[a:b], q.o_ac[a:b], tgt_n, tgt_c, q.max_walk_s)
-        is_stop = c < n_s
-        acc_off, acc_stop, acc_s = _csr(r[is_stop], c[is_stop], v[is_stop], b - a)
-        sel = (p_i >= a) & (p_i < b)
-        dir_off, dir_dest, dir_s = _csr(np.concatenate([r[~is_stop], p_i[sel] - a]),
-                                        np.concatenate([c[~is_stop] - n_s, p_j[sel]]),
-                                        np.concatenate([v[~is_stop], p_s[sel]]), b - a)
-        ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off, d_slot,
-                                          q.d_s, q.dep_times, int(max_rides), q.max_time_s, BOARD_SLACK_S, q.pct_idx,
-                                          *args, q.x_off, q.x_to, q.x_s, _n_chunks(), bool(per_minute))
-        times[a:b] = ti
-        if per_minute:
-            pm[a:b] = pmi
-        bar.update(b - a)
-    bar.close()
-    return times, pm
-
-
-class _Query(NamedTuple):
-    """What a transit matrix query needs, shared by the forward and the backward searches."""
-
-    day: DayTimetable
-    dep_times: np.ndarray  # int32[window_min]
-    pct_idx: np.ndarray  # int64[n_p]
-    max_time_s: int
-    max_walk_s: int
-    fo: np.ndarray  # walk graph at walk_speed_kmh (CSR)
-    he: np.ndarray
-    w: np.ndarray
-    o_an: np.ndarray
-    o_ac: np.ndarray
-    d_en: np.ndarray
-    d_ec: np.ndarray
-    s_en: np.ndarray  # stops as targets of walks (from the graph onto the stop)
-    s_ec: np.ndarray
-    x_off: np.ndarray  # footpaths
-    x_to: np.ndarray
-    x_s: np.ndarray
-    d_off: np.ndarray  # egress: CSR by destination of (stop, walking seconds), by increasing seconds
-    d_stop: np.ndarray
-    d_s: np.ndarray
-    rev: tuple  # the reversed walk graph (first_out, head, weight)
-    pairs: tuple  # (origin, destination, seconds) of access.matrix.point_pair_times
-    n_o: int
-    n_d: int
-    n_s: int
-
-
-def _walk_at(walk, walk_speed_kmh):
-    """The walk graph timed at ``walk_speed_kmh`` (:func:`access.matrix.graph_at_speed`, what the matrices snap
-    on) and the factor on times of the build speed (for the stop links and footpaths)."""
-    from ..matrix import graph_at_speed
-
-    f = float(walk.meta.get("speed_kmh") or 3.6) / float(walk_speed_kmh)
-    return graph_at_speed(walk, walk_speed_kmh), f
-
-
-def _query(network, origin_snap, dest_snap, departure, window_min, percentiles, max_time_s, max_walk_s, max_rides,
-           walk_speed_kmh, origin_points, dest_points) -> _Query:
-    """Validate a transit query and prepare its walks: egress walks, footpaths, same-segment pairs, day layout."""
-    tt = network.timetable
-    if tt is None:
-        raise NetworkError("the network has no transit timetable; build it with GTFS feeds (`gtfs=[...]`)")
-    walk = network.street("walk")
-    if window_min < 1:
-        raise ValidationError(f"`window_min` must be >= 1, got {window_min}")
-    if max_rides < 0:
-        raise ValidationError(f"`max_rides` must be >= 0, got {max_rides}")
-    if walk_speed_kmh <= 0:
-        raise ValidationError(f"`walk_speed_kmh` must be > 0, got {walk_speed_kmh}")
-    pcts = [float(p) for p in percentiles]
-    for p in pcts:
-        if not 0 <= p <= 100:
-            raise ValidationError(f"percentile {p} out of [0, 100]")
-    max_time_s = int(max_time_s)
-    max_walk_s = int(max_time_s if max_walk_s is None else min(int(max_walk_s), max_time_s))
-    date, t0 = local_departure(tt, departure)
-    day = tt.for_date(date)
-    dep_times = (t0 + 60 * np.arange(int(window_min))).astype(np.int32)
-
-    g, f = _walk_at(walk, walk_speed_kmh)
-    fo, he, w = g.first_out, g.head, np.asarray(g.travel_time_s, np.int32)
-    # the points were snapped on the walk graph at walk_speed_kmh (what access.matrix does): costs used as given
-    o_an, o_ac = np.asarray(origin_snap.access_node), np.asarray(origin_snap.access_cost_s, np.int32)
-    d_en, d_ec = np.asarray(dest_snap.egress_node), np.asarray(dest_snap.egress_cost_s, np.int32)
-    s_an, s_ac = np.asarray(tt.arrays["stop_access_node"]), _scaled(tt.arrays["stop_access_cost_s"], f)
-    s_en, s_ec = np.asarray(tt.arrays["stop_egress_node"]), _scaled(tt.arrays["stop_egress_cost_s"], f)
-    n_d = d_en.shape[0]
-    x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh)
-
-    # egress: stop -> destination walks (reverse searches from destinations; the transposed graph is cached on it)
-    rf, rh, rw = g.csr(reverse=True)
-    max_egress_s = min(max_walk_s, int(round(EGRESS_WALK_LIMIT_M / (walk_speed_kmh / 3.6))))
-    dr, sc_, dv = walk_points(rf, rh, rw, d_en, d_ec, s_an, s_ac, max_egress_s)
-    o_ = np.lexsort((sc_, dv, dr))  # by destination, then walk seconds
-    d_off = np.zeros(n_d + 1, np.int64)
-    np.add.at(d_off, dr + 1, 1)
-    d_off = np.cumsum(d_off)
-    pct_idx = _rp.percentile_index(pcts, int(window_min)) if pcts else np.zeros(0, np.int64)
-    # direct walks the node search cannot see: the same street segment, the same place (as the walk matrix)
-    from ..matrix import point_pair_times
-
-    pairs = point_pair_times(g, origin_snap, dest_snap, max_walk_s, origin_points, dest_points)
-    return _Query(day, dep_times, pct_idx, max_time_s, max_walk_s, fo, he, w, o_an, o_ac, d_en, d_ec, s_en, s_ec,
-                  x_off, x_to, x_s, d_off, sc_[o_].astype(np.int32), dv[o_].astype(np.int32), (rf, rh, rw), pairs,
-                  o_an.shape[0], n_d, tt.n_stops)
-
-
-def transit_access(network, origin_snap, *, max_walk_s: int, walk_speed_kmh: float = 3.6):
-    """Walks from the origins to the stops within ``max_walk_s``, by stop: ``(off, origin, seconds)`` CSR.
-
-    What :func:`transit_columns_to` needs from the origins; independent of the destinations and the departure, so
-    a caller adding destinations one at a time can compute it once and pass it as ``access``.
-    """
-    tt = network.timetable
-    g, f = _walk_at(network.street("walk"), walk_speed_kmh)
-    s_en, s_ec = np.asarray(tt.arrays["stop_egress_node"]), _scaled(tt.arrays["stop_egress_cost_s"], f)
-    r, c, v = walk_points(g.first_out, g.head, np.asarray(g.travel_time_s, np.int32),
-                          np.asarray(origin_snap.access_node), np.asarray(origin_snap.access_cost_s, np.int32), s_en,
-                          s_ec, int(max_walk_s))
-    return _csr(c, r, v, tt.n_stops)
-
-
-def transit_columns_to(network, origin_snap, dest_snap, *, departure, window_min: int = 60, percentiles=(50,),
-                       max_time_s: int = 7200, max_walk_s: int | None = None, max_rides: int = 3,
-                       walk_speed_kmh: float = 3.6, per_minute: bool = False, origin_points=None, dest_points=None,
-                       access=None):
-    """:func:`transit_travel_times` computed by destination: one backward range-RAPTOR per destination.
-
-    Same arguments and the same ``(times, per_minute)`` arrays, element for element (see
-    :func:`access.core.raptor.backward_range_raptor_columns`); the cost grows with the destinations and the service
-    around them, not with the origins (beyond their access walks), which suits adding one venue to many cells.
-    Destinations are searched in parallel.
-
-    Parameters
-    ----------
-    access : tuple, optional
-        :func:`transit_access` of these origins at this ``max_walk_s`` (as bounded here: at most ``max_time_s``) and
-        ``walk_speed_kmh``, when already known; computed otherwise.
-
-    Examples
-    --------
-    >>> times, _ = transit_columns_to(net, cells_snap, venue_snap, departure=datetime(2019, 5, 13, 14),
-    ...                               window_min=10, percentiles=(50,), max_time_s=3600)  # doctest: +SKIP
-    """
-    import numba
-
-    q = _query(network, origin_snap, dest_snap, departure, window_min, percentiles, max_time_s, max_walk_s,
-               max_rides, walk_speed_kmh, origin_points, dest_points)
-    if access is None:
-        access = transit_access(network, origin_snap, max_walk_s=q.max_walk_s, walk_speed_kmh=walk_speed_kmh)
-    sa_off, sa_org, sa_s = access
-    # direct walks, by destination: reverse searches from the destinations (the same sums as the forward ones)
-    rf, rh, rw = q.rev
-    dr, do_, dv = walk_points(rf, rh, rw, q.d_en, q.d_ec, q.o_an, q.o_ac, q.max_walk_s)
-    p_i, p_j, p_s = q.pairs
-    dd_off, dd_org, dd_s = _csr(np.concatenate([dr, p_j]), np.concatenate([do_, p_i]), np.concatenate([dv, p_s]),
-                                q.n_d)
-    xt_off, xt_from, xt_s, _ = transpose_csr(q.x_off, q.x_to, q.x_s)
-    d = q.day
-    times, pm = _rp.backward_range_raptor_columns(
-        sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, q.d_off, q.d_stop, q.d_s, q.dep_times, int(max_rides),
-        q.max_time_s, BOARD_SLACK_S, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
-        d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from, xt_s, q.n_o,
-        int(numba.get_num_threads()), bool(per_minute))
-    return times, (pm if per_minute else None)

@@ -31,7 +31,9 @@ from .._errors import NetworkError, ScenarioError, ValidationError
 from ..core import dijkstra as dj
 from ..core import incremental as inc
 from ..io.places import Points, read_points
-from ..matrix import STREET_MODES, apply_point_pairs, graph_at_speed, point_pair_times, travel_time_matrix
+from ..matrix import travel_time_matrix
+from ..options import STREET_MODES, StreetOptions, TransitOptions
+from ..routing.street import apply_point_pairs, graph_at_speed, point_pair_times
 from ..network.street import DEFAULT_MAX_SNAP_M
 from ._venues import normalise_venues
 
@@ -74,7 +76,7 @@ def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, 
         if cells is None:
             raise ValidationError("transit venue columns need `cells` (Points) and the `transit` settings")
         return _transit_columns(network, cells, lon, lat, max_time_s, walk_speed_kmh, max_snap_m, allow_unsnapped,
-                                cache, **(transit or {}))
+                                cache, **_transit_kwargs(transit))
     g = _street_graph(network, mode, walk_speed_kmh, bike_speed_kmh)
     vs = _snap_points(g, lon, lat, max_snap_m, mode, allow_unsnapped)
     f, h, w = g.csr(reverse=True)
@@ -99,18 +101,30 @@ def _snap_points(g, lon, lat, max_snap_m, mode, allow_unsnapped):
     return vs
 
 
+def _transit_kwargs(transit: TransitOptions | dict | None) -> dict:
+    """A state's transit settings as keywords: a :class:`TransitOptions`, or a dict of its fields (shortcuts)."""
+    if transit is None:
+        return {}
+    if isinstance(transit, TransitOptions):
+        return {"transit": transit}
+    return dict(transit)
+
+
 def _transit_columns(network, cells: Points, lon, lat, max_time_s, walk_speed_kmh, max_snap_m, allow_unsnapped,
-                     cache, *, departure=None, window_min: int = 60, percentiles=(50,), max_walk_min=None,
-                     max_rides: int = 3, per_minute: bool = False, chunk_size=None) -> np.ndarray:
+                     cache, *, transit: TransitOptions | None = None, departure=None, window_min: int | None = None,
+                     percentiles=None, max_walk_min=None, max_rides: int | None = None, per_minute: bool = False,
+                     chunk_size=None, search=None) -> np.ndarray:
     """:func:`venue_columns` for transit: the settings and defaults of :func:`access.travel_time_matrix`, the cells
     and points snapped as it does, then one backward range-RAPTOR per point (first percentile). ``per_minute`` and
     ``chunk_size`` (matrix settings) do not change a column."""
-    from ..matrix import transit_settings
-    from ..network.transit import transit_access, transit_columns_to
+    from ..matrix import transit_options
+    from ..routing.transit import transit_access, transit_columns_to
 
-    departure, ps = transit_settings(network, departure, window_min, max_rides, percentiles)
+    to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
+                         max_walk_min=max_walk_min, max_rides=max_rides)
+    to = to.replace(percentiles=to.percentiles[:1])
     max_time_s = int(max_time_s)
-    max_walk_s = min(max_time_s, max_time_s if max_walk_min is None else int(round(max_walk_min * 60)))
+    max_walk_s = to.max_walk_s(max_time_s)
     walk = network.street("walk")
     g = graph_at_speed(walk, walk_speed_kmh)
     key = ("transit_access", max_walk_s, float(walk_speed_kmh), float(max_snap_m))
@@ -124,10 +138,8 @@ def _transit_columns(network, cells: Points, lon, lat, max_time_s, walk_speed_km
             cache[key] = (network.timetable, walk, cells, c_snap, acc)
     vs = _snap_points(g, lon, lat, max_snap_m, "walk", allow_unsnapped)
     pts = Points(np.arange(len(lon)), lon, lat, None, "venues")
-    times, _ = transit_columns_to(network, c_snap, vs, departure=departure, window_min=int(window_min),
-                                  percentiles=ps[:1], max_time_s=max_time_s, max_walk_s=max_walk_s,
-                                  max_rides=int(max_rides), walk_speed_kmh=walk_speed_kmh, origin_points=cells,
-                                  dest_points=pts, access=acc)
+    times, _ = transit_columns_to(network, c_snap, vs, options=to, street=StreetOptions(walk_speed_kmh=walk_speed_kmh),
+                                  max_time_s=max_time_s, origin_points=cells, dest_points=pts, access=acc)
     return np.asfortranarray(times[:, :, 0])
 
 

@@ -28,7 +28,7 @@ CLASS_COLOURS = {
     "cultural fragility": "#fd8d3c",
     "social fragility": "#fecc5c",
     "no particular stake": "#c7e9c0",
-    "insufficient data": "#bdbdbd",
+    "no data": "#bdbdbd",
 }
 CATEGORY_COLOURS = ["#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3", "#b2df8a"]
 #: the click layer's grid: about 150 m (0.0015 degree of latitude), at most 300 x 300

@@ -312,10 +312,13 @@ class Engine:
             from ..indicators.typology import load_typology_config
 
             cfg = load_typology_config(self.typology_config)
-            pats = [k for sec in ("supply", "access", "social") for k in cfg.get(sec, {})]
+            pats = [k for sec in ("supply", "access", "social") for k in cfg.get(sec, {}).get("weights", {})]
+            # the typology derives a share beyond T from the share within T: keep those too
+            pats += [p.replace("_share_beyond_", "_share_within_") for p in pats if "_share_beyond_" in p]
+            region = [cfg["region"]["population_column"], cfg["region"]["in_region_column"]]
             areas = pd.DataFrame(self.data.areas.drop(columns=self.data.areas.geometry.name))
-            keep = ["id", *[c for c in areas.columns if c != "id" and pd.api.types.is_numeric_dtype(areas[c])
-                            and any(fnmatch.fnmatchcase(c, p) for p in pats)]]
+            keep = ["id", *[c for c in areas.columns if c != "id" and (c in region or (
+                pd.api.types.is_numeric_dtype(areas[c]) and any(fnmatch.fnmatchcase(c, p) for p in pats)))]]
             self._ty_table = areas[keep].copy()
             self._ty_patterns = pats
         return self._ty_table
@@ -352,7 +355,7 @@ class Engine:
                           after_t.assign(**{key: after_t["id"].astype(str) + "\x00after"})], ignore_index=True)
         ty = typology(both.drop(columns=["id"]), config=self.typology_config,
                       priority_areas=[f"{a}\x00{s}" for a in self.priority_areas for s in ("before", "after")],
-                      area_id=key)
+                      area_id=key, stability=False)  # the classes only: a click needs no stability check
         cls = ty["class"].astype(str).to_numpy(dtype=object)
         return cls[:n], cls[n:]
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._errors import InputFileError, ValidationError
+from .._errors import InputFileError, ValidationError
 
 #: what a source is; each kind has one loader (``access.io.sources`` / ``access.io.osm_venues``)
 SOURCE_KINDS = ("osm", "gtfs", "filosofi", "basilic", "bpe", "epci")
@@ -389,7 +389,7 @@ class Recipe:
         if self.typology is None:
             return None
         if self.typology.startswith("embedded:"):
-            from ._data import data_path
+            from .._data import data_path
 
             return data_path(self.typology.removeprefix("embedded:"))
         p = Path(self.typology)

@@ -389,7 +389,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
     -------
     FetchReport
     """
-    from ..recipe import Recipe
+    from .recipe import Recipe
 
     if not isinstance(recipe, Recipe):
         recipe = Recipe.from_file(recipe)

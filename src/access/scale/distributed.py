@@ -30,7 +30,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ._errors import AccessError, ValidationError
+from .._errors import AccessError, ValidationError
 from .chunked import (
     ChunkedResult,
     Indicators,
@@ -53,7 +53,7 @@ _WORKER_STATE: dict = {}
 
 
 def _worker_graph(bundle_path: str, job: MatrixJob):
-    from .network.bundle import TransportNetwork
+    from ..network.bundle import TransportNetwork
 
     st = _WORKER_STATE.get(bundle_path)
     if st is None:
@@ -194,7 +194,7 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
         return chunked_travel_time_matrix(network, origins, destinations, out, progress=progress, **common, **opts)
     if sum(x is not None for x in (workers, scheduler, client)) > 1:
         raise ValidationError("give only one of `workers` (a local cluster), `scheduler` (an address) or `client`")
-    from .network.bundle import TransportNetwork
+    from ..network.bundle import TransportNetwork
 
     t0 = time.perf_counter()
     out = Path(out)

@@ -240,7 +240,7 @@ def _filter_categories(gdf, categories, where, bbox=None):
         gdf = gdf[_bbox_mask(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), bbox)].reset_index(drop=True)
     if categories is None:
         return gdf
-    from ..recipe import VENUE_CATEGORIES
+    from .recipe import VENUE_CATEGORIES
 
     bad = [c for c in categories if c not in VENUE_CATEGORIES]
     if bad:
@@ -691,7 +691,7 @@ def combine_venues(primary, *fallbacks, dedup_m: float = 150.0, names=None):
         missing = [c for c in VENUE_COLUMNS if c not in f.columns]
         if missing:
             raise ValidationError(f"combine_venues: venues {nm!r} lack column(s) {missing}; use the loaders of "
-                                  "access.io.sources / access.io.osm_venues")
+                                  "access.region.sources / access.region.osm_venues")
         if f.crs is None or f.crs.to_epsg() != 4326:
             raise ValidationError(f"combine_venues: venues {nm!r} must be in EPSG:4326, got {f.crs}")
     allpts = pd.concat([f.geometry for f in frames if len(f)]) if any(len(f) for f in frames) else None

@@ -50,8 +50,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ._errors import FetchError, InputFileError, ValidationError
-from ._io_util import atomic_path, sha256_file
+from .._errors import FetchError, InputFileError, ValidationError
+from .._io_util import atomic_path, sha256_file
 
 __all__ = ["run", "RunResult", "PIPELINE_VERSION", "STEPS"]
 
@@ -63,12 +63,14 @@ STEPS = ("sources", "network", "inputs", "matrix", "indicators", "areas", "repor
 GRAVITY_HALF_LIFE_MIN = 15.0
 #: 2SFCA catchment (binary decay), minutes
 FCA_CUTOFF_MIN = 30.0
+#: transit horizon of the times to the nearest venue (at least the recipe's max_time_min); streets are uncapped
+TRANSIT_NEAREST_MAX_MIN = 120.0
 #: origins per matrix chunk (street modes / transit)
 CHUNK_ORIGINS = {"walk": 4000, "bike": 4000, "car": 4000, "transit": 1000}
 #: venue sources, in order of preference for each category
 VENUE_SOURCE_ORDER = ("basilic", "bpe", "osm")
 
-_log = logging.getLogger("access.pipeline")
+_log = logging.getLogger("access.region.pipeline")
 
 
 @dataclass
@@ -107,11 +109,10 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-_CODE_FP: dict = {}
 #: the package's modules each step's result depends on (besides this module), for the code fingerprint
 STEP_CODE = {
-    "inputs": ("io", "recipe.py", "_data.py", "_io_util.py"),
-    "matrix": ("core", "network", "matrix.py", "io/places.py", "io/gtfs.py", "io/osm.py"),
+    "inputs": ("io", "region", "_data.py", "_io_util.py"),
+    "matrix": ("core", "network", "routing", "scale", "matrix.py", "options.py", "_validate.py", "io"),
     "indicators": ("indicators",),
     "areas": ("indicators",),
     "report": ("report",),
@@ -119,24 +120,14 @@ STEP_CODE = {
 
 
 def code_fingerprint(step: str | None = None) -> str:
-    """Hash of the package version and of the Python sources a step depends on (:data:`STEP_CODE`; the whole
-    package for ``None``), so that a cached step is recomputed after a change of the code behind it."""
-    group = step.split("_")[0] if step else None
-    if group not in _CODE_FP:
-        from . import __version__
+    """Hash of the package version, of the Python sources a step depends on (:data:`STEP_CODE`; the whole
+    package for ``None``) and of the embedded data files, so that a cached step is recomputed after a change of the
+    code or tables behind it (:func:`access._fingerprint.code_fingerprint`)."""
+    from .._fingerprint import code_fingerprint as _fp
 
-        root = Path(__file__).resolve().parent
-        parts = STEP_CODE.get(group, ("",)) if group is not None else ("",)
-        files = {Path(__file__).resolve()}
-        for part in parts:
-            p = root / part
-            files |= set(p.rglob("*.py")) if p.is_dir() else ({p} if p.exists() else set())
-        h = hashlib.sha256(__version__.encode())
-        for p in sorted(files):
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-        _CODE_FP[group] = h.hexdigest()[:16]
-    return _CODE_FP[group]
+    group = step.split("_")[0] if step else None
+    parts = STEP_CODE.get(group, ("",)) if group is not None else ("",)
+    return _fp(("region/pipeline.py", *parts))
 
 
 class _State:
@@ -230,7 +221,7 @@ class _Sources:
 
 def _resolve_sources(recipe, cache_dir: Path, *, fetch: bool, progress: bool, log, state: _State,
                      fetch_options: dict | None = None) -> _Sources:
-    from .io.fetch import fetch_recipe, recipe_osm_path
+    from .fetch import fetch_recipe, recipe_osm_path
 
     enabled = recipe.enabled_sources()
     if not recipe.enabled_sources("osm"):
@@ -272,7 +263,7 @@ def _taxonomy_path(recipe):
     if not p.is_absolute():
         p = (recipe.path.parent if recipe.path is not None else Path.cwd()) / p
     if not p.exists():
-        from ._data import data_path
+        from .._data import data_path
 
         try:
             p = data_path(recipe.taxonomy)
@@ -287,8 +278,8 @@ def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info):
     tags) that has at least one venue of that category. Adds a ``source`` column."""
     import geopandas as gpd
 
-    from .io.osm_venues import read_osm_venues
-    from .io.sources import read_basilic, read_bpe
+    from .osm_venues import read_osm_venues
+    from .sources import read_basilic, read_bpe
 
     tax = _taxonomy_path(recipe)
     cats = list(recipe.categories)
@@ -325,7 +316,7 @@ def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info):
 
 
 def _load_inputs(recipe, src: _Sources, work: Path, log) -> None:
-    from .io.sources import read_epci, read_filosofi
+    from .sources import read_epci, read_filosofi
 
     fil = recipe.enabled_sources("filosofi")
     if not fil:
@@ -354,14 +345,14 @@ def _load_inputs(recipe, src: _Sources, work: Path, log) -> None:
 
 # ---------------------------------------------------------------------------------------------- step: matrices
 def _points(gdf, name: str):
-    from .io.places import Points
+    from ..io.places import Points
 
     return Points(ids=gdf["id"].astype(str).to_numpy(dtype=object), lon=gdf.geometry.x.to_numpy(np.float64),
                   lat=gdf.geometry.y.to_numpy(np.float64), frame=gdf, name=name)
 
 
 def _slice(p, a: int, b: int):
-    from .io.places import Points
+    from ..io.places import Points
 
     return Points(ids=p.ids[a:b], lon=p.lon[a:b], lat=p.lat[a:b], frame=p.frame.iloc[a:b], name=p.name)
 
@@ -371,21 +362,18 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                       progress: bool = True) -> int:
     """Compute ``origins x destinations`` travel times by chunks of origins and stream the reachable pairs to a long
     Parquet file (``from_id, to_id, travel_time...`` minutes). Returns the number of pairs written."""
-    import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    from .matrix import travel_time_matrix
+    from ..matrix import LongTableWriter, travel_time_matrix
 
     n_o = len(origins)
     size = int(chunk_origins or CHUNK_ORIGINS.get(mode, 2000))
     kw = {}
     if mode == "transit":
         kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles))
-    n_pairs = 0
-    with atomic_path(path, suffix=".parquet") as tmp:
-        writer = None
-        bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
-        try:
+    bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
+    try:
+        with LongTableWriter(path, settings=dict(mode=mode, max_time_min=max_time_min, **kw)) as w:
             for a in range(0, n_o, size):
                 b = min(n_o, a + size)
                 with warnings.catch_warnings():
@@ -393,34 +381,11 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                         warnings.simplefilter("ignore")
                     ttm = travel_time_matrix(network, _slice(origins, a, b), destinations, mode=mode,
                                              max_time_min=max_time_min, progress=False, **kw)
-                table = _long_table(ttm)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-                n_pairs += table.num_rows
+                w.write(ttm.to_arrow())
                 bar.update(b - a)
-        finally:
-            bar.close()
-            if writer is not None:
-                writer.close()
-    return n_pairs
-
-
-def _long_table(ttm):
-    """The reachable pairs of a :class:`~access.matrix.TravelTimeMatrix` as an Arrow table (ids dictionary-encoded,
-    minutes float64, NaN for a percentile that is unreachable while another is not), without the dense frame."""
-    import pyarrow as pa
-
-    t = ttm.times_s
-    i, j = np.nonzero((t >= 0).any(axis=2))
-    cols = {"from_id": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)),
-                                                      pa.array(ttm.from_ids.astype(str), pa.string())),
-            "to_id": pa.DictionaryArray.from_arrays(pa.array(j.astype(np.int32)),
-                                                    pa.array(ttm.to_ids.astype(str), pa.string()))}
-    for k, c in enumerate(ttm.time_columns):
-        v = t[i, j, k]
-        cols[c] = pa.array(np.where(v >= 0, v / 60.0, np.nan), pa.float64())
-    return pa.table(cols)
+    finally:
+        bar.close()
+    return w.n_rows
 
 
 def _cost_column(mode: str, percentiles) -> str:
@@ -430,17 +395,26 @@ def _cost_column(mode: str, percentiles) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- step: indicators
-def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentiles=(50,)) -> pd.DataFrame:
-    """Per-cell indicators from the long matrices of each mode (see the module docstring for the columns).
+def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentiles=(50,), network=None,
+                    departure=None, window_min: int = 60, transit_max_time_min: float | None = None
+                    ) -> pd.DataFrame:
+    """Per-cell indicators of each mode (see the module docstring for the columns).
 
-    ``matrices`` maps mode -> Parquet path (or DataFrame). Returns one row per cell: ``id`` then, per mode,
-    ``time_<mode>_<category>`` and ``time_<mode>_any`` (minutes, ``inf`` = none within the matrix's max time),
+    ``matrices`` maps mode -> long matrix (Parquet path or DataFrame). Returns one row per cell: ``id`` then, per
+    mode, ``time_<mode>_<category>`` and ``time_<mode>_any`` (minutes to the nearest venue, from
+    :func:`access.nearest_times` on ``network``: streets uncapped, ``inf`` only where no venue can be reached at
+    all; transit the percentile (50, else the first) over the departure window of the per-minute time to whichever
+    venue is nearest that minute, ``inf`` beyond ``transit_max_time_min``, default ``max(120, the matrix's)``),
     ``reach_<mode>_<T>min`` (venues within T minutes), ``gravity_<mode>``, ``fca_<mode>`` (venues per 10,000
-    inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA).
+    inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA); these three from the matrices.
     """
-    from .indicators import cost_to_closest, cumulative_cutoff, decay_binary, decay_exponential, gravity
-    from .indicators import floating_catchment_area
+    from ..indicators import cumulative_cutoff, decay_binary, decay_exponential, floating_catchment_area, gravity
+    from ..matrix import nearest_times
+    from ..options import DEFAULT_MAX_TIME_MIN
 
+    if network is None:
+        raise ValidationError("`network` must be the TransportNetwork of the matrices (the times to the nearest "
+                              "venue come from access.nearest_times, uncapped), got None; pass network=")
     ids = cells["id"].astype(str).to_numpy(dtype=object)
     out = pd.DataFrame({"id": ids})
     vlu = pd.DataFrame({"id": venues["id"].astype(str).to_numpy(dtype=object),
@@ -448,16 +422,23 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
     lu_fca = pd.concat([pd.DataFrame({"id": ids, "population": cells["population"].to_numpy(float),
                                       "venues": 0.0}),
                         vlu.drop(columns="category").assign(population=0.0)], ignore_index=True)
+    o = _points(cells, "cells")
+    d = _points(venues.assign(category=vlu["category"].to_numpy()), "venues")
     beta = math.log(2.0) / GRAVITY_HALF_LIFE_MIN
     for mode, m in matrices.items():
         tc = _cost_column(mode, tuple(percentiles))
         cols = {}
-        near = cost_to_closest(m, vlu, opportunity="venues", travel_cost=tc, group_by="category")
-        wide = near.pivot(index="id", columns="category", values=tc)
-        for c in wide.columns:
-            cols[f"time_{mode}_{c}"] = wide[c]
-        anyc = cost_to_closest(m, vlu.drop(columns="category"), opportunity="venues", travel_cost=tc)
-        cols[f"time_{mode}_any"] = anyc.set_index("id")[tc]
+        kw: dict = {}
+        if mode == "transit":
+            kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles),
+                      max_time_min=transit_max_time_min or DEFAULT_MAX_TIME_MIN)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the off-network points were reported with the matrices
+            for by in ("category", None):
+                near = nearest_times(network, o, d, mode=mode, by=by, **kw)
+                wide = near.pivot(index="id", columns="category", values=tc)
+                for c in wide.columns:
+                    cols[f"time_{mode}_{c}"] = wide[c]
         reach = cumulative_cutoff(m, vlu, opportunity="venues", travel_cost=tc, cutoff=list(thresholds_min))
         if "cutoff" not in reach.columns:
             reach = reach.assign(cutoff=float(thresholds_min[0]))
@@ -490,7 +471,7 @@ def area_profile(cells, areas) -> pd.DataFrame:
     """Socio-economic profile of each area from the Filosofi cells inside it: ``poverty_rate`` (poor households /
     households), ``median_income`` (population-weighted median of the cells' mean standard of living, EUR/year),
     ``share_elderly`` (65+), ``density`` (inhabitants per km2 of the area)."""
-    from .indicators import attach_cells, weighted_median
+    from ..indicators import attach_cells, weighted_median
 
     links = attach_cells(cells[["id", "geometry"]], areas[["id", "geometry"]])
     acol = links.columns[1]
@@ -513,7 +494,7 @@ def area_profile(cells, areas) -> pd.DataFrame:
 
 
 def _areas_step(recipe, work: Path, modes) -> None:
-    from .indicators import aggregate, typology
+    from ..indicators import aggregate, load_typology_config, typology
 
     cells = _read_geoparquet(work / "cells_indicators.parquet")
     venues = _read_geoparquet(work / "venues.parquet")
@@ -522,21 +503,52 @@ def _areas_step(recipe, work: Path, modes) -> None:
     vals = pd.DataFrame(cells[["id", *ind]])
     time_cols = [c for c in ind if c.startswith("time_")]
     count_cols = [c for c in ind if not c.startswith("time_")]
+    cfg = load_typology_config(recipe.typology_path())
+    # the shares beyond the official bands (5/10/15/30 min) come from the shares within them
+    thresholds = sorted(set(map(float, recipe.thresholds_min)) | set(cfg["access"]["beyond_min"]))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*lie outside every area.*")
         warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
         agg = aggregate(vals, cells[["id", "population", "geometry"]], areas[["id", "geometry"]],
-                        time_columns=time_cols, count_columns=count_cols, thresholds_min=recipe.thresholds_min,
+                        time_columns=time_cols, count_columns=count_cols, thresholds_min=thresholds,
                         venues=venues, venue_category="category",
                         inequality_columns=[c for c in count_cols if c.startswith("gravity_")])
+    agg = agg.assign(**_labelled_supply(venues, areas, agg))
     prof = area_profile(cells, areas)
     agg = agg.merge(prof, on="id", how="left")
     agg.insert(1, "name", agg["id"].map(areas.set_index("id")["name"]))
+    if "in_region" in areas.columns:
+        agg["in_region"] = agg["id"].map(areas.set_index("id")["in_region"]).fillna(False).astype(bool)
     zone_of = {code: z.name for z in recipe.priority_zones for code in z.epci}
-    agg.insert(2, "priority_zone", agg["id"].map(zone_of).astype("string"))
-    typ = typology(agg, config=recipe.typology_path(), priority_areas=list(zone_of))
+    agg.insert(2, "priority_zone", agg["id"].map(zone_of).fillna("").astype(str))
+    typ = typology(agg, config=recipe.typology_path(), priority_areas=zone_of)
     typ = typ.drop(columns=[c for c in typ.columns if c.startswith("z_")])
     _write_geoparquet(typ, work / "epci.parquet")
+
+
+def _labelled_supply(venues, areas, agg) -> dict:
+    """``venues_labelled_per_10k_<category>`` per area when the venues carry a ``label`` column (a non-empty value
+    or True = labelled, e.g. "Scène nationale", "Musée de France"); nothing otherwise."""
+    import geopandas as gpd
+
+    if "label" not in venues.columns:
+        return {}
+    lab = venues["label"]
+    if pd.api.types.is_bool_dtype(lab):
+        is_lab = lab.fillna(False).to_numpy(bool)
+    else:
+        is_lab = ~lab.astype("string").fillna("").str.strip().str.lower().isin(["", "false", "0", "no"]).to_numpy()
+    v = venues.loc[is_lab, ["category", "geometry"]]
+    j = gpd.sjoin(v.to_crs(areas.crs), areas[["id", "geometry"]], how="inner", predicate="within")
+    counts = j.groupby(["id", "category"]).size().unstack(fill_value=0)
+    pop = agg.set_index("id")["population"]
+    out = {}
+    for c in sorted(venues["category"].astype(str).unique()):
+        n = counts[c] if c in counts.columns else pd.Series(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"venues_labelled_per_10k_{c}"] = (agg["id"].map(n).fillna(0).to_numpy(float)
+                                                   / pop.reindex(agg["id"]).to_numpy(float) * 1e4)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- step: report
@@ -559,58 +571,48 @@ def _fmt(v, spec: str) -> str:
         return str(v)
 
 
-def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, modes) -> Path:
-    """``summary.md``: the run's settings, counts and the headline figures per area."""
+def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, modes, files: dict | None = None,
+                  service_dates=None) -> Path:
+    """``summary.md``: settings, counts, statistics over every inhabitant per mode and per EPCI (medians counting
+    those beyond the trip limit, shares within/beyond), computed class beside the priority zone with the reason,
+    the sources with their dates, and a warning where transit serves part of the region only
+    (:func:`access.report.summary.write_run_summary`)."""
+    from ..indicators import attach_cells
+    from ..indicators.typology import load_typology_config
+    from ..report.summary import source_rows, write_run_summary
+
     thr = list(recipe.thresholds_min)
     t = 30 if 30 in thr else thr[len(thr) // 2]
-    lines = [f"# Access to culture — {recipe.name}", "",
-             f"Analysis date {recipe.date.isoformat()}, departures {recipe.departure} + {recipe.window_min} min "
-             f"(transit percentiles {list(recipe.percentiles)}), modes {', '.join(modes)}, trips up to "
-             f"{recipe.max_time_min} min.", "",
-             f"- {len(cells):,} populated 200 m cells, {cells['population'].sum():,.0f} inhabitants",
-             f"- {len(venues):,} venues: " + ", ".join(f"{k} {v}" for k, v in
-                                                    venues["category"].value_counts().sort_index().items()),
-             f"- {len(epci)} areas (EPCI)", ""]
-    counts = epci["class"].value_counts()
-    lines += ["## Typology", ""] + [f"- {k}: {v}" for k, v in counts.items()] + [""]
-    lines += ["## Headline figures per EPCI", "",
-              "Minutes: population-weighted mean time to the nearest venue of any category, over the population "
-              f"that reaches one within {recipe.max_time_min} min; 'none': share of the population that reaches no "
-              f"venue within {recipe.max_time_min} min (read the mean together with it); '≤{t}': share of the "
-              f"population within {t} minutes of a venue.", ""]
-    head = ["EPCI", "name", "population", "venues /10k"]
-    for m in modes:
-        head += [f"{m} min", f"{m} none", f"{m} ≤{t}"]
-    head += ["poverty", "class"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in epci.sort_values("population", ascending=False).iterrows():
-        row = [str(r["id"]), str(r.get("name", "")), _fmt(r["population"], ",.0f"),
-               _fmt(r.get("venues_per_10k"), ".1f")]
-        for m in modes:
-            row += [_fmt(r.get(f"time_{m}_any_mean"), ".1f"), _fmt(r.get(f"time_{m}_any_share_unreachable"), ".0%"),
-                    _fmt(r.get(f"time_{m}_any_share_within_{t:g}min"), ".0%")]
-        row += [_fmt(r.get("poverty_rate"), ".0%"), str(r["class"]) + (f" ({r['priority_zone']})"
-                                                                      if pd.notna(r.get("priority_zone")) else "")]
-        lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "## Run", "", "| step | seconds |", "|---|---|"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in timings.items()]
-    lines += ["", "Files: `epci.gpkg`/`epci.parquet`/`epci.csv` (one row per EPCI), "
-              f"`{recipe.stem}.gpkg` (layers epci, cells, venues), `cells.parquet`, `maps/*.png`, "
-              "`epci_map.html`.", ""]
-    with atomic_path(path, suffix=".md") as tmp:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    links = attach_cells(cells[["id", "geometry"]], epci[["id", "geometry"]])
+    area = links.drop_duplicates("id").set_index("id")[links.columns[1]]
+    c = pd.DataFrame(cells.drop(columns="geometry"))
+    c["area"] = c["id"].map(area)
+    cls = load_typology_config(recipe.typology_path())["classes"]
+    pct = ", ".join(f"p{p}" for p in recipe.percentiles)
+    settings = (f"Analysis date {recipe.date.isoformat()}; modes {', '.join(modes)}; trips up to "
+                f"{recipe.max_time_min:g} minutes" + (f"; transit departures from {recipe.departure} over a "
+                                                      f"{recipe.window_min}-minute window ({pct} of the window's "
+                                                      "departure minutes)" if "transit" in modes else "") + ".")
+    return write_run_summary(
+        path, title=recipe.name, settings=settings, cells=c[c["area"].notna()], areas=epci, venues=venues,
+        modes=modes, threshold_min=t, max_time_min=float(recipe.max_time_min), timings=timings,
+        typology_thresholds=(float(cls.get("cultural_threshold", 0.5)), float(cls.get("social_threshold", 0.5))),
+        sources=source_rows(recipe, files, service_dates),
+        files=("Files: `epci.gpkg`/`epci.parquet`/`epci.csv` (one row per EPCI), "
+               f"`{recipe.stem}.gpkg` (layers epci, cells, venues), `cells.parquet`, `maps/*.png`, "
+               "`epci_map.html` (interactive, works offline)."))
 
 
-def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: dict) -> dict:
-    from .report import write_area_report, write_table
+def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: dict, files: dict | None = None,
+                 service_dates=None) -> dict:
+    from ..report import write_area_report, write_table
 
     epci = _read_geoparquet(work / "epci.parquet")
     cells = _read_geoparquet(work / "cells_indicators.parquet")
     venues = _read_geoparquet(work / "venues.parquet")
     heads = [c for c in _headline_columns(modes, list(recipe.thresholds_min)) if c in epci.columns]
     written = write_area_report(epci, out, name="epci", map_columns=heads, tooltip_columns=["name", *heads],
-                                progress=progress)
+                                title=f"Access to culture — {recipe.name}", progress=progress)
     written["tables"] += write_table(pd.DataFrame(cells.drop(columns="geometry")).assign(
         lon=cells.geometry.x, lat=cells.geometry.y), out / "cells", formats=("parquet",))
     written["tables"] += write_table(pd.DataFrame(venues.drop(columns="geometry")).assign(
@@ -626,7 +628,7 @@ def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: 
             g.to_file(tmp, layer=layer, driver="GPKG", mode="a" if tmp.exists() else "w")
     written["gpkg"].append(gpkg)
     written["summary"] = [write_summary(out / "summary.md", recipe, epci, cells, venues, timings=timings,
-                                        modes=modes)]
+                                        modes=modes, files=files, service_dates=service_dates)]
     return {k: [str(p) for p in v] for k, v in written.items()}
 
 
@@ -714,7 +716,7 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         return R.result
 
     # 2. network (the bundle cache is keyed by the content of the OSM/GTFS files and the settings)
-    from .network.bundle import TransportNetwork
+    from ..network.bundle import TransportNetwork
 
     if "transit" in modes and not src.gtfs:
         raise ValidationError(f"recipe {recipe.name!r} asks for transit but has no enabled GTFS source")
@@ -778,13 +780,16 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         cells = _read_geoparquet(work / "cells.parquet")
         venues = _read_geoparquet(work / "venues.parquet")
         vals = cell_indicators(mat_paths, cells, venues, thresholds_min=recipe.thresholds_min,
-                               percentiles=recipe.percentiles)
+                               percentiles=recipe.percentiles, network=net, departure=departure,
+                               window_min=recipe.window_min,
+                               transit_max_time_min=max(TRANSIT_NEAREST_MAX_MIN, recipe.max_time_min))
         res = cells.merge(vals, on="id", how="left")
         res["crowfly_km_any"] = _crowfly_nearest_km(cells, venues)
         _write_geoparquet(gpd.GeoDataFrame(res, geometry="geometry", crs=cells.crs), work / "cells_indicators.parquet")
 
     ind_key = R.step("indicators", {"matrices": mat_keys, "thresholds": list(recipe.thresholds_min),
-                                    "gravity_half_life_min": GRAVITY_HALF_LIFE_MIN, "fca_cutoff_min": FCA_CUTOFF_MIN},
+                                    "gravity_half_life_min": GRAVITY_HALF_LIFE_MIN, "fca_cutoff_min": FCA_CUTOFF_MIN,
+                                    "nearest": {"transit_max_time_min": TRANSIT_NEAREST_MAX_MIN}},
                      [work / "cells_indicators.parquet"], indicators)
     if stop_after("indicators"):
         R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
@@ -808,7 +813,8 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
     listing = work / "report_files.json"
 
     def report():
-        written = _report_step(recipe, out, work, modes, progress, dict(R.result.timings_s))
+        written = _report_step(recipe, out, work, modes, progress, dict(R.result.timings_s), files=src.files,
+                               service_dates=net.timetable.service_dates if net.timetable is not None else None)
         with atomic_path(listing, suffix=".json") as tmp:
             tmp.write_text(json.dumps(written, indent=1))
 

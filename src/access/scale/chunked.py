@@ -37,7 +37,6 @@ run lasts (4.3 GB for 219,000 cells x 4,900 venues). Transit always runs forward
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import time
@@ -45,18 +44,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import config, njit, prange
+import numba
+from numba import njit, prange
 
-from ._errors import ValidationError
-from ._io_util import atomic_path
-from .core import dijkstra as dj
-from .io.places import Points, read_points
+from .._errors import ValidationError
+from .._validate import check_choice
+from ..options import STREET_MODES, StreetOptions, TransitOptions
+from .._io_util import atomic_path
+from ..core import dijkstra as dj
+from ..io.places import Points, read_points
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "_manifest.json"
 INDICATOR_DIR = "_indicators"
 SCRATCH_DIR = "_scratch"
-STREET_MODES = ("walk", "bike", "car")
 #: default per-chunk working memory when neither ``chunk_size`` nor ``memory_budget_mb`` is given
 DEFAULT_MEMORY_BUDGET_MB = 1024.0
 #: rough bytes of working memory per origin-destination pair and percentile (int32 times, float64 minutes,
@@ -162,7 +163,7 @@ def _resolve_indicators(ind: Indicators | None, d: Points, max_time_s: int) -> _
         raise ValidationError(f"`Indicators(cutoffs_min=...)` must be finite numbers >= 0, got {ind.cutoffs_min!r}")
     lut = np.zeros(0, np.float64)
     if ind.decay_function is not None:
-        from .indicators.decay import as_decay
+        from ..indicators.decay import as_decay
 
         dec = as_decay(ind.decay_function)
         # the decay of every possible travel time, minutes computed exactly as TravelTimeMatrix.minutes does
@@ -324,7 +325,7 @@ def _snap_dict(snap, pts: Points) -> dict:
 
 def _snap_obj(d: dict, a: int | None = None, b: int | None = None):
     """The :class:`access.network.street.Snap` of points ``a:b`` of a job."""
-    from .network.street import Snap
+    from ..network.street import Snap
 
     sl = slice(a, b)
     return Snap(**{f: np.asarray(d[f][sl]) for f in Snap.__dataclass_fields__})
@@ -335,7 +336,7 @@ def _street_rules(graph, job: "MatrixJob", a: int, b: int, t: np.ndarray) -> np.
     ``a:b`` (``t`` int32[b - a, n_d] with ``INF``): direct times along a shared street segment, zero between
     points at the same coordinates (:func:`access.matrix.point_pair_times`). Returns ``t`` with ``-1`` for
     unreachable."""
-    from .matrix import apply_point_pairs, point_pair_times
+    from ..routing.street import apply_point_pairs, point_pair_times
 
     max_time_s = int(round(job.settings["max_time_min"] * 60))
     o_snap, d_snap = _snap_obj(job.o_snap, a, b), _snap_obj(job.d_snap)
@@ -388,56 +389,52 @@ def chunk_size_for_budget(memory_budget_mb: float, n_destinations: int, *, n_per
     """
     if not (memory_budget_mb and memory_budget_mb > 0):
         raise ValidationError(f"`memory_budget_mb` must be positive, got {memory_budget_mb!r}")
-    threads = threads or config.NUMBA_NUM_THREADS
+    threads = threads or numba.get_num_threads()
     budget = memory_budget_mb * 2**20 - 2 * threads * 16 * n_nodes
     per_pair = BYTES_PER_PAIR * max(1, n_percentiles) + 2 * (BYTES_PER_PAIR_ID if string_ids else 8)
     return int(max(1, budget // max(1, per_pair * max(1, n_destinations))))
 
 
 def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_time_min: float = 120,
-                departure=None, window_min: int = 60, percentiles=(50,), max_walk_min: float | None = None,
-                max_rides: int = 3, walk_speed_kmh: float = 3.6, bike_speed_kmh: float = 12.0,
-                max_snap_m: float = 500.0, chunk_size: int | None = None, memory_budget_mb: float | None = None,
+                street: StreetOptions | None = None, transit: TransitOptions | None = None,
+                departure=None, window_min: int | None = None, percentiles=None, max_walk_min: float | None = None,
+                max_rides: int | None = None, walk_speed_kmh: float | None = None, bike_speed_kmh: float | None = None,
+                max_snap_m: float | None = None, chunk_size: int | None = None, memory_budget_mb: float | None = None,
                 direction: str = "auto", dest_block: int | None = None, drop_unreachable: bool = False,
                 write_matrix: bool = True, indicators: Indicators | None = None,
                 network_hash: str | None = None) -> MatrixJob:
     """Validate the inputs, snap the points once and fix the chunking: the plan every chunk follows."""
-    from .matrix import ALL_MODES, _check_percentiles, _snap_both, graph_at_speed
+    from ..matrix import transit_options
+    from ..options import ALL_MODES, StreetOptions, check_max_time_min
+    from ..routing.street import graph_at_speed, snap_points
 
-    if mode not in ALL_MODES:
-        raise ValidationError(f"unknown mode {mode!r}; use one of {ALL_MODES}")
-    if not (max_time_min > 0):
-        raise ValidationError(f"`max_time_min` must be positive, got {max_time_min}")
-    if direction not in ("auto", "forward", "reverse"):
-        raise ValidationError(f"`direction` must be 'auto', 'forward' or 'reverse', got {direction!r}")
+    mode = check_choice("mode", mode, ALL_MODES)
+    max_time_min = check_max_time_min(max_time_min)
+    direction = check_choice("direction", direction, ("auto", "forward", "reverse"))
+    so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                               max_snap_m=max_snap_m)
+    max_snap_m = so.max_snap_m
     o = origins if isinstance(origins, Points) else read_points(origins, name="origins")
     d = o if destinations is None else (destinations if isinstance(destinations, Points)
                                         else read_points(destinations, name="destinations"))
     max_time_s = int(round(max_time_min * 60))
     settings = dict(mode=mode, max_time_min=float(max_time_min), max_snap_m=float(max_snap_m))
+    ps: tuple = (50,)
     if mode in STREET_MODES:
-        speed = {"walk": walk_speed_kmh, "bike": bike_speed_kmh}.get(mode)
+        speed = so.speed_kmh(mode)
         g = graph_at_speed(network.street(mode), speed)
         settings.update(speed_kmh=speed)
-        ps = (50,)
     else:
-        if getattr(network, "timetable", None) is None:
-            raise ValidationError("mode='transit' needs a network built with GTFS feeds")
-        if departure is None:
-            raise ValidationError("mode='transit' needs `departure` (a datetime such as 2019-05-13 14:00)")
-        if isinstance(departure, str):
-            departure = _dt.datetime.fromisoformat(departure)
-        if int(window_min) < 1:
-            raise ValidationError(f"`window_min` must be at least 1, got {window_min}")
-        if int(max_rides) < 1:
-            raise ValidationError(f"`max_rides` must be at least 1, got {max_rides}")
-        ps = _check_percentiles(percentiles)
-        g = graph_at_speed(network.street("walk"), walk_speed_kmh)
-        max_walk_s = max_time_s if max_walk_min is None else int(round(max_walk_min * 60))
-        settings.update(departure=departure.isoformat(), window_min=int(window_min), max_walk_s=max_walk_s,
-                        max_rides=int(max_rides), walk_speed_kmh=float(walk_speed_kmh),
-                        percentiles=[float(p) for p in ps])
-    o_snap, d_snap = _snap_both(g, o, d, max_snap_m)
+        to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
+                             max_walk_min=max_walk_min, max_rides=max_rides)
+        ps = to.percentiles
+        g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
+        dep = to.require_departure()
+        settings.update(departure=dep.isoformat(), window_min=to.window_min, max_walk_s=to.max_walk_s(max_time_s),
+                        max_rides=to.max_rides, walk_speed_kmh=float(so.walk_speed_kmh),
+                        percentiles=[float(p) for p in ps], board_slack_s=to.board_slack_s,
+                        egress_walk_limit_m=to.egress_walk_limit_m)
+    o_snap, d_snap = snap_points(g, o, d, max_snap_m)
     if direction == "auto":
         direction = "reverse" if (mode in STREET_MODES and len(o) > 2 * len(d)) else "forward"
     if direction == "reverse" and mode not in STREET_MODES:
@@ -453,7 +450,7 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
     if direction == "reverse" and dest_block is None:
         # a block's [block, n_origins] int32 result and its transposed copy within the budget
         budget = (memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB) * 2**20
-        dest_block = int(max(config.NUMBA_NUM_THREADS, min(1024, budget // max(1, 8 * len(o)))))
+        dest_block = int(max(numba.get_num_threads(), min(1024, budget // max(1, 8 * len(o)))))
     dest_block = int(min(dest_block or len(d), len(d)))
     ind = _resolve_indicators(indicators, d, max_time_s)
     settings.update(chunk_size=chunk_size, drop_unreachable=bool(drop_unreachable), write_matrix=bool(write_matrix),
@@ -475,7 +472,7 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
 # ----------------------------------------------------------------------------------------------------------------
 def street_graph_for(network, job: MatrixJob):
     """The (re-timed) street graph a job searches."""
-    from .matrix import graph_at_speed
+    from ..routing.street import graph_at_speed
 
     if job.mode in STREET_MODES:
         return graph_at_speed(network.street(job.mode), job.settings.get("speed_kmh"))
@@ -532,50 +529,32 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
             t[:, c0:c1] = blk[a:b]
             del blk
         return _street_rules(graph, job, a, b, t)[:, :, None]
-    from .network.transit import transit_travel_times
+    from ..routing.transit import transit_travel_times
 
     s = job.settings
-    times, _ = transit_travel_times(network, _snap_obj(job.o_snap, a, b), _snap_obj(job.d_snap),
-                                    departure=_dt.datetime.fromisoformat(s["departure"]),
-                                    window_min=s["window_min"], percentiles=job.percentiles,
-                                    max_time_s=int(max_time_s), max_walk_s=s["max_walk_s"], max_rides=s["max_rides"],
-                                    walk_speed_kmh=s["walk_speed_kmh"], progress=False,
+    to = TransitOptions(departure=s["departure"], window_min=s["window_min"], percentiles=job.percentiles,
+                        max_rides=s["max_rides"], max_walk_min=s["max_walk_s"] / 60.0,
+                        board_slack_s=s.get("board_slack_s", TransitOptions.board_slack_s),
+                        egress_walk_limit_m=s.get("egress_walk_limit_m", TransitOptions.egress_walk_limit_m))
+    times, _ = transit_travel_times(network, _snap_obj(job.o_snap, a, b), _snap_obj(job.d_snap), options=to,
+                                    street=StreetOptions(walk_speed_kmh=s["walk_speed_kmh"]),
+                                    max_time_s=int(max_time_s), progress=False,
                                     origin_points=_points_of(job, "o", a, b), dest_points=_points_of(job, "d"))
     return times
 
 
 def matrix_table(job: MatrixJob, i: int, times_s: np.ndarray):
-    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable) of chunk ``i``."""
-    import pyarrow as pa
+    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable) of chunk ``i``: the one
+    long-table layout (:func:`access.matrix.long_table`) with the run's settings and chunk in the metadata."""
+    from ..matrix import long_table
 
     a, b = job.bounds(i)
-    k, nd, npct = times_s.shape
-    fi = np.repeat(np.arange(k, dtype=np.int64), nd)
-    ti = np.tile(np.arange(nd, dtype=np.int64), k)
-    flat = times_s.reshape(k * nd, npct)
-    if job.drop_unreachable:
-        keep = (flat >= 0).any(axis=1)
-        fi, ti, flat = fi[keep], ti[keep], flat[keep]
-    cols = {"from_id": _id_array(job.o_ids[a:b]).take(pa.array(fi)),
-            "to_id": _id_array(job.d_ids).take(pa.array(ti))}
-    del fi, ti
-    for q, name in enumerate(job.time_columns):
-        m = flat[:, q].astype(np.float64) / 60.0
-        m[flat[:, q] < 0] = np.nan
-        cols[name] = pa.array(m)
+    table = long_table(job.o_ids[a:b], job.d_ids, times_s, job.time_columns, drop_unreachable=job.drop_unreachable)
     info = {k_: v for k_, v in job.settings.items() if k_ != "indicators"}
     info.update(mode=job.mode, percentiles=list(job.percentiles))
     meta = {b"access": json.dumps(info, sort_keys=True, default=str).encode(),
             b"access_run": job.run_hash.encode(), b"access_chunk": str(i).encode()}
-    return pa.table(cols).replace_schema_metadata(meta)
-
-
-def _id_array(ids: np.ndarray):
-    import pyarrow as pa
-
-    if ids.dtype == object:
-        return pa.array(ids, type=pa.string()) if all(isinstance(x, str) for x in ids[:64]) else pa.array(ids)
-    return pa.array(ids)
+    return table.replace_schema_metadata(meta)
 
 
 def _part_ok(path: Path, job: MatrixJob, i: int) -> bool:
@@ -801,7 +780,7 @@ def chunked_travel_time_matrix(network, origins, destinations=None, out_dir=None
         raise ValidationError("`out_dir` is required: the folder the Parquet partitions are written to")
     t0 = time.perf_counter()
     if isinstance(network, (str, Path)):
-        from .network.bundle import TransportNetwork
+        from ..network.bundle import TransportNetwork
 
         network = TransportNetwork.load(network)
     job = prepare_job(network, origins, destinations, mode=mode, chunk_size=chunk_size,
