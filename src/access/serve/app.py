@@ -5,8 +5,8 @@ polygons coloured by class or by an indicator (after the scenario), the cells as
 delta (minutes, blue = closer; only the cells that change are drawn), the venues as points. Under everything a
 transparent click layer (a heatmap on a ~150 m grid) gives the lon/lat of a click anywhere: a click opens a venue
 there (category from the list); a click within 10 px of a venue removes it (a click on a removed venue, a grey
-cross, restores it); a lasso or box selection closes the streets inside it. Every edit re-posts the whole scenario to the engine, which answers incrementally; undo/redo
-walk the history of scenarios.
+cross, restores it); a lasso or box selection closes the streets inside it. Every edit re-posts the whole
+scenario to the engine, which answers incrementally; undo/redo walk the history of scenarios.
 """
 
 from __future__ import annotations
