@@ -125,7 +125,9 @@ class TransitOptions:
     max_walk_min : float, optional
         Bound on each walking leg (access, egress, direct); default the trip's ``max_time_min``.
     board_slack_s : int
-        A vehicle is boarded when it departs more than this many seconds after the rider reaches the stop (R5: 60).
+        A vehicle is boarded when it departs *more than* this many seconds after the rider reaches the stop (R5's
+        rule ``dep > arrival + 60``, 60 by default). The kernels test ``dep >= arrival + slack``, so the query
+        layer passes :attr:`kernel_slack_s` (``board_slack_s + 1``) to them.
     egress_walk_limit_m : float
         Longest walk from the last stop (R5: 2 km).
     search : {"auto", "forward", "backward"}
@@ -133,6 +135,9 @@ class TransitOptions:
         integers. "auto" searches backward when destinations x ``backward_factor`` < origins.
     backward_factor : int
         The cost of one backward search in forward searches, for ``search="auto"``.
+    transfers_txt : bool
+        Apply the feeds' ``transfers.txt`` (minimum times, forbidden pairs, extra links); ``False`` uses walking
+        footpaths only, as R5 (which ignores the file).
     """
 
     departure: _dt.datetime | None = None
@@ -144,6 +149,7 @@ class TransitOptions:
     egress_walk_limit_m: float = DEFAULT_EGRESS_WALK_LIMIT_M
     search: str = "auto"
     backward_factor: int = DEFAULT_BACKWARD_FACTOR
+    transfers_txt: bool = True
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -158,6 +164,13 @@ class TransitOptions:
         s(self, "egress_walk_limit_m", check_number("egress_walk_limit_m", self.egress_walk_limit_m, gt=0))
         s(self, "search", check_choice("search", self.search, SEARCH_DIRECTIONS))
         s(self, "backward_factor", check_int("backward_factor", self.backward_factor, ge=1))
+        if not isinstance(self.transfers_txt, bool):
+            raise fail("transfers_txt", "True or False", self.transfers_txt)
+
+    @property
+    def kernel_slack_s(self) -> int:
+        """The slack given to the RAPTOR kernels (``dep >= arrival + slack``): ``board_slack_s + 1``, R5's strict rule."""
+        return int(self.board_slack_s) + 1
 
     def replace(self, **changes: Any) -> TransitOptions:
         """A copy with some fields changed (validated again)."""

@@ -124,10 +124,10 @@ def route(network: Any, origin: Any, destination: Any, departure: _dt.datetime |
     _, ec, ev = walk_points(rf, rh, rw, snap.egress_node[1:], snap.egress_cost_s[1:], s_an, s_ac, max_egress_s)
     egress = np.full(n_s, -1, np.int64)
     egress[ec] = ev
-    x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh)
+    x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh, transfers_txt=to.transfers_txt)
     K = int(max_rides)
     tau, tau_ride, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos = _rp.single_departure_with_parents(
-        np.int32(t0), np.int32(max_time_s), acc_stop, acc_s, K, to.board_slack_s, *day.kernel_args(), x_off, x_to, x_s)
+        np.int32(t0), np.int32(max_time_s), acc_stop, acc_s, K, to.kernel_slack_s, *day.kernel_args(), x_off, x_to, x_s)
 
     best_arr = t0 + direct if direct is not None else None
     best = None

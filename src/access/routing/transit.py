@@ -154,7 +154,7 @@ def transit_travel_times(network: Any, origin_snap: Snap, dest_snap: Snap, *, op
                                         np.concatenate([c[~is_stop] - n_s, p_j[sel]]),
                                         np.concatenate([v[~is_stop], p_s[sel]]), b - a)
         ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off, d_slot,
-                                          q.d_s, q.dep_times, to.max_rides, q.max_time_s, to.board_slack_s, q.pct_idx,
+                                          q.d_s, q.dep_times, to.max_rides, q.max_time_s, to.kernel_slack_s, q.pct_idx,
                                           *args, q.x_off, q.x_to, q.x_s, _n_chunks(), bool(per_minute))
         times[a:b] = ti
         if per_minute:
@@ -226,7 +226,7 @@ def _query(network: Any, origin_snap: Snap, dest_snap: Snap, to: TransitOptions,
     s_an, s_ac = np.asarray(tt.arrays["stop_access_node"]), _scaled(tt.arrays["stop_access_cost_s"], f)
     s_en, s_ec = np.asarray(tt.arrays["stop_egress_node"]), _scaled(tt.arrays["stop_egress_cost_s"], f)
     n_d = d_en.shape[0]
-    x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh)
+    x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh, transfers_txt=to.transfers_txt)
 
     # egress: stop -> destination walks (reverse searches from destinations; the transposed graph is cached on it)
     rf, rh, rw = g.csr(reverse=True)
@@ -303,7 +303,7 @@ def transit_columns_to(network: Any, origin_snap: Snap, dest_snap: Snap, *, opti
     d = q.day
     times, pm = _rp.backward_range_raptor_columns(
         sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, q.d_off, q.d_stop, q.d_s, q.dep_times, to.max_rides,
-        q.max_time_s, to.board_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
+        q.max_time_s, to.kernel_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
         d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from, xt_s, q.n_o,
         int(numba.get_num_threads()), bool(per_minute))
     return times, (pm if per_minute else None)
