@@ -336,20 +336,28 @@ class StreetGraph:
             edge[qi] = e
             frac[qi] = f
         if warn and not snapped.all():
-            bad = np.flatnonzero(~snapped)
-            on_dropped = self.on_dropped_street(lon[bad], lat[bad], max_snap_m=max_snap_m)
-            msgs = []
-            for sel, what, fix in (
-                    (bad[on_dropped], f"are on a street dropped as disconnected from the rest of the {self.mode} "
-                                      "network (not in its largest strongly connected part)",
-                     "check the OSM extract's connectivity (oneways, access tags, a clipped boundary)"),
-                    (bad[~on_dropped], f"are farther than max_snap_m={max_snap_m:g} m from the {self.mode} network",
-                     "raise max_snap_m or check their coordinates/CRS")):
-                if len(sel):
-                    names = [ids[i] for i in sel[:10]] if ids is not None else sel[:10].tolist()
-                    msgs.append(f"{len(sel)} of {k} points {what} and are unreachable, e.g. ids {names}; {fix}")
-            warnings.warn("; ".join(msgs), AccessWarning, stacklevel=2)
+            warnings.warn(self.unsnapped_message(lon, lat, snapped, max_snap_m=max_snap_m, ids=ids), AccessWarning,
+                          stacklevel=2)
         return Snap(access_node, access_cost, egress_node, egress_cost, snapped, distance, edge, frac)
+
+    def unsnapped_message(self, lon, lat, snapped, *, max_snap_m: float, ids=None, what: str = "points") -> str:
+        """Why the points not ``snapped`` are unreachable: on a street dropped as disconnected, or too far."""
+        lon = np.asarray(lon, dtype=np.float64).reshape(-1)
+        lat = np.asarray(lat, dtype=np.float64).reshape(-1)
+        k = len(lon)
+        bad = np.flatnonzero(~np.asarray(snapped, bool))
+        on_dropped = self.on_dropped_street(lon[bad], lat[bad], max_snap_m=max_snap_m)
+        msgs = []
+        for sel, why, fix in (
+                (bad[on_dropped], f"are on a street dropped as disconnected from the rest of the {self.mode} network "
+                                  "(not in its largest strongly connected part)",
+                 "check the OSM extract's connectivity there (oneways, access tags, a clipped boundary)"),
+                (bad[~on_dropped], f"are farther than max_snap_m={max_snap_m:g} m from the {self.mode} network",
+                 "raise max_snap_m or check their coordinates/CRS")):
+            if len(sel):
+                names = [ids[i] for i in sel[:10]] if ids is not None else sel[:10].tolist()
+                msgs.append(f"{len(sel)} of {k} {what} {why} and are unreachable, e.g. ids {names}; {fix}")
+        return "; ".join(msgs)
 
     def on_dropped_street(self, lon, lat, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> np.ndarray:
         """bool[k]: the points within ``max_snap_m`` of a street dropped as disconnected (but not snapped here)."""

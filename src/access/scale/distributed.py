@@ -41,6 +41,7 @@ from .chunked import (
     finish,
     prepare_job,
     prepare_out_dir,
+    resume_plan,
     run_chunk,
     street_graph_for,
     write_block,
@@ -225,6 +226,8 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
                 chunk_size=None if chunk_size is not None else min(job.chunk_size, -(-job.n_origins // (4 * n_workers))),
                 dest_block=None if dest_block is not None or job.direction != "reverse"
                 else min(job.dest_block, -(-job.n_destinations // (4 * n_workers))))
+        if not overwrite:
+            job = resume_plan(out, job)
         out = prepare_out_dir(out, job, overwrite=overwrite)
         out_s = str(out.resolve())
         job_f = client.scatter(job, broadcast=True, hash=False)
