@@ -68,6 +68,8 @@ _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 MISSING_TIME = np.int32(-1)
 #: ``frequencies.txt`` may not expand into more stop times than this (a 1 s headway over 999 h would exhaust memory)
 MAX_FREQUENCY_STOP_TIMES = 20_000_000
+#: ... nor into more trips than this
+MAX_FREQUENCY_TRIPS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -483,11 +485,13 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                 n_dep = -(-(freq["end_s"].to_numpy(np.int64) - freq["start_s"].to_numpy(np.int64))
                           // freq["headway_s"].to_numpy(np.int64))
                 rows_each = n_dep * n_st.reindex(freq["trip_id"]).fillna(0).to_numpy(np.int64)
-                if rows_each.sum() > MAX_FREQUENCY_STOP_TIMES:
+                if rows_each.sum() > MAX_FREQUENCY_STOP_TIMES or n_dep.sum() > MAX_FREQUENCY_TRIPS:
                     i = int(np.argmax(rows_each))
                     raise GTFSError(
-                        f"{fname}/frequencies.txt: the rows expand into {int(rows_each.sum()):,} stop times (more than "
-                        f"{MAX_FREQUENCY_STOP_TIMES:,}); the largest is trip {freq['trip_id'].iloc[i]!r} with headway "
+                        f"{fname}/frequencies.txt: the rows expand into {int(n_dep.sum()):,} trips and "
+                        f"{int(rows_each.sum()):,} stop times (at most {MAX_FREQUENCY_TRIPS:,} trips and "
+                        f"{MAX_FREQUENCY_STOP_TIMES:,} stop times); the largest is trip {freq['trip_id'].iloc[i]!r} "
+                        f"(line {i + 2}) with headway "
                         f"{int(freq['headway_s'].iloc[i])} s from {_fmt(freq['start_s'].iloc[i])} to "
                         f"{_fmt(freq['end_s'].iloc[i])} ({int(n_dep[i]):,} departures); fix headway_secs or the "
                         "start/end times")
