@@ -548,7 +548,7 @@ class Timetable:
                 ar, ac = np.array(add_r, np.int64), np.array(add_c, np.int64)
                 # a pair the walk search did not link (farther than the transfer walk) walks at least the straight
                 # line: a row without min_transfer_time is not a 0 s link between distant stops
-                crow = np.rint(_haversine_m(lon[ar], lat[ar], lon[ac], lat[ac]) / (speed / 3.6)) if len(ar) \
+                crow = np.rint(haversine_m(lon[ar], lat[ar], lon[ac], lat[ac]) / (speed / 3.6)) if len(ar) \
                     else np.zeros(0)
                 crow = np.where(np.isfinite(crow), crow, 0)
                 xr = np.concatenate([xr, ar])
