@@ -90,6 +90,10 @@ def network_info_lines(bundle) -> list[str]:
     for m in net.modes:
         g = net.street(m)
         lines.append(f"  {m:<8} {g.n_nodes:>10,} nodes {g.n_edges:>11,} edges   bbox {_bbox(g.node_lon, g.node_lat)}")
+        d = g.meta.get("disconnected") or {}
+        if d.get("nodes"):
+            lines.append(f"           dropped as disconnected: {d['nodes']:,} nodes, {d['ways']:,} ways in "
+                         f"{d['parts']:,} part(s)")
     tt = net.timetable
     if tt is None:
         lines.append("  transit  none (built without GTFS)")

@@ -191,6 +191,10 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
     common = dict(chunk_size=chunk_size, memory_budget_mb=memory_budget_mb, drop_unreachable=drop_unreachable,
                   write_matrix=write_matrix, indicators=indicators, direction=direction, dest_block=dest_block,
                   overwrite=overwrite)
+    if workers is not None:  # 0 is an error, not "no cluster"
+        from .._validate import check_int
+
+        workers = check_int("workers", workers, ge=1)
     if workers is None and scheduler is None and client is None:
         return chunked_travel_time_matrix(network, origins, destinations, out, progress=progress, **common, **opts)
     if sum(x is not None for x in (workers, scheduler, client)) > 1:
