@@ -743,15 +743,14 @@ def test_mixed_type_ids_become_strings():
 
 
 def test_interpolated_times_are_truncated(tmp_path):
-    # S2 at a third of the way: 08:00:00 + 1000 s / 3 = 08:05:33.33 -> 08:05:33 (R5), not rounded
-    files = dict(GOOD, **{"stops.txt": "stop_id,stop_name,stop_lat,stop_lon\nS1,a,45.0,3.0\nS2,b,45.0,3.001\n"
+    # S2 at two thirds of the way (by distance, along a parallel): 08:00:00 + 1000 s x 2/3 = 08:11:06.67 -> 08:11:06
+    # as R5's GTFS library truncates (rounding gave 08:11:07)
+    files = dict(GOOD, **{"stops.txt": "stop_id,stop_name,stop_lat,stop_lon\nS1,a,45.0,3.0\nS2,b,45.0,3.002\n"
                                        "S3,c,45.0,3.003\n",
                           "stop_times.txt": ST_HEAD + "T1,08:00:00,08:00:00,S1,1\nT1,,,S2,2\n"
                                                       "T1,08:16:40,08:16:40,S3,3\n"})
     st = read_gtfs(_feed(tmp_path / "f", files)).stop_times
-    frac = 1 / 3
-    assert st["arrival_s"].iloc[1] == int(np.floor(28800 + frac * 1000 - 1e-6))
-    assert st["arrival_s"].iloc[1] == 28800 + 333
+    assert st["arrival_s"].iloc[1] == 28800 + 666
 
 
 def test_feed_nested_two_folders_deep(tmp_path):
