@@ -124,8 +124,9 @@ def test_parse_compose_include(tmp_path):
                                  "start": "9:00", "end": "7:00"}]}}, "edit 'L2'.*must be after"),
     ({"venues": {"add": [{"name": "v", "id": "x", "lon": 500, "lat": 0}]}}, "edit 'v'.*not a lon/lat"),
     ({"venues": {"modify": [{"name": "m", "id": "x"}]}}, "edit 'm'.*give `capacity`"),
-    ({"streets": {"fly": [{"name": "m"}]}}, r"unknown edit kind\(s\) \['streets.fly'\]"),
-    ({"streets": {"close": [{"name": "typo", "way_id": [1]}]}}, r"edit 'typo'.*unknown key\(s\) \['way_id'\]"),
+    ({"streets": {"fly": [{"name": "m"}]}}, r"unknown edit kind streets.fly; use one of"),
+    ({"streets": {"close": [{"name": "typo", "way_id": [1]}]}}, r"edit 'typo'.*unknown key 'way_id'; did you mean "
+                                                                 r"'way_ids'\?"),
 ])
 def test_bad_values_name_the_edit(d, match):
     with pytest.raises(ScenarioError, match=match):

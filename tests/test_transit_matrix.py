@@ -117,7 +117,7 @@ def test_matrix_equals_naive_twin(net, points):
         for m in range(window):
             t = t0 + 60 * m
             _, ride = earliest_arrival_and_ride(conn, tt.n_stops, src, acc[src].astype(np.int32), t, 3,
-                                                BOARD_SLACK_S, MAX_TIME, x)
+                                                BOARD_SLACK_S + 1, MAX_TIME, x)  # R5: dep > arr + 60
             r = np.where(ride < rp.INF, ride.astype(np.float64), np.inf)
             via = (r[None, :] + eg).min(axis=1) - t
             want = np.minimum(via, direct)

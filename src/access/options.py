@@ -133,7 +133,9 @@ class TransitOptions:
     max_walk_min : float, optional
         Bound on each walking leg (access, egress, direct); default the trip's ``max_time_min``.
     board_slack_s : int
-        A vehicle is boarded when it departs more than this many seconds after the rider reaches the stop (R5: 60).
+        A vehicle is boarded when it departs *more than* this many seconds after the rider reaches the stop (R5's
+        rule ``dep > arrival + 60``, 60 by default). The kernels test ``dep >= arrival + slack``, so the query
+        layer passes :attr:`kernel_slack_s` (``board_slack_s + 1``) to them.
     egress_walk_limit_m : float
         Longest walk from the last stop (R5: 2 km).
     search : {"auto", "forward", "backward"}
@@ -161,6 +163,9 @@ class TransitOptions:
         Monte-Carlo draws per departure minute (r5r's ``draws_per_minute``, 5 by default).
     seed : int, optional
         Seed of the Monte-Carlo draws (the same seed gives the same times).
+    transfers_txt : bool
+        Apply the feeds' ``transfers.txt`` (minimum times, forbidden pairs, extra links); ``False`` uses walking
+        footpaths only, as R5 (which ignores the file).
     """
 
     departure: _dt.datetime | None = None
@@ -181,6 +186,7 @@ class TransitOptions:
     frequencies: str = "deterministic"
     draws_per_minute: int = 5
     seed: int | None = None
+    transfers_txt: bool = True
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -213,6 +219,13 @@ class TransitOptions:
         s(self, "draws_per_minute", check_int("draws_per_minute", self.draws_per_minute, ge=1, le=1000))
         if self.seed is not None:
             s(self, "seed", check_int("seed", self.seed, ge=0))
+        if not isinstance(self.transfers_txt, bool):
+            raise fail("transfers_txt", "True or False", self.transfers_txt)
+
+    @property
+    def kernel_slack_s(self) -> int:
+        """The slack given to the RAPTOR kernels (``dep >= arrival + slack``): ``board_slack_s + 1``, R5's strict rule."""
+        return int(self.board_slack_s) + 1
 
     def replace(self, **changes: Any) -> TransitOptions:
         """A copy with some fields changed (validated again)."""

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Annotated, Union
 
 import click
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import ValidationError as PydanticError
 
 from .._errors import InputFileError, ValidationError
 
@@ -40,23 +43,75 @@ DEFAULTS = {
 }
 
 
+class IndicatorsSection(BaseModel):
+    """The ``[indicators]`` table of the config: strict keys and types, checked before any work."""
+
+    model_config = ConfigDict(extra="forbid")
+    category_column: StrictStr = "category"
+    population_column: StrictStr = "population"
+    area_id: StrictStr = "id"
+    travel_cost: StrictStr | None = None
+    cutoff_min: Annotated[Union[StrictInt, StrictFloat], Field(gt=0, le=24 * 60)] = 30
+    thresholds_min: Annotated[list[Annotated[Union[StrictInt, StrictFloat], Field(gt=0, le=24 * 60)]],
+                              Field(min_length=1)] = [10, 20, 30, 45]
+    opportunity_column: StrictStr | None = None
+
+
+_TOP_KEYS = ("indicators", "typology")
+
+
+def _config_error(path, exc: PydanticError) -> ValidationError:
+    import difflib
+
+    err = exc.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    key = loc[0] if loc else "?"
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(key, list(IndicatorsSection.model_fields), n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}?" if close else f"use one of {sorted(IndicatorsSection.model_fields)}"
+        return ValidationError(f"config {str(path)!r}: unknown key [indicators] {key!r}; {hint}")
+    where = key + "".join(f"[{x}]" for x in err["loc"][1:] if isinstance(x, int))  # not pydantic's union tags
+    val = err.get("input")
+    msg = "should be a number" if any(t in err["type"] for t in ("int", "float")) else err["msg"].lower()
+    return ValidationError(f"config {str(path)!r}: [indicators] `{where}` {msg}, got {val!r}; "
+                           "numbers are written without quotes, e.g. cutoff_min = 30, thresholds_min = [10, 20, 30]")
+
+
 def _read_config(path) -> tuple[dict, dict | None]:
+    """The ``[indicators]`` settings (defaults filled) and the ``[typology]`` table of a TOML config."""
     if path is None:
         return dict(DEFAULTS), None
     try:
-        with open(path, "rb") as f:
-            cfg = tomllib.load(f)
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise InputFileError(f"config file {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise InputFileError(f"config file {str(path)!r} cannot be read ({e})") from None
+    try:
+        cfg = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise InputFileError(f"config file {str(path)!r} is not UTF-8 (line {line}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
-        raise InputFileError(f"config file {str(path)!r} is not valid TOML: {e}") from None
-    ind = dict(DEFAULTS)
-    unknown = set(cfg.get("indicators", {})) - set(DEFAULTS)
+        raise InputFileError(f"config file {str(path)!r} is not valid TOML: {e}; fix that line") from None
+    unknown = [k for k in cfg if k not in _TOP_KEYS]
     if unknown:
-        raise ValidationError(f"config {str(path)!r}: unknown [indicators] keys {sorted(unknown)}; "
-                              f"known: {sorted(DEFAULTS)}")
-    ind.update(cfg.get("indicators", {}))
-    return ind, cfg.get("typology")
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], _TOP_KEYS, n=1, cutoff=0.5)
+        raise ValidationError(f"config {str(path)!r}: unknown table [{unknown[0]}]; "
+                              f"{f'did you mean [{close[0]}]?' if close else 'use [indicators] and [typology]'}")
+    sec = cfg.get("indicators", {})
+    if not isinstance(sec, dict):
+        raise ValidationError(f"config {str(path)!r}: `indicators` must be a table [indicators], got {sec!r}")
+    try:
+        ind = IndicatorsSection.model_validate(sec).model_dump()
+    except PydanticError as e:
+        raise _config_error(path, e) from None
+    typ = cfg.get("typology")
+    if typ is not None and not isinstance(typ, dict):
+        raise ValidationError(f"config {str(path)!r}: `typology` must be a table [typology], got {typ!r}")
+    return ind, typ
 
 
 def resolve_travel_cost(matrix, travel_cost: str | None) -> str:
@@ -134,6 +189,10 @@ def run_indicators(matrix, origins, destinations, areas, out, config=None, *, pr
         raise ValidationError(f"`--origins` has no population column {popc!r} (columns: {list(cells.columns)}); "
                               "set [indicators] population_column in the config")
     area_gdf = _read_areas(areas, aid)
+    from ..indicators._input import check_matrix_ids
+
+    check_matrix_ids(matrix, cells["id"].to_numpy(), venues["id"].to_numpy(), matrix_name="`--matrix`",
+                     origins_name="--origins", destinations_name="--destinations")
     opp_col = ind["opportunity_column"]
     lu = pd.DataFrame({"id": venues["id"].to_numpy(), cat: venues[cat].astype(str).to_numpy(),
                        "venues": venues[opp_col].to_numpy(float) if opp_col else 1.0})

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 import click
+
+from ..options import MAX_RIDES_CAP
+from ._types import (
+    BIKE_SPEED,
+    MAX_SNAP,
+    MAX_TIME,
+    WALK_SPEED,
+    WINDOW,
+    Departure,
+    Number,
+    Percentiles,
+    check_writable,
+)
 
 
 @click.command("matrix")
@@ -15,47 +27,70 @@ import click
               help="GeoPackage, GeoJSON, Parquet, or CSV with id, lon, lat")
 @click.option("--destinations", type=click.Path(exists=True, dir_okay=False), help="default: the origins")
 @click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="output Parquet file (or folder with --chunk-size)")
-@click.option("--max-time", default=120.0, show_default=True, help="max travel time, minutes (r5r's default)")
-@click.option("--departure", default=None, help="transit: first departure, e.g. 2019-05-13T14:00")
-@click.option("--window", default=10, show_default=True, help="transit: departure window, minutes (r5r's default)")
-@click.option("--percentiles", default="50", show_default=True, help="transit: e.g. 5,25,50,75,95")
-@click.option("--max-walk", default=None, type=float, help="transit: max walk per leg, minutes")
-@click.option("--max-rides", default=3, show_default=True, help="transit: max vehicles boarded")
-@click.option("--walk-speed", default=3.6, show_default=True, help="km/h")
-@click.option("--bike-speed", default=12.0, show_default=True, help="km/h")
-@click.option("--max-snap", default=500.0, show_default=True, help="points farther from the network are unreachable, m")
+@click.option("--out", required=True, type=click.Path(),
+              help="output Parquet file (or folder with --chunk-size/--memory-budget/--workers: re-run to resume)")
+@click.option("--max-time", default=120.0, show_default=True, type=MAX_TIME,
+              help="max travel time, minutes (r5r's default)")
+@click.option("--departure", default=None, type=Departure(), help="transit: first departure, e.g. 2019-05-13T14:00")
+@click.option("--window", default=10, show_default=True, type=WINDOW,
+              help="transit: departure window, minutes (r5r's default)")
+@click.option("--percentiles", default="50", show_default=True, type=Percentiles(),
+              help="transit: e.g. 5,25,50,75,95")
+@click.option("--max-walk", default=None, type=Number("max_walk_min", ge=0, le=24 * 60),
+              help="transit: max walk per leg, minutes")
+@click.option("--max-rides", default=3, show_default=True, type=Number("max_rides", integer=True, ge=0, le=MAX_RIDES_CAP),
+              help="transit: max vehicles boarded")
+@click.option("--walk-speed", default=3.6, show_default=True, type=WALK_SPEED, help="km/h")
+@click.option("--bike-speed", default=12.0, show_default=True, type=BIKE_SPEED, help="km/h")
+@click.option("--max-snap", default=500.0, show_default=True, type=MAX_SNAP,
+              help="points farther from the network are unreachable, m")
 @click.option("--id-column", default="id", show_default=True)
 @click.option("--drop-unreachable", is_flag=True, help="leave unreachable pairs out of the table")
-@click.option("--chunk-size", default=None, type=int, help="origins per chunk: write a partitioned Parquet folder "
-              "(resumable)")
-@click.option("--memory-budget", "memory_budget_mb", default=None, type=float,
+@click.option("--chunk-size", default=None, type=Number("chunk_size", integer=True, ge=1),
+              help="origins per chunk: write a partitioned Parquet folder (resumable)")
+@click.option("--memory-budget", "memory_budget_mb", default=None, type=Number("memory_budget_mb", gt=0),
               help="working memory of one chunk, MB: sets the chunk size (partitioned Parquet folder, resumable)")
-@click.option("--workers", default=None, type=int, help="run chunks on a local Dask cluster of N workers")
+@click.option("--workers", default=None, type=Number("workers", integer=True, ge=1, le=1024),
+              help="run chunks on a local Dask cluster of N workers")
 @click.option("--scheduler", default=None, help="address of an existing dask.distributed scheduler")
 def command(network_dir, origins, destinations, mode, out, max_time, departure, window, percentiles, max_walk,
             max_rides, walk_speed, bike_speed, max_snap, id_column, drop_unreachable, chunk_size, memory_budget_mb,
             workers, scheduler):
     """Compute travel times from ORIGINS to DESTINATIONS and write a long Parquet table."""
+    from pathlib import Path
+
     from ..io.places import read_points
     from ..matrix import travel_time_matrix
     from ..network.bundle import TransportNetwork
 
+    chunked = any(x is not None for x in (chunk_size, memory_budget_mb, workers, scheduler))  # 0 is not "absent"
+    if chunked and Path(out).is_file():
+        raise click.BadParameter(f"{out!r} is a file; a chunked run writes a folder of Parquet partitions: give a "
+                                 "folder path", param_hint="'--out'")
+    if not chunked and Path(out).is_dir():
+        raise click.BadParameter(f"{out!r} is a folder; without --chunk-size/--memory-budget/--workers the matrix is "
+                                 "one Parquet file: give a file path, or add --memory-budget to write (or resume) a "
+                                 "partitioned folder", param_hint="'--out'")
+    check_writable(out, "--out")
+    if mode == "transit" and departure is None:
+        raise click.BadParameter("--mode transit needs a first departure, e.g. --departure 2019-05-13T14:00",
+                                 param_hint="'--departure'")
     t0 = time.perf_counter()
     net = TransportNetwork.load(network_dir)
     o = read_points(origins, name="origins", id_column=id_column)
     d = read_points(destinations, name="destinations", id_column=id_column) if destinations else o
-    ps = tuple(float(p) if "." in p else int(p) for p in percentiles.split(",") if p.strip())
-    dep = dt.datetime.fromisoformat(departure) if departure else None
-    opts = dict(mode=mode, max_time_min=max_time, departure=dep, window_min=window, percentiles=ps,
+    opts = dict(mode=mode, max_time_min=max_time, departure=departure, window_min=window, percentiles=percentiles,
                 max_walk_min=max_walk, max_rides=max_rides, walk_speed_kmh=walk_speed, bike_speed_kmh=bike_speed,
                 max_snap_m=max_snap)
-    if chunk_size or memory_budget_mb or workers or scheduler:
+    if chunked:
         from ..scale.distributed import chunked_matrix
 
         res = chunked_matrix(network_dir, o, d, out, chunk_size=chunk_size, memory_budget_mb=memory_budget_mb,
                              workers=workers, scheduler=scheduler, drop_unreachable=drop_unreachable, progress=True, **opts)
-        click.echo(f"{res}\nwritten to {out} in {time.perf_counter() - t0:.1f} s")
+        if res.chunks_computed == 0:
+            click.echo(f"{res}\n{out} was already complete (all {res.n_chunks} chunks written); nothing to compute")
+        else:
+            click.echo(f"{res}\nwritten to {out} in {time.perf_counter() - t0:.1f} s")
         return
     ttm = travel_time_matrix(net, o, d, progress=True, **opts)
     ttm.to_parquet(out, drop_unreachable=drop_unreachable)

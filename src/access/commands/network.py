@@ -6,6 +6,8 @@ import time
 
 import click
 
+from ._types import BIKE_SPEED, WALK_SPEED, Modes, Number, check_writable
+
 
 @click.group("network")
 def command():
@@ -13,23 +15,48 @@ def command():
 
 
 @command.command("build")
-@click.option("--osm", "osm", required=True, type=click.Path(dir_okay=False), help="OpenStreetMap .pbf extract")
-@click.option("--gtfs", multiple=True, type=click.Path(), help="GTFS feed (zip or folder); repeat for several")
+@click.option("--osm", "osm", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="OpenStreetMap .pbf extract")
+@click.option("--gtfs", multiple=True, type=click.Path(exists=True), help="GTFS feed (zip or folder); repeat for several")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="output bundle folder")
-@click.option("--modes", default="walk,bike,car", show_default=True, help="street modes, comma-separated")
-@click.option("--walk-speed", default=3.6, show_default=True, help="walking speed, km/h")
-@click.option("--bike-speed", default=12.0, show_default=True, help="cycling speed, km/h")
-@click.option("--max-transfer-walk", default=10.0, show_default=True, help="transit transfers: max walk, minutes")
-def build(osm, gtfs, out, modes, walk_speed, bike_speed, max_transfer_walk):
+@click.option("--modes", default="walk,bike,car", show_default=True, type=Modes(("walk", "bike", "car")),
+              help="street modes, comma-separated")
+@click.option("--walk-speed", default=3.6, show_default=True, type=WALK_SPEED, help="walking speed, km/h")
+@click.option("--bike-speed", default=12.0, show_default=True, type=BIKE_SPEED, help="cycling speed, km/h")
+@click.option("--max-transfer-walk", default=10.0, show_default=True,
+              type=Number("max_transfer_walk_min", ge=0, le=120), help="transit transfers: max walk, minutes")
+@click.option("--overwrite", is_flag=True, help="replace OUT even if it is a non-empty folder that is not a bundle")
+def build(osm, gtfs, out, modes, walk_speed, bike_speed, max_transfer_walk, overwrite):
     """Build the street graphs (and the transit timetable) and save them as a bundle in OUT."""
-    from ..network.bundle import TransportNetwork
+    from ..network.bundle import TransportNetwork, check_save_target
 
+    check_writable(out, "--out")
+    check_save_target(out, overwrite=overwrite)  # before the build, not after it
     t0 = time.perf_counter()
-    net = TransportNetwork.from_files(osm, list(gtfs), modes=[m.strip() for m in modes.split(",") if m.strip()],
-                                      walk_speed_kmh=walk_speed, bike_speed_kmh=bike_speed,
-                                      max_transfer_walk_min=max_transfer_walk, progress=True)
-    net.save(out)
+    net = TransportNetwork.from_files(osm, list(gtfs), modes=list(modes), walk_speed_kmh=walk_speed,
+                                      bike_speed_kmh=bike_speed, max_transfer_walk_min=max_transfer_walk,
+                                      progress=True)
+    net.save(out, overwrite=overwrite)
     click.echo(f"{net}\nsaved to {out} in {time.perf_counter() - t0:.1f} s")
+    for m in net.modes:
+        d = net.street(m).meta.get("disconnected") or {}
+        if d.get("nodes"):
+            click.echo(f"  {m}: {d['nodes']:,} nodes, {d['ways']:,} ways ({d['edges']:,} edges) in {d['parts']:,} "
+                       "part(s) disconnected from the largest strongly connected network were dropped")
+
+
+@command.command("verify")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+def verify(bundle):
+    """Check every file of BUNDLE against the full hashes recorded in its manifest."""
+    from .._errors import NetworkError
+    from ..network.bundle import verify_bundle
+
+    problems = verify_bundle(bundle)
+    if problems:
+        raise NetworkError(f"bundle {bundle!r} is damaged: " + "; ".join(problems) + "; rebuild it "
+                           "(`access network build`)")
+    click.echo(f"{bundle}: every file matches its recorded sha256")
 
 
 @command.command("info")
@@ -63,6 +90,10 @@ def network_info_lines(bundle) -> list[str]:
     for m in net.modes:
         g = net.street(m)
         lines.append(f"  {m:<8} {g.n_nodes:>10,} nodes {g.n_edges:>11,} edges   bbox {_bbox(g.node_lon, g.node_lat)}")
+        d = g.meta.get("disconnected") or {}
+        if d.get("nodes"):
+            lines.append(f"           dropped as disconnected: {d['nodes']:,} nodes, {d['ways']:,} ways in "
+                         f"{d['parts']:,} part(s)")
     tt = net.timetable
     if tt is None:
         lines.append("  transit  none (built without GTFS)")

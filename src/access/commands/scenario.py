@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
 import click
+
+from ._types import MAX_TIME, WINDOW, Departure, Floats, check_writable
 
 
 @click.group("scenario")
@@ -21,19 +22,24 @@ def command():
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="folder of the edited network bundle")
 @click.option("--venues", type=click.Path(exists=True, dir_okay=False), help="venue table to edit too")
 @click.option("--venues-out", type=click.Path(dir_okay=False), help="where to write the edited venues (CSV)")
-def apply_cmd(scenario_file, network_dir, out, venues, venues_out):
+@click.option("--overwrite", is_flag=True, help="replace OUT even if it is a non-empty folder that is not a bundle")
+def apply_cmd(scenario_file, network_dir, out, venues, venues_out, overwrite):
     """Apply SCENARIO_FILE's street and transit edits to a bundle (no rebuild) and save it to OUT."""
     from .._io_util import atomic_path
-    from ..network.bundle import TransportNetwork
+    from ..network.bundle import TransportNetwork, check_save_target
     from ..scenarios import Scenario
 
+    check_writable(out, "--out")
+    check_save_target(out, overwrite=overwrite)
+    if venues_out:
+        check_writable(venues_out, "--venues-out")
     t0 = time.perf_counter()
     scn = Scenario.from_file(scenario_file)
     net = TransportNetwork.load(network_dir)
     v = scn.apply_venues(venues) if venues else None  # an unknown venue fails here, before anything is written
     new = scn.apply(net)
     t1 = time.perf_counter()
-    new.save(out)
+    new.save(out, overwrite=overwrite)
     click.echo(f"{scn}\napplied in {t1 - t0:.2f} s; network written to {out}")
     if v is not None:
         target = Path(venues_out or Path(out) / "venues.csv")
@@ -52,11 +58,13 @@ def apply_cmd(scenario_file, network_dir, out, venues, venues_out):
 @click.option("--areas", type=click.Path(exists=True, dir_okay=False), help="polygons for per-area tables and typology")
 @click.option("--area-id", default="id", show_default=True)
 @click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
-@click.option("--max-time", default=120.0, show_default=True,
+@click.option("--max-time", default=120.0, show_default=True, type=MAX_TIME,
               help="max trip, minutes (r5r's default, as `access matrix`)")
-@click.option("--cutoffs", default="15,30", show_default=True, help="cumulative cutoffs, minutes")
-@click.option("--departure", default=None, help="transit: first departure, e.g. 2019-05-13T14:00")
-@click.option("--window", default=10, show_default=True, help="transit: departure window, minutes (r5r's default)")
+@click.option("--cutoffs", default="15,30", show_default=True, type=Floats("cutoffs_min", gt=0, le=24 * 60),
+              help="cumulative cutoffs, minutes")
+@click.option("--departure", default=None, type=Departure(), help="transit: first departure, e.g. 2019-05-13T14:00")
+@click.option("--window", default=10, show_default=True, type=WINDOW,
+              help="transit: departure window, minutes (r5r's default)")
 @click.option("--population", default="population", show_default=True, help="demand column of the cells")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="output folder")
 @click.option("--no-maps", is_flag=True, help="skip the PNG/HTML delta maps")
@@ -66,13 +74,23 @@ def compare_cmd(scenario_file, network_dir, cells, venues, areas, area_id, mode,
     from ..network.bundle import TransportNetwork
     from ..scenarios import AccessibilityState, Scenario, compare
 
+    check_writable(out, "--out")
+    if mode == "transit" and departure is None:
+        raise click.BadParameter("--mode transit needs a first departure, e.g. --departure 2019-05-13T14:00",
+                                 param_hint="'--departure'")
     t0 = time.perf_counter()
     scn = Scenario.from_file(scenario_file)
+    if any(e.params.get("category") is not None for e in scn.venue_edits):
+        from ..scenarios._venues import normalise_venues
+
+        cats = set(normalise_venues(venues)["category"].dropna().astype(str))
+        if cats != {"all"}:
+            scn.check_categories(cats)  # before the baseline is computed
     net = TransportNetwork.load(network_dir)
-    cut = tuple(float(c) for c in cutoffs.split(",") if c.strip())
+    cut = tuple(cutoffs)
     kw = {}
     if mode == "transit":
-        kw = dict(departure=dt.datetime.fromisoformat(departure) if departure else None, window_min=window)
+        kw = dict(departure=departure, window_min=window)
     base = AccessibilityState.build(net, cells, venues, mode=mode, max_time_min=max_time, cutoffs_min=cut,
                                     demand=population, progress=True, **kw)
     t1 = time.perf_counter()
@@ -88,7 +106,8 @@ def compare_cmd(scenario_file, network_dir, cells, venues, areas, area_id, mode,
     from ..report.scenario import write_scenario_outputs
 
     paths += write_scenario_outputs(cmp, scn, out, settings=dict(mode=mode, max_time_min=max_time, cutoffs_min=cut,
-                                                                 departure=departure, window_min=window))
+                                                                 departure=departure.isoformat() if departure
+                                                                 else None, window_min=window))
     click.echo(cmp.summary().to_string(index=False))
     from ..report.scenario import material_effects
 

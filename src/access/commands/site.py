@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from pathlib import Path
 
 import click
 
+from ._types import MAX_SNAP, MAX_TIME, WALK_SPEED, WINDOW, Departure, Floats, Number, check_writable
 
-def _floats(s: str | None) -> list[float]:
+
+def _floats(s: str | tuple | None) -> list[float]:
+    if isinstance(s, tuple):
+        return list(s)
     return [float(x) for x in (s or "").split(",") if x.strip()]
 
 
@@ -25,28 +28,33 @@ def _floats(s: str | None) -> list[float]:
 @click.option("--category", default=None, help="keep only the existing venues of this category (column `category`)")
 @click.option("--objective", type=click.Choice(["coverage", "p-median", "equity", "minimax", "tour"]),
               default="coverage", show_default=True)
-@click.option("-k", "--k", "k", default=3, show_default=True, help="sites (or tour stops) to choose")
-@click.option("--threshold", default=15.0, show_default=True, help="coverage threshold, minutes")
-@click.option("--max-time", default=None, type=float,
+@click.option("-k", "--k", "k", default=3, show_default=True, type=Number("k", integer=True, ge=1, le=10_000),
+              help="sites (or tour stops) to choose")
+@click.option("--threshold", default=15.0, show_default=True, type=Number("threshold_min", gt=0, le=24 * 60),
+              help="coverage threshold, minutes")
+@click.option("--max-time", default=None, type=MAX_TIME,
               help="search bound, minutes (default: 2 x threshold: coverage needs no more, and r5r's 120 would "
               "only cost time)")
 @click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
 @click.option("--population", "pop_col", default="population", show_default=True, help="population column of CELLS")
 @click.option("--fragile-column", default=None, help="equity: per-cell weight column of CELLS (e.g. 1 = fragile)")
 @click.option("--area-column", default=None, help="minimax: area id column of CELLS")
-@click.option("--shares", default=None, help="tour: share of time at each stop, e.g. 0.5,0.25,0.25")
+@click.option("--shares", default=None, type=Floats("shares", ge=0, le=1),
+              help="tour: share of time at each stop, e.g. 0.5,0.25,0.25")
 @click.option("--exact", is_flag=True, help="coverage: also solve exactly (brute force or HiGHS) and report the gap")
 @click.option("--areas", type=click.Path(exists=True, dir_okay=False),
               help="areas (polygons with `id`) for before/after indicators")
-@click.option("--departure", default=None, help="transit: first departure, e.g. 2019-05-13T14:00")
-@click.option("--window", default=10, show_default=True, help="transit: departure window, minutes")
-@click.option("--walk-speed", default=3.6, show_default=True, help="km/h")
+@click.option("--departure", default=None, type=Departure(), help="transit: first departure, e.g. 2019-05-13T14:00")
+@click.option("--window", default=10, show_default=True, type=WINDOW, help="transit: departure window, minutes")
+@click.option("--walk-speed", default=3.6, show_default=True, type=WALK_SPEED, help="km/h")
 @click.option("--vary-walk-speed", default="auto", show_default=True,
+              type=Floats("vary_walk_speed", allow_words=("auto", "none"), gt=0, le=50),
               help="stability: other walking speeds in km/h, e.g. 3.0,4.5; 'auto' = walk speed x 0.8 and x 1.2 "
               "(street modes); 'none' to skip")
 @click.option("--vary-threshold", default="auto", show_default=True,
+              type=Floats("vary_threshold", allow_words=("auto", "none"), gt=0, le=24 * 60),
               help="stability: other thresholds in minutes, e.g. 10,20; 'auto' = threshold x 0.8 and x 1.2; 'none'")
-@click.option("--max-snap", default=500.0, show_default=True, help="metres")
+@click.option("--max-snap", default=500.0, show_default=True, type=MAX_SNAP, help="metres")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="output folder: sites.csv, cells.csv, stability.csv, areas.gpkg, typology_changes.csv, map.png, "
               "summary.json")
@@ -64,6 +72,16 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
     from ..io.places import read_points
     from ..network.bundle import TransportNetwork
 
+    check_writable(out_dir, "--out")
+    if shares is not None and objective != "tour":
+        raise click.BadParameter("--shares is for --objective tour only", param_hint="'--shares'")
+    if shares is not None and sum(shares) > 1 + 1e-9:
+        raise click.BadParameter(f"`shares` must add up to at most 1 (shares of the time), got "
+                                 f"{','.join(f'{x:g}' for x in shares)} (sum {sum(shares):g}); e.g. 0.5,0.25,0.25",
+                                 param_hint="'--shares'")
+    if shares is not None and len(shares) != k:
+        raise click.BadParameter(f"`shares` must give one share per tour stop (k={k}), got {len(shares)}",
+                                 param_hint="'--shares'")
     t0 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +96,7 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
     if mode == "transit":
         if not departure:
             raise ValidationError("--mode transit needs --departure (e.g. 2019-05-13T14:00)")
-        kw.update(departure=dt.datetime.fromisoformat(departure), window_min=int(window), per_minute=True)
+        kw.update(departure=departure, window_min=int(window), per_minute=True)
     existing = None  # the existing venues first: an off-network venue is reported before the long candidate search
     if venues:
         v = read_points(venues, name="venues")

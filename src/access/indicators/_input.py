@@ -393,3 +393,80 @@ class Chunk:
     ti: np.ndarray
     cost: np.ndarray
     g: np.ndarray
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# whole-matrix checks (``access indicators`` runs them before computing)
+# ----------------------------------------------------------------------------------------------------------------
+def _codes_in(col, index: pd.Index) -> np.ndarray:
+    """Positions of a chunk's ids in ``index`` (ids compared as strings; -1 where absent)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if isinstance(col, pa.DictionaryArray):
+        dict_pos = index.get_indexer(pd.Index([str(v) for v in col.dictionary.to_pylist()]))
+        idx = col.indices.to_numpy(zero_copy_only=False)
+        return dict_pos[idx]
+    vals = col.to_pylist() if isinstance(col, pa.Array) else list(np.asarray(col))
+    return index.get_indexer(pd.Index([str(v) for v in vals]))
+
+
+def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name: str = "travel matrix",
+                     origins_name: str = "origins", destinations_name: str = "destinations") -> dict:
+    """Refuse a matrix that is empty, whose ids match none of the origins (or destinations), or that repeats a pair.
+
+    Ids are compared as strings (a CSV's ``"01001"`` and a Parquet's ``"01001"`` match; ``1001`` does not).
+
+    Returns
+    -------
+    dict
+        ``rows``, ``unknown_from`` and ``unknown_to`` (rows whose ids are not among the points).
+
+    Raises
+    ------
+    ValidationError
+        Naming the matrix, the ids or the repeated pair, and the fix.
+    """
+    src = MatrixSource(travel_matrix)
+    o_index = pd.Index([str(v) for v in np.asarray(origin_ids, dtype=object)])
+    d_index = pd.Index([str(v) for v in np.asarray(destination_ids, dtype=object)])
+    n_rows = unknown_from = unknown_to = 0
+    keys = []
+    first_from = first_to = None
+    for ch in src.iter_columns(["from_id", "to_id"]):
+        fo = _codes_in(ch["from_id"], o_index)
+        to = _codes_in(ch["to_id"], d_index)
+        n_rows += len(fo)
+        if first_from is None and len(fo):
+            f0, t0 = ch["from_id"], ch["to_id"]
+            first_from = f0[0].as_py() if isinstance(f0, (pa.Array, pa.ChunkedArray)) else f0[0]
+            first_to = t0[0].as_py() if isinstance(t0, (pa.Array, pa.ChunkedArray)) else t0[0]
+        unknown_from += int((fo < 0).sum())
+        unknown_to += int((to < 0).sum())
+        ok = (fo >= 0) & (to >= 0)
+        keys.append(fo[ok].astype(np.int64) * (len(d_index) + 1) + to[ok])
+    first_from = first_from.item() if isinstance(first_from, np.generic) else first_from
+    first_to = first_to.item() if isinstance(first_to, np.generic) else first_to
+    where = f"{matrix_name} ({src.describe()})"
+    if n_rows == 0:
+        raise ValidationError(f"{where} is empty (no rows); compute it again with `access matrix` (is every pair "
+                              "unreachable and written with --drop-unreachable?)")
+    if unknown_from == n_rows:
+        raise ValidationError(f"{where}: none of its from_id values matches an id of the {origins_name} (e.g. "
+                              f"{first_from!r}; the {origins_name} have e.g. {o_index[0]!r}); give the matrix computed "
+                              f"for these {origins_name}, or the {origins_name} it was computed for")
+    if unknown_to == n_rows:
+        raise ValidationError(f"{where}: none of its to_id values matches an id of the {destinations_name} (e.g. "
+                              f"{first_to!r}; the {destinations_name} have e.g. {d_index[0]!r}); give the matrix "
+                              f"computed for these {destinations_name}")
+    k = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    if len(k):
+        k.sort()
+        dup = np.flatnonzero(k[1:] == k[:-1])
+        if len(dup):
+            kk = int(k[dup[0]])
+            o_i, d_i = divmod(kk, len(d_index) + 1)
+            n_dup = int(len(np.unique(k[dup])))
+            raise ValidationError(f"{where}: the pair (from_id {o_index[o_i]!r}, to_id {d_index[d_i]!r}) appears more "
+                                  f"than once ({n_dup} repeated pair(s)); its venues would be counted twice: keep one "
+                                  "row per pair (e.g. drop_duplicates(['from_id', 'to_id']))")
+    return {"rows": n_rows, "unknown_from": unknown_from, "unknown_to": unknown_to}

@@ -23,7 +23,7 @@ Interpolation
 Stop times without arrival and departure times between two timed stops are interpolated linearly by distance along
 the stop sequence: ``shape_dist_traveled`` when every row of the trip has it, otherwise the straight-line (haversine)
 distance between consecutive stops. Where two timepoints are at the same distance the position in the sequence is
-used. Interpolated times are rounded to the nearest second.
+used. Interpolated times are truncated to the whole second (floor), as R5's GTFS library does.
 
 Frequencies
 -----------
@@ -66,6 +66,10 @@ _REQUIRED = {
 }
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 MISSING_TIME = np.int32(-1)
+#: ``frequencies.txt`` may not expand into more stop times than this (a 1 s headway over 999 h would exhaust memory)
+MAX_FREQUENCY_STOP_TIMES = 20_000_000
+#: ... nor into more trips than this
+MAX_FREQUENCY_TRIPS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -159,26 +163,45 @@ class _Source:
         self._zip = None
         self._names = {}
         if self.path.is_dir():
-            for f in self.path.iterdir():
-                if f.suffix == ".txt":
-                    self._names[f.name] = f
+            names = sorted(str(f.relative_to(self.path)).replace("\\", "/") for f in self.path.rglob("*.txt"))
         else:
             try:
                 self._zip = zipfile.ZipFile(self.path)
-            except zipfile.BadZipFile as e:
-                raise GTFSError(f"GTFS feed {str(self.path)!r} is not a readable zip file ({e})") from None
-            for n in self._zip.namelist():
-                base = n.rsplit("/", 1)[-1]
-                if base.endswith(".txt") and not base.startswith("._") and n.count("/") <= 1:
-                    if base not in self._names or "/" not in n:
-                        self._names[base] = n
+            except (zipfile.BadZipFile, OSError) as e:
+                raise GTFSError(f"GTFS feed {str(self.path)!r} is not a readable zip file ({e}); give a GTFS .zip or "
+                                "a folder of .txt files") from None
+            names = self._zip.namelist()
+        # the tables are in the shallowest folder holding stops.txt (a feed zipped inside one or more folders)
+        names = [n for n in names if n.endswith(".txt") and not n.rsplit("/", 1)[-1].startswith("._")
+                 and "__MACOSX" not in n]
+        homes = sorted({n.rsplit("/", 1)[0] if "/" in n else "" for n in names
+                        if n.rsplit("/", 1)[-1] == "stops.txt"}, key=lambda d: (d.count("/") + (d != ""), d))
+        if homes:
+            depth = (homes[0].count("/") + (homes[0] != ""))
+            same = [d for d in homes if (d.count("/") + (d != "")) == depth]
+            if len(same) > 1:
+                raise GTFSError(f"GTFS feed {str(self.path)!r} holds several feeds (stops.txt in folders {same}); "
+                                "give one feed per path")
+            home = homes[0]
+            for n in names:
+                folder, _, base = n.rpartition("/")
+                if folder == home:
+                    self._names[base] = (self.path / n) if self._zip is None else n
+        else:
+            for n in names:
+                if "/" not in n:
+                    self._names[n] = (self.path / n) if self._zip is None else n
 
     def has(self, name):
         return name in self._names
 
     def read(self, name) -> pd.DataFrame:
         src = self._names[name]
-        raw = self._zip.read(src) if self._zip is not None else Path(src).read_bytes()
+        try:
+            raw = self._zip.read(src) if self._zip is not None else Path(src).read_bytes()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise GTFSError(f"{self.path.name}/{name}: cannot be read ({e}); the feed is truncated or corrupt, "
+                            "download it again") from None
         if not raw.strip():
             return pd.DataFrame()
         try:
@@ -187,7 +210,8 @@ class _Source:
                 skipinitialspace=True,
             )
         except (pd.errors.ParserError, UnicodeDecodeError) as e:
-            raise GTFSError(f"{self.path.name}/{name}: cannot be parsed as CSV ({e})") from None
+            raise GTFSError(f"{self.path.name}/{name}: cannot be parsed as CSV ({e}); GTFS tables are "
+                            "comma-separated UTF-8") from None
         df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
         return df
 
@@ -336,6 +360,9 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
     # trips
     t = src.read("trips.txt")
     _need_cols(t, "trips.txt", _REQUIRED["trips.txt"], fname)
+    if not len(t):
+        raise GTFSError(f"{fname}/trips.txt: no rows (only a header); the feed has no trips to route, so no date "
+                        "can work; use a feed with trips")
     trips = pd.DataFrame({"trip_id": _col(t, "trip_id"), "route_id": _col(t, "route_id"),
                           "service_id": _col(t, "service_id")})
     dup = trips["trip_id"].duplicated()
@@ -363,9 +390,22 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
         _need_cols(c, "calendar.txt", ["service_id", *_WEEKDAYS, "start_date", "end_date"], fname)
         calendar = pd.DataFrame({"service_id": _col(c, "service_id")})
         for d in _WEEKDAYS:
-            calendar[d] = _col(c, d) == "1"
+            v = _col(c, d)
+            bad = ~v.isin(["0", "1"])
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise GTFSError(f"{fname}/calendar.txt: line {i + 2} (service {calendar['service_id'].iloc[i]!r}): "
+                                f"bad value {v.iloc[i]!r} in column {d!r}; weekday flags must be 0 or 1 "
+                                f"({int(bad.sum())} bad value(s) in that column)")
+            calendar[d] = v == "1"
         for col in ("start_date", "end_date"):
             calendar[col] = _parse_dates(_col(c, col), f"{fname}/calendar.txt", col)
+        rev = calendar["start_date"] > calendar["end_date"]
+        if rev.any():
+            i = int(np.flatnonzero(rev.to_numpy())[0])
+            raise GTFSError(f"{fname}/calendar.txt: line {i + 2} (service {calendar['service_id'].iloc[i]!r}): "
+                            f"start_date {c['start_date'].iloc[i]!r} is after end_date {c['end_date'].iloc[i]!r}; "
+                            "swap them or fix the dates")
     else:
         calendar = pd.DataFrame({"service_id": pd.Series(dtype=object), **{d: pd.Series(dtype=bool) for d in _WEEKDAYS},
                                  "start_date": pd.Series(dtype="int64"), "end_date": pd.Series(dtype="int64")})
@@ -398,6 +438,17 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
         if col not in st.columns:
             raise GTFSError(f"{fname}/stop_times.txt: required column {col!r} missing")
     st = _read_stop_times(st, stops, trips, fname, warn_list)
+    # services: a trip whose service_id no calendar defines never runs
+    known_sv = set(calendar["service_id"]) | set(calendar_dates["service_id"])
+    used_tr = trips[trips["trip_id"].isin(pd.unique(st["trip_id"]))]
+    unknown_sv = sorted(set(used_tr["service_id"]) - known_sv)
+    if unknown_sv:
+        n_bad = int(used_tr["service_id"].isin(unknown_sv).sum())
+        msg = (f"{fname}/trips.txt: service_id {unknown_sv[0]!r} ({len(unknown_sv)} id(s), {n_bad} of "
+               f"{len(used_tr)} trip(s)) is in neither calendar.txt nor calendar_dates.txt, so those trips never run")
+        if n_bad == len(used_tr):
+            raise GTFSError(msg + "; no trip of the feed can run on any date: fix the service ids")
+        _warn(msg, warn_list)
 
     # frequencies
     freq = pd.DataFrame({"trip_id": pd.Series(dtype=object), "start_s": pd.Series(dtype=np.int32),
@@ -430,6 +481,20 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                       f"{int(np.flatnonzero(bad.to_numpy())[0]) + 2}", warn_list)
                 freq = freq[~bad].reset_index(drop=True)
             if len(freq):
+                n_st = st.groupby("trip_id", sort=False).size()
+                n_dep = -(-(freq["end_s"].to_numpy(np.int64) - freq["start_s"].to_numpy(np.int64))
+                          // freq["headway_s"].to_numpy(np.int64))
+                rows_each = n_dep * n_st.reindex(freq["trip_id"]).fillna(0).to_numpy(np.int64)
+                if rows_each.sum() > MAX_FREQUENCY_STOP_TIMES or n_dep.sum() > MAX_FREQUENCY_TRIPS:
+                    i = int(np.argmax(rows_each))
+                    raise GTFSError(
+                        f"{fname}/frequencies.txt: the rows expand into {int(n_dep.sum()):,} trips and "
+                        f"{int(rows_each.sum()):,} stop times (at most {MAX_FREQUENCY_TRIPS:,} trips and "
+                        f"{MAX_FREQUENCY_STOP_TIMES:,} stop times); the largest is trip {freq['trip_id'].iloc[i]!r} "
+                        f"(line {i + 2}) with headway "
+                        f"{int(freq['headway_s'].iloc[i])} s from {_fmt(freq['start_s'].iloc[i])} to "
+                        f"{_fmt(freq['end_s'].iloc[i])} ({int(n_dep[i]):,} departures); fix headway_secs or the "
+                        "start/end times")
                 trips, st, n_freq = _expand_frequencies(trips, st, freq)
 
     # transfers
@@ -482,10 +547,15 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
     line = np.arange(n, dtype=np.int64) + 2
     trip = _col(st, "trip_id").to_numpy()
     stop = _col(st, "stop_id").to_numpy()
+    if n == 0:
+        raise GTFSError(f"{file}: no rows (only a header); the feed has no trips to route, so no date can work; "
+                        "use a feed with stop times")
     seq = pd.to_numeric(_col(st, "stop_sequence"), errors="coerce")
-    if seq.isna().any():
-        i = int(np.flatnonzero(seq.isna().to_numpy())[0])
-        raise GTFSError(f"{file}: line {i + 2} (trip {trip[i]!r}): bad stop_sequence {st['stop_sequence'].iloc[i]!r}")
+    badseq = (seq.isna() | (seq != np.floor(seq)) | (seq < 0)).to_numpy()
+    if badseq.any():
+        i = int(np.flatnonzero(badseq)[0])
+        raise GTFSError(f"{file}: line {i + 2} (trip {trip[i]!r}): bad stop_sequence {st['stop_sequence'].iloc[i]!r}; "
+                        f"it must be a non-negative whole number ({int(badseq.sum())} bad value(s))")
     arr = parse_times(_col(st, "arrival_time"), file=file, column="arrival_time", ids=trip, rows=line)
     dep = parse_times(_col(st, "departure_time"), file=file, column="departure_time", ids=trip, rows=line)
     dist = pd.to_numeric(_col(st, "shape_dist_traveled"), errors="coerce").to_numpy(np.float64) \
@@ -510,6 +580,9 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
         _warn(f"{file}: {nb} row(s) of {len(set(trip[tidx < 0]))} trip id(s) absent from trips.txt dropped, "
               f"e.g. {trip[tidx < 0][0]!r}", warn_list)
     keep = tidx >= 0
+    if not keep.any():
+        raise GTFSError(f"{file}: none of its {n} row(s) names a trip of trips.txt (e.g. trip {trip[0]!r}); the feed "
+                        "has no trips to route, so no date can work; fix the trip ids")
     df = pd.DataFrame(
         {"trip_id": trip, "stop_id": stop, "stop_sequence": seq.to_numpy(np.int64), "arrival_s": arr,
          "departure_s": dep, "pickup_type": pick, "drop_off_type": drop, "_line": line, "_dist": dist,
@@ -542,6 +615,10 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
         keep = ~drop_rows
         df = df[keep].reset_index(drop=True)
         arr, dep, timed, same, tcode = arr[keep], dep[keep], timed[keep], same[keep], tcode[keep]
+        if not len(df):
+            raise GTFSError(f"{file}: every trip's first or last stop has no arrival_time/departure_time "
+                            f"({len(bad_t)} trip(s)); the feed has no timed trips, so no date can work; fill the "
+                            "times of at least the first and last stop of each trip")
     # decreasing timepoints: checked before interpolation so that the error names the row really at fault
     ti = np.flatnonzero(timed)
     if len(ti) > 1:
@@ -617,7 +694,7 @@ def _interpolate(df, arr, dep, timed, same, tcode):
     frac = np.clip(frac, 0.0, 1.0)
     t0 = dep[p].astype(np.float64)
     t1 = arr[q].astype(np.float64)
-    t = np.rint(t0 + frac * (t1 - t0)).astype(np.int64)
+    t = np.floor(t0 + frac * (t1 - t0)).astype(np.int64)  # truncated, as R5
     arr = arr.copy()
     dep = dep.copy()
     arr[m] = t

@@ -2,6 +2,10 @@
 
 Accepted: a ``GeoDataFrame`` (points, or polygons: their centroids are used), a ``DataFrame`` with ``lon``/``lat``
 columns, or a path to a GeoPackage, GeoJSON, (Geo)Parquet or CSV (``id, lon, lat``) file.
+
+Ids read from a CSV file are strings (``"01001"`` stays ``"01001"``); the separator (``,`` ``;`` tab ``|``) is
+detected from the header. Ids of mixed types (some numbers, some strings) are turned into strings, with a warning.
+Where a table has both ``lon``/``lat`` and ``x``/``y`` columns, valid longitude/latitude degrees win.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._errors import InputFileError, ValidationError
+from .._errors import AccessWarning, InputFileError, ValidationError
 
-LON_NAMES = ("lon", "longitude", "lng", "x")
-LAT_NAMES = ("lat", "latitude", "y")
+LON_NAMES = ("lon", "longitude", "lng", "long", "x")
+LAT_NAMES = ("lat", "latitude", "lat", "lat", "y")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Points:
         return int(self.ids.shape[0])
 
 
-def _read_file(path: Path, name: str):
+def _read_file(path: Path, name: str, id_column: str = "id"):
     import geopandas as gpd
 
     if not path.exists():
@@ -40,7 +44,7 @@ def _read_file(path: Path, name: str):
     suf = path.suffix.lower()
     try:
         if suf == ".csv":
-            return pd.read_csv(path)
+            return _read_csv(path, name, id_column)
         if suf in (".parquet", ".geoparquet", ".pq"):
             try:
                 return gpd.read_parquet(path)
@@ -48,10 +52,61 @@ def _read_file(path: Path, name: str):
                 return pd.read_parquet(path)
         if suf in (".gpkg", ".geojson", ".json", ".shp", ".fgb"):
             return gpd.read_file(path)
-    except (OSError, ValueError) as e:
-        raise InputFileError(f"cannot read `{name}` file {str(path)!r}: {e}") from e
+    except InputFileError:
+        raise
+    except Exception as e:  # corrupt GeoPackage/Parquet: pyogrio, pyarrow and sqlite raise their own classes
+        raise InputFileError(f"cannot read `{name}` file {str(path)!r} ({type(e).__name__}: {e}); is it a valid "
+                             f"{suf.lstrip('.') or 'data'} file? re-export it") from None
     raise InputFileError(f"`{name}` file {str(path)!r}: unknown format {suf!r}; use .gpkg, .geojson, .parquet or "
                          ".csv with id, lon, lat columns")
+
+
+def _read_csv(path: Path, name: str, id_column: str = "id") -> pd.DataFrame:
+    """A CSV whose id column is read as text (leading zeros kept), the separator sniffed from the header."""
+    with open(path, "rb") as f:
+        head = f.readline().decode("utf-8-sig", errors="replace")
+    if not head.strip():
+        raise InputFileError(f"`{name}` file {str(path)!r} is empty; it needs a header line such as id,lon,lat")
+    counts = {sep: head.count(sep) for sep in (",", ";", "\t", "|")}
+    sep = max(counts, key=lambda k: counts[k]) if max(counts.values()) else ","
+    try:
+        df = pd.read_csv(path, sep=sep, dtype={id_column: str}, encoding="utf-8-sig", skipinitialspace=True)
+    except UnicodeDecodeError:
+        df = pd.read_csv(path, sep=sep, dtype={id_column: str}, encoding="latin-1", skipinitialspace=True)
+    except pd.errors.ParserError as e:
+        raise InputFileError(f"`{name}` file {str(path)!r} cannot be parsed as CSV ({e}); check the separator and "
+                             "the quoting") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _coordinate_columns(obj: pd.DataFrame):
+    """The (lon, lat) columns: the first pair by name priority whose values are valid degrees, else the first."""
+    lower = {str(c).lower(): c for c in obj.columns}
+    pairs = [(lower[a], lower[b]) for a, b in zip(LON_NAMES, LAT_NAMES) if a in lower and b in lower]
+    pairs = list(dict.fromkeys(pairs))
+    for lonc, latc in pairs:
+        lon = pd.to_numeric(obj[lonc], errors="coerce").to_numpy(np.float64)
+        lat = pd.to_numeric(obj[latc], errors="coerce").to_numpy(np.float64)
+        if np.isfinite(lon).all() and np.isfinite(lat).all() and (np.abs(lon) <= 180).all() \
+                and (np.abs(lat) <= 90).all():
+            return lonc, latc
+    return pairs[0] if pairs else (None, None)
+
+
+def _normalise_ids(ids: pd.Series, name: str, src: str) -> pd.Series:
+    """Ids of one kind: mixed numbers and strings become strings (with a warning)."""
+    if ids.dtype != object:
+        return ids
+    kinds = {type(v).__name__ for v in ids.iloc[:100_000]}
+    kinds = {"str" if k == "str_" else k for k in kinds}
+    if len(kinds) > 1:
+        import warnings
+
+        warnings.warn(f"`{name}`{src}: ids of mixed types {sorted(kinds)}; all read as strings", AccessWarning,
+                      stacklevel=3)
+        return ids.map(str)
+    return ids
 
 
 def read_points(obj, *, name: str = "points", id_column: str = "id") -> Points:
@@ -65,7 +120,7 @@ def read_points(obj, *, name: str = "points", id_column: str = "id") -> Points:
     src = ""
     if isinstance(obj, (str, Path)):
         src = f" (file {str(obj)!r})"
-        obj = _read_file(Path(obj), name)
+        obj = _read_file(Path(obj), name, id_column)
     if not isinstance(obj, pd.DataFrame):
         raise ValidationError(f"`{name}` must be a GeoDataFrame, a DataFrame with lon/lat, or a file path; "
                               f"got {type(obj).__name__}")
@@ -74,7 +129,7 @@ def read_points(obj, *, name: str = "points", id_column: str = "id") -> Points:
     if id_column not in obj.columns:
         raise ValidationError(f"`{name}`{src} has no {id_column!r} column (columns: {list(obj.columns)[:12]}); "
                               f"add one with a unique id per row")
-    ids = obj[id_column]
+    ids = _normalise_ids(obj[id_column], name, src)
     if ids.isna().any():
         bad = np.flatnonzero(ids.isna().to_numpy())[:5].tolist()
         raise ValidationError(f"`{name}`{src} has {int(ids.isna().sum())} missing ids in column {id_column!r} "
@@ -98,8 +153,7 @@ def read_points(obj, *, name: str = "points", id_column: str = "id") -> Points:
         geom = geom.to_crs("EPSG:4326")
         lon, lat = geom.x.to_numpy(np.float64), geom.y.to_numpy(np.float64)
     else:
-        lonc = next((c for c in obj.columns if c.lower() in LON_NAMES), None)
-        latc = next((c for c in obj.columns if c.lower() in LAT_NAMES), None)
+        lonc, latc = _coordinate_columns(obj)
         if lonc is None or latc is None:
             raise ValidationError(f"`{name}`{src} has no geometry and no lon/lat columns (columns: "
                                   f"{list(obj.columns)[:12]}); give a GeoDataFrame or columns 'lon' and 'lat' "

@@ -1,8 +1,14 @@
 """A built transport network (streets per mode + transit timetable), saved and loaded as a bundle.
 
-On disk: ``manifest.json`` (format version, the content hash of the inputs and settings, components) and one
-folder per component holding ``*.npy`` arrays and a ``meta.json``. Arrays are memory-mapped on load; nothing
-is pickled. ``TransportNetwork.from_files(..., cache_dir=...)`` reuses a bundle whose hash matches.
+On disk: ``manifest.json`` (format version, the content hash of the inputs and settings, components, and a
+checksum of every file) and one folder per component holding ``*.npy`` arrays and a ``meta.json``. Arrays are
+memory-mapped on load; nothing is pickled. ``TransportNetwork.from_files(..., cache_dir=...)`` reuses a bundle whose
+hash matches.
+
+Safety: :meth:`TransportNetwork.save` writes into a hidden temporary folder and swaps it in at once (never a moment
+without a bundle); it refuses a non-empty folder that is not a bundle unless ``overwrite=True``. :meth:`load` checks
+each file's size and a hash of its first and last blocks (cheap); :func:`verify_bundle` (``access network verify``)
+checks the full hashes.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from ..options import StreetOptions
 from . import profiles
 from .street import StreetGraph, build_street_graph
 
+#: the cheap load-time check hashes this many bytes at each end of a file
+CHECK_BLOCK_BYTES = 1 << 16
+
 FORMAT_VERSION = 1
 STREET_MODES = profiles.MODES
 
@@ -34,9 +43,92 @@ def _save_component(folder: Path, arrays: dict, meta: dict) -> None:
 
 
 def _load_component(folder: Path, mmap: bool = True) -> tuple[dict, dict]:
-    meta = json.loads((folder / "meta.json").read_text())
-    arrays = {p.stem: np.load(p, mmap_mode="r" if mmap else None, allow_pickle=False) for p in sorted(folder.glob("*.npy"))}
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError) as e:
+        raise NetworkError(f"bundle file {str(folder / 'meta.json')!r} is missing or corrupt ({e}); rebuild the "
+                           "network (`access network build`)") from None
+    arrays = {}
+    for p in sorted(folder.glob("*.npy")):
+        try:
+            arrays[p.stem] = np.load(p, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as e:
+            raise NetworkError(f"bundle file {str(p)!r} is corrupt or truncated ({e}); rebuild the network "
+                               "(`access network build`)") from None
     return arrays, meta
+
+
+def _ends_hash(path: Path, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read(CHECK_BLOCK_BYTES))
+        if size > CHECK_BLOCK_BYTES:
+            f.seek(max(CHECK_BLOCK_BYTES, size - CHECK_BLOCK_BYTES))
+            h.update(f.read(CHECK_BLOCK_BYTES))
+    return h.hexdigest()
+
+
+def _checksums(root: Path) -> dict:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != "manifest.json":
+            size = p.stat().st_size
+            out[p.relative_to(root).as_posix()] = dict(size=size, ends_sha256=_ends_hash(p, size),
+                                                       sha256=sha256_file(p))
+    return out
+
+
+def _check_files(root: Path, manifest: dict, *, full: bool) -> list[str]:
+    """The problems found in the bundle's files (empty when all match the manifest)."""
+    problems = []
+    for rel, c in (manifest.get("checksums") or {}).items():
+        p = root / rel
+        if not p.is_file():
+            problems.append(f"{rel}: missing")
+            continue
+        size = p.stat().st_size
+        if size != c.get("size"):
+            problems.append(f"{rel}: {size} bytes, the manifest says {c.get('size')}")
+        elif _ends_hash(p, size) != c.get("ends_sha256"):
+            problems.append(f"{rel}: content differs from the manifest (first/last blocks)")
+        elif full and sha256_file(p) != c.get("sha256"):
+            problems.append(f"{rel}: content differs from the manifest (full hash)")
+    return problems
+
+
+def _read_manifest(path: Path) -> dict:
+    mf = path / "manifest.json"
+    if not mf.exists():
+        raise InputFileError(f"{str(path)!r} is not a network bundle (no manifest.json); build one with "
+                             "`access network build`")
+    try:
+        manifest = json.loads(mf.read_text())
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        raise NetworkError(f"bundle manifest {str(mf)!r} is corrupt ({e}); rebuild the network "
+                           "(`access network build`)") from None
+    return manifest
+
+
+def verify_bundle(path) -> list[str]:
+    """Check every file of bundle ``path`` against the full hashes of its manifest.
+
+    Returns
+    -------
+    list of str
+        The problems found (empty when the bundle is intact).
+
+    Examples
+    --------
+    >>> verify_bundle("poa-net")  # doctest: +SKIP
+    []
+    """
+    path = Path(path)
+    manifest = _read_manifest(path)
+    if "checksums" not in manifest:
+        return ["the manifest has no checksums (a bundle written by an older version); rebuild it to verify"]
+    return _check_files(path, manifest, full=True)
 
 
 def _json_default(o):
@@ -132,6 +224,11 @@ class TransportNetwork:
         if isinstance(gtfs, (str, Path)):
             gtfs = [gtfs]
         gtfs = [Path(g) for g in gtfs]
+        if isinstance(modes, str):
+            modes = [m.strip() for m in modes.split(",") if m.strip()]
+        if not list(modes):
+            raise ValidationError("`modes` must name at least one of 'walk', 'bike', 'car', got an empty list; "
+                                  "e.g. modes=('walk', 'car') or --modes walk,car")
         modes = tuple(dict.fromkeys(list(modes) + (["walk"] if gtfs else [])))
         if not modes:
             raise ValidationError("`modes` must name at least one of 'walk', 'bike', 'car', got none")
@@ -140,7 +237,9 @@ class TransportNetwork:
         extra = [Path(elevation)] if elevation is not None else []
         for p in [osm_pbf, *gtfs, *extra]:
             if not p.exists():
-                raise InputFileError(f"input file {str(p)!r} does not exist")
+                raise InputFileError(f"input file {str(p)!r} does not exist; check the path")
+        if osm_pbf.is_dir():
+            raise InputFileError(f"OSM input {str(osm_pbf)!r} is a folder; give the .pbf file")
         settings = dict(modes=list(modes), walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
                         max_transfer_walk_min=max_transfer_walk_min, max_snap_m=max_snap_m,
                         format_version=FORMAT_VERSION, code_version=_code_version())
@@ -196,9 +295,13 @@ class TransportNetwork:
         return cls(streets, timetable, manifest=manifest)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path) -> Path:
-        """Write the bundle atomically to folder ``path`` (replacing it)."""
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Write the bundle atomically to folder ``path``, replacing a bundle there in one step.
+
+        A non-empty folder that is not a bundle is refused (nothing is deleted) unless ``overwrite=True``.
+        """
         path = Path(path)
+        check_save_target(path, overwrite=overwrite)
         with atomic_dir(path) as tmp:
             comps = []
             for m, g in self._streets.items():
@@ -210,21 +313,30 @@ class TransportNetwork:
                 _save_component(tmp / "transit", arrays, meta)
                 comps.append("transit")
             man = dict(self.manifest, format_version=FORMAT_VERSION, components=comps)
+            man["checksums"] = _checksums(tmp)
             (tmp / "manifest.json").write_text(json.dumps(man, indent=1, default=_json_default))
         return path
 
     @classmethod
     def load(cls, path, *, mmap: bool = True) -> "TransportNetwork":
-        """Load a bundle written by :meth:`save` (arrays memory-mapped)."""
+        """Load a bundle written by :meth:`save` (arrays memory-mapped).
+
+        Each file's size and the hash of its first and last blocks are checked against the manifest (a truncated
+        or altered bundle raises :class:`~access._errors.NetworkError`); :func:`verify_bundle` checks full hashes.
+        """
         path = Path(path)
-        mf = path / "manifest.json"
-        if not mf.exists():
-            raise InputFileError(f"{str(path)!r} is not a network bundle (no manifest.json); build one with "
-                                 "`access network build`")
-        manifest = json.loads(mf.read_text())
+        if not path.is_dir():
+            raise InputFileError(f"network bundle {str(path)!r} does not exist or is not a folder; build one with "
+                                 "`access network build --out FOLDER`")
+        manifest = _read_manifest(path)
         if manifest.get("format_version") != FORMAT_VERSION:
             raise NetworkError(f"bundle {str(path)!r} has format {manifest.get('format_version')}, this version of "
                                f"access reads {FORMAT_VERSION}; rebuild it")
+        problems = _check_files(path, manifest, full=False)
+        if problems:
+            raise NetworkError(f"bundle {str(path)!r} is damaged: {'; '.join(problems[:5])}"
+                               f"{f' (and {len(problems) - 5} more)' if len(problems) > 5 else ''}; rebuild it "
+                               "(`access network build`)")
         streets = {}
         timetable = None
         for comp in manifest.get("components", []):
@@ -326,10 +438,41 @@ def _code_version() -> str:
     return f"{__version__}+{code_fingerprint(('network', 'io/osm.py', 'io/gtfs.py', '_data.py'))[:12]}"
 
 
+def check_save_target(path, *, overwrite: bool = False) -> None:
+    """Refuse to write a bundle over a file, or over a non-empty folder that is not a bundle (unless ``overwrite``)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputFileError(f"cannot write a network bundle to {str(path)!r}: it is a file; choose a folder path")
+    if path.is_dir() and not (path / "manifest.json").exists() and any(path.iterdir()) and not overwrite:
+        raise InputFileError(f"{str(path)!r} is a non-empty folder that is not a network bundle; nothing was "
+                             "written; choose another output folder or pass --overwrite (overwrite=True) to "
+                             "replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    import os
+
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputFileError(f"cannot write a network bundle to {str(path)!r}: folder {str(probe)!r} is not "
+                             "writable; choose another output folder or fix its permissions")
+
+
+def _hash_input(p: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents, in sorted order)."""
+    if not p.is_dir():
+        return sha256_file(p)
+    h = hashlib.sha256()
+    for f in sorted(p.rglob("*")):
+        if f.is_file():
+            h.update(f.relative_to(p).as_posix().encode() + b"\0" + sha256_file(f).encode())
+    return h.hexdigest()
+
+
 def content_key(paths, settings: dict) -> str:
-    """A short hash of the input files' contents and the build settings (and this code's bundle format)."""
+    """A short hash of the input files' contents (a folder: its files) and the build settings."""
     h = hashlib.sha256()
     for p in paths:
-        h.update(sha256_file(p).encode())
+        h.update(_hash_input(Path(p)).encode())
     h.update(json.dumps(settings, sort_keys=True).encode())
     return h.hexdigest()[:16]

@@ -8,8 +8,10 @@ Pure functions of way tags (strings, '' when absent). The rules:
 - **bike**: cycleways, paths, tracks, roads (not motorways nor ``motorroad=yes``); footways and pedestrian
   streets only with ``bicycle=yes|designated|permissive``; ``bicycle=no`` excludes; ``oneway`` applies unless
   ``oneway:bicycle=no`` or ``cycleway=opposite*``. Constant speed (default 12 km/h).
-- **car**: motorways to service roads (tracks only with ``motor_vehicle``/``motorcar`` explicitly allowed);
-  ``access|vehicle|motor_vehicle|motorcar=no|private`` excludes unless a more specific key allows;
+- **car**: motorways to service roads. The class comes first: tracks, footways, pedestrian streets, paths,
+  bridleways and cycleways only with ``motor_vehicle``/``motorcar`` explicitly allowed (a generic ``access=yes``
+  does not open them), steps never; on roads ``access|vehicle|motor_vehicle|motorcar=no|private`` excludes unless
+  a more specific key allows;
   ``oneway=yes|true|1|-1|reverse``, ``junction=roundabout|circular`` and motorways are one way.
   Speed from ``maxspeed`` (km/h numbers, ``mph``, implicit values like ``FR:urban`` from
   ``data/maxspeed_implicit.csv``, ``none``), else the per-class default of ``data/car_speeds.csv``.
@@ -39,6 +41,8 @@ MOTORWAY = {"motorway", "motorway_link"}
 WALK_ONLY = {"footway", "pedestrian", "steps", "path", "track", "bridleway", "cycleway", "crossing"}
 BIKE_OK = {"cycleway", "path", "track"} | ROADS
 NO = {"no", "private"}
+#: non-road classes that only ``motor_vehicle``/``motorcar`` may open to cars (never steps)
+CAR_OPENABLE = {"track", "footway", "pedestrian", "path", "bridleway", "cycleway"}
 YES = {"yes", "designated", "permissive", "destination", "permit", "customers", "delivery"}
 
 #: highway classes in a fixed order; edges store the index (int8)
@@ -138,10 +142,14 @@ def way_rule(tags: dict, mode: str) -> tuple[bool, bool, float]:
             return True, False, 0.0
         return (not rev_only), (not fwd_only), 0.0
     if mode == "car":
-        ok = hw in ROADS or hw in MOTORWAY
-        if hw == "track":
-            ok = tags.get("motor_vehicle", "") in YES or tags.get("motorcar", "") in YES
-        ok = _allowed(tags, ("access", "vehicle", "motor_vehicle", "motorcar"), ok)
+        if hw in ROADS or hw in MOTORWAY:
+            ok = _allowed(tags, ("access", "vehicle", "motor_vehicle", "motorcar"), True)
+        elif hw in CAR_OPENABLE:
+            # the class excludes cars; a generic access=yes|destination|... says nothing about cars, only the
+            # mode-specific keys may open the way (and a later motorcar=no still closes it)
+            ok = _allowed(tags, ("motor_vehicle", "motorcar"), False)
+        else:
+            ok = False
         if not ok:
             return False, False, 0.0
         if hw in MOTORWAY and oneway not in ("no", "-1", "reverse"):

@@ -6,7 +6,9 @@ lengths ``length_m`` and the OSM ``way_id`` each edge comes from. Graph nodes ar
 ways meet or end (no node per vertex of a straight road); edge geometries keep the vertices in between,
 so points snap onto the nearest point of the nearest edge. Nodes are numbered along a Hilbert curve so that
 nearby nodes are near in memory (this makes searches cache-friendly), and only the largest strongly
-connected component is kept.
+connected component is kept: what it drops is counted in ``meta["disconnected"]`` (nodes, ways, edges, parts;
+``access network build`` prints it per mode) and its vertices are kept in ``dropped_lonlat``, so that a point on a
+dropped street is reported as such rather than as "farther than 500 m".
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class StreetGraph:
     geom_offsets: np.ndarray
     geom_lonlat: np.ndarray
     meta: dict = field(default_factory=dict)
+    #: float64[k, 2] vertices of the streets dropped as disconnected (largest-SCC rule); empty when none
+    dropped_lonlat: np.ndarray | None = None
 
     # ---------------------------------------------------------------- basics
     @property
@@ -226,14 +230,18 @@ class StreetGraph:
                          reorder=False)
 
     def to_arrays(self) -> tuple[dict, dict]:
-        return {k: getattr(self, k) for k in ARRAY_FIELDS}, dict(self.meta, mode=self.mode)
+        arrays = {k: getattr(self, k) for k in ARRAY_FIELDS}
+        if self.dropped_lonlat is not None and len(self.dropped_lonlat):
+            arrays["dropped_lonlat"] = self.dropped_lonlat
+        return arrays, dict(self.meta, mode=self.mode)
 
     @classmethod
     def from_arrays(cls, arrays: dict, meta: dict) -> "StreetGraph":
         missing = [k for k in ARRAY_FIELDS if k not in arrays]
         if missing:
             raise NetworkError(f"street graph bundle lacks arrays {missing}; rebuild the network")
-        return cls(mode=meta["mode"], meta=dict(meta), **{k: arrays[k] for k in ARRAY_FIELDS})
+        return cls(mode=meta["mode"], meta=dict(meta), dropped_lonlat=arrays.get("dropped_lonlat"),
+                   **{k: arrays[k] for k in ARRAY_FIELDS})
 
     def with_travel_times(self, travel_time_s: np.ndarray, **meta) -> "StreetGraph":
         """A copy with new edge travel times (same topology); used by scenarios."""
@@ -328,15 +336,42 @@ class StreetGraph:
             edge[qi] = e
             frac[qi] = f
         if warn and not snapped.all():
-            bad = np.flatnonzero(~snapped)
-            names = [ids[i] for i in bad[:10]] if ids is not None else bad[:10].tolist()
-            warnings.warn(
-                f"{len(bad)} of {k} points are farther than max_snap_m={max_snap_m:g} m from the {self.mode} "
-                f"network and are unreachable, e.g. ids {names}; raise max_snap_m or check their coordinates/CRS",
-                AccessWarning,
-                stacklevel=2,
-            )
+            warnings.warn(self.unsnapped_message(lon, lat, snapped, max_snap_m=max_snap_m, ids=ids), AccessWarning,
+                          stacklevel=2)
         return Snap(access_node, access_cost, egress_node, egress_cost, snapped, distance, edge, frac)
+
+    def unsnapped_message(self, lon, lat, snapped, *, max_snap_m: float, ids=None, what: str = "points") -> str:
+        """Why the points not ``snapped`` are unreachable: on a street dropped as disconnected, or too far."""
+        lon = np.asarray(lon, dtype=np.float64).reshape(-1)
+        lat = np.asarray(lat, dtype=np.float64).reshape(-1)
+        k = len(lon)
+        bad = np.flatnonzero(~np.asarray(snapped, bool))
+        on_dropped = self.on_dropped_street(lon[bad], lat[bad], max_snap_m=max_snap_m)
+        msgs = []
+        for sel, why, fix in (
+                (bad[on_dropped], f"are on a street dropped as disconnected from the rest of the {self.mode} network "
+                                  "(not in its largest strongly connected part)",
+                 "check the OSM extract's connectivity there (oneways, access tags, a clipped boundary)"),
+                (bad[~on_dropped], f"are farther than max_snap_m={max_snap_m:g} m from the {self.mode} network",
+                 "raise max_snap_m or check their coordinates/CRS")):
+            if len(sel):
+                names = [ids[i] for i in sel[:10]] if ids is not None else sel[:10].tolist()
+                msgs.append(f"{len(sel)} of {k} {what} {why} and are unreachable, e.g. ids {names}; {fix}")
+        return "; ".join(msgs)
+
+    def on_dropped_street(self, lon, lat, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> np.ndarray:
+        """bool[k]: the points within ``max_snap_m`` of a street dropped as disconnected (but not snapped here)."""
+        lon = np.asarray(lon, dtype=np.float64).reshape(-1)
+        lat = np.asarray(lat, dtype=np.float64).reshape(-1)
+        dl = self.dropped_lonlat
+        if dl is None or not len(dl) or not len(lon):
+            return np.zeros(len(lon), bool)
+        from scipy.spatial import cKDTree
+
+        x, y = self.project(dl[:, 0], dl[:, 1])
+        px, py = self.project(lon, lat)
+        d, _ = cKDTree(np.column_stack([x, y])).query(np.column_stack([px, py]), distance_upper_bound=max_snap_m)
+        return np.isfinite(d)
 
     def nearest_nodes(self, lon, lat) -> np.ndarray:
         """Nearest graph node of each point (int32)."""
@@ -415,6 +450,12 @@ def build_street_graph(ways, mode: str, *, speed_kmh: float | None = None,
     """
     if mode not in profiles.MODES:
         raise ValidationError(f"unknown mode {mode!r}; use one of {profiles.MODES}")
+    from .._validate import check_number
+
+    if speed_kmh is not None:  # 0 is an error, not "the default"
+        speed_kmh = check_number(f"{mode}_speed_kmh", speed_kmh, gt=0, le=200)
+    if connector_speed_kmh is not None:
+        connector_speed_kmh = check_number("connector_speed_kmh", connector_speed_kmh, gt=0, le=200)
     fw, bw, speed = profiles.evaluate_ways(ways.tags, mode)
     usable = fw | bw
     if not usable.any():
@@ -484,6 +525,8 @@ def build_street_graph(ways, mode: str, *, speed_kmh: float | None = None,
     seg_for_rev = np.where(fwd[e_seg] & bwd[e_seg], e_seg, -1)
     # largest strongly connected component
     n = len(node_refs)
+    dropped_lonlat = np.zeros((0, 2))
+    disconnected = {"nodes": 0, "ways": 0, "edges": 0, "parts": 0}
     if largest_component and n:
         import scipy.sparse as sp
         from scipy.sparse.csgraph import connected_components
@@ -494,6 +537,16 @@ def build_street_graph(ways, mode: str, *, speed_kmh: float | None = None,
             big = np.argmax(np.bincount(lab))
             keep_node = lab == big
             ke = keep_node[tail] & keep_node[head]
+            way_all = ways.way_id[w_global][e_seg]
+            kept_ways = np.unique(way_all[ke])
+            gone = np.flatnonzero(~ke)
+            gcg = np.diff(geom_offsets)[gone]
+            ggs = geom_offsets[:-1][gone]
+            gpp = np.repeat(ggs - np.r_[0, np.cumsum(gcg)[:-1]], gcg) + np.arange(gcg.sum())
+            dropped_lonlat = np.unique(np.round(coords[gpp], 7), axis=0) if len(gpp) else dropped_lonlat
+            disconnected = {"nodes": int((~keep_node).sum()),
+                            "ways": int(len(np.setdiff1d(np.unique(way_all), kept_ways))),
+                            "edges": int((~ke).sum()), "parts": int(ncomp - 1)}
             new_id = np.cumsum(keep_node) - 1
             # keep edges and their geometry
             sel = np.flatnonzero(ke)
@@ -516,6 +569,8 @@ def build_street_graph(ways, mode: str, *, speed_kmh: float | None = None,
         "connector_speed_kmh": float(connector_speed_kmh or (profiles.DEFAULT_SPEED_KMH["bike"] if mode == "bike"
                                                              else profiles.DEFAULT_SPEED_KMH["walk"])),
         "source": ways.source,
+        "disconnected": disconnected,
     }
-    return _assemble(mode, tail, head, tt_e, len_e, way_e, hw_e, seg_for_rev, nlon, nlat, node_refs, None, meta,
-                     geom_index=(geom_offsets, coords))
+    g = _assemble(mode, tail, head, tt_e, len_e, way_e, hw_e, seg_for_rev, nlon, nlat, node_refs, None, meta,
+                  geom_index=(geom_offsets, coords))
+    return replace(g, dropped_lonlat=np.ascontiguousarray(dropped_lonlat, np.float64))

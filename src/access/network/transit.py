@@ -10,8 +10,9 @@ overtake another, so that every pattern is FIFO at every stop (what RAPTOR's bin
 Stops are linked to the walk graph with :meth:`StreetGraph.snap`; stops farther than ``max_snap_m`` stay unlinked
 (reported in one warning). Transfers are walking paths on the street graph between stops within
 ``max_transfer_walk_min`` (one bounded Dijkstra per stop), plus ``transfers.txt`` (a ``min_transfer_time`` is a
-lower bound on the walk; ``transfer_type`` 3 removes the pair; station-level rows apply to all the station's
-stops). Without a walk graph (stop-level use), transfers are straight-line walks within the same time.
+lower bound on the walk; ``transfer_type`` 3 removes the pair; a row linking stops the walk search did not link
+walks at least the straight line, never 0 s; station-level rows apply to all the station's stops; queries with
+``TransitOptions(transfers_txt=False)`` ignore the file, as R5). Without a walk graph (stop-level use), transfers are straight-line walks within the same time.
 
 Times inside are int32 seconds since midnight of the query date in the feed's time zone (a trip of the previous
 service day at 25:10 is at 01:10). On the days clocks change, GTFS times count from noon minus 12 h; we use
@@ -160,6 +161,11 @@ _ARRAY_KEYS = (
     "service_id", "service_active",
     "transfer_off", "transfer_to", "transfer_walk_s", "transfer_min_s",
 )
+#: ``transfer_min_s`` codes (they travel with the pair through scenario edits): ``>= 0`` a walking footpath whose
+#: minimum time comes from transfers.txt; ``-1`` a plain walking footpath; ``-2`` a footpath transfers.txt forbids
+#: (type 3: kept, so that ``transfers_txt=False`` restores it); ``<= -3`` a pair only transfers.txt links, minimum
+#: ``-code - 3`` (walked at least the straight line)
+XFER_NONE, XFER_FORBIDDEN, XFER_ADDED = -1, -2, -3
 
 
 class Timetable:
@@ -526,26 +532,29 @@ class Timetable:
                             pairs[(x, y)] = (int(ty), int(mt))
             if pairs:
                 cur = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(xr, xc))}
-                drop = np.zeros(len(xr), bool)
-                add_r, add_c, add_v, add_m = [], [], [], []
+                add_r, add_c, add_m = [], [], []
                 for (x, y), (ty, mt) in pairs.items():
                     i = cur.get((x, y))
                     if ty == 3:
                         if i is not None:
-                            drop[i] = True
+                            xmin[i] = XFER_FORBIDDEN  # kept, so that transfers_txt=False can restore it
                         continue
                     if i is not None:
                         xmin[i] = max(mt, 0)
                     else:
                         add_r.append(x)
                         add_c.append(y)
-                        add_v.append(-1)
-                        add_m.append(max(mt, 0))
-                keepx = ~drop
-                xr = np.concatenate([xr[keepx], np.array(add_r, np.int64)])
-                xc = np.concatenate([xc[keepx], np.array(add_c, np.int64)])
-                xv = np.concatenate([xv[keepx], np.array(add_v, np.int32)])
-                xmin = np.concatenate([xmin[keepx], np.array(add_m, np.int32)])
+                        add_m.append(mt)
+                ar, ac = np.array(add_r, np.int64), np.array(add_c, np.int64)
+                # a pair the walk search did not link (farther than the transfer walk) walks at least the straight
+                # line: a row without min_transfer_time is not a 0 s link between distant stops
+                crow = np.rint(haversine_m(lon[ar], lat[ar], lon[ac], lat[ac]) / (speed / 3.6)) if len(ar) \
+                    else np.zeros(0)
+                crow = np.where(np.isfinite(crow), crow, 0)
+                xr = np.concatenate([xr, ar])
+                xc = np.concatenate([xc, ac])
+                xv = np.concatenate([xv, crow.astype(np.int32)])
+                xmin = np.concatenate([xmin, XFER_ADDED - np.maximum(np.array(add_m, np.int32), 0)])
         order = np.lexsort((xc, xr))
         xr, xc, xv, xmin = xr[order], xc[order], xv[order], xmin[order]
         transfer_off = np.zeros(n_stops + 1, dtype=np.int64)
@@ -628,6 +637,17 @@ class Timetable:
             self._day_cache.popitem(last=False)
         return day
 
+    def _no_service_message(self, date: _dt.date) -> str:
+        if self.n_trips == 0:
+            return ("the feeds have no trip with at least two timed stops, so no date can work; check stop_times.txt "
+                    "(rows, times) and trips.txt")
+        rng = self.service_dates
+        if rng is None:
+            return ("no service of the feeds runs on any date (calendar.txt/calendar_dates.txt give no active day to "
+                    "any service their trips use), so no date can work; fix the calendars or the trips' service_id")
+        return (f"no transit service runs on {date.isoformat()} (a {date.strftime('%A')}); the feeds' services run "
+                f"on {rng[0]} .. {rng[1]}; pick a date in that range")
+
     def _build_day(self, date: _dt.date) -> DayTimetable:
         a = self.arrays
         o = date.toordinal()
@@ -645,11 +665,8 @@ class Timetable:
                 run &= last_arr >= DAY_S
             elif off == 1:
                 run &= first_dep < NEXT_DAY_HORIZON_S
-            elif not run.any():
-                rng = self.service_dates
-                span = f"{rng[0]} .. {rng[1]}" if rng else "no dates at all"
-                raise GTFSError(f"no transit service runs on {date.isoformat()} (a {date.strftime('%A')}); the "
-                                f"feeds' services run on {span}; pick a date in that range")
+            elif not run.any() and not sel[0].size:  # the previous day's after-midnight trips are a service too
+                raise GTFSError(self._no_service_message(date))
             idx = np.flatnonzero(run)
             sel.append(idx)
             shifts.append(np.full(len(idx), shift, np.int64))
@@ -712,19 +729,30 @@ class Timetable:
         )
 
     # -------------------------------------------------------------------------------------------- transfers
-    def transfers_csr(self, walk_speed_kmh: float | None = None):
+    def transfers_csr(self, walk_speed_kmh: float | None = None, *, transfers_txt: bool = True):
         """Footpaths (``x_off`` int64[n_stops+1], ``x_to`` int32, ``x_s`` int32) at ``walk_speed_kmh``.
 
-        Walking times computed at build speed are rescaled; a ``transfers.txt`` minimum is a lower bound.
+        Walking times computed at build speed are rescaled; a ``transfers.txt`` minimum is a lower bound. With
+        ``transfers_txt=False`` the file is ignored (walking footpaths only, as R5).
         """
         w = np.asarray(self.arrays["transfer_walk_s"]).astype(np.float64)
-        mn = np.asarray(self.arrays["transfer_min_s"])
+        mn = np.asarray(self.arrays["transfer_min_s"]).astype(np.int64)
+        off = np.asarray(self.arrays["transfer_off"]).astype(np.int64)
+        to = np.asarray(self.arrays["transfer_to"])
         if walk_speed_kmh:
             w = np.where(w >= 0, w * float(self.meta["speed_kmh"]) / float(walk_speed_kmh), w)
         x = np.where(w >= 0, np.rint(w), -1).astype(np.int64)
-        x = np.maximum(x, mn.astype(np.int64))
+        if transfers_txt:
+            x = np.maximum(x, np.where(mn <= XFER_ADDED, XFER_ADDED - mn, mn))
+            keep = mn != XFER_FORBIDDEN
+        else:
+            keep = mn > XFER_ADDED
         x = np.where(x < 0, 0, x).astype(np.int32)
-        return np.asarray(self.arrays["transfer_off"]).astype(np.int64), np.asarray(self.arrays["transfer_to"]), x
+        if not keep.all():
+            row = np.repeat(np.arange(len(off) - 1), np.diff(off))[keep]
+            off = np.r_[0, np.cumsum(np.bincount(row, minlength=len(off) - 1))].astype(np.int64)
+            to, x = np.ascontiguousarray(to[keep]), np.ascontiguousarray(x[keep])
+        return off, to, x
 
     def stop_index(self) -> pd.Index:
         """``pd.Index`` of stop ids (position = internal stop id)."""
@@ -740,12 +768,14 @@ def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
     if len(ui) == 0:
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0, np.int32)
-    lat0 = np.radians(np.nanmean(lat[ui]))
-    x = np.radians(lon[ui]) * np.cos(lat0) * EARTH_RADIUS_M
-    y = np.radians(lat[ui]) * EARTH_RADIUS_M
+    # 3-D points on the sphere: the chord is never longer than the great-circle distance, so no pair within
+    # reach is missed whatever the feed's extent (a flat projection at the mean latitude misses pairs far from it)
+    r = EARTH_RADIUS_M
+    la, lo = np.radians(lat[ui]), np.radians(lon[ui])
+    xyz = np.column_stack([r * np.cos(la) * np.cos(lo), r * np.cos(la) * np.sin(lo), r * np.sin(la)])
     max_m = max_s * speed_kmh / 3.6
-    tree = cKDTree(np.column_stack([x, y]))
-    pairs = tree.query_pairs(max_m * 1.01, output_type="ndarray")
+    tree = cKDTree(xyz)
+    pairs = tree.query_pairs(max_m * 1.001 + 1.0, output_type="ndarray")
     if len(pairs) == 0:
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0, np.int32)

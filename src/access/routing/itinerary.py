@@ -180,7 +180,7 @@ class _PairContext:
         if key not in self._runs:
             acc_stop, acc_s = self.acc[i]
             self._runs[key] = _rp.single_departure_with_parents(
-                np.int32(t0), np.int32(self.max_time_s), acc_stop, acc_s, K, to.board_slack_s, *day.kernel_args(),
+                np.int32(t0), np.int32(self.max_time_s), acc_stop, acc_s, K, to.kernel_slack_s, *day.kernel_args(),
                 self.x_off, self.x_to, self.x_s)
         tau, tau_ride, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos = self._runs[key]
         max_time_s = self.max_time_s

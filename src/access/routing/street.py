@@ -136,12 +136,14 @@ def snap_points(g: StreetGraph, o: Points, d: Points, max_snap_m: float):
     d_snap = o_snap if d is o else g.snap(d.lon, d.lat, max_snap_m=max_snap_m, ids=d.ids, warn=False)
     for snap, pts in ((o_snap, o), (d_snap, d)) if d is not o else ((o_snap, o),):
         if not snap.snapped.any():
+            if g.on_dropped_street(pts.lon, pts.lat, max_snap_m=max_snap_m).all():
+                raise NetworkError(
+                    f"all {len(pts)} {pts.name} are on streets dropped as disconnected from the rest of the {g.mode} "
+                    "network (not in its largest strongly connected part); check the OSM extract's connectivity there")
             raise NetworkError(
                 f"all {len(pts)} {pts.name} are farther than max_snap_m={max_snap_m:g} m from the {g.mode} network; "
                 "check that they lie in the network's area and that their CRS is right")
         if not snap.snapped.all():
-            bad = pts.ids[~snap.snapped]
-            warnings.warn(f"{len(bad)} of {len(pts)} {pts.name} are farther than max_snap_m={max_snap_m:g} m from the "
-                          f"{g.mode} network and are unreachable, e.g. ids {bad[:8].tolist()}; raise max_snap_m or "
-                          "check their coordinates", AccessWarning, stacklevel=4)
+            warnings.warn(g.unsnapped_message(pts.lon, pts.lat, snap.snapped, max_snap_m=max_snap_m,
+                                              ids=pts.ids.tolist(), what=pts.name), AccessWarning, stacklevel=4)
     return o_snap, d_snap

@@ -163,7 +163,7 @@ def _forward(q: _Query, to: TransitOptions, per_minute: bool, progress: bool, ba
                                         np.concatenate([c[~is_stop] - n_s, p_j[sel]]),
                                         np.concatenate([v[~is_stop], p_s[sel]]), b - a)
         ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off, d_slot,
-                                          q.d_s, q.dep_times, to.max_rides, q.max_time_s, to.board_slack_s, q.pct_idx,
+                                          q.d_s, q.dep_times, to.max_rides, q.max_time_s, to.kernel_slack_s, q.pct_idx,
                                           *args, q.x_off, q.x_to, q.x_s, _n_chunks(), bool(per_minute))
         times[a:b] = ti
         if per_minute:
@@ -355,7 +355,7 @@ def transit_columns_to(network: Any, origin_snap: Snap, dest_snap: Snap, *, opti
     d = q.day
     times, pm = _rp.backward_range_raptor_columns(
         sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, d_stop, d_s, q.dep_times, to.max_rides,
-        q.max_time_s, to.board_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
+        q.max_time_s, to.kernel_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
         d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from, xt_s, q.n_o,
         int(numba.get_num_threads()), bool(per_minute))
     return times, (pm if per_minute else None)
@@ -387,7 +387,7 @@ def _mask_route_types(tt: Timetable, day: DayTimetable, to: TransitOptions) -> D
 
 def transfers_for_options(tt: Timetable, walk_speed_kmh: float, to: TransitOptions):
     """Footpaths at ``walk_speed_kmh``, limited to ``to.max_transfer_walk_min`` (at most the build radius)."""
-    x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh)
+    x_off, x_to, x_s = tt.transfers_csr(walk_speed_kmh, transfers_txt=to.transfers_txt)
     lim = to.max_transfer_walk_min
     if lim is None:
         return x_off, x_to, x_s
@@ -531,7 +531,7 @@ def transit_travel_times_by(network: Any, origin_points: Points, dest_points: Po
         di, dj = np.nonzero(direct[a:b] >= 0)
         dir_off, dir_dest, dir_s = _csr(di, dj, direct[a:b][di, dj], b - a)
         ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off,
-                                          d_slot, q.d_s, q.dep_times, to.max_rides, q.max_time_s, to.board_slack_s,
+                                          d_slot, q.d_s, q.dep_times, to.max_rides, q.max_time_s, to.kernel_slack_s,
                                           q.pct_idx, *args, q.x_off, q.x_to, q.x_s, _n_chunks(), bool(per_minute))
         times[a:b] = ti
         if per_minute:

@@ -48,7 +48,7 @@ import numba
 from numba import njit, prange
 
 from .._errors import ValidationError
-from .._validate import check_choice
+from .._validate import check_choice, check_int, check_number
 from ..options import STREET_MODES, StreetOptions, TransitOptions
 from .._io_util import atomic_path
 from ..core import dijkstra as dj
@@ -260,6 +260,9 @@ class MatrixJob:
     indicators: _IndArrays | None
     run_hash: str
     manifest: dict = field(default_factory=dict)
+    #: the caller gave ``chunk_size`` (else it was derived from the memory budget or the workers: a resumed run
+    #: then adopts the chunk size already on disk, so a run started with --workers resumes without, and back)
+    chunk_explicit: bool = False
 
     def replan(self, *, chunk_size: int | None = None, dest_block: int | None = None) -> "MatrixJob":
         """The same job with another chunk size (a new run hash) or destination block size (same hash)."""
@@ -433,13 +436,18 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
         settings.update(departure=dep.isoformat(), window_min=to.window_min, max_walk_s=to.max_walk_s(max_time_s),
                         max_rides=to.max_rides, walk_speed_kmh=float(so.walk_speed_kmh),
                         percentiles=[float(p) for p in ps], board_slack_s=to.board_slack_s,
-                        egress_walk_limit_m=to.egress_walk_limit_m)
+                        egress_walk_limit_m=to.egress_walk_limit_m, transfers_txt=to.transfers_txt)
     o_snap, d_snap = snap_points(g, o, d, max_snap_m)
     if direction == "auto":
         direction = "reverse" if (mode in STREET_MODES and len(o) > 2 * len(d)) else "forward"
     if direction == "reverse" and mode not in STREET_MODES:
         raise ValidationError("direction='reverse' is for street modes only; transit runs forward")
     string_ids = o.ids.dtype == object or d.ids.dtype == object
+    chunk_explicit = chunk_size is not None
+    if memory_budget_mb is not None:  # 0 is an error, not "the default"
+        memory_budget_mb = check_number("memory_budget_mb", memory_budget_mb, gt=0)
+    if chunk_size is not None:
+        chunk_size = check_int("chunk_size", chunk_size, ge=1)
     if chunk_size is None:
         chunk_size = chunk_size_for_budget(memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB, len(d),
                                            n_percentiles=len(ps), n_nodes=g.n_nodes, string_ids=string_ids)
@@ -464,7 +472,8 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
     manifest = dict(body, run_hash=run_hash,
                     plan=dict(direction=direction, dest_block=dest_block if direction == "reverse" else 0))
     return MatrixJob(mode, settings, o.ids, d.ids, _snap_dict(o_snap, o), _snap_dict(d_snap, d), chunk_size, direction,
-                     dest_block, ps, bool(drop_unreachable), bool(write_matrix), ind, run_hash, manifest)
+                     dest_block, ps, bool(drop_unreachable), bool(write_matrix), ind, run_hash, manifest,
+                     chunk_explicit)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -535,6 +544,7 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
     to = TransitOptions(departure=s["departure"], window_min=s["window_min"], percentiles=job.percentiles,
                         max_rides=s["max_rides"], max_walk_min=s["max_walk_s"] / 60.0,
                         board_slack_s=s.get("board_slack_s", TransitOptions.board_slack_s),
+                        transfers_txt=s.get("transfers_txt", True),
                         egress_walk_limit_m=s.get("egress_walk_limit_m", TransitOptions.egress_walk_limit_m))
     times, _ = transit_travel_times(network, _snap_obj(job.o_snap, a, b), _snap_obj(job.d_snap), options=to,
                                     street=StreetOptions(walk_speed_kmh=s["walk_speed_kmh"]),
@@ -650,6 +660,31 @@ class ChunkedResult:
         return pq.read_table(self.out_dir / INDICATOR_DIR).to_pandas()
 
 
+def resume_plan(out_dir, job: MatrixJob) -> MatrixJob:
+    """``job``, or the same job with the chunk size of the run already in ``out_dir`` when only that differs.
+
+    A chunk size derived from a memory budget or a worker count is not part of what the user asked: a resumed run
+    takes the one on disk. An explicit ``chunk_size`` that differs is left to :func:`prepare_out_dir` to refuse.
+    """
+    mf = Path(out_dir) / MANIFEST_NAME
+    if job.chunk_explicit or not mf.is_file():
+        return job
+    try:
+        old = json.loads(mf.read_text())
+        old_chunk = int(old["settings"]["chunk_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return job
+    if old.get("run_hash") == job.run_hash or old_chunk == job.chunk_size:
+        return job
+    again = job.replan(chunk_size=old_chunk)
+    return again if again.run_hash == old.get("run_hash") else job
+
+
+def run_complete(job: MatrixJob, out_dir) -> bool:
+    """True when every chunk of ``job`` is already written in ``out_dir``."""
+    return all(chunk_done(job, out_dir, i) for i in range(job.n_chunks))
+
+
 def prepare_out_dir(out_dir, job: MatrixJob, *, overwrite: bool = False) -> Path:
     """Create ``out_dir``, write the run's manifest or check that an existing one matches; remove stale temp files.
 
@@ -666,7 +701,11 @@ def prepare_out_dir(out_dir, job: MatrixJob, *, overwrite: bool = False) -> Path
                               "Parquet partitions: give a folder path")
     mf = out_dir / MANIFEST_NAME
     if mf.exists():
-        old = json.loads(mf.read_text())
+        try:
+            old = json.loads(mf.read_text())
+        except (OSError, ValueError) as e:
+            raise ValidationError(f"{str(mf)!r} is corrupt ({e}); remove the folder {str(out_dir)!r} (or pass "
+                                  "overwrite=True) to start over") from None
         if old.get("run_hash") == job.run_hash and old.get("plan") != job.manifest.get("plan"):
             with atomic_path(mf, suffix=".json") as tmp:  # resumed with another direction or block size
                 tmp.write_text(json.dumps(job.manifest, indent=1, sort_keys=True, default=str))
@@ -786,6 +825,8 @@ def chunked_travel_time_matrix(network, origins, destinations=None, out_dir=None
     job = prepare_job(network, origins, destinations, mode=mode, chunk_size=chunk_size,
                       memory_budget_mb=memory_budget_mb, direction=direction, dest_block=dest_block,
                       drop_unreachable=drop_unreachable, write_matrix=write_matrix, indicators=indicators, **opts)
+    if not overwrite:
+        job = resume_plan(out_dir, job)
     out_dir = prepare_out_dir(out_dir, job, overwrite=overwrite)
     graph = street_graph_for(network, job)
     todo = [i for i in range(job.n_chunks) if not chunk_done(job, out_dir, i)]

@@ -41,6 +41,7 @@ from .chunked import (
     finish,
     prepare_job,
     prepare_out_dir,
+    resume_plan,
     run_chunk,
     street_graph_for,
     write_block,
@@ -190,6 +191,10 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
     common = dict(chunk_size=chunk_size, memory_budget_mb=memory_budget_mb, drop_unreachable=drop_unreachable,
                   write_matrix=write_matrix, indicators=indicators, direction=direction, dest_block=dest_block,
                   overwrite=overwrite)
+    if workers is not None:  # 0 is an error, not "no cluster"
+        from .._validate import check_int
+
+        workers = check_int("workers", workers, ge=1)
     if workers is None and scheduler is None and client is None:
         return chunked_travel_time_matrix(network, origins, destinations, out, progress=progress, **common, **opts)
     if sum(x is not None for x in (workers, scheduler, client)) > 1:
@@ -225,6 +230,8 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
                 chunk_size=None if chunk_size is not None else min(job.chunk_size, -(-job.n_origins // (4 * n_workers))),
                 dest_block=None if dest_block is not None or job.direction != "reverse"
                 else min(job.dest_block, -(-job.n_destinations // (4 * n_workers))))
+        if not overwrite:
+            job = resume_plan(out, job)
         out = prepare_out_dir(out, job, overwrite=overwrite)
         out_s = str(out.resolve())
         job_f = client.scatter(job, broadcast=True, hash=False)

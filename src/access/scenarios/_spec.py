@@ -20,6 +20,12 @@ A scenario is a TOML file (or the same structure as a dict)::
 Edits are applied section by section in a fixed order (streets.close, streets.speed, streets.link,
 transit.remove_stops, transit.remove_route, transit.headway, transit.add_route, venues.remove, venues.modify,
 venues.add), in file order within a section; included scenarios come first.
+
+The file is checked against a strict schema (pydantic models, one per edit kind, declared in :data:`SCHEMA`) before
+anything is applied: unknown keys are refused with the nearest valid name, types are strict (``oneway = "false"`` is
+an error, not True; ``route_type = "bus"`` too), then the values are checked (times ``HH:MM`` with ``start`` before
+24:00 and ``end`` after ``start``, ranges, polygons). Venue categories are checked against the venue table (and the
+embedded taxonomy) when the edits are applied. A file that is not UTF-8 is refused with its line.
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import difflib
+from typing import Annotated, Union
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import ValidationError as _PydanticError
 
 from .._errors import ScenarioError
 
@@ -54,6 +66,74 @@ SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 ORDER = [(s, k) for s, kinds in SECTIONS.items() for k in kinds]
 STREET_MODES = ("walk", "bike", "car")
+
+# ---------------------------------------------------------------------------------------------- the schema
+_Num = Union[StrictInt, StrictFloat]
+_Id = Union[StrictStr, StrictInt]
+_Ids = Union[_Id, list[_Id]]
+_Strs = Union[StrictStr, list[StrictStr]]
+_Clock = Union[StrictStr, StrictInt, Annotated[Any, "toml local time"]]
+_Point = list[_Num]
+_TYPES: dict[str, Any] = {
+    "way_ids": Union[StrictInt, list[StrictInt]], "polygon": Union[StrictStr, list, dict], "highway": _Strs,
+    "modes": _Strs, "speed_kmh": _Num, "factor": _Num, "from": _Point, "to": _Point, "oneway": StrictBool,
+    "max_snap_m": _Num, "length_m": _Num, "stop_ids": _Ids, "route_ids": _Ids, "route_id": _Id, "headway_min": _Num,
+    "start": _Clock, "end": _Clock, "stops": list[_Point], "departures": list[_Clock], "dwell_s": _Num,
+    "both_directions": StrictBool, "route_type": StrictInt, "ids": _Ids, "id": _Id, "capacity": _Num,
+    "category": StrictStr, "capacity_factor": _Num, "lon": _Num, "lat": _Num,
+}
+
+
+def _model(section: str, kind: str, keys: tuple[str, ...]) -> type[BaseModel]:
+    from pydantic import create_model
+
+    fields: dict[str, Any] = {("from_" if k == "from" else k): (_TYPES[k] | None, None) for k in keys}
+    return create_model(f"{section}_{kind}", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+                        **fields)
+
+
+#: section -> kind -> pydantic model of one edit's keys (``from`` is spelled ``from_`` inside the model)
+SCHEMA: dict[str, dict[str, type[BaseModel]]] = {s: {k: _model(s, k, keys) for k, keys in kinds.items()}
+                                                 for s, kinds in SECTIONS.items()}
+
+
+def _nearest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f"did you mean {close[0]!r}?" if close else f"use one of {sorted(map(str, choices))}"
+
+
+def _schema_check(e: "Edit") -> None:
+    """Strict keys and types of one edit (pydantic), as a :class:`ScenarioError` naming the key and the fix."""
+    allowed = SECTIONS[e.section][e.kind]
+    unknown = [k for k in e.params if k not in allowed]
+    if unknown:
+        raise e.error(f"unknown key {unknown[0]!r}; {_nearest(unknown[0], allowed)} ({e.label} takes "
+                      f"{', '.join(allowed)})")
+    data = {("from_" if k == "from" else k): v for k, v in e.params.items()}
+    try:
+        SCHEMA[e.section][e.kind].model_validate(data)
+    except _PydanticError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0]).replace("from_", "from") if err["loc"] else "?"
+        want = {"bool": "true or false (no quotes)", "int": "a whole number (no quotes)",
+                "float": "a number (no quotes)", "string": "a string in quotes"}
+        kinds = sorted({w for t, w in want.items() for x in exc.errors() if x["loc"] and
+                        str(x["loc"][0]).replace("from_", "from") == key and x["type"].startswith(t)})
+        if "a number (no quotes)" in kinds:
+            kinds = [k for k in kinds if k != "a whole number (no quotes)"]
+        hint = " or ".join(kinds) if kinds else err["msg"]
+        extra = "; GTFS route types are numbers, e.g. 3 for a bus, 0 for a tram" if key == "route_type" else ""
+        raise e.error(f"`{key}` must be {hint}, got {e.params.get(key)!r}{extra}") from None
+
+
+def known_categories() -> tuple[str, ...]:
+    """The venue categories of the embedded taxonomy (``data/venue_taxonomy.csv``)."""
+    import csv
+
+    from .._data import data_path
+
+    with open(data_path("venue_taxonomy.csv"), encoding="utf-8") as f:
+        return tuple(sorted({r["category"] for r in csv.DictReader(f) if r.get("category")} - {"excluded"}))
 
 
 @dataclass(frozen=True)
@@ -127,6 +207,17 @@ def parse_clock(e: Edit, key: str, v) -> int:
     raise e.error(f"`{key}` must be a time 'HH:MM' (or seconds after midnight), got {v!r}")
 
 
+def _check_span(e: Edit, out: dict, p: dict) -> None:
+    """A time window of the service day: ``start`` before 24:00, ``end`` after ``start`` (up to 48:00)."""
+    if "start_s" in out and not 0 <= out["start_s"] < 24 * 3600:
+        raise e.error(f"`start` must be a time of the day before 24:00 (e.g. '06:00'), got {p['start']!r}")
+    if "end_s" in out and not 0 < out["end_s"] <= 48 * 3600:
+        raise e.error(f"`end` must be a time up to 48:00 (after-midnight service is 24:00-48:00), got {p['end']!r}")
+    if "start_s" in out and "end_s" in out and out["end_s"] <= out["start_s"]:
+        raise e.error(f"`end` ({p['end']}) must be after `start` ({p['start']}); for service past midnight write "
+                      "e.g. end = '25:30'")
+
+
 def parse_polygon(e: Edit, v):
     """WKT string, GeoJSON geometry dict, or GeoJSON coordinates (a ring, or a list of rings) -> shapely geometry."""
     import shapely
@@ -165,10 +256,7 @@ def _modes(e: Edit, default) -> tuple[str, ...]:
 def check_edit(e: Edit) -> Edit:
     """Validate the values of one edit (what can be checked without a network) and normalise them."""
     p = dict(e.params)
-    allowed = SECTIONS[e.section][e.kind]
-    unknown = [k for k in p if k not in allowed]
-    if unknown:
-        raise e.error(f"unknown key(s) {unknown}; allowed: {list(allowed)}")
+    _schema_check(e)
     out: dict[str, Any] = {}
     if e.section == "streets":
         if e.kind in ("close", "speed"):
@@ -207,7 +295,7 @@ def check_edit(e: Edit) -> Edit:
                 out["speed_kmh"] = _num(e, "speed_kmh")
             if "length_m" in p:
                 out["length_m"] = _num(e, "length_m")
-            out["oneway"] = bool(p.get("oneway", False))
+            out["oneway"] = p.get("oneway", False)
             out["max_snap_m"] = _num(e, "max_snap_m") if "max_snap_m" in p else 100.0
     elif e.section == "venues":
         if e.kind == "add":
@@ -244,6 +332,7 @@ def check_edit(e: Edit) -> Edit:
             for k in ("start", "end"):
                 if k in p:
                     out[k + "_s"] = parse_clock(e, k, p[k])
+            _check_span(e, out, p)
         else:  # add_route
             if "route_id" not in p:
                 raise e.error("give `route_id` (a new, unique route id)")
@@ -275,13 +364,15 @@ def check_edit(e: Edit) -> Edit:
                     if k not in p:
                         raise e.error(f"a headway needs `{k}` ('HH:MM')")
                     out[k + "_s"] = parse_clock(e, k, p[k])
-                if out["end_s"] <= out["start_s"]:
-                    raise e.error(f"`end` ({p['end']}) must be after `start` ({p['start']})")
+                _check_span(e, out, p)
             out["speed_kmh"] = _num(e, "speed_kmh") if "speed_kmh" in p else 20.0
             out["dwell_s"] = int(_num(e, "dwell_s", allow_zero=True)) if "dwell_s" in p else 0
             out["both_directions"] = bool(p.get("both_directions", True))
             out["max_snap_m"] = _num(e, "max_snap_m") if "max_snap_m" in p else 300.0
             out["route_type"] = int(p.get("route_type", 3))
+            if not (0 <= out["route_type"] <= 12 or 100 <= out["route_type"] <= 1702):
+                raise e.error(f"`route_type` must be a GTFS route type (0..12, or an extended type 100..1702), got "
+                              f"{out['route_type']!r}; e.g. 3 for a bus")
     return Edit(e.section, e.kind, e.name, out, e.scenario)
 
 
@@ -312,10 +403,14 @@ class Scenario:
         if not isinstance(d, dict):
             raise ScenarioError(f"a scenario must be a table/dict, got {type(d).__name__}")
         sname = str(d.get("name", name or "scenario"))
-        unknown = [k for k in d if k not in ("name", "description", "include", *SECTIONS)]
+        top = ("name", "description", "include", *SECTIONS)
+        unknown = [k for k in d if k not in top]
         if unknown:
-            raise ScenarioError(f"scenario {sname!r}: unknown top-level key(s) {unknown}; use 'name', 'description', "
-                                f"'include' and the sections {list(SECTIONS)}")
+            raise ScenarioError(f"scenario {sname!r}: unknown top-level key {unknown[0]!r}; "
+                                f"{_nearest(unknown[0], top)} (a scenario takes {', '.join(top)})")
+        for k in ("name", "description"):
+            if k in d and not isinstance(d[k], str):
+                raise ScenarioError(f"scenario {sname!r}: `{k}` must be a string in quotes, got {d[k]!r}")
         parts: list[Scenario] = []
         inc = d.get("include", [])
         for path in [inc] if isinstance(inc, str) else inc:
@@ -330,8 +425,8 @@ class Scenario:
                 raise ScenarioError(f"scenario {sname!r}: [{section}] must be a table with {list(kinds)}")
             bad = [k for k in sec if k not in kinds]
             if bad:
-                raise ScenarioError(f"scenario {sname!r}: unknown edit kind(s) {[f'{section}.{b}' for b in bad]}; "
-                                    f"{section} takes {list(kinds)}")
+                raise ScenarioError(f"scenario {sname!r}: unknown edit kind {section}.{bad[0]}; "
+                                    f"{_nearest(bad[0], kinds)} ({section} takes {', '.join(kinds)})")
         for section, kind in ORDER:
             items = d.get(section, {}).get(kind, [])
             if isinstance(items, dict):
@@ -353,10 +448,17 @@ class Scenario:
         rp = path.resolve()
         if rp in _seen:
             raise ScenarioError(f"scenario file {str(path)!r} includes itself (through {[str(s) for s in _seen]})")
+        raw = path.read_bytes()
         try:
-            d = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            raise ScenarioError(f"scenario file {str(path)!r} is not UTF-8 (byte {raw[exc.start]:#x} on line {line}); "
+                                "save it as UTF-8 (TOML files are UTF-8)") from None
+        try:
+            d = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(f"scenario file {str(path)!r} is not valid TOML: {exc}") from None
+            raise ScenarioError(f"scenario file {str(path)!r} is not valid TOML: {exc}; fix that line") from None
         s = cls.from_dict(d, name=path.stem, base_dir=path.parent, _seen=(*_seen, rp))
         return cls(s.name, s.edits, str(path))
 
@@ -426,8 +528,31 @@ class Scenario:
         return network.replace(streets=streets, timetable=tt,
                                scenario=[*network.manifest.get("scenario", []), self.name])
 
+    def check_categories(self, known) -> None:
+        """Refuse venue edits whose ``category`` is neither in ``known`` nor in the embedded taxonomy.
+
+        Raises
+        ------
+        ScenarioError
+            Naming the edit, the category and the nearest known one (``"librery"``: did you mean 'library'?).
+        """
+        ok = {str(c) for c in known} | set(known_categories())
+        for e in self.venue_edits:
+            c = e.params.get("category")
+            if c is not None and str(c) not in ok:
+                raise e.error(f"unknown category {c!r}; {_nearest(c, ok)}")
+
     def apply_venues(self, venues):
-        """A new venue table (``id, lon, lat[, category][, capacity]``) with the venue edits applied."""
+        """A new venue table (``id, lon, lat[, category][, capacity]``) with the venue edits applied.
+
+        Venue categories are checked first (:meth:`check_categories`, against the table's and the taxonomy's).
+        """
         from ._venues import apply_venue_edits
 
+        if any(e.params.get("category") is not None for e in self.venue_edits):
+            from ._venues import normalise_venues
+
+            cats = set(normalise_venues(venues)["category"].dropna().astype(str))
+            if cats != {"all"}:  # the table has categories: an edit's must be one of them (or the taxonomy's)
+                self.check_categories(cats)
         return apply_venue_edits(venues, self.venue_edits)

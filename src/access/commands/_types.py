@@ -1,0 +1,128 @@
+"""Click parameter types that check command-line values with the library's own rules (:mod:`access._validate`).
+
+A bad value stops the command before any work, with click's usage error (exit code 2) naming the option, the value
+and the fix, e.g. ``Invalid value for '--walk-speed': `walk_speed_kmh` must be a number > 0 and <= 50, got 0``.
+Zero is a value like any other (never "not given"), so ``--chunk-size 0`` is refused, not ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._errors import AccessError
+from .._validate import check_choice, check_int, check_number, check_percentiles, parse_departure
+
+
+class Number(click.ParamType):
+    """A float (or an int with ``integer=True``) checked by :func:`check_number` / :func:`check_int`."""
+
+    name = "number"
+
+    def __init__(self, key: str, *, integer: bool = False, **bounds: Any) -> None:
+        self.key, self.integer, self.bounds = key, integer, bounds
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None:
+            return value
+        try:
+            if self.integer:
+                return check_int(self.key, value, **self.bounds)
+            return check_number(self.key, value, **self.bounds)
+        except AccessError as e:
+            self.fail(str(e), param, ctx)
+
+
+class Percentiles(click.ParamType):
+    """Comma-separated percentiles in 0..100 (e.g. ``5,25,50,75,95``)."""
+
+    name = "percentiles"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return check_percentiles(str(value))
+        except AccessError as e:
+            self.fail(f"{e}; give comma-separated numbers such as 5,25,50,75,95", param, ctx)
+
+
+class Floats(click.ParamType):
+    """Comma-separated numbers, each checked by :func:`check_number` (``--cutoffs``, ``--shares``)."""
+
+    name = "numbers"
+
+    def __init__(self, key: str, *, allow_words: tuple[str, ...] = (), **bounds: Any) -> None:
+        self.key, self.words, self.bounds = key, allow_words, bounds
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, tuple) or value in self.words:
+            return value
+        items = [s.strip() for s in str(value).split(",") if s.strip()]
+        if not items:
+            self.fail(f"`{self.key}` must be comma-separated numbers, got {value!r}", param, ctx)
+        try:
+            return tuple(check_number(self.key, s, **self.bounds) for s in items)
+        except AccessError as e:
+            self.fail(f"{e}; give comma-separated numbers such as 0.5,0.25,0.25", param, ctx)
+
+
+class Departure(click.ParamType):
+    """An ISO date and time, ``YYYY-MM-DDTHH:MM`` (local time of the feeds)."""
+
+    name = "datetime"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        try:
+            return parse_departure(value)
+        except AccessError as e:
+            self.fail(str(e), param, ctx)
+
+
+class Modes(click.ParamType):
+    """A non-empty comma-separated list of modes among ``choices``."""
+
+    name = "modes"
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        items = [m.strip() for m in str(value).split(",") if m.strip()]
+        if not items:
+            self.fail(f"`modes` must name at least one of {', '.join(self.choices)}, got {value!r}; e.g. "
+                      f"--modes walk,car", param, ctx)
+        try:
+            return tuple(dict.fromkeys(check_choice("modes", m, self.choices) for m in items))
+        except AccessError as e:
+            self.fail(str(e), param, ctx)
+
+
+def check_writable(path: str | os.PathLike, option: str) -> None:
+    """Fail before any work when output ``path`` (file or folder) cannot be created or written."""
+    p = Path(path)
+    probe = p if p.is_dir() else p.parent if str(p.parent) else Path(".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise click.BadParameter(f"{str(probe)!r} is a file, so {str(p)!r} cannot be created; choose another path",
+                                 param_hint=f"'{option}'")
+    if not os.access(probe, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise click.BadParameter(f"{str(p)!r} cannot be written (folder {str(probe)!r} is not writable); choose "
+                                 "another path or fix its permissions", param_hint=f"'{option}'")
+
+
+# the ranges the library enforces, for the options shared by several commands
+WALK_SPEED = Number("walk_speed_kmh", gt=0, le=50)
+BIKE_SPEED = Number("bike_speed_kmh", gt=0, le=80)
+MAX_SNAP = Number("max_snap_m", gt=0, le=1e5)
+MAX_TIME = Number("max_time_min", gt=0, le=24 * 60)
+WINDOW = Number("window_min", integer=True, ge=1, le=24 * 60)
