@@ -111,6 +111,14 @@ def _with(path, value):
     (("sources", "osm", "sha256"), "abc", r"`sources.osm.sha256` must be 64 hex digits"),
     (("sources", "osm", "colour"), "red", r"`sources.osm.colour` is not a known key"),
     (("region",), None, r"`\[region\]` is missing"),
+    (("analysis", "window_mni"), 3, r"`analysis.window_mni` is not a known key; did you mean `window_min`\?"),
+    (("region", "departmnts"), ["59"], r"`region.departmnts` is not a known key; did you mean `departments`\?"),
+    (("analysis", "window_min"), "10", r"`analysis.window_min` must be an integer number of minutes"),
+    (("region", "venue_buffer_km"), 500, r"`region.venue_buffer_km` must be a number of km in \[0, 200\], got 500"),
+    (("region", "departments"), ["59", "5"], r"`region.departments` has codes that are not INSEE department codes"),
+    (("region", "departments"), ["59"], r"`region.departments` needs the commune -> EPCI membership"),
+    (("region", "epci"), ["1234"], r"`region.epci` has codes that are not 9-digit EPCI SIREN codes"),
+    (("sources", "osm", "dataset"), "abc", r"`sources.osm` must have exactly one of `url` and `path`"),
 ])
 def test_validation_errors_name_key_and_fix(path, value, match):
     with pytest.raises(ValidationError, match=match):
