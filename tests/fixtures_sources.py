@@ -88,7 +88,27 @@ def write_filosofi_csv(folder, *, style: str = "2019", n: int = 12, sep: str = "
     return p
 
 
-def write_filosofi_gpkg(folder, *, n: int = 12, crs: int | None = 3035, layer: str = "carreaux_200m_met",
+def write_filosofi_zip(folder, *, n: int = 12, rows=None, name: str = "Filosofi2019_carreaux_200m_gpkg.zip") -> Path:
+    """INSEE's Filosofi 2019 download: a zip holding one ``Filosofi2019_carreaux_200m_gpkg.7z`` that holds
+    ``carreaux_200m_met.gpkg`` (the 34 official columns, squares in EPSG:2154, ids in EPSG:3035), made with py7zr."""
+    import tempfile
+    import zipfile
+
+    import py7zr
+
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory(dir=folder) as td:
+        g = write_filosofi_gpkg(td, n=n, rows=rows, squares_crs=2154)
+        seven = Path(td) / "Filosofi2019_carreaux_200m_gpkg.7z"
+        with py7zr.SevenZipFile(seven, "w") as sz:
+            sz.write(g, "carreaux_200m_met.gpkg")
+        p = folder / name
+        with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.write(seven, seven.name)
+    return p
+
+
+def write_filosofi_gpkg(folder, *, n: int = 12, crs: int | None = 3035, squares_crs: int = 3035, layer: str = "carreaux_200m_met",
                         name: str = "carreaux_200m_met.gpkg", rows=None) -> Path:
     """A Filosofi 2019 GeoPackage with square cell polygons in EPSG:3035 (``crs`` overrides the declared CRS)."""
     import geopandas as gpd
@@ -102,7 +122,9 @@ def write_filosofi_gpkg(folder, *, n: int = 12, crs: int | None = 3035, layer: s
         nn, e = (int(v) for v in re.fullmatch(r"CRS3035RES200mN(\d+)E(\d+)", cid).groups())
         geoms.append(shapely.box(e, nn, e + 200, nn + 200))
     gdf = gpd.GeoDataFrame(df, geometry=geoms, crs=3035)
-    if crs is None:
+    if squares_crs != 3035:  # the 2019 file: squares in Lambert-93, ids still naming the EPSG:3035 grid
+        gdf = gdf.to_crs(squares_crs)
+    elif crs is None:
         gdf = gdf.set_crs(None, allow_override=True)
     elif crs != 3035:
         gdf = gdf.set_crs(crs, allow_override=True)  # deliberately mislabelled

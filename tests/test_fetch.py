@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from access._errors import FetchError
+from access._errors import FetchError, InputFileError
 from access import _io_util
 from access.region.fetch import ChecksumMismatch, download, extract_member, fetch_recipe, prepare_osm, read_lock
 from access.region.recipe import Recipe
@@ -390,17 +390,25 @@ def test_prepare_osm_merge_removes_duplicates(tmp_path):
     assert set(n1) == set(n0) and w1 == w0
 
 
-def test_member_inside_inner_7z_needs_the_7z_program(tmp_path):
-    import shutil
+def test_member_inside_inner_7z_is_extracted_without_a_7z_program(tmp_path):
+    from tests.fixtures_sources import write_filosofi_zip
 
-    if shutil.which("7z") or shutil.which("7za") or shutil.which("7zz"):
-        pytest.skip("a 7z program is installed; this test covers its absence")
-    z = tmp_path / "Filosofi2019_carreaux_200m_gpkg.zip"
-    with zipfile.ZipFile(z, "w") as zf:
+    z = write_filosofi_zip(tmp_path, n=5)
+    with zipfile.ZipFile(z) as zf:
+        assert zf.namelist() == ["Filosofi2019_carreaux_200m_gpkg.7z"]
+    out = extract_member(z, "carreaux_200m_met.gpkg", tmp_path / "out.gpkg")
+    import geopandas as gpd
+
+    g = gpd.read_file(out)
+    assert len(g) == 5 and g.crs.to_epsg() == 2154
+    with pytest.raises(InputFileError, match=r"holds no 'nope.gpkg'"):
+        extract_member(z, "nope.gpkg", tmp_path / "x.gpkg")
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("Filosofi2019_carreaux_200m_gpkg.7z", b"7z\xbc\xaf\x27\x1c not really")
-    with pytest.raises(FetchError, match=r"inside the 7-Zip archive .*install the `7z` program"):
-        extract_member(z, "carreaux_200m_met.gpkg", tmp_path / "out.gpkg")
-    assert not (tmp_path / "out.gpkg").exists()
+    with pytest.raises(InputFileError, match=r"not a readable 7-Zip archive"):
+        extract_member(bad, "carreaux_200m_met.gpkg", tmp_path / "out2.gpkg")
+    assert not (tmp_path / "out2.gpkg").exists()
 
 
 def test_fetch_recipe_clips_local_osm_to_bbox(tmp_path):

@@ -20,6 +20,7 @@ from access import _io_util  # noqa: E402
 from access._errors import AccessWarning, InputFileError, ValidationError  # noqa: E402
 from access.region.osm_venues import read_osm_venues  # noqa: E402
 from access.region.sources import (  # noqa: E402
+    FILOSOFI_KEPT,
     VENUE_COLUMNS, norm_name, parse_cell_ids, read_basilic, read_bpe, read_epci, read_filosofi, read_taxonomy,
 )
 
@@ -45,18 +46,25 @@ def _naive_centre(cid):
 @pytest.mark.parametrize("style,sep,decimal", [("2015", ",", "."), ("2019", ",", "."), ("2019", ";", ",")])
 def test_filosofi_csv_styles(tmp_path, style, sep, decimal):
     rows = fx.filosofi_rows(12, seed=3)
+    rows[1]["lcog_geo"] = "5935059009"  # a cell on the Lille / Villeneuve-d'Ascq border
     p = fx.write_filosofi_csv(tmp_path, style=style, sep=sep, decimal=decimal, rows=rows)
     g = read_filosofi(p)
-    assert list(g.columns) == ["id", "population", "households", "poor_households", "poverty_rate",
-                               "income_per_capita", "share_elderly", "cell_size_m", "commune", "geometry"]
+    assert list(g.columns) == ["id", "population", "households", "poor_households", "share_poor_households",
+                               "income_per_capita", "share_elderly", "cell_size_m", "commune", "communes",
+                               *FILOSOFI_KEPT, "geometry"]
+    assert set(FILOSOFI_KEPT) <= set(g.columns) and "poverty_rate" not in g.columns
+    assert g["commune"].iloc[1] == "59350" and g["communes"].iloc[1] == "59350,59009"
+    assert g["communes"].iloc[0] == "59350"
+    assert g["ind_0_3"].iloc[4] == pytest.approx(rows[4]["ind_0_3"]) and g["i_est_200"].iloc[4] == 1
     assert g.crs.to_epsg() == 4326 and len(g) == 12
     r = rows[4]
     got = g.iloc[4]
     assert got["id"] == r["idcar_200m"] and got["population"] == r["ind"]
-    assert got["poverty_rate"] == pytest.approx(r["men_pauv"] / r["men"])
+    assert got["share_poor_households"] == pytest.approx(r["men_pauv"] / r["men"])
     assert got["income_per_capita"] == pytest.approx(r["ind_snv"] / r["ind"])
     assert got["share_elderly"] == pytest.approx((r["ind_65_79"] + r["ind_80p"]) / r["ind"])
     assert (g["cell_size_m"] == 200).all() and (g["commune"] == "59350").all()
+    assert list(g.columns[10:-1]) == list(FILOSOFI_KEPT)
     for cid, pt in zip(g["id"], g.geometry):
         lon, lat = _naive_centre(cid)
         assert pt.x == pytest.approx(lon, abs=1e-9) and pt.y == pytest.approx(lat, abs=1e-9)
@@ -348,3 +356,18 @@ def test_filosofi_gpkg_reprojected_to_wgs84_reads_the_same(tmp_path):
     b = read_filosofi(tmp_path / "wgs84.gpkg")
     assert b["id"].tolist() == a["id"].tolist()
     assert np.allclose(b.geometry.x, a.geometry.x) and np.allclose(b.geometry.y, a.geometry.y)
+
+
+def test_filosofi_2019_gpkg_in_lambert93_read_with_a_bbox_in_its_own_crs(tmp_path):
+    rows = fx.filosofi_rows(12, seed=5)
+    p = fx.write_filosofi_gpkg(tmp_path, rows=rows, squares_crs=2154)
+    import pyogrio
+
+    assert "2154" in pyogrio.read_info(p)["crs"]
+    full = read_filosofi(p)
+    assert len(full) == 12
+    lon, lat = full.geometry.x.to_numpy(), full.geometry.y.to_numpy()
+    box = (lon[0] - 1e-4, lat.min() - 1e-3, lon[3] + 1e-4, lat.max() + 1e-3)  # the first four cells of the row
+    part = read_filosofi(p, bbox=box)
+    assert list(part["id"]) == list(full["id"][:4])
+    assert part["share_poor_households"].iloc[2] == pytest.approx(rows[2]["men_pauv"] / rows[2]["men"])

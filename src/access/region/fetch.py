@@ -238,8 +238,9 @@ def write_lock(path, recipe_name: str, entries: dict) -> None:
 def extract_member(archive, member: str, out) -> Path:
     """Take ``member`` (a file name, matched on its base name) out of a zip ``archive`` into ``out``, atomically.
 
-    When the zip holds the member inside an inner ``.7z`` archive (INSEE's Filosofi zips do), the ``7z`` program
-    is used for the inner archive.
+    When the zip holds the member inside an inner ``.7z`` archive (INSEE's Filosofi 2019 zip holds
+    ``Filosofi2019_carreaux_200m_gpkg.7z`` with ``carreaux_200m_met.gpkg``), the inner archive is read with
+    ``py7zr`` (pure Python: no 7-Zip program needed); only the asked member is written.
     """
     archive, out = Path(archive), Path(out)
     try:
@@ -257,19 +258,23 @@ def extract_member(archive, member: str, out) -> Path:
         if not inner:
             raise InputFileError(f"{str(archive)!r} holds no member named {member!r} (members: {names[:10]}); fix "
                                  "`extract` in the recipe")
-        exe = shutil.which("7z") or shutil.which("7za") or shutil.which("7zz")
-        if exe is None:
-            raise FetchError(f"{str(archive)!r} holds {member!r} inside the 7-Zip archive {inner[0]!r}; install the "
-                             "`7z` program (Debian/Ubuntu: apt install p7zip-full) or extract it by hand to "
-                             f"{str(out)!r}")
+        import py7zr
+
         with tempfile.TemporaryDirectory(dir=out.parent) as td:
             zf.extract(inner[0], td)
-            res = subprocess.run([exe, "e", "-y", f"-o{td}", str(Path(td) / inner[0]), member, "-r"],
-                                 capture_output=True, text=True)
-            got = list(Path(td).rglob(member))
-            if res.returncode != 0 or not got:
-                raise FetchError(f"7z could not extract {member!r} from {inner[0]!r}: {res.stderr.strip()[-300:]}")
-            os.replace(got[0], out)
+            try:
+                with py7zr.SevenZipFile(Path(td) / inner[0], mode="r") as sz:
+                    inside = [n for n in sz.getnames() if Path(n).name == member]
+                    if not inside:
+                        raise InputFileError(f"the 7-Zip archive {inner[0]!r} in {str(archive)!r} holds no "
+                                             f"{member!r} (members: {sz.getnames()[:10]}); fix `extract` in the "
+                                             "recipe")
+                    sz.extract(path=td, targets=inside)
+            except py7zr.exceptions.Bad7zFile as e:
+                raise InputFileError(f"{inner[0]!r} in {str(archive)!r} is not a readable 7-Zip archive ({e}); "
+                                     "delete the zip and run `access fetch` again") from None
+            (Path(td) / inner[0]).unlink()
+            os.replace(Path(td) / inside[0], out)
     return out
 
 

@@ -11,13 +11,17 @@ normalisation (accents removed, case folded, non-alphanumerics -> ``_``), so ``T
     or a zip holding one of these. Columns (2015/2017 capitalised, 2019 lower case; either works):
     cell id ``Idcar_200m`` (200 m files) or ``Idcar_1km`` (1 km files) or ``IdINSPIRE``; ``Ind`` (individuals),
     ``Men`` (households), ``Men_pauv`` (poor households), ``Ind_snv`` (sum of standards of living, EUR/year),
-    ``Ind_65_79``, ``Ind_80p``; optional ``Depcom``/``lcog_geo`` (commune), all other official columns
-    (``I_est_200``, ``Men_1ind``, ``Log_soc``, ``Ind_0_3``...) are ignored. Ids are INSPIRE ids
+    ``Ind_65_79``, ``Ind_80p``; optional ``Depcom`` (2015/2017) or ``lcog_geo`` (2019/2021: the 5-character
+    codes of every commune the cell touches, concatenated, ``"5900959350"``; the first is the cell's commune).
+    The columns of :data:`FILOSOFI_KEPT` are kept under their lower-case names. GeoPackages are read with the
+    ``bbox`` converted to the file's own CRS (the 2019 squares are in EPSG:2154, their ids in EPSG:3035). Ids are
+    INSPIRE ids
     ``CRS3035RES200mN2029800E4252400``: EPSG:3035, cell size, northing and easting of the lower-left corner;
     the cell centre is taken from the id (the geometry, when present, is only used to check the CRS).
-    Output: ``id, population, households, poor_households, poverty_rate (Men_pauv/Men),
-    income_per_capita (Ind_snv/Ind, EUR/year), share_elderly ((Ind_65_79+Ind_80p)/Ind), cell_size_m, commune,
-    geometry`` (points at cell centres). Ratios are NaN where the denominator is 0.
+    Output: ``id, population, households, poor_households, share_poor_households (Men_pauv/Men: a share of poor
+    *households*, not INSEE's poverty rate of persons), income_per_capita (Ind_snv/Ind, EUR/year), share_elderly
+    ((Ind_65_79+Ind_80p)/Ind), cell_size_m, commune, communes (comma-separated), <FILOSOFI_KEPT>, geometry``
+    (points at cell centres). Ratios are NaN where the denominator is 0.
 
 :func:`read_basilic` — Ministry of Culture's "Base des lieux et équipements culturels" (Basilic)
     ``;``-separated CSV (UTF-8, BOM allowed) as exported by data.culture.gouv.fr / data.gouv.fr. Columns:
@@ -60,6 +64,11 @@ import pandas as pd
 from .._errors import AccessWarning, InputFileError, ValidationError
 
 VENUE_COLUMNS = ["id", "name", "category", "type_label", "commune", "geometry"]
+#: Filosofi columns kept in the cells frame under their 2019 lower-case names (the 2015/2017 capitalised ones are
+#: matched after normalisation): the 11-household estimate flag, households by kind, social housing, age bands
+FILOSOFI_KEPT = ("i_est_200", "ind", "men", "men_pauv", "men_1ind", "men_fmp", "men_prop", "log_soc", "ind_0_3",
+                 "ind_4_5", "ind_6_10", "ind_11_17", "ind_18_24", "ind_25_39", "ind_40_54", "ind_55_64", "ind_65_79",
+                 "ind_80p")
 _FILO_ID_RE = r"^CRS(\d+)RES(\d+)mN(\d+)E(\d+)$"
 
 
@@ -103,7 +112,7 @@ def _read_csv(path: Path, what: str, keep=None) -> pd.DataFrame:
     raise InputFileError(f"{what} file {str(path)!r} is neither UTF-8 nor CP1252 text")
 
 
-def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_3035=None, keep=None):
+def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_4326=None, keep=None):
     """DataFrame/GeoDataFrame from CSV, Parquet, GeoPackage, GeoJSON(.gz), Shapefile or a zip of one."""
     import geopandas as gpd
 
@@ -145,12 +154,19 @@ def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_3035=None,
             return gpd.read_file(f"/vsizip/{path}/{member}", layer=layer)
         if name.endswith(".gz"):
             return gpd.read_file(f"/vsigzip/{path}", layer=layer)
-        if bbox_3035 is not None and name.endswith(".gpkg"):
+        if bbox_4326 is not None and name.endswith(".gpkg"):
             import pyogrio
+            from pyproj import CRS, Transformer
 
-            crs = pyogrio.read_info(path, layer=layer).get("crs") or ""
-            if crs.upper() in ("EPSG:3035",):
-                return gpd.read_file(path, layer=layer, bbox=tuple(bbox_3035))
+            crs = pyogrio.read_info(path, layer=layer).get("crs")
+            if crs:  # the box in the file's own CRS (Filosofi 2019: EPSG:2154 squares), so only the region is read
+                b = Transformer.from_crs(4326, CRS.from_user_input(crs), always_xy=True).transform_bounds(
+                    *bbox_4326, densify_pts=21)
+                pad = 1000.0 if not CRS.from_user_input(crs).is_geographic else 0.01
+                return gpd.read_file(path, layer=layer, bbox=(b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad),
+                                     columns=None if keep is None else
+                                     [c for c in pyogrio.read_info(path, layer=layer)["fields"]
+                                      if norm_name(c) in keep])
         return gpd.read_file(path, layer=layer)
     except (InputFileError, ValidationError):
         raise
@@ -302,8 +318,9 @@ def read_filosofi(path, *, layer=None, bbox=None):
     Returns
     -------
     geopandas.GeoDataFrame
-        ``id, population, households, poor_households, poverty_rate, income_per_capita, share_elderly,
-        cell_size_m, commune, geometry`` in EPSG:4326.
+        ``id, population, households, poor_households, share_poor_households, income_per_capita,
+        share_elderly, cell_size_m, commune, communes``, the columns of :data:`FILOSOFI_KEPT` present in the file,
+        ``geometry``; EPSG:4326.
 
     Examples
     --------
@@ -313,13 +330,9 @@ def read_filosofi(path, *, layer=None, bbox=None):
     from pyproj import Transformer
 
     where = f"Filosofi grid {str(path)!r}"
-    b3035 = None
-    if bbox is not None:
-        b3035 = Transformer.from_crs(4326, 3035, always_xy=True).transform_bounds(*bbox, densify_pts=21)
-        b3035 = (b3035[0] - 1000, b3035[1] - 1000, b3035[2] + 1000, b3035[3] + 1000)
-    df = _read_any(path, "Filosofi grid", layer=layer, bbox_3035=b3035,
+    df = _read_any(path, "Filosofi grid", layer=layer, bbox_4326=bbox,
                    keep={"idcar_200m", "idcar_1km", "idinspire", "id_carr_1k", "idcar_nat", "ind", "men", "men_pauv",
-                         "ind_snv", "ind_65_79", "ind_80p", "depcom", "lcog_geo", "code_insee", "com"})
+                         "ind_snv", "depcom", "lcog_geo", "code_insee", "com", *FILOSOFI_KEPT})
     if len(df) == 0 and bbox is None:
         raise ValidationError(f"{where} has no rows; check the file (and `layer`)")
     cols = _columns(df)
@@ -382,12 +395,22 @@ def read_filosofi(path, *, layer=None, bbox=None):
         poverty = np.where(men > 0, num["men_pauv"].to_numpy() / men, np.nan)
         income = np.where(ind > 0, num["ind_snv"].to_numpy() / ind, np.nan)
         elderly = np.where(ind > 0, (num["ind_65_79"].to_numpy() + num["ind_80p"].to_numpy()) / ind, np.nan)
-    com_col = _pick(cols, ["depcom", "lcog_geo", "code_insee", "com"])
-    commune = df[com_col].astype("string").str.strip() if com_col else pd.array([pd.NA] * len(df), dtype="string")
+    com_col = _pick(cols, ["lcog_geo", "depcom", "code_insee", "com"])
+    if com_col is not None:  # lcog_geo: the 5-character codes of every commune the cell touches, concatenated
+        raw = df[com_col].astype("string").str.strip()
+        raw = raw.where(~raw.str.fullmatch(r"\d{4}").fillna(False), "0" + raw)
+        communes = raw.map(lambda v: ",".join(v[i:i + 5] for i in range(0, len(v), 5)) if isinstance(v, str)
+                           and v else pd.NA, na_action="ignore").astype("string")
+        commune = communes.str.slice(0, 5)
+    else:
+        commune = communes = pd.array([pd.NA] * len(df), dtype="string")
     out = pd.DataFrame({"id": ids.to_numpy(), "population": ind, "households": men,
-                        "poor_households": num["men_pauv"].to_numpy(), "poverty_rate": poverty,
+                        "poor_households": num["men_pauv"].to_numpy(), "share_poor_households": poverty,
                         "income_per_capita": income, "share_elderly": elderly, "cell_size_m": size_m,
-                        "commune": pd.array(commune, dtype="string")})
+                        "commune": pd.array(commune, dtype="string"), "communes": pd.array(communes, dtype="string")})
+    for k in FILOSOFI_KEPT:  # the official columns the social-barrier indicators read (lower-case names)
+        if k in cols and k not in out.columns:
+            out[k] = _to_number(df[cols[k]], cols[k], where).to_numpy()
     out["id"] = out["id"].astype("string")
     return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
 
