@@ -135,7 +135,7 @@ def write_filosofi_gpkg(folder, *, n: int = 12, crs: int | None = 3035, squares_
 
 BASILIC_COLUMNS = [
     "Nom", "Adresse", "Code Postal", "libelle_geographique", "code_insee", "Identifiant_deps_a_partir_de_2022",
-    "Rang", "Type équipement ou lieu", "Label et appellation", "Domaine", "Sous_domaine", "Région", "Département",
+    "Rang", "Type équipement ou lieu", "Précision équipement", "Label et appellation", "Domaine", "Sous_domaine", "Région", "Département",
     "N_Département", "Latitude", "Longitude", "coordonnees_GPS", "Demographie_detail_sortie",
 ]
 
@@ -169,14 +169,16 @@ def write_basilic_csv(folder, *, rows=None, columns=None, name: str = "base-des-
     with open(p, "w", newline="", encoding="utf-8-sig") as f:
         w = csv.writer(f, delimiter=sep)
         w.writerow(cols)
-        for i, (nom, insee, rid, typ, lat, lon) in enumerate(rows):
+        for i, row in enumerate(rows):
+            nom, insee, rid, typ, lat, lon = row[:6]
+            prec, label = (row[6], row[7]) if len(row) > 6 else ("", "")
             rec = {"Nom": nom, "Adresse": "1 rue de la Paix", "Code Postal": insee[:2] + "000",
                    "libelle_geographique": "Commune", "code_insee": insee,
                    "Identifiant_deps_a_partir_de_2022": rid, "Rang": str(70000 + i), "Type équipement ou lieu": typ,
-                   "Label et appellation": "", "Domaine": "Arts du spectacle", "Sous_domaine": typ,
+                   "Précision équipement": prec, "Label et appellation": label, "Domaine": "Arts du spectacle", "Sous_domaine": typ,
                    "Région": "Hauts-de-France", "Département": "Nord", "N_Département": insee[:2],
                    "Latitude": "" if lat is None else str(lat), "Longitude": "" if lon is None else str(lon),
-                   "coordonnees_GPS": "" if lat is None else f"{lat}, {lon}", "Demographie_detail_sortie": ""}
+                   "coordonnees_GPS": "" if lat is None or isinstance(lat, str) else f"{lat}, {lon}", "Demographie_detail_sortie": ""}
             rec = {norm_name(k): v for k, v in rec.items()}
             w.writerow([rec.get(norm_name(c), "") for c in cols])
     return p

@@ -135,7 +135,7 @@ def test_basilic_real_layout(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every fixture type is in the taxonomy: no warning
         v = read_basilic(fx.write_basilic_csv(tmp_path))
-    assert list(v.columns) == VENUE_COLUMNS and v.crs.to_epsg() == 4326
+    assert list(v.columns) == [*VENUE_COLUMNS[:-1], "label", "n_rows", "geometry"] and v.crs.to_epsg() == 4326
     cat = dict(zip(v["id"], v["category"]))
     assert cat["BIB_59350_1"] == "library" and cat["CIN_59350_2"] == "cinema" and cat["MUS_59350_3"] == "museum"
     assert cat["THE_59350_4"] == cat["OPE_59350_5"] == cat["SCE_62193_7"] == "performing_arts"
@@ -164,8 +164,8 @@ def test_basilic_bad_inputs(tmp_path):
         read_basilic(fx.write_basilic_csv(tmp_path, columns=cols, name="notype.csv"))
     rows = list(fx.BASILIC_ROWS)
     rows[3] = ("Autre théâtre", "59350", rows[0][2], "Théâtre", 50.1, 3.1)  # same id as row 0, another venue
-    with pytest.raises(ValidationError, match=r"duplicate id\(s\) for different venues, e.g. 'BIB_59350_1'"):
-        read_basilic(fx.write_basilic_csv(tmp_path, rows=rows, name="dup.csv"))
+    v = read_basilic(fx.write_basilic_csv(tmp_path, rows=rows, name="dup.csv"))
+    assert {"BIB_59350_1:library", "BIB_59350_1:performing_arts"} <= set(v["id"]) and v["id"].is_unique
     rows = [(n, c, i, t, lon, lat) for (n, c, i, t, lat, lon) in fx.BASILIC_ROWS]  # lat/lon swapped
     with pytest.raises(ValidationError, match="look swapped"):
         read_basilic(fx.write_basilic_csv(tmp_path, rows=rows, coords="columns", name="swap.csv"))
@@ -180,7 +180,7 @@ def test_basilic_unknown_types_and_missing_coordinates_warn(tmp_path):
     with pytest.warns(AccessWarning) as rec:
         v = read_basilic(fx.write_basilic_csv(tmp_path, rows=rows))
     msgs = " | ".join(str(r.message) for r in rec)
-    assert "not in the taxonomy" in msgs and "'Festival': 1" in msgs and "without coordinates" in msgs
+    assert "not in the taxonomy" in msgs and "'Festival': 1" in msgs and "bad or missing coordinate" in msgs
     assert "FES_1" not in set(v["id"]) and "BIB_2" not in set(v["id"]) and len(v) == 10
 
 
@@ -371,3 +371,24 @@ def test_filosofi_2019_gpkg_in_lambert93_read_with_a_bbox_in_its_own_crs(tmp_pat
     part = read_filosofi(p, bbox=box)
     assert list(part["id"]) == list(full["id"][:4])
     assert part["share_poor_households"].iloc[2] == pytest.approx(rows[2]["men_pauv"] / rows[2]["men"])
+
+
+def test_basilic_merges_site_rows_drops_companies_and_bad_coordinates_with_one_warning(tmp_path):
+    rows = list(fx.BASILIC_ROWS) + [
+        # the Opéra listed again under its label: one site, one performing-arts venue, both labels kept
+        ("Opéra de Lille", "59350", "OPE_59350_5b", "Opéra", 50.6393, 3.0665, "", "Théâtre lyrique d'intérêt national"),
+        ("Compagnie du Tire-Laine", "59350", "CIE_1", "Théâtre", 50.62, 3.05, "Compagnie", ""),
+        ("Orchestre national de Lille", "59350", "ORC_1", "Scène", 50.64, 3.07, "", "Orchestre national en région"),
+        ("Cinéma mal placé", "59350", "CIN_BAD", "Cinéma", "50,6x", "3.06"),
+        ("Bibliothèque hors cadre", "59350", "BIB_FAR", "Bibliothèque", 95.0, 3.06),
+    ]
+    with pytest.warns(AccessWarning) as rec:
+        v = read_basilic(fx.write_basilic_csv(tmp_path, rows=rows, coords="columns"))
+    msgs = [str(r.message) for r in rec]
+    coord = [m for m in msgs if "bad or missing coordinate" in m]
+    assert len(coord) == 1 and "'CIN_BAD'" in coord[0] and "'BIB_FAR'" in coord[0] and "2 unreadable" in coord[0]
+    assert any("not venues" in m and "2 row(s)" in m for m in msgs)
+    assert not {"CIE_1", "ORC_1", "CIN_BAD", "BIB_FAR", "OPE_59350_5b"} & set(v["id"])
+    op = v[v["id"] == "OPE_59350_5"].iloc[0]
+    assert op["n_rows"] == 2 and op["label"] == "Théâtre lyrique d'intérêt national"
+    assert len(v) == 10 and v["id"].is_unique

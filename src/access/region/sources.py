@@ -454,42 +454,34 @@ def read_basilic(path, *, categories=None, taxonomy=None, bbox=None):
                               f"('Nom;...;Type équipement ou lieu;...;code_insee;...;Latitude;Longitude'). Found: "
                               f"{list(df.columns)[:20]}")
     n = len(df)
+    id_col = _pick(cols, ["identifiant_deps_a_partir_de_2022", "identifiant", "id", "identifiant_origine"])
+    gen = pd.Series([f"basilic-{i + 1}" for i in range(n)], dtype="string")
+    ids = df[id_col].astype("string").str.strip().fillna(gen) if id_col else gen
+    ids = ids.mask(ids == "", gen)
     lat = np.full(n, np.nan)
     lon = np.full(n, np.nan)
+    badc = np.zeros(n, bool)  # a coordinate that is there but is not a number / not in degrees
     if lat_col is not None and lon_col is not None:
-        lat = _to_number(df[lat_col], lat_col, where).to_numpy(dtype="float64", copy=True)
-        lon = _to_number(df[lon_col], lon_col, where).to_numpy(dtype="float64", copy=True)
+        lat, b1 = _lenient_number(df[lat_col])
+        lon, b2 = _lenient_number(df[lon_col])
+        badc |= b1 | b2
     if gps_col is not None:
         parts = df[gps_col].astype("string").str.extract(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,;]\s*([-+]?\d+(?:\.\d+)?)\s*$")
         glat = np.array(pd.to_numeric(parts[0], errors="coerce"), dtype="float64")
         glon = np.array(pd.to_numeric(parts[1], errors="coerce"), dtype="float64")
-        bad = df[gps_col].notna().to_numpy() & np.isnan(glat)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValidationError(f"{where}: column {gps_col!r} should read 'lat, lon' in decimal degrees, got "
-                                  f"{df[gps_col].iloc[i]!r} at data row {i + 1}")
         fill = np.isnan(lat) | np.isnan(lon)
+        badg = df[gps_col].notna().to_numpy() & (df[gps_col].astype("string").str.strip() != "").fillna(False) \
+            .to_numpy() & np.isnan(glat)
+        badc |= fill & badg
         lat[fill], lon[fill] = glat[fill], glon[fill]
+    out_of_range = (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if out_of_range.sum() > 0.5 * max(int((~np.isnan(lat)).sum()), 1):  # the columns hold metres, not a few typos
+        _check_lonlat(lon, lat, where, lon_col or gps_col, lat_col or "Latitude")
+    badc |= out_of_range
+    lat[badc], lon[badc] = np.nan, np.nan
     has = ~(np.isnan(lat) | np.isnan(lon))
     lab_col = "Latitude" if lat_col is None else lat_col
     _check_lonlat(lon[has], lat[has], where, lon_col or gps_col, lab_col)
-
-    id_col = _pick(cols, ["identifiant_deps_a_partir_de_2022", "identifiant", "id", "identifiant_origine"])
-    rows = np.arange(n)
-    gen = pd.Series([f"basilic-{i + 1}" for i in rows], dtype="string")
-    ids = df[id_col].astype("string").str.strip().fillna(gen) if id_col else gen
-    ids = ids.mask(ids == "", gen)
-    dupmask = ids.duplicated(keep=False).to_numpy()
-    if dupmask.any():
-        same = df[dupmask].drop_duplicates()
-        if len(same) == len(ids[dupmask].unique()):  # duplicates are exact repeats of the same row
-            keep = ~ids.duplicated().to_numpy()
-            warnings.warn(f"{where}: {int((~keep).sum())} exact duplicate row(s) dropped", AccessWarning, stacklevel=2)
-        else:
-            raise ValidationError(f"{where}: column {id_col!r} has duplicate id(s) for different venues, e.g. "
-                                  f"{_examples(ids[dupmask].unique())}; ids must be unique")
-    else:
-        keep = np.ones(n, bool)
 
     tax = read_taxonomy("basilic", taxonomy)
     labels = df[type_col].astype("string").str.strip()
@@ -503,17 +495,79 @@ def read_basilic(path, *, categories=None, taxonomy=None, bbox=None):
                       AccessWarning, stacklevel=2)
     catv = _objects(cat)
     valid = np.array([c is not None and c != "excluded" for c in catv], dtype=bool)
-    nocoord = keep & ~has & valid
-    if nocoord.any():
-        warnings.warn(f"{where}: {int(nocoord.sum())} venue(s) without coordinates dropped (use the BPE or OSM "
-                      "venues as a fallback for them)", AccessWarning, stacklevel=2)
-    sel = keep & has & valid
+    # entries that are not places: touring companies and orchestras (listed for their label, at their office)
+    prec_col = _pick(cols, ["precision_equipement", "precision_type_equipement"])
+    label_col = _pick(cols, ["label_et_appellation", "label", "appellation"])
+    lab_txt = (df[label_col].astype("string").str.strip() if label_col else pd.Series(pd.NA, index=df.index,
+                                                                                      dtype="string"))
+    company = lab_txt.fillna("").map(norm_name).str.match(r"^(compagnie|orchestre)").to_numpy(bool)
+    if prec_col is not None:
+        company |= df[prec_col].astype("string").fillna("").map(norm_name).str.match(r"^compagnie").to_numpy(bool)
+    company &= valid
+    if company.any():
+        warnings.warn(f"{where}: {int(company.sum())} row(s) that are not venues (companies, orchestras: "
+                      f"'Précision équipement' = Compagnie or label Compagnie.../Orchestre...) dropped, e.g. "
+                      f"{_examples(ids[company].unique())}", AccessWarning, stacklevel=2)
+    valid &= ~company
+    dropped = valid & ~has
+    if dropped.any():
+        bad_ids = list(ids[dropped & badc])
+        none_ids = list(ids[dropped & ~badc])
+        warnings.warn(f"{where}: {int(dropped.sum())} venue row(s) dropped for a bad or missing coordinate "
+                      f"({len(bad_ids)} unreadable/out of range: {bad_ids[:20]}{' ...' if len(bad_ids) > 20 else ''};"
+                      f" {len(none_ids)} empty: {none_ids[:20]}{' ...' if len(none_ids) > 20 else ''}); fix them in "
+                      "the file or rely on the BPE/OSM venues for them", AccessWarning, stacklevel=2)
+    sel = has & valid
     commune = _objects(df[insee_col].astype("string").str.strip())
     commune = np.array([("0" + c) if isinstance(c, str) and re.fullmatch(r"\d{4}", c) else c for c in commune],
                        dtype=object)
     names = _objects(df[name_col].astype("string").str.strip())
-    out = _venues(_objects(ids)[sel], names[sel], catv[sel], _objects(labels)[sel], commune[sel], lon[sel], lat[sel])
+    # one row per (site, type/label) in the file: merge the rows of one site (same coordinates) per category
+    d = pd.DataFrame({"id": _objects(ids)[sel], "name": names[sel], "category": catv[sel],
+                      "type_label": _objects(labels)[sel], "label": _objects(lab_txt)[sel],
+                      "commune": commune[sel], "lon": lon[sel], "lat": lat[sel]})
+    d["_k"] = d["lat"].round(6).astype(str) + "/" + d["lon"].round(6).astype(str) + "/" + d["category"]
+
+    def _join(v):
+        u = [x for x in dict.fromkeys(v) if isinstance(x, str) and x]
+        return " | ".join(u) if u else None
+
+    g = d.groupby("_k", sort=False)
+    m = g.agg(id=("id", "first"), name=("name", "first"), category=("category", "first"),
+              type_label=("type_label", _join), label=("label", _join), commune=("commune", "first"),
+              lon=("lon", "first"), lat=("lat", "first"), n_rows=("id", "size")).reset_index(drop=True)
+    merged = int(len(d) - len(m))
+    if merged:
+        _log_info(f"{where}: {merged} row(s) merged into the {int((m['n_rows'] > 1).sum())} sites they repeat "
+                  "(one row per site and type/label in the file)")
+    dup = m["id"].duplicated(keep=False)
+    if dup.any():  # one id for several categories (or sites): suffix the category, then a counter
+        m.loc[dup, "id"] = m.loc[dup, "id"] + ":" + m.loc[dup, "category"]
+        again = m["id"].duplicated(keep=False)
+        if again.any():
+            m.loc[again, "id"] = m.loc[again, "id"] + "#" + (m[again].groupby("id").cumcount() + 1).astype(str)
+    out = _venues(m["id"].to_numpy(object), m["name"].to_numpy(object), m["category"].to_numpy(object),
+                  m["type_label"].to_numpy(object), m["commune"].to_numpy(object), m["lon"], m["lat"],
+                  {"label": pd.array(m["label"].to_numpy(object), dtype="string"),
+                   "n_rows": m["n_rows"].to_numpy(np.int32)})
     return _filter_categories(out, categories, where, bbox)
+
+
+def _log_info(msg: str) -> None:
+    import logging
+
+    logging.getLogger("access.region.sources").info(msg)
+
+
+def _lenient_number(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers from text with '.' or ',' decimals; returns (values with NaN for unreadable, mask of unreadable)."""
+    if pd.api.types.is_numeric_dtype(s):
+        v = s.to_numpy(dtype="float64", copy=True)
+        return v, np.zeros(len(v), bool)
+    txt = s.astype("string").str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(",", ".")
+    num = pd.to_numeric(txt, errors="coerce").astype("float64").to_numpy(copy=True)
+    bad = np.isnan(num) & txt.notna().to_numpy() & (txt != "").fillna(False).to_numpy()
+    return num, bad
 
 
 # ---------------------------------------------------------------------------------------------- BPE
