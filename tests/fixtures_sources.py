@@ -245,3 +245,55 @@ def write_epci_geojson(folder, *, rows=None, name: str = "epci.geojson", crs: in
     p = Path(folder) / name
     gdf.to_file(p, driver="GeoJSON")
     return p
+
+
+#: the BPE 2024/2025 header as read by public code of the BPE24 parquet (89 names; INSEE announces 95 columns for
+#: BPE25: the 6 others could not be checked offline, and the reader needs none of them)
+BPE25_COLUMNS = (
+    "AN NOMRS CNOMRS NUMVOIE INDREP TYPVOIE LIBVOIE CADR CODPOS DEPCOM DEP REG LIBCOM DOM SDOM TYPEQU SIRET "
+    "STATUT_DIFFUSION CANTINE INTERNAT RPI EP CL_PGE SECT ACCES_AIRE_PRATIQUE ACCES_LIBRE ACCES_SANITAIRE "
+    "ACCES_VESTIAIRE CAPACITE_D_ACCUEIL PRES_DOUCHE PRES_SANITAIRE SAISONNIER COUVERT ECLAIRE CATEGORIE MULTIPLEXE "
+    "STRUCTURE_EXERCICE SPECIALITE ACCUEIL ITINERANCE MODE_GESTION SSTYPHEB TYPE IMPLANTATION_STATION CAPACITE "
+    "INDIC_CAPA NBEQUIDENT INDIC_NBEQUIDENT NBSALLES INDIC_NBSALLES NBLIEUX INDIC_NBLIEUX NB_PDC INDIC_NB_PDC "
+    "NB_PDC_PA INDIC_NB_PDC_PA NB_PDC_ACCELEREE INDIC_NB_PDC_ACCELEREE NB_PDC_LENTE INDIC_NB_PDC_LENTE NB_PDC_RAPIDE "
+    "INDIC_NB_PDC_RAPIDE NB_PDC_ULTRARAPIDE INDIC_NB_PDC_ULTRARAPIDE NB_JOURS_OUVERT INDIC_NB_JOURS_OUVERT LAMBERT_X "
+    "LAMBERT_Y LONGITUDE LATITUDE QUALITE_XY EPSG QUALITE_GEOLOC TR_DIST_PRECISION DCIRIS QUALI_IRIS IRISEE QP2024 "
+    "QUALI_QP2024 QVA QUALI_QVA ZUS QUALI_ZUS EPCI UU2020 BV2022 AAV2020 DENS3 DENS7").split()
+
+BPE25_ROWS = [
+    # NOMRS, DEPCOM, TYPEQU, lon, lat, QUALITE_GEOLOC, EPSG
+    ("CINEMA LE MAJESTIC", "59350", "F303", 3.0633, 50.6372, "11", "EPSG:2154"),
+    ("MEDIATHEQUE", "80021", "F307", 2.2950, 49.8940, "12", "EPSG:2154"),
+    ("BIBLIOTHEQUE AU HASARD", "02691", "F307", 3.6200, 49.5600, "33", "EPSG:2154"),  # random position: dropped
+    ("SALLE DE SPECTACLE", "62041", "F315", 2.7770, 50.2910, "21", "EPSG:2154"),
+    ("CINEMA DE NANTES", "44109", "F303", -1.5536, 47.2184, "11", "EPSG:2154"),  # another region
+    ("MEDIATHEQUE DE MAYOTTE", "97611", "F307", None, None, "", "EPSG:4471"),  # no coordinate at all
+    ("ARCHIVES", "59350", "F314", 3.0723, 50.6414, "11", "EPSG:2154"),
+    ("BOULANGERIE", "59350", "B207", 3.0600, 50.6300, "11", "EPSG:2154"),
+]
+
+
+def write_bpe25_zip(folder, *, rows=None, name: str = "BPE25.zip") -> Path:
+    """INSEE's BPE 2025 download: a zip of one ``BPE25.csv`` (``;``, WGS84 LONGITUDE/LATITUDE and Lambert-93,
+    ``EPSG:``-prefixed codes, QUALITE_GEOLOC)."""
+    import io
+    import zipfile
+
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(4326, 2154, always_xy=True)
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\n")
+    w.writerow(BPE25_COLUMNS)
+    for nom, depcom, typ, lon, lat, q, epsg in (rows or BPE25_ROWS):
+        rec = dict.fromkeys(BPE25_COLUMNS, "")
+        rec.update(AN="2025", NOMRS=nom, DEPCOM=depcom, DEP=depcom[:2], TYPEQU=typ, DOM=typ[0], SDOM=typ[:2],
+                   EPSG=epsg, QUALITE_GEOLOC=q, QUALITE_XY="Bonne" if lon is not None else "_Z")
+        if lon is not None:
+            x, y = tr.transform(lon, lat)
+            rec.update(LAMBERT_X=f"{x:.1f}", LAMBERT_Y=f"{y:.1f}", LONGITUDE=f"{lon:.6f}", LATITUDE=f"{lat:.6f}")
+        w.writerow([rec[c] for c in BPE25_COLUMNS])
+    p = Path(folder) / name
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("BPE25.csv", buf.getvalue())
+    return p

@@ -188,7 +188,7 @@ def test_basilic_unknown_types_and_missing_coordinates_warn(tmp_path):
 def test_bpe_culture_codes_and_lambert93(tmp_path):
     with pytest.warns(AccessWarning, match="1 culture equipment row"):
         v = read_bpe(fx.write_bpe_csv(tmp_path))
-    assert list(v.columns) == VENUE_COLUMNS[:-1] + ["xy_quality", "geometry"]
+    assert list(v.columns) == VENUE_COLUMNS[:-1] + ["xy_quality", "geoloc_quality", "geometry"]
     assert dict(zip(v["type_label"], v["category"])) == {"F303": "cinema", "F307": "library",
                                                           "F305": "conservatoire", "F312": "museum",
                                                           "F315": "performing_arts"}
@@ -392,3 +392,15 @@ def test_basilic_merges_site_rows_drops_companies_and_bad_coordinates_with_one_w
     op = v[v["id"] == "OPE_59350_5"].iloc[0]
     assert op["n_rows"] == 2 and op["label"] == "Théâtre lyrique d'intérêt national"
     assert len(v) == 10 and v["id"].is_unique
+
+
+def test_bpe25_wgs84_first_epsg_prefix_and_random_positions(tmp_path):
+    with pytest.warns(AccessWarning) as rec:
+        v = read_bpe(fx.write_bpe25_zip(tmp_path))
+    msgs = " | ".join(str(r.message) for r in rec)
+    assert "1 culture equipment row(s) with QUALITE_GEOLOC = 33" in msgs and "without coordinates" in msgs
+    assert "BIBLIOTHEQUE AU HASARD" not in set(v["name"]) and "MEDIATHEQUE DE MAYOTTE" not in set(v["name"])
+    assert sorted(v["type_label"]) == ["F303", "F303", "F307", "F315"]  # F314 archives and B207 left out
+    cine = v[v["name"] == "CINEMA LE MAJESTIC"].geometry.iloc[0]
+    assert cine.x == pytest.approx(3.0633, abs=1e-6) and cine.y == pytest.approx(50.6372, abs=1e-6)
+    assert set(v["geoloc_quality"]) == {"11", "12", "21"}

@@ -595,7 +595,8 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     where = f"BPE file {str(path)!r}"
     df = _read_any(path, "BPE", keep={"typequ", "depcom", "codgeo", "code_commune", "lambert_x", "lambert_y",
                                       "x_l93", "y_l93", "x", "y", "longitude", "latitude", "x_longitude",
-                                      "y_latitude", "lon", "lat", "epsg", "qualite_xy", "nomrs", "nom", "name"})
+                                      "y_latitude", "lon", "lat", "epsg", "qualite_xy", "qualite_geoloc", "nomrs", "nom",
+                                      "name"})
     cols = _columns(df)
     typ, com = _pick(cols, ["typequ"]), _pick(cols, ["depcom", "codgeo", "code_commune"])
     xc, yc = _pick(cols, ["lambert_x", "x_l93", "x"]), _pick(cols, ["lambert_y", "y_l93", "y"])
@@ -616,14 +617,21 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     n = len(sub)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
-    if xc is not None and yc is not None:
-        x = _to_number(sub[xc], xc, where).to_numpy(dtype="float64", copy=True)
-        y = _to_number(sub[yc], yc, where).to_numpy(dtype="float64", copy=True)
+    if lonc is not None and latc is not None:  # BPE 2024+: WGS84 LONGITUDE/LATITUDE, read first
+        lon, _ = _lenient_number(sub[lonc])
+        lat, _ = _lenient_number(sub[latc])
+    if xc is not None and yc is not None:  # projected coordinates where the degrees are missing
+        x, _ = _lenient_number(sub[xc])
+        y, _ = _lenient_number(sub[yc])
         epsg_col = _pick(cols, ["epsg"])
-        epsg = (pd.to_numeric(sub[epsg_col], errors="coerce").fillna(2154).astype(int).to_numpy()
-                if epsg_col else np.full(n, 2154))
+        if epsg_col:  # '2154' or 'EPSG:2154'
+            code_txt = sub[epsg_col].astype("string").str.upper().str.replace("EPSG:", "", regex=False)
+            epsg = pd.to_numeric(code_txt, errors="coerce").fillna(2154).astype(int).to_numpy()
+        else:
+            epsg = np.full(n, 2154)
+        need = np.isnan(lon) | np.isnan(lat)
         for code in np.unique(epsg):
-            m = (epsg == code) & ~np.isnan(x) & ~np.isnan(y)
+            m = need & (epsg == code) & ~np.isnan(x) & ~np.isnan(y)
             if not m.any():
                 continue
             if code == 2154:
@@ -639,16 +647,20 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
             except Exception:
                 raise ValidationError(f"{where}: EPSG code {code} in column 'EPSG' is not a known CRS") from None
             lon[m], lat[m] = tr.transform(x[m], y[m])
-    if lonc is not None and latc is not None:
-        glon = _to_number(sub[lonc], lonc, where).to_numpy(dtype="float64", copy=True)
-        glat = _to_number(sub[latc], latc, where).to_numpy(dtype="float64", copy=True)
-        fill = np.isnan(lon) | np.isnan(lat)
-        lon[fill], lat[fill] = glon[fill], glat[fill]
+    bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    lon[bad], lat[bad] = np.nan, np.nan
+    gq_col = _pick(cols, ["qualite_geoloc"])
+    geoloc = (_objects(sub[gq_col].astype("string").str.strip()) if gq_col else np.array([None] * n, dtype=object))
+    random_pos = np.array([g == "33" for g in geoloc], dtype=bool)  # 33: a random position inside the commune
+    if random_pos.any():
+        warnings.warn(f"{where}: {int(random_pos.sum())} culture equipment row(s) with QUALITE_GEOLOC = 33 (a random "
+                      "position inside the commune) dropped", AccessWarning, stacklevel=2)
+        lon[random_pos], lat[random_pos] = np.nan, np.nan
     has = ~(np.isnan(lon) | np.isnan(lat))
     _check_lonlat(lon[has], lat[has], where, lonc or "lon", latc or "lat")
-    if (~has).any():
-        warnings.warn(f"{where}: {int((~has).sum())} culture equipment row(s) without coordinates dropped",
-                      AccessWarning, stacklevel=2)
+    if (~has & ~random_pos).any():
+        warnings.warn(f"{where}: {int((~has & ~random_pos).sum())} culture equipment row(s) without coordinates (or with "
+                      "unreadable ones) dropped", AccessWarning, stacklevel=2)
     rows = np.flatnonzero(sel)[has]
     ids = [f"bpe-{r + 1}" for r in rows]
     name_col = _pick(cols, ["nomrs", "nom", "name"])
@@ -657,10 +669,11 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     names = (_objects(sub[name_col].astype("string").str.strip())[has] if name_col
              else np.array([notes.get(norm_name(c), c) for c in labels], dtype=object))
     q_col = _pick(cols, ["qualite_xy"])
-    extra = {"xy_quality": pd.array(_objects(sub[q_col])[has] if q_col else [pd.NA] * int(has.sum()), dtype="string")}
+    extra = {"xy_quality": pd.array(_objects(sub[q_col])[has] if q_col else [pd.NA] * int(has.sum()), dtype="string"),
+             "geoloc_quality": pd.array(geoloc[has], dtype="string")}
     out = _venues(ids, names, catv[sel][has], labels, _objects(sub[com].astype("string"))[has], lon[has], lat[has],
                   extra)
-    out = out[VENUE_COLUMNS[:-1] + ["xy_quality", "geometry"]]
+    out = out[VENUE_COLUMNS[:-1] + ["xy_quality", "geoloc_quality", "geometry"]]
     return _filter_categories(out, categories, where, bbox)
 
 
