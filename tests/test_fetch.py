@@ -23,7 +23,9 @@ class _State:
         self.files: dict[str, bytes] = {}
         self.behaviour: dict[str, list[str]] = {}  # path -> queue of behaviours for successive requests
         self.ignore_range: set[str] = set()
+        self.no_validator: set[str] = set()  # paths served without ETag/Last-Modified
         self.requests: list[tuple[str, str | None]] = []
+        self.if_range: list[str | None] = []
         self.release = threading.Event()
         self.lock = threading.Lock()
 
@@ -41,6 +43,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         with st.lock:
             st.requests.append((path, rng))
+            st.if_range.append(self.headers.get("If-Range"))
             queue = st.behaviour.get(path) or []
             how = queue.pop(0) if queue else "ok"
         if how == "404" or path not in st.files:
@@ -50,6 +53,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(503, "Service Unavailable")
             return
         data = st.files[path]
+        etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+        if rng and self.headers.get("If-Range") not in (etag, None) and path not in st.no_validator:
+            rng = None  # RFC 9110: the file changed, send it whole
         start = 0
         if rng and path not in st.ignore_range:
             start = int(rng.split("=")[1].split("-")[0])
@@ -64,6 +70,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
+        if path not in st.no_validator:
+            self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
@@ -129,16 +137,50 @@ def test_resume_after_cut_connection(server, tmp_path):
     first_len = len(data) // 3
     assert server.requests[0] == ("/a.bin", None)
     assert server.requests[1] == ("/a.bin", f"bytes={first_len}-")
-    assert not (tmp_path / "a.bin.part").exists()
+    assert server.if_range[1] == f'"{_sha(data)[:16]}"'  # resumed only for the same upstream version
+    assert not (tmp_path / "a.bin.part").exists() and not (tmp_path / "a.bin.part.json").exists()
 
 
 def test_resume_of_leftover_part_file(server, tmp_path):
     data = _blob()
     server.files["/a.bin"] = data
     (tmp_path / "a.bin.part").write_bytes(data[:12345])
+    (tmp_path / "a.bin.part.json").write_text(json.dumps({"url": server.base + "/a.bin",
+                                                          "etag": f'"{_sha(data)[:16]}"'}))
     res = download(server.base + "/a.bin", tmp_path / "a.bin", **FAST)
     assert (tmp_path / "a.bin").read_bytes() == data and res.resumed
     assert server.requests == [("/a.bin", "bytes=12345-")]
+
+
+def test_part_file_without_validator_restarts_from_zero(server, tmp_path):
+    data = _blob()
+    server.files["/a.bin"] = data
+    (tmp_path / "a.bin.part").write_bytes(b"x" * 12345)  # from who knows which version
+    download(server.base + "/a.bin", tmp_path / "a.bin", **FAST)
+    assert (tmp_path / "a.bin").read_bytes() == data and server.requests == [("/a.bin", None)]
+
+
+def test_upstream_change_between_cut_and_resume_is_never_spliced(server, tmp_path):
+    old, new = _blob(seed=1), _blob(seed=2)
+    server.files["/a.bin"] = old
+    server.behaviour["/a.bin"] = ["cut"]
+    with pytest.raises(FetchError):
+        download(server.base + "/a.bin", tmp_path / "a.bin", timeout_s=2.0, retries=0, progress=False)
+    assert (tmp_path / "a.bin.part").stat().st_size == len(old) // 3
+    server.files["/a.bin"] = new  # a new upstream version before the next `access fetch`
+    res = download(server.base + "/a.bin", tmp_path / "a.bin", **FAST)
+    assert (tmp_path / "a.bin").read_bytes() == new and res.sha256 == _sha(new)
+    assert server.requests[-1] == ("/a.bin", f"bytes={len(old) // 3}-")  # asked to resume, got the whole new file
+
+
+def test_server_without_validators_is_not_resumed(server, tmp_path):
+    data = _blob()
+    server.files["/a.bin"] = data
+    server.no_validator.add("/a.bin")
+    server.behaviour["/a.bin"] = ["cut"]
+    download(server.base + "/a.bin", tmp_path / "a.bin", **FAST)
+    assert (tmp_path / "a.bin").read_bytes() == data
+    assert [r for _, r in server.requests] == [None, None]  # no Range without If-Range
 
 
 def test_complete_part_file_gets_416_and_is_accepted(server, tmp_path):
@@ -190,6 +232,47 @@ def test_stalled_server_times_out(server, tmp_path):
                  progress=False)
     assert not (tmp_path / "a.bin").exists()  # never a partial file under the final name
     assert (tmp_path / "a.bin.part").stat().st_size == 200  # 100 bytes per attempt, kept for the next run to resume
+    assert server.if_range[1] is not None
+
+
+def test_unreachable_host_fails_fast_with_one_line_per_source(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as sk:  # a port nobody listens on: connection refused at once
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    rp = tmp_path / "r.toml"
+    rp.write_text(f"""
+[region]
+name = "Offline"
+[analysis]
+date = 2026-03-10
+departure = "08:00"
+modes = ["walk"]
+thresholds_min = [10]
+[venues]
+categories = ["cinema"]
+[sources.a]
+kind = "osm"
+format = "osm.pbf"
+licence = "ODbL"
+url = "http://127.0.0.1:{port}/a.osm.pbf"
+[sources.b]
+kind = "basilic"
+format = "csv"
+licence = "LO"
+url = "http://127.0.0.1:{port}/b.csv"
+""")
+    t0 = time.perf_counter()
+    with pytest.raises(FetchError) as ei:
+        fetch_recipe(Recipe.from_file(rp), cache_dir=tmp_path / "c", retries=5, backoff_s=1.0, progress=False)
+    assert time.perf_counter() - t0 < 3.0  # no retries, no backoff
+    msg = str(ei.value)
+    lines = [ln for ln in msg.splitlines() if ln.startswith("  - ")]
+    assert len(lines) == 2 and "cannot be reached" in lines[0]
+    assert str(tmp_path / "c" / "a.osm.pbf") in lines[0] and str(tmp_path / "c" / "b.csv") in lines[1]
+    assert "to place the file by hand" in lines[1]
 
 
 def test_checksum_mismatch_leaves_nothing(server, tmp_path):

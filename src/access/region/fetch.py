@@ -2,8 +2,12 @@
 
 :func:`download` fetches one URL with the standard library only (``urllib``):
 
-- the bytes go to ``<dest>.part``; a later attempt resumes it with an HTTP ``Range`` request (a server that
-  ignores ``Range`` and answers 200 restarts the file from zero);
+- the bytes go to ``<dest>.part``; a later attempt resumes it with an HTTP ``Range`` request guarded by
+  ``If-Range`` (the ETag, else the Last-Modified date, of the response that started the part, kept in
+  ``<dest>.part.json``): a file that changed upstream comes back whole and restarts the part, a part without a
+  validator restarts from zero, so two upstream versions are never spliced (a server that ignores ``Range`` and
+  answers 200 restarts the file from zero too);
+- a host that cannot be resolved or refuses connections fails at once (:class:`HostUnreachable`, no retries);
 - connection errors, cut connections, stalled reads (no byte for ``timeout_s``) and HTTP 408/425/429/5xx are
   retried with exponential backoff (``backoff_s * 2**k``, capped at ``max_backoff_s``), ``retries`` times;
 - other HTTP errors (404, 403, ...) fail at once with :class:`~access._errors.FetchError` naming the URL and
@@ -33,6 +37,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
@@ -44,6 +49,8 @@ from .._io_util import atomic_path, sha256_file
 USER_AGENT = "access-fetch/0.1 (+https://github.com/; accessibility research; python-urllib)"
 LOCK_VERSION = 1
 _RETRY_STATUS = {408, 425, 429}
+#: connect errors that mean "no route to this host" (network unreachable, host unreachable, host down)
+_UNREACHABLE_ERRNO = {101, 113, 112}
 
 
 class ChecksumMismatch(FetchError):
@@ -78,14 +85,50 @@ def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
     return start, total
 
 
+class HostUnreachable(FetchError):
+    """The host of a URL cannot be resolved or refuses connections: not retried (offline, a typo, a firewall)."""
+
+
+def _validator(headers) -> dict:
+    """The strong validator of a response (ETag, else Last-Modified) for a later ``If-Range``."""
+    etag = headers.get("ETag") if headers else None
+    if etag and etag.startswith("W/"):  # weak ETags may not be used with If-Range
+        etag = None
+    return {"etag": etag, "last_modified": headers.get("Last-Modified") if headers else None}
+
+
+def _part_meta(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _read_part_meta(part: Path, url: str) -> dict | None:
+    mp = _part_meta(part)
+    try:
+        m = json.loads(mp.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if m.get("url") != url or not (m.get("etag") or m.get("last_modified")):
+        return None
+    return m
+
+
 def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool:
-    """One HTTP request; appends to/rewrites ``part``. Returns True when ``part`` holds the whole file."""
+    """One HTTP request; appends to/rewrites ``part``. Returns True when ``part`` holds the whole file.
+
+    A partial file is resumed only with ``If-Range`` and the validator (ETag or Last-Modified) of the response that
+    started it (kept in ``<part>.json``): a file that changed upstream meanwhile comes back whole (200) and
+    replaces the part, so two upstream versions are never spliced. Without a validator the download restarts."""
     from tqdm.auto import tqdm
 
     offset = part.stat().st_size if part.exists() else 0
+    meta = _read_part_meta(part, url) if offset else None
+    if offset and meta is None:  # no way to prove the rest belongs to the same file: start again
+        part.unlink(missing_ok=True)
+        offset = 0
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+        headers["If-Range"] = meta.get("etag") or meta.get("last_modified")
     req = urllib.request.Request(url, headers=headers)
     try:
         resp = urllib.request.urlopen(req, timeout=timeout_s)
@@ -105,6 +148,9 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
     except urllib.error.URLError as e:
         if isinstance(e.reason, (TimeoutError, socket.timeout)):
             raise _Retryable(f"no answer within {timeout_s:g} s (stalled server)") from None
+        if isinstance(e.reason, (socket.gaierror, ConnectionRefusedError)) or (
+                isinstance(e.reason, OSError) and getattr(e.reason, "errno", None) in _UNREACHABLE_ERRNO):
+            raise HostUnreachable(f"{urllib.parse.urlsplit(url).hostname} cannot be reached: {e.reason}") from None
         raise _Retryable(f"cannot connect: {e.reason}") from None
     except (ConnectionError, http.client.HTTPException, OSError) as e:
         raise _Retryable(f"connection error: {e!r}") from None
@@ -116,8 +162,11 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
                 part.unlink(missing_ok=True)
                 raise _Retryable(f"the server resumed at byte {start} instead of {offset}; restarting")
             mode = "ab"
-        else:
+        else:  # a whole file (first request, or the upstream file changed: If-Range did not match)
             offset, mode, total = 0, "wb", None
+            v = _validator(resp.headers)
+            with atomic_path(_part_meta(part), suffix=".json") as tmp:
+                tmp.write_text(json.dumps({"url": url, **v}))
         clen = resp.headers.get("Content-Length")
         body_len = int(clen) if clen and clen.isdigit() else None
         if total is None and body_len is not None:
@@ -206,6 +255,7 @@ def download(url: str, dest, *, expected_sha256: str | None = None, expected_siz
         raise ChecksumMismatch(f"download of {url} has sha256 {digest}, expected {expected_sha256.lower()}; the "
                                "file was deleted (it changed upstream or was corrupted)")
     os.replace(part, dest)
+    _part_meta(part).unlink(missing_ok=True)
     return DownloadResult(path=dest, url=url, sha256=digest, size_bytes=size, attempts=attempts, resumed=resumed)
 
 
@@ -407,6 +457,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
     entries = dict(old)
     report = FetchReport(lock_path=lock_path)
     errors: list[FetchError] = []
+    down: dict[str, str] = {}  # host -> why it cannot be reached
     if only:
         unknown = [n for n in only if n not in recipe.sources]
         if unknown:
@@ -428,7 +479,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
             continue
         dest = cache_dir / s.cache_name
         locked = old.get(s.name)
-        if locked is not None and locked.get("url") != s.url:
+        if locked is not None and s.url is not None and locked.get("url") != s.url:
             say(f"{s.name}: the URL changed since the lock; the lock entry is replaced")
             locked = None
         expected = s.sha256 or (None if update or locked is None else locked.get("sha256"))
@@ -440,7 +491,8 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
             else:
                 digest = sha256_file(dest)
                 if expected is None or digest == expected:
-                    entry = {"url": s.url, "sha256": digest, "size_bytes": size, "file": s.cache_name,
+                    entry = {"url": s.url or (locked or {}).get("url"), "sha256": digest, "size_bytes": size,
+                             "file": s.cache_name,
                              "fetched_at": (locked or {}).get("fetched_at")
                              or _dt.datetime.fromtimestamp(dest.stat().st_mtime, _dt.timezone.utc).isoformat()}
                 else:
@@ -448,9 +500,26 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
             if entry is not None:
                 report.status[s.name] = "cached"
         if entry is None:
-            say(f"{s.name}: downloading {s.url}")
+            url = s.url
+            host = urllib.parse.urlsplit(url or recipe.transport_api).hostname
+            if host in down:  # one unreachable host: the other sources on it fail at once
+                errors.append(HostUnreachable(_by_hand(s, dest, down[host])))
+                report.status[s.name] = "failed"
+                continue
             try:
-                res = download(s.url, dest, expected_sha256=expected, expected_size=s.size_bytes,
+                if s.dataset is not None:
+                    url = resolve_dataset(recipe.transport_api, s.dataset, resource=s.resource,
+                                          date=recipe.date.isoformat(), timeout_s=timeout_s)
+                    say(f"{s.name}: transport.data.gouv.fr dataset {s.dataset} -> {url}")
+                    if locked is not None and locked.get("url") != url:
+                        say(f"{s.name}: the dataset now points to another resource; the lock entry is replaced")
+                        locked = None
+                        expected = s.sha256
+                host = urllib.parse.urlsplit(url).hostname
+                if host in down:
+                    raise HostUnreachable(down[host])
+                say(f"{s.name}: downloading {url}")
+                res = download(url, dest, expected_sha256=expected, expected_size=s.size_bytes,
                                timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, progress=progress,
                                desc=s.name)
             except ChecksumMismatch as e:
@@ -465,11 +534,16 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
                         "if the new file is wanted" if s.sha256 else f"source {s.name!r}: {e}"))
                 report.status[s.name] = "failed"
                 continue
+            except HostUnreachable as e:
+                down[host] = str(e)
+                errors.append(HostUnreachable(_by_hand(s, dest, str(e))))
+                report.status[s.name] = "failed"
+                continue
             except FetchError as e:
                 errors.append(FetchError(f"source {s.name!r}: {e}"))
                 report.status[s.name] = "failed"
                 continue
-            entry = {"url": s.url, "sha256": res.sha256, "size_bytes": res.size_bytes, "file": s.cache_name,
+            entry = {"url": url, "sha256": res.sha256, "size_bytes": res.size_bytes, "file": s.cache_name,
                      "fetched_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
             if locked is not None and locked.get("sha256") != res.sha256:
                 say(f"{s.name}: accepted a new upstream version (sha256 {res.sha256[:12]}, was "
@@ -486,9 +560,10 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
         report.files[s.name] = path
     report.entries = entries
     if errors:
-        cls = ChecksumMismatch if any(isinstance(e, ChecksumMismatch) for e in errors) else FetchError
-        msg = "; ".join(str(e) for e in errors)
-        raise cls(f"{len(errors)} source(s) failed, the lock file was not updated: {msg}")
+        cls = ChecksumMismatch if any(isinstance(e, ChecksumMismatch) for e in errors) else (
+            HostUnreachable if all(isinstance(e, HostUnreachable) for e in errors) else FetchError)
+        msg = "\n".join(f"  - {e}" for e in errors)
+        raise cls(f"{len(errors)} source(s) failed, the lock file was not updated:\n{msg}")
     osm = [s.name for s in recipe.enabled_sources("osm") if s.name in report.files]
     if clip_osm and osm and (recipe.bbox is not None or len(osm) > 1):
         if not only or set(osm) & set(only):
@@ -502,6 +577,68 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
     if lock_path is not None and (entries != old or (entries and not lock_path.exists())):  # no lock for local-only
         write_lock(lock_path, recipe.name, {k: v for k, v in entries.items() if k in recipe.sources})
     return report
+
+
+def _by_hand(s, dest: Path, why: str) -> str:
+    where = s.url or f"the GTFS resource of transport.data.gouv.fr dataset {s.dataset!r}"
+    return (f"{s.name}: {why}; to place the file by hand, download {where} on a connected machine and copy it to "
+            f"{dest}")
+
+
+def resolve_dataset(api: str, dataset: str, *, resource: str | None = None, date: str | None = None,
+                    timeout_s: float = 30.0) -> str:
+    """The download URL of a GTFS feed of transport.data.gouv.fr: ``GET {api}/datasets/{dataset}``, then the
+    resources whose ``format`` is GTFS (``resource`` keeps those whose title or URL contains that text), the
+    producer's own (no ``community_resource_publisher``), available (``is_available``), whose calendar
+    (``start_calendar_validity``..``end_calendar_validity``) covers ``date`` (ISO, the analysis date), the one valid
+    longest first; then its ``url`` (the stable download link; ``original_url`` as a fallback).
+
+    Raises
+    ------
+    HostUnreachable
+        The API host cannot be reached.
+    FetchError
+        The dataset does not exist (404) or holds no GTFS resource; the message lists what it holds.
+    """
+    url = f"{api.rstrip('/')}/datasets/{urllib.parse.quote(dataset, safe='')}"
+    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as r:
+            data = json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: {url} answered HTTP {e.code}; check the "
+                         "dataset id or slug on https://transport.data.gouv.fr/datasets") from None
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, (socket.gaierror, ConnectionRefusedError)) or (
+                isinstance(e.reason, OSError) and getattr(e.reason, "errno", None) in _UNREACHABLE_ERRNO):
+            raise HostUnreachable(f"{urllib.parse.urlsplit(url).hostname} cannot be reached: {e.reason}") from None
+        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: {url} failed: {e.reason}") from None
+    except (TimeoutError, socket.timeout, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: no usable answer from {url} ({e})") from None
+    res = data.get("resources") if isinstance(data, dict) else None
+    if not isinstance(res, list):
+        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: the answer of {url} has no `resources` list")
+    gtfs = [r for r in res if isinstance(r, dict) and str(r.get("format", "")).upper() == "GTFS"
+            and (r.get("url") or r.get("original_url"))]
+    if resource is not None:
+        gtfs = [r for r in gtfs if resource.lower() in (str(r.get("title", "")) + " " + str(r.get("url", "")) + " "
+                                                        + str(r.get("original_url", ""))).lower()]
+    if not gtfs:
+        held = [(r.get("title"), r.get("format")) for r in res if isinstance(r, dict)][:8]
+        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r} has no GTFS resource"
+                         + (f" matching {resource!r}" if resource else "") + f" (it holds {held}); pick another "
+                         "dataset or set `resource`")
+    official = [r for r in gtfs if not r.get("community_resource_publisher")] or gtfs
+    available = [r for r in official if r.get("is_available", True) is not False] or official
+
+    def covers(r) -> bool:
+        a, b = r.get("start_calendar_validity"), r.get("end_calendar_validity")
+        return date is None or not (a and b) or str(a)[:10] <= date <= str(b)[:10]
+
+    ok = [r for r in available if covers(r)] or available
+    ok.sort(key=lambda r: str(r.get("end_calendar_validity") or ""), reverse=True)  # the longest-lived first
+    r = ok[0]
+    return str(r.get("url") or r.get("original_url"))
 
 
 def _clipped_osm(recipe, files, keys, cache_dir: Path, say) -> Path:
