@@ -473,6 +473,37 @@ def test_prepare_osm_merge_removes_duplicates(tmp_path):
     assert set(n1) == set(n0) and w1 == w0
 
 
+def test_streaming_merge_of_two_overlapping_extracts_equals_osmium_merge(tmp_path):
+    import osmium
+
+    from access.region.fetch import merge_sorted_extracts
+
+    src = _nantes()
+    nodes, _, _ = _read(src)
+    lons = sorted(v[0] for v in nodes.values())
+    lat0, lat1 = min(v[1] for v in nodes.values()), max(v[1] for v in nodes.values())
+    west = prepare_osm([src], tmp_path / "west.osm.pbf", bbox=(lons[0], lat0, lons[len(lons) * 3 // 5], lat1),
+                       use_osmium_tool=False)
+    east = prepare_osm([src], tmp_path / "east.osm.pbf", bbox=(lons[len(lons) * 2 // 5], lat0, lons[-1], lat1),
+                       use_osmium_tool=False)
+    out = merge_sorted_extracts([west, east], tmp_path / "merged.osm.pbf")
+
+    def objects(p):
+        return [(o.type_str(), o.id) for o in osmium.FileProcessor(str(p))]
+
+    got, w, e = objects(out), objects(west), objects(east)
+    assert len(set(w) & set(e)) > 1000  # the extracts overlap
+    assert len(got) == len(set(got)) and set(got) == set(w) | set(e)
+    assert got == sorted(got, key=lambda t: ("nwr".index(t[0]), t[1]))
+    twin = tmp_path / "twin.osm.pbf"  # the independent twin: libosmium's own merge (in memory)
+    reader = osmium.MergeInputReader()
+    for p in (west, east):
+        reader.add_file(str(p))
+    with osmium.SimpleWriter(str(twin)) as wr:
+        reader.apply(wr, simplify=True)
+    assert got == objects(twin)
+
+
 def test_member_inside_inner_7z_is_extracted_without_a_7z_program(tmp_path):
     from tests.fixtures_sources import write_filosofi_zip
 

@@ -333,8 +333,51 @@ def _bbox_str(b):
     return ",".join(f"{v:.6f}" for v in b)
 
 
+def _osm_key(o) -> tuple[int, int]:
+    return (0 if o.is_node() else 1 if o.is_way() else 2, o.id)
+
+
+def merge_sorted_extracts(inputs, out) -> Path:
+    """Merge OSM extracts sorted by type then id (as Geofabrik's are) in one streaming pass: a k-way merge that
+    writes each object once (the highest version where several files hold it), so memory holds one object per
+    input whatever the files' sizes (no osmium-tool, no in-memory buffer of whole files).
+
+    Raises
+    ------
+    InputFileError
+        An input is not sorted by type then id (sort it with ``osmium sort`` first).
+    """
+    import osmium
+
+    inputs = [Path(p) for p in inputs]
+    its = [iter(osmium.FileProcessor(str(p))) for p in inputs]
+    heads = [next(it, None) for it in its]
+    last = [(-1, -(1 << 62))] * len(its)
+    with atomic_path(Path(out), suffix=".osm.pbf") as tmp, osmium.SimpleWriter(str(tmp), overwrite=True) as w:
+        while True:
+            keys = [_osm_key(h) if h is not None else None for h in heads]
+            live = [k for k in keys if k is not None]
+            if not live:
+                break
+            k = min(live)
+            same = [i for i, x in enumerate(keys) if x == k]
+            best = max(same, key=lambda i: heads[i].version)
+            w.add(heads[best])
+            for i in same:
+                if k < last[i]:
+                    raise InputFileError(f"OSM file {str(inputs[i])!r} is not sorted by type then id (object {k} "
+                                         f"after {last[i]}); sort it (osmium sort) before merging")
+                last[i] = k
+                heads[i] = next(its[i], None)
+    return Path(out)
+
+
 def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) -> Path:
-    """Merge OSM extracts (duplicates at shared borders removed) and clip them to ``bbox``, reference-complete.
+    """Merge OSM extracts (duplicates at shared borders removed, :func:`merge_sorted_extracts`) and clip them to
+    ``bbox``, reference-complete, in bounded memory (streaming merge, file-backed node locations).
+
+    The border buffer of a recipe grows the clip box, but the result holds only what the inputs hold: streets of
+    neighbouring regions come only from their own extracts, added to the recipe as more ``osm`` sources.
 
     Parameters
     ----------
@@ -374,11 +417,7 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
         merged = inputs[0]
         if len(inputs) > 1:
             merged = Path(td) / "merged.osm.pbf"
-            reader = osmium.MergeInputReader()  # sorts, and keeps one version of objects present in several files
-            for p in inputs:
-                reader.add_file(str(p))
-            with osmium.SimpleWriter(str(merged)) as w:
-                reader.apply(w, simplify=True)
+            merge_sorted_extracts(inputs, merged)
         with atomic_path(out, suffix=".osm.pbf") as tmp:
             if bbox is None:
                 shutil.copyfile(merged, tmp)
@@ -387,7 +426,9 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
             tracker = osmium.IdTracker()
             with osmium.BackReferenceWriter(str(tmp), ref_src=str(merged), overwrite=True) as w:
                 # untagged objects are only kept as references of kept ways/relations (added by the writer)
-                fp = osmium.FileProcessor(str(merged)).with_locations().with_filter(osmium.filter.EmptyTagFilter())
+                # node locations in a file-backed index: memory stays bounded whatever the extract's size
+                fp = osmium.FileProcessor(str(merged)).with_locations(
+                    f"sparse_file_array,{Path(td) / 'locations.idx'}").with_filter(osmium.filter.EmptyTagFilter())
                 for o in fp:
                     if o.is_node():
                         loc = o.location
