@@ -297,3 +297,51 @@ def write_bpe25_zip(folder, *, rows=None, name: str = "BPE25.zip") -> Path:
     with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("BPE25.csv", buf.getvalue())
     return p
+
+
+#: a TER-like feed: SNCF's stop ids, one per service kind at each station (train and coach), UIC codes
+TER_STOPS = [
+    # stop_id, name, lat, lon, location_type, parent
+    ("StopArea:OCE87286005", "Lille Flandres", 50.63650, 3.07020, "1", ""),
+    ("StopPoint:OCETrain TER-87286005", "Lille Flandres", 50.63650, 3.07020, "0", "StopArea:OCE87286005"),
+    ("StopPoint:OCECar TER-87286005", "Lille Flandres", 50.63580, 3.06900, "0", "StopArea:OCE87286005"),
+    ("StopArea:OCE87286542", "Lille Europe", 50.63920, 3.07550, "1", ""),
+    ("StopPoint:OCETrain TER-87286542", "Lille Europe", 50.63920, 3.07550, "0", "StopArea:OCE87286542"),
+]
+
+
+def write_ter_gtfs(folder, *, name: str = "ter.gtfs.zip", date: str = "20261209") -> Path:
+    """A small feed in SNCF TER's layout: trains and coaches between Lille Flandres and Lille Europe."""
+    import io
+    import zipfile
+
+    tables = {
+        "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\nTER,TER Hauts-de-France,https://ter.sncf.com,"
+                      "Europe/Paris\n",
+        "routes.txt": "route_id,agency_id,route_short_name,route_long_name,route_type\nR1,TER,K10,Lille shuttle,2\n"
+                      "R2,TER,C1,Lille coach,3\n",
+        "calendar.txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+                        f"S1,1,1,1,1,1,1,1,20260101,20271231\n",
+    }
+    buf = io.StringIO()
+    buf.write("stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station\n")
+    for r in TER_STOPS:
+        buf.write(",".join(str(v) for v in r) + "\n")
+    tables["stops.txt"] = buf.getvalue()
+    trips, st = ["route_id,service_id,trip_id"], ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"]
+    for k in range(12):
+        h, m = 13 + (k * 10) // 60, (k * 10) % 60
+        t0, t1 = f"{h:02d}:{m:02d}:00", f"{h:02d}:{m + 4:02d}:00"
+        trips.append(f"R1,S1,T{k}")
+        st += [f"T{k},{t0},{t0},StopPoint:OCETrain TER-87286005,1",
+               f"T{k},{t1},{t1},StopPoint:OCETrain TER-87286542,2"]
+        trips.append(f"R2,S1,C{k}")
+        st += [f"C{k},{t0},{t0},StopPoint:OCECar TER-87286005,1",
+               f"C{k},{t1},{t1},StopPoint:OCETrain TER-87286542,2"]
+    tables["trips.txt"] = "\n".join(trips) + "\n"
+    tables["stop_times.txt"] = "\n".join(st) + "\n"
+    p = Path(folder) / name
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in tables.items():
+            z.writestr(k, v)
+    return p

@@ -404,3 +404,28 @@ def test_bpe25_wgs84_first_epsg_prefix_and_random_positions(tmp_path):
     cine = v[v["name"] == "CINEMA LE MAJESTIC"].geometry.iloc[0]
     assert cine.x == pytest.approx(3.0633, abs=1e-6) and cine.y == pytest.approx(50.6372, abs=1e-6)
     assert set(v["geoloc_quality"]) == {"11", "12", "21"}
+
+
+def test_ter_train_and_coach_stop_ids_of_one_station_are_linked(tmp_path):
+    import zipfile
+
+    import pandas as pd
+
+    from access.region.feeds import gtfs_stops, link_ter_stations, ter_station_links
+
+    src = fx.write_ter_gtfs(tmp_path)
+    links = ter_station_links(gtfs_stops(src))
+    assert sorted(zip(links["from_stop_id"], links["to_stop_id"])) == [
+        ("StopPoint:OCECar TER-87286005", "StopPoint:OCETrain TER-87286005"),
+        ("StopPoint:OCETrain TER-87286005", "StopPoint:OCECar TER-87286005")]
+    out, n = link_ter_stations(src, tmp_path / "linked.zip")
+    assert n == 2
+    with zipfile.ZipFile(out) as z:
+        tr = pd.read_csv(z.open("transfers.txt"), dtype=str)
+        assert set(z.namelist()) == set(zipfile.ZipFile(src).namelist()) | {"transfers.txt"}
+    assert (tr["transfer_type"] == "2").all() and (tr["min_transfer_time"] == "120").all()
+    out2, _ = link_ter_stations(src, tmp_path / "linked2.zip")
+    assert out2.read_bytes() == out.read_bytes()  # deterministic: the network cache key stays put
+    from access.io.gtfs import read_gtfs
+
+    assert len(read_gtfs(out).transfers) == 2

@@ -247,10 +247,27 @@ def _resolve_sources(recipe, cache_dir: Path, *, fetch: bool, progress: bool, lo
     missing = [s.name for s in enabled if s.name not in files]
     if missing:
         raise FetchError(f"sources {missing} were not fetched; run `access fetch` and check its messages")
-    gtfs = [files[s.name] for s in recipe.enabled_sources("gtfs")]
+    gtfs = [_linked_feed(files[s.name], Path(cache_dir), s.name, log) for s in recipe.enabled_sources("gtfs")]
     shas = {name: state.file_sha(p) for name, p in files.items()}
     shas["__osm__"] = state.file_sha(osm)
     return _Sources(osm=Path(osm), gtfs=[Path(g) for g in gtfs], files=files, shas=shas)
+
+
+def _linked_feed(path: Path, cache_dir: Path, name: str, log) -> Path:
+    """The feed with TER's train/coach stop ids of one station linked (:func:`access.region.feeds.
+    link_ter_stations`), or the feed itself when it has no such pair."""
+    from .feeds import gtfs_stops, link_ter_stations, ter_station_links
+
+    path = Path(path)
+    out = cache_dir / f"{name}.linked.gtfs.zip"
+    if out.exists() and out.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+        return out
+    if ter_station_links(gtfs_stops(path)).empty:
+        return path
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _, n = link_ter_stations(path, out)
+    log(f"[sources] {name}: {n} transfer(s) added between the train and coach stop ids of the same TER stations")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- step: inputs
@@ -367,6 +384,15 @@ def _load_inputs(recipe, src: _Sources, work: Path, log) -> None:
               "osm_note": ("the street network holds only what the recipe's OSM extracts hold: the venue buffer "
                            "beyond the border brings no neighbouring streets unless the recipe adds the neighbours' "
                            "extracts")}
+    from .feeds import areas_without_stops, gtfs_stops
+
+    if src.gtfs:
+        region["epci_without_stop"] = areas_without_stops(areas, [gtfs_stops(g) for g in src.gtfs])
+        if region["epci_without_stop"]:
+            names = areas.set_index(areas["id"].astype(str))["name"]
+            log(f"inputs: {len(region['epci_without_stop'])} EPCI have no stop of any GTFS feed (transit there is "
+                "walking only): " + ", ".join(f"{c} {names.get(c, '')}" for c in region["epci_without_stop"][:12])
+                + (" ..." if len(region["epci_without_stop"]) > 12 else ""))
     with atomic_path(work / "region.json", suffix=".json") as tmp:
         tmp.write_text(json.dumps(region, indent=1, ensure_ascii=False))
     log(f"inputs: {len(cells):,} cells (population {cells['population'].sum():,.0f}), {len(venues):,} venues "
