@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from access._errors import FetchError, InputFileError
 from access import _io_util
-from access.region.fetch import ChecksumMismatch, download, extract_member, fetch_recipe, prepare_osm, read_lock
+from access._errors import FetchError, InputFileError
+from access.region.fetch import (
+    ChecksumMismatch,
+    download,
+    extract_member,
+    fetch_recipe,
+    prepare_osm,
+    read_lock,
+)
 from access.region.recipe import Recipe
 
 

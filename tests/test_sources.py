@@ -14,14 +14,21 @@ import pytest
 from pyproj import Transformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixtures_sources as fx  # noqa: E402
+import fixtures_sources as fx
 
-from access import _io_util  # noqa: E402
-from access._errors import AccessWarning, InputFileError, ValidationError  # noqa: E402
-from access.region.osm_venues import read_osm_venues  # noqa: E402
-from access.region.sources import (  # noqa: E402
+from access import _io_util
+from access._errors import AccessWarning, InputFileError, ValidationError
+from access.region.osm_venues import read_osm_venues
+from access.region.sources import (
     FILOSOFI_KEPT,
-    VENUE_COLUMNS, norm_name, parse_cell_ids, read_basilic, read_bpe, read_epci, read_filosofi, read_taxonomy,
+    VENUE_COLUMNS,
+    norm_name,
+    parse_cell_ids,
+    read_basilic,
+    read_bpe,
+    read_epci,
+    read_filosofi,
+    read_taxonomy,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import itertools
 import re
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as _PydanticError
-from pydantic import model_validator
 
 from .._errors import ValidationError
 
@@ -59,10 +69,12 @@ HINTS: dict[str, tuple[str, str]] = {
     "sources.*.sha256": ("64 hex digits", "copy it from the lock file, or remove it"),
     "sources.*.size_bytes": ("a non-negative integer", "or remove it"),
     "sources.*.expected_size_mb": ("a non-negative number of MB", "or remove it"),
+    "sources.*.expected_unpacked_mb": ("a non-negative number of MB", "or remove it"),
     "sources.*.filename": ("a plain file name", "no folders"),
     "sources.*.extract": ("a member name", "name the file inside the archive"),
     "sources.*.enabled": ("true or false", "e.g. enabled = false"),
     "sources.*.dataset": ("a transport.data.gouv.fr dataset id or slug", 'e.g. dataset = "5e1f1e1b0d..."'),
+    "sources.*.aom": ("the SIREN code or a name fragment of a transport authority", 'e.g. aom = "248000531"'),
     "fetch.transport_api": ("an http(s) URL", 'e.g. transport_api = "https://transport.data.gouv.fr/api"'),
 }
 
@@ -140,7 +152,7 @@ class AnalysisSchema(_Table):
     @classmethod
     def _date(cls, v):
         if isinstance(v, _dt.datetime):
-            raise ValueError(f"must be a date, got {v!r}; write it as date = 2026-03-10")
+            raise ValueError(f"must be a date, got {v!r}; write it as date = 2026-03-10")  # noqa: TRY004 (pydantic)
         if isinstance(v, str):
             try:
                 return _dt.date.fromisoformat(v)
@@ -173,7 +185,7 @@ class AnalysisSchema(_Table):
         if not all(t > 0 for t in v):
             raise ValueError(f"must be a non-empty list of positive integers, got {v!r}; e.g. "
                              "thresholds_min = [10, 20, 30, 45]")
-        if any(b <= a for a, b in zip(v, v[1:])):
+        if any(b <= a for a, b in itertools.pairwise(v)):
             raise ValueError(f"must be strictly increasing, got {v}; sort them, no repeats")
         return v
 
@@ -250,10 +262,12 @@ class SourceSchema(_Table):
     url: StrictStr | None = None
     path: StrictStr | None = Field(default=None, min_length=1)
     dataset: StrictStr | None = Field(default=None, min_length=1)
+    aom: StrictStr | None = Field(default=None, min_length=2)
     resource: StrictStr | None = None
     sha256: StrictStr | None = None
     size_bytes: StrictInt | None = Field(default=None, ge=0)
     expected_size_mb: _Number | None = Field(default=None, ge=0)
+    expected_unpacked_mb: _Number | None = Field(default=None, ge=0)
     filename: StrictStr | None = None
     extract: StrictStr | None = None
     description: StrictStr = ""
@@ -289,16 +303,16 @@ class SourceSchema(_Table):
 
     @model_validator(mode="after")
     def _where(self):
-        given = [k for k in ("url", "path", "dataset") if getattr(self, k) is not None]
+        given = [k for k in ("url", "path", "dataset", "aom") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("@must have exactly one of `url` and `path` (or `dataset`, a transport.data.gouv.fr "
+            raise ValueError("@must have exactly one of `url` and `path` (or `dataset`/`aom`, a transport.data.gouv.fr "
                              f"dataset resolved at fetch time), got {given or 'none'}; give the download URL, or the "
                              "path of a local file")
-        if self.dataset is not None and self.kind != "gtfs":
-            raise ValueError(f"@`dataset` is for GTFS feeds of transport.data.gouv.fr, not kind {self.kind!r}; give "
-                             "`url` instead")
-        if self.resource is not None and self.dataset is None:
-            raise ValueError("@`resource` only applies with `dataset`; remove it or add `dataset`")
+        if (self.dataset is not None or self.aom is not None) and self.kind != "gtfs":
+            raise ValueError(f"@`dataset`/`aom` are for GTFS feeds of transport.data.gouv.fr, not kind {self.kind!r}; "
+                             "give `url` instead")
+        if self.resource is not None and self.dataset is None and self.aom is None:
+            raise ValueError("@`resource` only applies with `dataset` or `aom`; remove it or add one")
         return self
 
 
@@ -396,7 +410,7 @@ def _message(err: Mapping[str, Any], data: Mapping[str, Any]) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         if msg.startswith("@"):  # a table-level rule: name the table
             return f"`{_key(loc)}` {msg[1:]}"
-        m = re.match(r"^(\w+): (.*)$", msg, re.S)
+        m = re.match(r"^(\w+): (.*)$", msg, re.DOTALL)
         if m and m.group(1) in _valid_keys(loc):  # a model-level rule naming one field
             return f"`{_key((*loc, m.group(1)))}` {m.group(2)}"
         return f"`{_key(loc)}` {msg}"

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .._errors import InputFileError, ValidationError
 
-__all__ = ["read_communes", "region_epci", "clip_to_region", "RegionSelection"]
+__all__ = ["RegionSelection", "clip_to_region", "read_communes", "region_epci"]
 
 #: metric CRS for buffers and areas in metropolitan France (Lambert-93)
 METRIC_CRS = 2154

@@ -22,7 +22,7 @@ import pandas as pd
 from .._errors import InputFileError
 from .._io_util import atomic_path
 
-__all__ = ["gtfs_stops", "ter_station_links", "link_ter_stations", "areas_without_stops", "TER_LINK_TRANSFER_S"]
+__all__ = ["TER_LINK_TRANSFER_S", "areas_without_stops", "gtfs_stops", "link_ter_stations", "ter_station_links"]
 
 #: minimum transfer time between a train and a coach stop of one TER station (seconds)
 TER_LINK_TRANSFER_S = 120
@@ -48,7 +48,7 @@ def gtfs_stops(path) -> pd.DataFrame:
     out = df[["stop_id", "stop_name"]].copy()
     out["stop_lat"] = pd.to_numeric(df["stop_lat"], errors="coerce")
     out["stop_lon"] = pd.to_numeric(df["stop_lon"], errors="coerce")
-    out["location_type"] = df["location_type"] if "location_type" in df else ""
+    out["location_type"] = df.get("location_type", "")
     return out
 
 
@@ -107,7 +107,7 @@ def link_ter_stations(src, out, *, transfer_s: int = TER_LINK_TRANSFER_S) -> tup
             info = zipfile.ZipInfo(tname or "transfers.txt", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(info, buf.getvalue())
-    return out, int(len(add))
+    return out, len(add)
 
 
 def areas_without_stops(areas, stop_frames) -> list[str]:

@@ -143,7 +143,7 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
             raise _Retryable(f"HTTP {e.code} {e.reason}") from None
         raise FetchError(f"download of {url} failed: HTTP {e.code} {e.reason}; check the URL in the recipe "
                          "(the file may have moved: look it up on the publisher's page)") from None
-    except (TimeoutError, socket.timeout) as e:
+    except TimeoutError as e:
         raise _Retryable(f"no answer within {timeout_s:g} s (stalled server): {e}") from None
     except urllib.error.URLError as e:
         if isinstance(e.reason, (TimeoutError, socket.timeout)):
@@ -177,7 +177,7 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
             while True:
                 try:
                     chunk = resp.read1(chunk_bytes)  # what has arrived, so a stall loses nothing already received
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     raise _Retryable(f"no data for {timeout_s:g} s after byte {offset + got} "
                                      "(stalled server)") from None
                 except (http.client.IncompleteRead, ConnectionError, http.client.HTTPException, OSError) as e:
@@ -499,6 +499,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
     report = FetchReport(lock_path=lock_path)
     errors: list[FetchError] = []
     down: dict[str, str] = {}  # host -> why it cannot be reached
+    listing: dict = {}  # transport.data.gouv.fr's datasets list, read once
     if only:
         unknown = [n for n in only if n not in recipe.sources]
         if unknown:
@@ -535,7 +536,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
                     entry = {"url": s.url or (locked or {}).get("url"), "sha256": digest, "size_bytes": size,
                              "file": s.cache_name,
                              "fetched_at": (locked or {}).get("fetched_at")
-                             or _dt.datetime.fromtimestamp(dest.stat().st_mtime, _dt.timezone.utc).isoformat()}
+                             or _dt.datetime.fromtimestamp(dest.stat().st_mtime, _dt.UTC).isoformat()}
                 else:
                     say(f"{s.name}: cached file differs from the lock/recipe checksum; downloading again")
             if entry is not None:
@@ -548,10 +549,14 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
                 report.status[s.name] = "failed"
                 continue
             try:
-                if s.dataset is not None:
-                    url = resolve_dataset(recipe.transport_api, s.dataset, resource=s.resource,
+                if s.dataset is not None or s.aom is not None:
+                    ds = s.dataset
+                    if ds is None:
+                        ds = dataset_of_aom(recipe.transport_api, s.aom, timeout_s=timeout_s, memo=listing)
+                        say(f"{s.name}: transport authority {s.aom!r} -> transport.data.gouv.fr dataset {ds}")
+                    url = resolve_dataset(recipe.transport_api, ds, resource=s.resource,
                                           date=recipe.date.isoformat(), timeout_s=timeout_s)
-                    say(f"{s.name}: transport.data.gouv.fr dataset {s.dataset} -> {url}")
+                    say(f"{s.name}: transport.data.gouv.fr dataset {ds} -> {url}")
                     if locked is not None and locked.get("url") != url:
                         say(f"{s.name}: the dataset now points to another resource; the lock entry is replaced")
                         locked = None
@@ -585,7 +590,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
                 report.status[s.name] = "failed"
                 continue
             entry = {"url": url, "sha256": res.sha256, "size_bytes": res.size_bytes, "file": s.cache_name,
-                     "fetched_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                     "fetched_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
             if locked is not None and locked.get("sha256") != res.sha256:
                 say(f"{s.name}: accepted a new upstream version (sha256 {res.sha256[:12]}, was "
                     f"{locked.get('sha256', '')[:12]})")
@@ -621,9 +626,57 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
 
 
 def _by_hand(s, dest: Path, why: str) -> str:
-    where = s.url or f"the GTFS resource of transport.data.gouv.fr dataset {s.dataset!r}"
+    where = s.url or (f"the GTFS resource of transport.data.gouv.fr dataset {s.dataset!r}" if s.dataset else
+                      f"the GTFS of transport authority {s.aom!r} on transport.data.gouv.fr")
     return (f"{s.name}: {why}; to place the file by hand, download {where} on a connected machine and copy it to "
             f"{dest}")
+
+
+def _get_json(url: str, timeout_s: float, what: str):
+    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as r:
+            return json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        raise FetchError(f"{what}: {url} answered HTTP {e.code}; check the dataset id or slug on "
+                         "https://transport.data.gouv.fr/datasets") from None
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, (socket.gaierror, ConnectionRefusedError)) or (
+                isinstance(e.reason, OSError) and getattr(e.reason, "errno", None) in _UNREACHABLE_ERRNO):
+            raise HostUnreachable(f"{urllib.parse.urlsplit(url).hostname} cannot be reached: {e.reason}") from None
+        raise FetchError(f"{what}: {url} failed: {e.reason}") from None
+    except (TimeoutError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FetchError(f"{what}: no usable answer from {url} ({e})") from None
+
+
+def dataset_of_aom(api: str, aom: str, *, timeout_s: float = 60.0, memo: dict | None = None) -> str:
+    """The id of the public-transit dataset of a transport authority on transport.data.gouv.fr: ``GET
+    {api}/datasets`` (the list, read once per fetch through ``memo``), datasets of ``type`` public-transit whose
+    ``aom.siren`` equals ``aom`` (9 digits) or whose ``aom.name`` contains it (case-insensitive), holding a GTFS
+    resource. Several matches: the one with the most GTFS resources, then the smallest id (a stable choice)."""
+    memo = memo if memo is not None else {}
+    if "datasets" not in memo:
+        data = _get_json(f"{api.rstrip('/')}/datasets", timeout_s, "transport.data.gouv.fr datasets list")
+        if not isinstance(data, list):
+            raise FetchError(f"transport.data.gouv.fr datasets list: expected a JSON list, got {type(data).__name__}")
+        memo["datasets"] = data
+    key = aom.strip().lower()
+
+    def match(d) -> bool:
+        a = d.get("aom") or {}
+        if re.fullmatch(r"\d{9}", key):
+            return str(a.get("siren") or "") == key
+        return key in str(a.get("name") or "").lower()
+
+    hits = [d for d in memo["datasets"] if isinstance(d, dict) and d.get("type", "public-transit") == "public-transit"
+            and match(d) and any(str(r.get("format", "")).upper() == "GTFS" for r in d.get("resources") or [])]
+    if not hits:
+        raise FetchError(f"transport.data.gouv.fr has no public-transit dataset with a GTFS resource for transport "
+                         f"authority {aom!r}; look the network up on https://transport.data.gouv.fr/datasets and give "
+                         "its `dataset` id instead")
+    hits.sort(key=lambda d: (-sum(str(r.get("format", "")).upper() == "GTFS" for r in d.get("resources") or []),
+                             str(d.get("id"))))
+    return str(hits[0].get("id") or hits[0].get("slug"))
 
 
 def resolve_dataset(api: str, dataset: str, *, resource: str | None = None, date: str | None = None,
@@ -642,20 +695,7 @@ def resolve_dataset(api: str, dataset: str, *, resource: str | None = None, date
         The dataset does not exist (404) or holds no GTFS resource; the message lists what it holds.
     """
     url = f"{api.rstrip('/')}/datasets/{urllib.parse.quote(dataset, safe='')}"
-    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as r:
-            data = json.loads(r.read().decode("utf-8"))
-    except urllib.error.HTTPError as e:
-        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: {url} answered HTTP {e.code}; check the "
-                         "dataset id or slug on https://transport.data.gouv.fr/datasets") from None
-    except urllib.error.URLError as e:
-        if isinstance(e.reason, (socket.gaierror, ConnectionRefusedError)) or (
-                isinstance(e.reason, OSError) and getattr(e.reason, "errno", None) in _UNREACHABLE_ERRNO):
-            raise HostUnreachable(f"{urllib.parse.urlsplit(url).hostname} cannot be reached: {e.reason}") from None
-        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: {url} failed: {e.reason}") from None
-    except (TimeoutError, socket.timeout, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: no usable answer from {url} ({e})") from None
+    data = _get_json(url, timeout_s, f"transport.data.gouv.fr dataset {dataset!r}")
     res = data.get("resources") if isinstance(data, dict) else None
     if not isinstance(res, list):
         raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: the answer of {url} has no `resources` list")
@@ -710,3 +750,97 @@ def recipe_osm_path(recipe, cache_dir=None) -> Path:
     if recipe.bbox is not None or len(osm) > 1:
         return cache_dir / f"{recipe.stem}-clipped.osm.pbf"
     return recipe.source_file(osm[0], cache_dir)
+
+
+# ---------------------------------------------------------------------------------------------- plan
+#: pyosmium throughput of :func:`merge_sorted_extracts` and of the clip in :func:`prepare_osm`, MB of .pbf per
+#: second, measured on ``nantes_subset.osm.pbf`` on a shared 2-core machine (an order of magnitude, not a promise)
+OSM_MERGE_MB_S = 0.5
+OSM_CLIP_MB_S = 0.2
+#: unpacked size / download size where a source does not say (``expected_unpacked_mb``): Filosofi 2019 (zip of a
+#: 7z, ~1.1 GB GeoPackage) and BPE 2025 (143 MB zip of a 1.5 GB CSV), from the publishers' figures
+UNPACK_FACTOR = {"filosofi": 1.6, "bpe": 10.6}
+
+
+@dataclass
+class PlanRow:
+    """One source in :func:`plan_recipe`."""
+
+    name: str
+    kind: str
+    where: str
+    size_mb: float | None
+    size_from: str
+    cached: bool
+    unpacked_mb: float | None = None
+
+
+def plan_recipe(recipe, *, cache_dir=None, bandwidth_mb_s: float = 10.0) -> tuple[list[PlanRow], dict]:
+    """What ``access fetch`` would download, and the disk, memory and time to expect (nothing is downloaded).
+
+    Sizes come from the lock file, else the recipe (``size_bytes`` / ``expected_size_mb``), else they are unknown.
+    Times: downloads at ``bandwidth_mb_s``; the OSM merge and clip at :data:`OSM_MERGE_MB_S` /
+    :data:`OSM_CLIP_MB_S`. Memory: the merge and clip are streaming (one object per input, node locations in a file)
+    and the run's peak is the street graph of the clipped extract, about 3 x its ``.pbf`` size per mode (rule of
+    thumb of this project's builder).
+
+    Returns
+    -------
+    rows : list of PlanRow
+    totals : dict
+        ``download_mb``, ``disk_mb``, ``memory_mb``, ``time_s``, ``unknown`` (sources without a size).
+    """
+    from .recipe import Recipe
+
+    if not isinstance(recipe, Recipe):
+        recipe = Recipe.from_file(recipe)
+    cache_dir = Path(cache_dir) if cache_dir is not None else recipe.default_cache_dir()
+    lock = read_lock(recipe.lock_path)["sources"] if recipe.path is not None else {}
+    rows = []
+    for s in recipe.enabled_sources():
+        where = s.url or (f"transport.data.gouv.fr dataset {s.dataset}" if s.dataset else str(s.path))
+        size, frm = None, "unknown"
+        if s.name in lock and lock[s.name].get("size_bytes") is not None:
+            size, frm = lock[s.name]["size_bytes"] / 1e6, "lock"
+        elif s.size_bytes is not None:
+            size, frm = s.size_bytes / 1e6, "recipe"
+        elif s.expected_size_mb is not None:
+            size, frm = float(s.expected_size_mb), "recipe (approx.)"
+        elif s.path is not None and Path(s.path).exists():
+            size, frm = Path(s.path).stat().st_size / 1e6, "local file"
+        cached = s.path is not None or (cache_dir / s.cache_name).exists()
+        unpacked = s.expected_unpacked_mb
+        if unpacked is None and s.extract and size is not None:
+            unpacked = size * UNPACK_FACTOR.get(s.kind, 3.0)
+        rows.append(PlanRow(s.name, s.kind, where, size, frm, cached, unpacked))
+    known = [r for r in rows if r.size_mb is not None]
+    dl = sum(r.size_mb for r in known if not r.cached)
+    osm_mb = sum(r.size_mb for r in known if r.kind == "osm")
+    disk = sum(r.size_mb for r in known) + sum(r.unpacked_mb or 0 for r in rows) + osm_mb * 1.0 + osm_mb * 2.0
+    n_modes = len([m for m in recipe.modes if m != "transit"]) + ("transit" in recipe.modes)
+    mem = max(osm_mb * 3.0 * max(n_modes, 1), 500.0)
+    time_s = dl / bandwidth_mb_s + (osm_mb / OSM_MERGE_MB_S if len(recipe.enabled_sources("osm")) > 1 else 0) \
+        + osm_mb / OSM_CLIP_MB_S
+    totals = {"download_mb": dl, "disk_mb": disk, "memory_mb": mem, "time_s": time_s,
+              "unknown": [r.name for r in rows if r.size_mb is None], "osm_mb": osm_mb}
+    return rows, totals
+
+
+def format_plan(rows, totals) -> str:
+    """The text ``access fetch --plan`` prints."""
+    w = max((len(r.name) for r in rows), default=6)
+    out = [f"{'source':<{w}}  {'kind':<9} {'size':>10}  {'from':<16} {'cached':<6}  where"]
+    for r in rows:
+        size = f"{r.size_mb:,.1f} MB" if r.size_mb is not None else "?"
+        out.append(f"{r.name:<{w}}  {r.kind:<9} {size:>10}  {r.size_from:<16} {'yes' if r.cached else 'no':<6}  "
+                   f"{r.where}" + (f"  (unpacked ~{r.unpacked_mb:,.0f} MB)" if r.unpacked_mb else ""))
+    t = totals
+    out += ["", f"to download: {t['download_mb']:,.0f} MB" + (f" + {len(t['unknown'])} source(s) of unknown size "
+                                                              f"({', '.join(t['unknown'])}: sizes are known after a "
+                                                              "first fetch, in the lock file)" if t["unknown"] else ""),
+            f"disk: ~{t['disk_mb']:,.0f} MB (downloads, unpacked members, merged+clipped OSM, network bundle)",
+            f"memory: ~{t['memory_mb']:,.0f} MB at the run's peak (street graphs; the OSM merge and clip stream)",
+            (f"time: ~{t['time_s'] / 60:,.0f} min for downloads and the OSM merge/clip (at the rates of "
+             "access.region.fetch.OSM_MERGE_MB_S/OSM_CLIP_MB_S and the given bandwidth); the run's matrices come "
+             "after")]
+    return "\n".join(out)

@@ -43,9 +43,9 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,7 @@ import pandas as pd
 from .._errors import FetchError, InputFileError, ValidationError
 from .._io_util import atomic_path, sha256_file
 
-__all__ = ["run", "RunResult", "PIPELINE_VERSION", "STEPS"]
+__all__ = ["PIPELINE_VERSION", "STEPS", "RunResult", "run"]
 
 #: bump when a step's outputs change meaning (invalidates every cached step)
 PIPELINE_VERSION = 1
@@ -190,7 +190,7 @@ class _Runner:
         self.state.data["steps"][name] = {"key": key, "seconds": round(dt, 3),
                                           "parts": json.loads(json.dumps(key_parts, default=str)),
                                           "outputs": [str(p.relative_to(self.out)) for p in outputs],
-                                          "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                                          "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
         self.state.save()
         self.result.timings_s[name] = dt
         self.log(f"[{name}] done in {dt:.1f} s")
@@ -486,8 +486,14 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
     ``reach_<mode>_<T>min`` (venues within T minutes), ``gravity_<mode>``, ``fca_<mode>`` (venues per 10,000
     inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA).
     """
-    from ..indicators import cost_to_closest, cumulative_cutoff, decay_binary, decay_exponential, gravity
-    from ..indicators import floating_catchment_area
+    from ..indicators import (
+        cost_to_closest,
+        cumulative_cutoff,
+        decay_binary,
+        decay_exponential,
+        floating_catchment_area,
+        gravity,
+    )
 
     ids = cells["id"].astype(str).to_numpy(dtype=object)
     out = pd.DataFrame({"id": ids})

@@ -38,15 +38,15 @@ import datetime as _dt
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .._errors import InputFileError, ValidationError
+from ._recipe_schema import MODES, SOURCE_FORMATS, SOURCE_KINDS, VENUE_CATEGORIES
 
-from ._recipe_schema import MODES, SOURCE_FORMATS, SOURCE_KINDS, VENUE_CATEGORIES  # noqa: E402  (declared once)
-
-__all__ = ["Recipe", "Source", "PriorityZone", "MODES", "SOURCE_FORMATS", "SOURCE_KINDS", "VENUE_CATEGORIES"]
+__all__ = ["MODES", "SOURCE_FORMATS", "SOURCE_KINDS", "VENUE_CATEGORIES", "PriorityZone", "Recipe", "Source"]
 
 _EXT = {"osm.pbf": ".osm.pbf", "gtfs.zip": ".gtfs.zip", "gpkg": ".gpkg", "csv": ".csv", "geojson": ".geojson",
         "geojson.gz": ".geojson.gz", "parquet": ".parquet", "zip": ".zip", "json": ".json"}
@@ -70,15 +70,20 @@ class Source:
     enabled: bool = True
     #: transport.data.gouv.fr dataset id or slug: the GTFS download URL is resolved at fetch time
     dataset: str | None = None
+    #: transport.data.gouv.fr: the public-transit dataset of this transport authority (``aom.siren`` or a fragment
+    #: of ``aom.name``), resolved at fetch time through the datasets list
+    aom: str | None = None
     #: with ``dataset``: pick the GTFS resource whose title/url contains this text (default: the only/first GTFS)
     resource: str | None = None
     #: expected download size (MB), for ``access fetch --plan``
     expected_size_mb: float | None = None
+    #: expected size (MB) of the member taken out of an archive (``extract``), for ``access fetch --plan``
+    expected_unpacked_mb: float | None = None
 
     @property
     def is_remote(self) -> bool:
         """True when the file is downloaded from ``url`` (False for a local ``path``)."""
-        return self.url is not None or self.dataset is not None
+        return self.url is not None or self.dataset is not None or self.aom is not None
 
     @property
     def cache_name(self) -> str:
@@ -131,7 +136,7 @@ class Recipe:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_file(cls, path) -> "Recipe":
+    def from_file(cls, path) -> Recipe:
         """Read and validate a TOML recipe.
 
         Raises
@@ -153,7 +158,7 @@ class Recipe:
         return cls.from_dict(data, path=path)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, path=None) -> "Recipe":
+    def from_dict(cls, data: Mapping[str, Any], *, path=None) -> Recipe:
         """Validate a recipe given as a dict (the parsed TOML) against :class:`RecipeSchema`; relative paths resolve
         against ``path``'s folder. Every check runs here, before any download."""
         from ._recipe_schema import parse_recipe
@@ -170,8 +175,9 @@ class Recipe:
             sources[sname] = Source(name=sname, kind=s.kind, format=s.format, licence=s.licence.strip(), url=s.url,
                                     path=lpath, sha256=s.sha256.lower() if s.sha256 else None,
                                     size_bytes=s.size_bytes, filename=s.filename, extract=s.extract,
-                                    description=s.description, enabled=s.enabled, dataset=s.dataset,
-                                    resource=s.resource, expected_size_mb=s.expected_size_mb)
+                                    description=s.description, enabled=s.enabled, dataset=s.dataset, aom=s.aom,
+                                    resource=s.resource, expected_size_mb=s.expected_size_mb,
+                                    expected_unpacked_mb=s.expected_unpacked_mb)
         names = [s.cache_name for s in sources.values()]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
