@@ -798,7 +798,8 @@ def plan_recipe(recipe, *, cache_dir=None, bandwidth_mb_s: float = 10.0) -> tupl
     lock = read_lock(recipe.lock_path)["sources"] if recipe.path is not None else {}
     rows = []
     for s in recipe.enabled_sources():
-        where = s.url or (f"transport.data.gouv.fr dataset {s.dataset}" if s.dataset else str(s.path))
+        where = s.url or (f"transport.data.gouv.fr dataset {s.dataset}" if s.dataset else
+                          f"transport.data.gouv.fr, transport authority {s.aom!r}" if s.aom else str(s.path))
         size, frm = None, "unknown"
         if s.name in lock and lock[s.name].get("size_bytes") is not None:
             size, frm = lock[s.name]["size_bytes"] / 1e6, "lock"
