@@ -580,3 +580,49 @@ def test_clipped_osm_is_rebuilt_when_a_local_extract_changes(tmp_path):
     prepare_osm([src], local, bbox=(-1.556, 47.208, -1.552, 47.211), use_osmium_tool=False)
     rep = fetch_recipe(rp, cache_dir=tmp_path / "c", progress=False)
     assert len(_read(rep.osm_path)[1]) < n_before
+
+
+def test_transport_data_gouv_resolution_in_the_api_shape(server, tmp_path):
+    from access.region.fetch import dataset_of_aom, resolve_dataset
+
+    b = server.base
+    res = [  # the fields of transport.data.gouv.fr's /api/datasets/<id> resources
+        {"id": 10, "title": "GTFS communautaire", "format": "GTFS", "url": f"{b}/community",
+         "community_resource_publisher": "someone", "is_available": True},
+        {"id": 11, "title": "NeTEx", "format": "NeTEx", "url": f"{b}/netex"},
+        {"id": 12, "title": "GTFS 2025", "format": "GTFS", "url": f"{b}/old", "original_url": f"{b}/old-o",
+         "is_available": True, "start_calendar_validity": "2025-01-01", "end_calendar_validity": "2025-12-31"},
+        {"id": 13, "title": "GTFS 2026", "format": "GTFS", "url": f"{b}/resources/13/download",
+         "original_url": f"{b}/o13", "is_available": True, "start_calendar_validity": "2026-01-01",
+         "end_calendar_validity": "2026-12-31"},
+    ]
+    ds = {"id": "abc", "type": "public-transit", "aom": {"siren": "248000531", "name": "CA Amiens Métropole"},
+          "resources": res}
+    server.files["/api/datasets/abc"] = json.dumps(ds).encode()
+    server.files["/api/datasets"] = json.dumps([ds, {"id": "zzz", "type": "public-transit", "aom": {
+        "siren": "200033579", "name": "CU d'Arras"}, "resources": [{"format": "GTFS", "url": f"{b}/arras"}]}]).encode()
+    api = f"{b}/api"
+    assert resolve_dataset(api, "abc", date="2026-12-09") == f"{b}/resources/13/download"
+    assert resolve_dataset(api, "abc", date="2025-06-01") == f"{b}/old"
+    assert resolve_dataset(api, "abc", resource="2025") == f"{b}/old"
+    assert dataset_of_aom(api, "248000531") == "abc" and dataset_of_aom(api, "arras") == "zzz"
+    with pytest.raises(FetchError, match=r"no GTFS resource matching 'bus'.*NeTEx"):
+        resolve_dataset(api, "abc", resource="bus")
+    with pytest.raises(FetchError, match=r"dataset 'nope'.*HTTP 404"):
+        resolve_dataset(api, "nope")
+    with pytest.raises(FetchError, match=r"no public-transit dataset .* authority '999999999'"):
+        dataset_of_aom(api, "999999999")
+
+
+def test_fetch_plan_prints_sizes_disk_memory_time(tmp_path):
+    from click.testing import CliRunner
+
+    from access.commands.fetch import command
+
+    hdf = Path(__file__).resolve().parents[1] / "networks" / "hauts-de-france.toml"
+    r = CliRunner().invoke(command, [str(hdf), "--plan", "--cache", str(tmp_path / "c")])
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert "osm_nord_pas_de_calais" in out and "225.0 MB" in out and "transport authority '248000531'" in out
+    assert "to download:" in out and "disk:" in out and "memory:" in out and "time:" in out
+    assert not list((tmp_path / "c").glob("*"))  # nothing fetched
