@@ -436,3 +436,43 @@ def test_ter_train_and_coach_stop_ids_of_one_station_are_linked(tmp_path):
     from access.io.gtfs import read_gtfs
 
     assert len(read_gtfs(out).transfers) == 2
+
+
+def test_region_clipping_without_shared_data(tmp_path):
+    import json
+
+    import geopandas as gpd
+    import shapely
+
+    from access.region.clip import clip_to_region, read_communes, region_epci
+    from access.region.recipe import Recipe
+
+    (tmp_path / "c.json").write_text(json.dumps([
+        {"code": "59350", "nom": "Lille", "codeDepartement": "59", "codeEpci": "200093201", "population": 1},
+        {"code": "80021", "nom": "Amiens", "codeDepartement": "80", "codeEpci": "248000531", "population": 1},
+        {"code": "76255", "nom": "Eu", "codeDepartement": "76", "codeEpci": "247600588", "population": 1},
+        {"code": "80001", "nom": "Mers", "codeDepartement": "80", "codeEpci": "247600588", "population": 1},
+        {"code": "44109", "nom": "Nantes", "codeDepartement": "44", "codeEpci": "244400404", "population": 1}]))
+    base = {"region": {"name": "R", "departments": ["59", "80"], "venue_buffer_km": 10},
+            "analysis": {"date": "2026-03-10", "departure": "08:00", "modes": ["walk"], "thresholds_min": [10]},
+            "venues": {"categories": ["cinema"]},
+            "sources": {"osm": {"kind": "osm", "format": "osm.pbf", "licence": "x", "url": "https://e.org/a.pbf"},
+                        "com": {"kind": "communes", "format": "json", "licence": "x", "url": "https://e.org/c"}}}
+    sel = region_epci(Recipe.from_dict(base), read_communes(tmp_path / "c.json"))
+    assert sel.codes == ["200093201", "247600588", "248000531"] and sel.straddling == ["247600588"]
+    areas = gpd.GeoDataFrame({"id": ["200093201", "248000531", "247600588", "244400404"], "name": list("abcd")},
+                             geometry=[shapely.box(2.9, 50.5, 3.2, 50.8), shapely.box(2.2, 49.8, 2.4, 50.0),
+                                       shapely.box(1.3, 49.9, 1.5, 50.1), shapely.box(-1.7, 47.1, -1.4, 47.3)],
+                             crs=4326)
+    pts = gpd.points_from_xy
+    cells = gpd.GeoDataFrame({"id": ["a", "b", "n"]}, geometry=pts([3.0, 1.4, -1.55], [50.6, 50.0, 47.2]), crs=4326)
+    venues = gpd.GeoDataFrame({"id": ["in", "near", "far"]}, geometry=pts([3.05, 3.30, 5.0], [50.6, 50.6, 50.6]),
+                              crs=4326)
+    c, v, a = clip_to_region(cells, venues, areas, sel, venue_buffer_km=10)
+    assert list(c["id"]) == ["a", "b"] and list(a["id"]) == ["200093201", "248000531", "247600588"]
+    assert list(a["straddles_region"]) == [False, False, True]
+    assert list(v["id"]) == ["in", "near"] and list(v["in_region"]) == [True, False]
+    c0, v0, a0 = clip_to_region(cells, venues, areas, None, venue_buffer_km=10)  # no region: all of it
+    assert len(c0) == 3 and v0["in_region"].all() and len(a0) == 4
+    with pytest.raises(ValidationError, match=r"region's EPCI \['248000531'\].*not in the EPCI polygons"):
+        clip_to_region(cells, venues, areas[areas["id"] != "248000531"], sel, venue_buffer_km=10)
