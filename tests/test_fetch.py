@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from access import _io_util
 from access._errors import FetchError, InputFileError
 from access.region.fetch import (
     ChecksumMismatch,
@@ -22,6 +21,7 @@ from access.region.fetch import (
     prepare_osm,
     read_lock,
 )
+from tests._data import test_data_dir as _test_data_dir
 from access.region.recipe import Recipe
 
 
@@ -419,7 +419,7 @@ def test_hauts_de_france_recipe_cache_paths(tmp_path):
 
 # ------------------------------------------------------------------------------------------- OSM
 def _nantes():
-    p = _io_util.test_data_dir() / "nantes" / "nantes_subset.osm.pbf"
+    p = _test_data_dir() / "nantes" / "nantes_subset.osm.pbf"
     if not p.exists():
         pytest.skip(f"real data absent: {p}")
     return p

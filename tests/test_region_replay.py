@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from access import _io_util
 from tests import fixtures_sources as fx
+from tests._data import test_data_dir
 
-HDF = _io_util.test_data_dir() / "hauts_de_france"
+HDF = test_data_dir() / "hauts_de_france"
 pytestmark = pytest.mark.skipif(not (HDF / "epci_2026.geojson").exists(),
                                 reason=f"real data absent: {HDF / 'epci_2026.geojson'}")
 OTHERS = {  # made-up EPCI of other regions, as boxes: (code, name, department, commune, box)
