@@ -21,8 +21,8 @@ from access.region.fetch import (
     prepare_osm,
     read_lock,
 )
-from tests._data import test_data_dir as _test_data_dir
 from access.region.recipe import Recipe
+from tests._data import test_data_dir as _test_data_dir
 
 
 class _State:

@@ -50,7 +50,7 @@ LILLE = (3.040, 50.620, 3.080, 50.645)  # the street grid
 # ------------------------------------------------------------------------------------------------ the server
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
-    files: dict = {}  # noqa: RUF012 (set per server)
+    files: dict = {}
 
     def log_message(self, *a):
         pass

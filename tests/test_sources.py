@@ -16,10 +16,9 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures_sources as fx
 
-from tests._data import test_data_dir as _test_data_dir  # noqa: E402
-from access._errors import AccessWarning, InputFileError, ValidationError  # noqa: E402
-from access.region.osm_venues import read_osm_venues  # noqa: E402
-from access.region.sources import (  # noqa: E402
+from access._errors import AccessWarning, InputFileError, ValidationError
+from access.region.osm_venues import read_osm_venues
+from access.region.sources import (
     FILOSOFI_KEPT,
     VENUE_COLUMNS,
     norm_name,
@@ -30,6 +29,7 @@ from access.region.sources import (  # noqa: E402
     read_filosofi,
     read_taxonomy,
 )
+from tests._data import test_data_dir as _test_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

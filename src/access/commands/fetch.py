@@ -17,7 +17,7 @@ import click
 @click.option("--retries", type=int, default=5, show_default=True, help="retries per file, with exponential backoff")
 @click.option("--no-osm-clip", is_flag=True, help="do not merge/clip the OSM extracts to the region")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bars")
-@click.option("--plan", is_flag=True, help="print the downloads (sizes), disk, memory and time to expect; fetch nothing")
+@click.option("--plan", is_flag=True, help="print the downloads (sizes), disk, memory and time to expect; fetch nothing")  # noqa: E501
 @click.option("--bandwidth", "bandwidth_mb_s", type=float, default=10.0, show_default=True,
               help="with --plan: download speed to assume, MB/s")
 def command(recipe, cache_dir, update, verify, only, timeout_s, retries, no_osm_clip, quiet, plan, bandwidth_mb_s):

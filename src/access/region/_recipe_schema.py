@@ -152,7 +152,7 @@ class AnalysisSchema(_Table):
     @classmethod
     def _date(cls, v):
         if isinstance(v, _dt.datetime):
-            raise ValueError(f"must be a date, got {v!r}; write it as date = 2026-03-10")  # noqa: TRY004 (pydantic)
+            raise ValueError(f"must be a date, got {v!r}; write it as date = 2026-03-10")
         if isinstance(v, str):
             try:
                 return _dt.date.fromisoformat(v)

@@ -150,8 +150,8 @@ def clip_to_region(cells, venues, areas, selection: RegionSelection | None, *, v
     absent = [c for c in selection.codes if c not in have]
     if absent:
         raise ValidationError(f"the region's EPCI {absent[:8]}{' ...' if len(absent) > 8 else ''} ({len(absent)} of "
-                              f"{len(selection.codes)}) are not in the EPCI polygons file; use an EPCI file of the same "
-                              "COG year as the communes file, or fix `region.epci`")
+                              f"{len(selection.codes)}) are not in the EPCI polygons file; use an EPCI file of the "
+                              "same COG year as the communes file, or fix `region.epci`")
     n_all = len(areas)
     areas = areas[areas["id"].astype(str).isin(selection.codes)].copy().reset_index(drop=True)
     areas["straddles_region"] = areas["id"].astype(str).isin(selection.straddling)

@@ -595,7 +595,8 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     where = f"BPE file {str(path)!r}"
     df = _read_any(path, "BPE", keep={"typequ", "depcom", "codgeo", "code_commune", "lambert_x", "lambert_y",
                                       "x_l93", "y_l93", "x", "y", "longitude", "latitude", "x_longitude",
-                                      "y_latitude", "lon", "lat", "epsg", "qualite_xy", "qualite_geoloc", "nomrs", "nom",
+                                      "y_latitude", "lon", "lat", "epsg", "qualite_xy", "qualite_geoloc", "nomrs",
+                                      "nom",
                                       "name"})
     cols = _columns(df)
     typ, com = _pick(cols, ["typequ"]), _pick(cols, ["depcom", "codgeo", "code_commune"])
@@ -659,8 +660,8 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     has = ~(np.isnan(lon) | np.isnan(lat))
     _check_lonlat(lon[has], lat[has], where, lonc or "lon", latc or "lat")
     if (~has & ~random_pos).any():
-        warnings.warn(f"{where}: {int((~has & ~random_pos).sum())} culture equipment row(s) without coordinates (or with "
-                      "unreadable ones) dropped", AccessWarning, stacklevel=2)
+        warnings.warn(f"{where}: {int((~has & ~random_pos).sum())} culture equipment row(s) without coordinates "
+                      "(or with unreadable ones) dropped", AccessWarning, stacklevel=2)
     rows = np.flatnonzero(sel)[has]
     ids = [f"bpe-{r + 1}" for r in rows]
     name_col = _pick(cols, ["nomrs", "nom", "name"])
