@@ -12,10 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from access._errors import FetchError
-from tests._data import test_data_dir as _test_data_dir
-from access.region.fetch import ChecksumMismatch, download, extract_member, fetch_recipe, prepare_osm, read_lock
+from access._errors import FetchError, InputFileError
+from access.region.fetch import (
+    ChecksumMismatch,
+    download,
+    extract_member,
+    fetch_recipe,
+    prepare_osm,
+    read_lock,
+)
 from access.region.recipe import Recipe
+from tests._data import test_data_dir as _test_data_dir
 
 
 class _State:
@@ -23,7 +30,9 @@ class _State:
         self.files: dict[str, bytes] = {}
         self.behaviour: dict[str, list[str]] = {}  # path -> queue of behaviours for successive requests
         self.ignore_range: set[str] = set()
+        self.no_validator: set[str] = set()  # paths served without ETag/Last-Modified
         self.requests: list[tuple[str, str | None]] = []
+        self.if_range: list[str | None] = []
         self.release = threading.Event()
         self.lock = threading.Lock()
 
@@ -41,6 +50,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         with st.lock:
             st.requests.append((path, rng))
+            st.if_range.append(self.headers.get("If-Range"))
             queue = st.behaviour.get(path) or []
             how = queue.pop(0) if queue else "ok"
         if how == "404" or path not in st.files:
@@ -50,6 +60,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(503, "Service Unavailable")
             return
         data = st.files[path]
+        etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+        if rng and self.headers.get("If-Range") not in (etag, None) and path not in st.no_validator:
+            rng = None  # RFC 9110: the file changed, send it whole
         start = 0
         if rng and path not in st.ignore_range:
             start = int(rng.split("=")[1].split("-")[0])
@@ -64,6 +77,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
+        if path not in st.no_validator:
+            self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
@@ -129,16 +144,50 @@ def test_resume_after_cut_connection(server, tmp_path):
     first_len = len(data) // 3
     assert server.requests[0] == ("/a.bin", None)
     assert server.requests[1] == ("/a.bin", f"bytes={first_len}-")
-    assert not (tmp_path / "a.bin.part").exists()
+    assert server.if_range[1] == f'"{_sha(data)[:16]}"'  # resumed only for the same upstream version
+    assert not (tmp_path / "a.bin.part").exists() and not (tmp_path / "a.bin.part.json").exists()
 
 
 def test_resume_of_leftover_part_file(server, tmp_path):
     data = _blob()
     server.files["/a.bin"] = data
     (tmp_path / "a.bin.part").write_bytes(data[:12345])
+    (tmp_path / "a.bin.part.json").write_text(json.dumps({"url": server.base + "/a.bin",
+                                                          "etag": f'"{_sha(data)[:16]}"'}))
     res = download(server.base + "/a.bin", tmp_path / "a.bin", **FAST)
     assert (tmp_path / "a.bin").read_bytes() == data and res.resumed
     assert server.requests == [("/a.bin", "bytes=12345-")]
+
+
+def test_part_file_without_validator_restarts_from_zero(server, tmp_path):
+    data = _blob()
+    server.files["/a.bin"] = data
+    (tmp_path / "a.bin.part").write_bytes(b"x" * 12345)  # from who knows which version
+    download(server.base + "/a.bin", tmp_path / "a.bin", **FAST)
+    assert (tmp_path / "a.bin").read_bytes() == data and server.requests == [("/a.bin", None)]
+
+
+def test_upstream_change_between_cut_and_resume_is_never_spliced(server, tmp_path):
+    old, new = _blob(seed=1), _blob(seed=2)
+    server.files["/a.bin"] = old
+    server.behaviour["/a.bin"] = ["cut"]
+    with pytest.raises(FetchError):
+        download(server.base + "/a.bin", tmp_path / "a.bin", timeout_s=2.0, retries=0, progress=False)
+    assert (tmp_path / "a.bin.part").stat().st_size == len(old) // 3
+    server.files["/a.bin"] = new  # a new upstream version before the next `access fetch`
+    res = download(server.base + "/a.bin", tmp_path / "a.bin", **FAST)
+    assert (tmp_path / "a.bin").read_bytes() == new and res.sha256 == _sha(new)
+    assert server.requests[-1] == ("/a.bin", f"bytes={len(old) // 3}-")  # asked to resume, got the whole new file
+
+
+def test_server_without_validators_is_not_resumed(server, tmp_path):
+    data = _blob()
+    server.files["/a.bin"] = data
+    server.no_validator.add("/a.bin")
+    server.behaviour["/a.bin"] = ["cut"]
+    download(server.base + "/a.bin", tmp_path / "a.bin", **FAST)
+    assert (tmp_path / "a.bin").read_bytes() == data
+    assert [r for _, r in server.requests] == [None, None]  # no Range without If-Range
 
 
 def test_complete_part_file_gets_416_and_is_accepted(server, tmp_path):
@@ -190,6 +239,47 @@ def test_stalled_server_times_out(server, tmp_path):
                  progress=False)
     assert not (tmp_path / "a.bin").exists()  # never a partial file under the final name
     assert (tmp_path / "a.bin.part").stat().st_size == 200  # 100 bytes per attempt, kept for the next run to resume
+    assert server.if_range[1] is not None
+
+
+def test_unreachable_host_fails_fast_with_one_line_per_source(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as sk:  # a port nobody listens on: connection refused at once
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    rp = tmp_path / "r.toml"
+    rp.write_text(f"""
+[region]
+name = "Offline"
+[analysis]
+date = 2026-03-10
+departure = "08:00"
+modes = ["walk"]
+thresholds_min = [10]
+[venues]
+categories = ["cinema"]
+[sources.a]
+kind = "osm"
+format = "osm.pbf"
+licence = "ODbL"
+url = "http://127.0.0.1:{port}/a.osm.pbf"
+[sources.b]
+kind = "basilic"
+format = "csv"
+licence = "LO"
+url = "http://127.0.0.1:{port}/b.csv"
+""")
+    t0 = time.perf_counter()
+    with pytest.raises(FetchError) as ei:
+        fetch_recipe(Recipe.from_file(rp), cache_dir=tmp_path / "c", retries=5, backoff_s=1.0, progress=False)
+    assert time.perf_counter() - t0 < 3.0  # no retries, no backoff
+    msg = str(ei.value)
+    lines = [ln for ln in msg.splitlines() if ln.startswith("  - ")]
+    assert len(lines) == 2 and "cannot be reached" in lines[0]
+    assert str(tmp_path / "c" / "a.osm.pbf") in lines[0] and str(tmp_path / "c" / "b.csv") in lines[1]
+    assert "to place the file by hand" in lines[1]
 
 
 def test_checksum_mismatch_leaves_nothing(server, tmp_path):
@@ -390,17 +480,56 @@ def test_prepare_osm_merge_removes_duplicates(tmp_path):
     assert set(n1) == set(n0) and w1 == w0
 
 
-def test_member_inside_inner_7z_needs_the_7z_program(tmp_path):
-    import shutil
+def test_streaming_merge_of_two_overlapping_extracts_equals_osmium_merge(tmp_path):
+    import osmium
 
-    if shutil.which("7z") or shutil.which("7za") or shutil.which("7zz"):
-        pytest.skip("a 7z program is installed; this test covers its absence")
-    z = tmp_path / "Filosofi2019_carreaux_200m_gpkg.zip"
-    with zipfile.ZipFile(z, "w") as zf:
+    from access.region.fetch import merge_sorted_extracts
+
+    src = _nantes()
+    nodes, _, _ = _read(src)
+    lons = sorted(v[0] for v in nodes.values())
+    lat0, lat1 = min(v[1] for v in nodes.values()), max(v[1] for v in nodes.values())
+    west = prepare_osm([src], tmp_path / "west.osm.pbf", bbox=(lons[0], lat0, lons[len(lons) * 3 // 5], lat1),
+                       use_osmium_tool=False)
+    east = prepare_osm([src], tmp_path / "east.osm.pbf", bbox=(lons[len(lons) * 2 // 5], lat0, lons[-1], lat1),
+                       use_osmium_tool=False)
+    out = merge_sorted_extracts([west, east], tmp_path / "merged.osm.pbf")
+
+    def objects(p):
+        return [(o.type_str(), o.id) for o in osmium.FileProcessor(str(p))]
+
+    got, w, e = objects(out), objects(west), objects(east)
+    assert len(set(w) & set(e)) > 1000  # the extracts overlap
+    assert len(got) == len(set(got)) and set(got) == set(w) | set(e)
+    assert got == sorted(got, key=lambda t: ("nwr".index(t[0]), t[1]))
+    twin = tmp_path / "twin.osm.pbf"  # the independent twin: libosmium's own merge (in memory)
+    reader = osmium.MergeInputReader()
+    for p in (west, east):
+        reader.add_file(str(p))
+    with osmium.SimpleWriter(str(twin)) as wr:
+        reader.apply(wr, simplify=True)
+    assert got == objects(twin)
+
+
+def test_member_inside_inner_7z_is_extracted_without_a_7z_program(tmp_path):
+    from tests.fixtures_sources import write_filosofi_zip
+
+    z = write_filosofi_zip(tmp_path, n=5)
+    with zipfile.ZipFile(z) as zf:
+        assert zf.namelist() == ["Filosofi2019_carreaux_200m_gpkg.7z"]
+    out = extract_member(z, "carreaux_200m_met.gpkg", tmp_path / "out.gpkg")
+    import geopandas as gpd
+
+    g = gpd.read_file(out)
+    assert len(g) == 5 and g.crs.to_epsg() == 2154
+    with pytest.raises(InputFileError, match=r"holds no 'nope.gpkg'"):
+        extract_member(z, "nope.gpkg", tmp_path / "x.gpkg")
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("Filosofi2019_carreaux_200m_gpkg.7z", b"7z\xbc\xaf\x27\x1c not really")
-    with pytest.raises(FetchError, match=r"inside the 7-Zip archive .*install the `7z` program"):
-        extract_member(z, "carreaux_200m_met.gpkg", tmp_path / "out.gpkg")
-    assert not (tmp_path / "out.gpkg").exists()
+    with pytest.raises(InputFileError, match=r"not a readable 7-Zip archive"):
+        extract_member(bad, "carreaux_200m_met.gpkg", tmp_path / "out2.gpkg")
+    assert not (tmp_path / "out2.gpkg").exists()
 
 
 def test_fetch_recipe_clips_local_osm_to_bbox(tmp_path):
@@ -451,3 +580,49 @@ def test_clipped_osm_is_rebuilt_when_a_local_extract_changes(tmp_path):
     prepare_osm([src], local, bbox=(-1.556, 47.208, -1.552, 47.211), use_osmium_tool=False)
     rep = fetch_recipe(rp, cache_dir=tmp_path / "c", progress=False)
     assert len(_read(rep.osm_path)[1]) < n_before
+
+
+def test_transport_data_gouv_resolution_in_the_api_shape(server, tmp_path):
+    from access.region.fetch import dataset_of_aom, resolve_dataset
+
+    b = server.base
+    res = [  # the fields of transport.data.gouv.fr's /api/datasets/<id> resources
+        {"id": 10, "title": "GTFS communautaire", "format": "GTFS", "url": f"{b}/community",
+         "community_resource_publisher": "someone", "is_available": True},
+        {"id": 11, "title": "NeTEx", "format": "NeTEx", "url": f"{b}/netex"},
+        {"id": 12, "title": "GTFS 2025", "format": "GTFS", "url": f"{b}/old", "original_url": f"{b}/old-o",
+         "is_available": True, "start_calendar_validity": "2025-01-01", "end_calendar_validity": "2025-12-31"},
+        {"id": 13, "title": "GTFS 2026", "format": "GTFS", "url": f"{b}/resources/13/download",
+         "original_url": f"{b}/o13", "is_available": True, "start_calendar_validity": "2026-01-01",
+         "end_calendar_validity": "2026-12-31"},
+    ]
+    ds = {"id": "abc", "type": "public-transit", "aom": {"siren": "248000531", "name": "CA Amiens Métropole"},
+          "resources": res}
+    server.files["/api/datasets/abc"] = json.dumps(ds).encode()
+    server.files["/api/datasets"] = json.dumps([ds, {"id": "zzz", "type": "public-transit", "aom": {
+        "siren": "200033579", "name": "CU d'Arras"}, "resources": [{"format": "GTFS", "url": f"{b}/arras"}]}]).encode()
+    api = f"{b}/api"
+    assert resolve_dataset(api, "abc", date="2026-12-09") == f"{b}/resources/13/download"
+    assert resolve_dataset(api, "abc", date="2025-06-01") == f"{b}/old"
+    assert resolve_dataset(api, "abc", resource="2025") == f"{b}/old"
+    assert dataset_of_aom(api, "248000531") == "abc" and dataset_of_aom(api, "arras") == "zzz"
+    with pytest.raises(FetchError, match=r"no GTFS resource matching 'bus'.*NeTEx"):
+        resolve_dataset(api, "abc", resource="bus")
+    with pytest.raises(FetchError, match=r"dataset 'nope'.*HTTP 404"):
+        resolve_dataset(api, "nope")
+    with pytest.raises(FetchError, match=r"no public-transit dataset .* authority '999999999'"):
+        dataset_of_aom(api, "999999999")
+
+
+def test_fetch_plan_prints_sizes_disk_memory_time(tmp_path):
+    from click.testing import CliRunner
+
+    from access.commands.fetch import command
+
+    hdf = Path(__file__).resolve().parents[1] / "networks" / "hauts-de-france.toml"
+    r = CliRunner().invoke(command, [str(hdf), "--plan", "--cache", str(tmp_path / "c")])
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert "osm_nord_pas_de_calais" in out and "225.0 MB" in out and "transport authority '248000531'" in out
+    assert "to download:" in out and "disk:" in out and "memory:" in out and "time:" in out
+    assert not list((tmp_path / "c").glob("*"))  # nothing fetched

@@ -34,20 +34,23 @@ def test_hauts_de_france_recipe_parses():
 def test_every_source_has_url_format_licence():
     r = Recipe.from_file(HDF)
     for s in r.sources.values():
-        assert s.url and s.url.startswith("https://"), s.name
+        assert (s.url and s.url.startswith("https://")) or s.aom or s.dataset, s.name
         assert s.format in SOURCE_FORMATS and s.kind in SOURCE_KINDS, s.name
         assert s.licence.strip(), s.name
     kinds = {s.kind for s in r.enabled_sources()}
-    assert kinds == set(SOURCE_KINDS)  # osm, gtfs, filosofi, basilic, bpe, epci all present and enabled
+    assert kinds == set(SOURCE_KINDS) - {"bpe"}  # BPE is out of the default recipe (documented there)
+    assert r.departments == ("02", "59", "60", "62", "80") and r.has_region and r.venue_buffer_km == 15
     osm = [s.url for s in r.enabled_sources("osm")]
     assert any("nord-pas-de-calais" in u for u in osm) and any("picardie" in u for u in osm)
     assert all("geofabrik.de" in u for u in osm)
-    assert len(r.enabled_sources("gtfs")) >= 2 and all("transport.data.gouv.fr" in s.url or "ilevia" in s.url
-                                                       for s in r.enabled_sources("gtfs"))
+    gtfs = r.enabled_sources("gtfs")
+    assert len(gtfs) >= 14 and all((s.url and ("transport.data.gouv.fr" in s.url or "ilevia" in s.url)) or s.aom
+                                   for s in gtfs)
     assert "insee.fr" in r.sources["filosofi_200m"].url and r.sources["filosofi_200m"].extract
+    assert "/latest/" not in r.sources["epci"].url  # a dated, pinned path
     # the raw TOML has a licence written for every source (not a default)
     raw = tomllib.loads(HDF.read_text())
-    assert all("licence" in v and "url" in v and "format" in v for v in raw["sources"].values())
+    assert all("licence" in v and ("url" in v or "aom" in v) and "format" in v for v in raw["sources"].values())
 
 
 def test_priority_zones_are_real_hauts_de_france_epci():
@@ -111,6 +114,14 @@ def _with(path, value):
     (("sources", "osm", "sha256"), "abc", r"`sources.osm.sha256` must be 64 hex digits"),
     (("sources", "osm", "colour"), "red", r"`sources.osm.colour` is not a known key"),
     (("region",), None, r"`\[region\]` is missing"),
+    (("analysis", "window_mni"), 3, r"`analysis.window_mni` is not a known key; did you mean `window_min`\?"),
+    (("region", "departmnts"), ["59"], r"`region.departmnts` is not a known key; did you mean `departments`\?"),
+    (("analysis", "window_min"), "10", r"`analysis.window_min` must be an integer number of minutes"),
+    (("region", "venue_buffer_km"), 500, r"`region.venue_buffer_km` must be a number of km in \[0, 200\], got 500"),
+    (("region", "departments"), ["59", "5"], r"`region.departments` has codes that are not INSEE department codes"),
+    (("region", "departments"), ["59"], r"`region.departments` needs the commune -> EPCI membership"),
+    (("region", "epci"), ["1234"], r"`region.epci` has codes that are not 9-digit EPCI SIREN codes"),
+    (("sources", "osm", "dataset"), "abc", r"`sources.osm` must have exactly one of `url` and `path`"),
 ])
 def test_validation_errors_name_key_and_fix(path, value, match):
     with pytest.raises(ValidationError, match=match):

@@ -14,14 +14,22 @@ import pytest
 from pyproj import Transformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixtures_sources as fx  # noqa: E402
+import fixtures_sources as fx
 
-from tests._data import test_data_dir as _test_data_dir  # noqa: E402
-from access._errors import AccessWarning, InputFileError, ValidationError  # noqa: E402
-from access.region.osm_venues import read_osm_venues  # noqa: E402
-from access.region.sources import (  # noqa: E402
-    VENUE_COLUMNS, norm_name, parse_cell_ids, read_basilic, read_bpe, read_epci, read_filosofi, read_taxonomy,
+from access._errors import AccessWarning, InputFileError, ValidationError
+from access.region.osm_venues import read_osm_venues
+from access.region.sources import (
+    FILOSOFI_KEPT,
+    VENUE_COLUMNS,
+    norm_name,
+    parse_cell_ids,
+    read_basilic,
+    read_bpe,
+    read_epci,
+    read_filosofi,
+    read_taxonomy,
 )
+from tests._data import test_data_dir as _test_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,18 +53,25 @@ def _naive_centre(cid):
 @pytest.mark.parametrize("style,sep,decimal", [("2015", ",", "."), ("2019", ",", "."), ("2019", ";", ",")])
 def test_filosofi_csv_styles(tmp_path, style, sep, decimal):
     rows = fx.filosofi_rows(12, seed=3)
+    rows[1]["lcog_geo"] = "5935059009"  # a cell on the Lille / Villeneuve-d'Ascq border
     p = fx.write_filosofi_csv(tmp_path, style=style, sep=sep, decimal=decimal, rows=rows)
     g = read_filosofi(p)
-    assert list(g.columns) == ["id", "population", "households", "poor_households", "poverty_rate",
-                               "income_per_capita", "share_elderly", "cell_size_m", "commune", "geometry"]
+    assert list(g.columns) == ["id", "population", "households", "poor_households", "share_poor_households",
+                               "income_per_capita", "share_elderly", "cell_size_m", "commune", "communes",
+                               *FILOSOFI_KEPT, "geometry"]
+    assert set(FILOSOFI_KEPT) <= set(g.columns) and "poverty_rate" not in g.columns
+    assert g["commune"].iloc[1] == "59350" and g["communes"].iloc[1] == "59350,59009"
+    assert g["communes"].iloc[0] == "59350"
+    assert g["ind_0_3"].iloc[4] == pytest.approx(rows[4]["ind_0_3"]) and g["i_est_200"].iloc[4] == 1
     assert g.crs.to_epsg() == 4326 and len(g) == 12
     r = rows[4]
     got = g.iloc[4]
     assert got["id"] == r["idcar_200m"] and got["population"] == r["ind"]
-    assert got["poverty_rate"] == pytest.approx(r["men_pauv"] / r["men"])
+    assert got["share_poor_households"] == pytest.approx(r["men_pauv"] / r["men"])
     assert got["income_per_capita"] == pytest.approx(r["ind_snv"] / r["ind"])
     assert got["share_elderly"] == pytest.approx((r["ind_65_79"] + r["ind_80p"]) / r["ind"])
     assert (g["cell_size_m"] == 200).all() and (g["commune"] == "59350").all()
+    assert list(g.columns[10:-1]) == list(FILOSOFI_KEPT)
     for cid, pt in zip(g["id"], g.geometry):
         lon, lat = _naive_centre(cid)
         assert pt.x == pytest.approx(lon, abs=1e-9) and pt.y == pytest.approx(lat, abs=1e-9)
@@ -127,7 +142,7 @@ def test_basilic_real_layout(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every fixture type is in the taxonomy: no warning
         v = read_basilic(fx.write_basilic_csv(tmp_path))
-    assert list(v.columns) == VENUE_COLUMNS and v.crs.to_epsg() == 4326
+    assert list(v.columns) == [*VENUE_COLUMNS[:-1], "label", "n_rows", "geometry"] and v.crs.to_epsg() == 4326
     cat = dict(zip(v["id"], v["category"]))
     assert cat["BIB_59350_1"] == "library" and cat["CIN_59350_2"] == "cinema" and cat["MUS_59350_3"] == "museum"
     assert cat["THE_59350_4"] == cat["OPE_59350_5"] == cat["SCE_62193_7"] == "performing_arts"
@@ -156,8 +171,8 @@ def test_basilic_bad_inputs(tmp_path):
         read_basilic(fx.write_basilic_csv(tmp_path, columns=cols, name="notype.csv"))
     rows = list(fx.BASILIC_ROWS)
     rows[3] = ("Autre théâtre", "59350", rows[0][2], "Théâtre", 50.1, 3.1)  # same id as row 0, another venue
-    with pytest.raises(ValidationError, match=r"duplicate id\(s\) for different venues, e.g. 'BIB_59350_1'"):
-        read_basilic(fx.write_basilic_csv(tmp_path, rows=rows, name="dup.csv"))
+    v = read_basilic(fx.write_basilic_csv(tmp_path, rows=rows, name="dup.csv"))
+    assert {"BIB_59350_1:library", "BIB_59350_1:performing_arts"} <= set(v["id"]) and v["id"].is_unique
     rows = [(n, c, i, t, lon, lat) for (n, c, i, t, lat, lon) in fx.BASILIC_ROWS]  # lat/lon swapped
     with pytest.raises(ValidationError, match="look swapped"):
         read_basilic(fx.write_basilic_csv(tmp_path, rows=rows, coords="columns", name="swap.csv"))
@@ -172,7 +187,7 @@ def test_basilic_unknown_types_and_missing_coordinates_warn(tmp_path):
     with pytest.warns(AccessWarning) as rec:
         v = read_basilic(fx.write_basilic_csv(tmp_path, rows=rows))
     msgs = " | ".join(str(r.message) for r in rec)
-    assert "not in the taxonomy" in msgs and "'Festival': 1" in msgs and "without coordinates" in msgs
+    assert "not in the taxonomy" in msgs and "'Festival': 1" in msgs and "bad or missing coordinate" in msgs
     assert "FES_1" not in set(v["id"]) and "BIB_2" not in set(v["id"]) and len(v) == 10
 
 
@@ -180,7 +195,7 @@ def test_basilic_unknown_types_and_missing_coordinates_warn(tmp_path):
 def test_bpe_culture_codes_and_lambert93(tmp_path):
     with pytest.warns(AccessWarning, match="1 culture equipment row"):
         v = read_bpe(fx.write_bpe_csv(tmp_path))
-    assert list(v.columns) == VENUE_COLUMNS[:-1] + ["xy_quality", "geometry"]
+    assert list(v.columns) == VENUE_COLUMNS[:-1] + ["xy_quality", "geoloc_quality", "geometry"]
     assert dict(zip(v["type_label"], v["category"])) == {"F303": "cinema", "F307": "library",
                                                           "F305": "conservatoire", "F312": "museum",
                                                           "F315": "performing_arts"}
@@ -348,3 +363,116 @@ def test_filosofi_gpkg_reprojected_to_wgs84_reads_the_same(tmp_path):
     b = read_filosofi(tmp_path / "wgs84.gpkg")
     assert b["id"].tolist() == a["id"].tolist()
     assert np.allclose(b.geometry.x, a.geometry.x) and np.allclose(b.geometry.y, a.geometry.y)
+
+
+def test_filosofi_2019_gpkg_in_lambert93_read_with_a_bbox_in_its_own_crs(tmp_path):
+    rows = fx.filosofi_rows(12, seed=5)
+    p = fx.write_filosofi_gpkg(tmp_path, rows=rows, squares_crs=2154)
+    import pyogrio
+
+    assert "2154" in pyogrio.read_info(p)["crs"]
+    full = read_filosofi(p)
+    assert len(full) == 12
+    lon, lat = full.geometry.x.to_numpy(), full.geometry.y.to_numpy()
+    box = (lon[0] - 1e-4, lat.min() - 1e-3, lon[3] + 1e-4, lat.max() + 1e-3)  # the first four cells of the row
+    part = read_filosofi(p, bbox=box)
+    assert list(part["id"]) == list(full["id"][:4])
+    assert part["share_poor_households"].iloc[2] == pytest.approx(rows[2]["men_pauv"] / rows[2]["men"])
+
+
+def test_basilic_merges_site_rows_drops_companies_and_bad_coordinates_with_one_warning(tmp_path):
+    rows = list(fx.BASILIC_ROWS) + [
+        # the Opéra listed again under its label: one site, one performing-arts venue, both labels kept
+        ("Opéra de Lille", "59350", "OPE_59350_5b", "Opéra", 50.6393, 3.0665, "", "Théâtre lyrique d'intérêt national"),
+        ("Compagnie du Tire-Laine", "59350", "CIE_1", "Théâtre", 50.62, 3.05, "Compagnie", ""),
+        ("Orchestre national de Lille", "59350", "ORC_1", "Scène", 50.64, 3.07, "", "Orchestre national en région"),
+        ("Cinéma mal placé", "59350", "CIN_BAD", "Cinéma", "50,6x", "3.06"),
+        ("Bibliothèque hors cadre", "59350", "BIB_FAR", "Bibliothèque", 95.0, 3.06),
+    ]
+    with pytest.warns(AccessWarning) as rec:
+        v = read_basilic(fx.write_basilic_csv(tmp_path, rows=rows, coords="columns"))
+    msgs = [str(r.message) for r in rec]
+    coord = [m for m in msgs if "bad or missing coordinate" in m]
+    assert len(coord) == 1 and "'CIN_BAD'" in coord[0] and "'BIB_FAR'" in coord[0] and "2 unreadable" in coord[0]
+    assert any("not venues" in m and "2 row(s)" in m for m in msgs)
+    assert not {"CIE_1", "ORC_1", "CIN_BAD", "BIB_FAR", "OPE_59350_5b"} & set(v["id"])
+    op = v[v["id"] == "OPE_59350_5"].iloc[0]
+    assert op["n_rows"] == 2 and op["label"] == "Théâtre lyrique d'intérêt national"
+    assert len(v) == 10 and v["id"].is_unique
+
+
+def test_bpe25_wgs84_first_epsg_prefix_and_random_positions(tmp_path):
+    with pytest.warns(AccessWarning) as rec:
+        v = read_bpe(fx.write_bpe25_zip(tmp_path))
+    msgs = " | ".join(str(r.message) for r in rec)
+    assert "1 culture equipment row(s) with QUALITE_GEOLOC = 33" in msgs and "without coordinates" in msgs
+    assert "BIBLIOTHEQUE AU HASARD" not in set(v["name"]) and "MEDIATHEQUE DE MAYOTTE" not in set(v["name"])
+    assert sorted(v["type_label"]) == ["F303", "F303", "F307", "F315"]  # F314 archives and B207 left out
+    cine = v[v["name"] == "CINEMA LE MAJESTIC"].geometry.iloc[0]
+    assert cine.x == pytest.approx(3.0633, abs=1e-6) and cine.y == pytest.approx(50.6372, abs=1e-6)
+    assert set(v["geoloc_quality"]) == {"11", "12", "21"}
+
+
+def test_ter_train_and_coach_stop_ids_of_one_station_are_linked(tmp_path):
+    import zipfile
+
+    import pandas as pd
+
+    from access.region.feeds import gtfs_stops, link_ter_stations, ter_station_links
+
+    src = fx.write_ter_gtfs(tmp_path)
+    links = ter_station_links(gtfs_stops(src))
+    assert sorted(zip(links["from_stop_id"], links["to_stop_id"])) == [
+        ("StopPoint:OCECar TER-87286005", "StopPoint:OCETrain TER-87286005"),
+        ("StopPoint:OCETrain TER-87286005", "StopPoint:OCECar TER-87286005")]
+    out, n = link_ter_stations(src, tmp_path / "linked.zip")
+    assert n == 2
+    with zipfile.ZipFile(out) as z:
+        tr = pd.read_csv(z.open("transfers.txt"), dtype=str)
+        assert set(z.namelist()) == set(zipfile.ZipFile(src).namelist()) | {"transfers.txt"}
+    assert (tr["transfer_type"] == "2").all() and (tr["min_transfer_time"] == "120").all()
+    out2, _ = link_ter_stations(src, tmp_path / "linked2.zip")
+    assert out2.read_bytes() == out.read_bytes()  # deterministic: the network cache key stays put
+    from access.io.gtfs import read_gtfs
+
+    assert len(read_gtfs(out).transfers) == 2
+
+
+def test_region_clipping_without_shared_data(tmp_path):
+    import json
+
+    import geopandas as gpd
+    import shapely
+
+    from access.region.clip import clip_to_region, read_communes, region_epci
+    from access.region.recipe import Recipe
+
+    (tmp_path / "c.json").write_text(json.dumps([
+        {"code": "59350", "nom": "Lille", "codeDepartement": "59", "codeEpci": "200093201", "population": 1},
+        {"code": "80021", "nom": "Amiens", "codeDepartement": "80", "codeEpci": "248000531", "population": 1},
+        {"code": "76255", "nom": "Eu", "codeDepartement": "76", "codeEpci": "247600588", "population": 1},
+        {"code": "80001", "nom": "Mers", "codeDepartement": "80", "codeEpci": "247600588", "population": 1},
+        {"code": "44109", "nom": "Nantes", "codeDepartement": "44", "codeEpci": "244400404", "population": 1}]))
+    base = {"region": {"name": "R", "departments": ["59", "80"], "venue_buffer_km": 10},
+            "analysis": {"date": "2026-03-10", "departure": "08:00", "modes": ["walk"], "thresholds_min": [10]},
+            "venues": {"categories": ["cinema"]},
+            "sources": {"osm": {"kind": "osm", "format": "osm.pbf", "licence": "x", "url": "https://e.org/a.pbf"},
+                        "com": {"kind": "communes", "format": "json", "licence": "x", "url": "https://e.org/c"}}}
+    sel = region_epci(Recipe.from_dict(base), read_communes(tmp_path / "c.json"))
+    assert sel.codes == ["200093201", "247600588", "248000531"] and sel.straddling == ["247600588"]
+    areas = gpd.GeoDataFrame({"id": ["200093201", "248000531", "247600588", "244400404"], "name": list("abcd")},
+                             geometry=[shapely.box(2.9, 50.5, 3.2, 50.8), shapely.box(2.2, 49.8, 2.4, 50.0),
+                                       shapely.box(1.3, 49.9, 1.5, 50.1), shapely.box(-1.7, 47.1, -1.4, 47.3)],
+                             crs=4326)
+    pts = gpd.points_from_xy
+    cells = gpd.GeoDataFrame({"id": ["a", "b", "n"]}, geometry=pts([3.0, 1.4, -1.55], [50.6, 50.0, 47.2]), crs=4326)
+    venues = gpd.GeoDataFrame({"id": ["in", "near", "far"]}, geometry=pts([3.05, 3.30, 5.0], [50.6, 50.6, 50.6]),
+                              crs=4326)
+    c, v, a = clip_to_region(cells, venues, areas, sel, venue_buffer_km=10)
+    assert list(c["id"]) == ["a", "b"] and list(a["id"]) == ["200093201", "248000531", "247600588"]
+    assert list(a["straddles_region"]) == [False, False, True]
+    assert list(v["id"]) == ["in", "near"] and list(v["in_region"]) == [True, False]
+    c0, v0, a0 = clip_to_region(cells, venues, areas, None, venue_buffer_km=10)  # no region: all of it
+    assert len(c0) == 3 and v0["in_region"].all() and len(a0) == 4
+    with pytest.raises(ValidationError, match=r"region's EPCI \['248000531'\].*not in the EPCI polygons"):
+        clip_to_region(cells, venues, areas[areas["id"] != "248000531"], sel, venue_buffer_km=10)

@@ -17,7 +17,10 @@ import click
 @click.option("--retries", type=int, default=5, show_default=True, help="retries per file, with exponential backoff")
 @click.option("--no-osm-clip", is_flag=True, help="do not merge/clip the OSM extracts to the region")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bars")
-def command(recipe, cache_dir, update, verify, only, timeout_s, retries, no_osm_clip, quiet):
+@click.option("--plan", is_flag=True, help="print the downloads (sizes), disk, memory and time to expect; fetch nothing")  # noqa: E501
+@click.option("--bandwidth", "bandwidth_mb_s", type=float, default=10.0, show_default=True,
+              help="with --plan: download speed to assume, MB/s")
+def command(recipe, cache_dir, update, verify, only, timeout_s, retries, no_osm_clip, quiet, plan, bandwidth_mb_s):
     """Download every source of RECIPE (resumable, checked) and write RECIPE's lock file.
 
     A file whose sha256 differs from the lock file is an error (the upstream data changed) unless --update.
@@ -26,6 +29,11 @@ def command(recipe, cache_dir, update, verify, only, timeout_s, retries, no_osm_
     from ..region.recipe import Recipe
 
     r = Recipe.from_file(recipe)
+    if plan:
+        from ..region.fetch import format_plan, plan_recipe
+
+        click.echo(format_plan(*plan_recipe(r, cache_dir=cache_dir, bandwidth_mb_s=bandwidth_mb_s)))
+        return
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     rep = fetch_recipe(r, cache_dir=cache_dir, update=update, verify=verify, only=list(only) or None,
                        timeout_s=timeout_s, retries=retries, progress=not quiet, clip_osm=not no_osm_clip, log=log)

@@ -2,8 +2,12 @@
 
 :func:`download` fetches one URL with the standard library only (``urllib``):
 
-- the bytes go to ``<dest>.part``; a later attempt resumes it with an HTTP ``Range`` request (a server that
-  ignores ``Range`` and answers 200 restarts the file from zero);
+- the bytes go to ``<dest>.part``; a later attempt resumes it with an HTTP ``Range`` request guarded by
+  ``If-Range`` (the ETag, else the Last-Modified date, of the response that started the part, kept in
+  ``<dest>.part.json``): a file that changed upstream comes back whole and restarts the part, a part without a
+  validator restarts from zero, so two upstream versions are never spliced (a server that ignores ``Range`` and
+  answers 200 restarts the file from zero too);
+- a host that cannot be resolved or refuses connections fails at once (:class:`HostUnreachable`, no retries);
 - connection errors, cut connections, stalled reads (no byte for ``timeout_s``) and HTTP 408/425/429/5xx are
   retried with exponential backoff (``backoff_s * 2**k``, capped at ``max_backoff_s``), ``retries`` times;
 - other HTTP errors (404, 403, ...) fail at once with :class:`~access._errors.FetchError` naming the URL and
@@ -33,6 +37,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
@@ -44,6 +49,8 @@ from .._io_util import atomic_path, sha256_file
 USER_AGENT = "access-fetch/0.1 (+https://github.com/; accessibility research; python-urllib)"
 LOCK_VERSION = 1
 _RETRY_STATUS = {408, 425, 429}
+#: connect errors that mean "no route to this host" (network unreachable, host unreachable, host down)
+_UNREACHABLE_ERRNO = {101, 113, 112}
 
 
 class ChecksumMismatch(FetchError):
@@ -78,14 +85,50 @@ def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
     return start, total
 
 
+class HostUnreachable(FetchError):
+    """The host of a URL cannot be resolved or refuses connections: not retried (offline, a typo, a firewall)."""
+
+
+def _validator(headers) -> dict:
+    """The strong validator of a response (ETag, else Last-Modified) for a later ``If-Range``."""
+    etag = headers.get("ETag") if headers else None
+    if etag and etag.startswith("W/"):  # weak ETags may not be used with If-Range
+        etag = None
+    return {"etag": etag, "last_modified": headers.get("Last-Modified") if headers else None}
+
+
+def _part_meta(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _read_part_meta(part: Path, url: str) -> dict | None:
+    mp = _part_meta(part)
+    try:
+        m = json.loads(mp.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if m.get("url") != url or not (m.get("etag") or m.get("last_modified")):
+        return None
+    return m
+
+
 def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool:
-    """One HTTP request; appends to/rewrites ``part``. Returns True when ``part`` holds the whole file."""
+    """One HTTP request; appends to/rewrites ``part``. Returns True when ``part`` holds the whole file.
+
+    A partial file is resumed only with ``If-Range`` and the validator (ETag or Last-Modified) of the response that
+    started it (kept in ``<part>.json``): a file that changed upstream meanwhile comes back whole (200) and
+    replaces the part, so two upstream versions are never spliced. Without a validator the download restarts."""
     from tqdm.auto import tqdm
 
     offset = part.stat().st_size if part.exists() else 0
+    meta = _read_part_meta(part, url) if offset else None
+    if offset and meta is None:  # no way to prove the rest belongs to the same file: start again
+        part.unlink(missing_ok=True)
+        offset = 0
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+        headers["If-Range"] = meta.get("etag") or meta.get("last_modified")
     req = urllib.request.Request(url, headers=headers)
     try:
         resp = urllib.request.urlopen(req, timeout=timeout_s)
@@ -100,11 +143,14 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
             raise _Retryable(f"HTTP {e.code} {e.reason}") from None
         raise FetchError(f"download of {url} failed: HTTP {e.code} {e.reason}; check the URL in the recipe "
                          "(the file may have moved: look it up on the publisher's page)") from None
-    except (TimeoutError, socket.timeout) as e:
+    except TimeoutError as e:
         raise _Retryable(f"no answer within {timeout_s:g} s (stalled server): {e}") from None
     except urllib.error.URLError as e:
         if isinstance(e.reason, (TimeoutError, socket.timeout)):
             raise _Retryable(f"no answer within {timeout_s:g} s (stalled server)") from None
+        if isinstance(e.reason, (socket.gaierror, ConnectionRefusedError)) or (
+                isinstance(e.reason, OSError) and getattr(e.reason, "errno", None) in _UNREACHABLE_ERRNO):
+            raise HostUnreachable(f"{urllib.parse.urlsplit(url).hostname} cannot be reached: {e.reason}") from None
         raise _Retryable(f"cannot connect: {e.reason}") from None
     except (ConnectionError, http.client.HTTPException, OSError) as e:
         raise _Retryable(f"connection error: {e!r}") from None
@@ -116,8 +162,11 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
                 part.unlink(missing_ok=True)
                 raise _Retryable(f"the server resumed at byte {start} instead of {offset}; restarting")
             mode = "ab"
-        else:
+        else:  # a whole file (first request, or the upstream file changed: If-Range did not match)
             offset, mode, total = 0, "wb", None
+            v = _validator(resp.headers)
+            with atomic_path(_part_meta(part), suffix=".json") as tmp:
+                tmp.write_text(json.dumps({"url": url, **v}))
         clen = resp.headers.get("Content-Length")
         body_len = int(clen) if clen and clen.isdigit() else None
         if total is None and body_len is not None:
@@ -128,7 +177,7 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
             while True:
                 try:
                     chunk = resp.read1(chunk_bytes)  # what has arrived, so a stall loses nothing already received
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     raise _Retryable(f"no data for {timeout_s:g} s after byte {offset + got} "
                                      "(stalled server)") from None
                 except (http.client.IncompleteRead, ConnectionError, http.client.HTTPException, OSError) as e:
@@ -206,6 +255,7 @@ def download(url: str, dest, *, expected_sha256: str | None = None, expected_siz
         raise ChecksumMismatch(f"download of {url} has sha256 {digest}, expected {expected_sha256.lower()}; the "
                                "file was deleted (it changed upstream or was corrupted)")
     os.replace(part, dest)
+    _part_meta(part).unlink(missing_ok=True)
     return DownloadResult(path=dest, url=url, sha256=digest, size_bytes=size, attempts=attempts, resumed=resumed)
 
 
@@ -238,8 +288,9 @@ def write_lock(path, recipe_name: str, entries: dict) -> None:
 def extract_member(archive, member: str, out) -> Path:
     """Take ``member`` (a file name, matched on its base name) out of a zip ``archive`` into ``out``, atomically.
 
-    When the zip holds the member inside an inner ``.7z`` archive (INSEE's Filosofi zips do), the ``7z`` program
-    is used for the inner archive.
+    When the zip holds the member inside an inner ``.7z`` archive (INSEE's Filosofi 2019 zip holds
+    ``Filosofi2019_carreaux_200m_gpkg.7z`` with ``carreaux_200m_met.gpkg``), the inner archive is read with
+    ``py7zr`` (pure Python: no 7-Zip program needed); only the asked member is written.
     """
     archive, out = Path(archive), Path(out)
     try:
@@ -257,19 +308,23 @@ def extract_member(archive, member: str, out) -> Path:
         if not inner:
             raise InputFileError(f"{str(archive)!r} holds no member named {member!r} (members: {names[:10]}); fix "
                                  "`extract` in the recipe")
-        exe = shutil.which("7z") or shutil.which("7za") or shutil.which("7zz")
-        if exe is None:
-            raise FetchError(f"{str(archive)!r} holds {member!r} inside the 7-Zip archive {inner[0]!r}; install the "
-                             "`7z` program (Debian/Ubuntu: apt install p7zip-full) or extract it by hand to "
-                             f"{str(out)!r}")
+        import py7zr
+
         with tempfile.TemporaryDirectory(dir=out.parent) as td:
             zf.extract(inner[0], td)
-            res = subprocess.run([exe, "e", "-y", f"-o{td}", str(Path(td) / inner[0]), member, "-r"],
-                                 capture_output=True, text=True)
-            got = list(Path(td).rglob(member))
-            if res.returncode != 0 or not got:
-                raise FetchError(f"7z could not extract {member!r} from {inner[0]!r}: {res.stderr.strip()[-300:]}")
-            os.replace(got[0], out)
+            try:
+                with py7zr.SevenZipFile(Path(td) / inner[0], mode="r") as sz:
+                    inside = [n for n in sz.getnames() if Path(n).name == member]
+                    if not inside:
+                        raise InputFileError(f"the 7-Zip archive {inner[0]!r} in {str(archive)!r} holds no "
+                                             f"{member!r} (members: {sz.getnames()[:10]}); fix `extract` in the "
+                                             "recipe")
+                    sz.extract(path=td, targets=inside)
+            except py7zr.exceptions.Bad7zFile as e:
+                raise InputFileError(f"{inner[0]!r} in {str(archive)!r} is not a readable 7-Zip archive ({e}); "
+                                     "delete the zip and run `access fetch` again") from None
+            (Path(td) / inner[0]).unlink()
+            os.replace(Path(td) / inside[0], out)
     return out
 
 
@@ -278,8 +333,51 @@ def _bbox_str(b):
     return ",".join(f"{v:.6f}" for v in b)
 
 
+def _osm_key(o) -> tuple[int, int]:
+    return (0 if o.is_node() else 1 if o.is_way() else 2, o.id)
+
+
+def merge_sorted_extracts(inputs, out) -> Path:
+    """Merge OSM extracts sorted by type then id (as Geofabrik's are) in one streaming pass: a k-way merge that
+    writes each object once (the highest version where several files hold it), so memory holds one object per
+    input whatever the files' sizes (no osmium-tool, no in-memory buffer of whole files).
+
+    Raises
+    ------
+    InputFileError
+        An input is not sorted by type then id (sort it with ``osmium sort`` first).
+    """
+    import osmium
+
+    inputs = [Path(p) for p in inputs]
+    its = [iter(osmium.FileProcessor(str(p))) for p in inputs]
+    heads = [next(it, None) for it in its]
+    last = [(-1, -(1 << 62))] * len(its)
+    with atomic_path(Path(out), suffix=".osm.pbf") as tmp, osmium.SimpleWriter(str(tmp), overwrite=True) as w:
+        while True:
+            keys = [_osm_key(h) if h is not None else None for h in heads]
+            live = [k for k in keys if k is not None]
+            if not live:
+                break
+            k = min(live)
+            same = [i for i, x in enumerate(keys) if x == k]
+            best = max(same, key=lambda i: heads[i].version)
+            w.add(heads[best])
+            for i in same:
+                if k < last[i]:
+                    raise InputFileError(f"OSM file {str(inputs[i])!r} is not sorted by type then id (object {k} "
+                                         f"after {last[i]}); sort it (osmium sort) before merging")
+                last[i] = k
+                heads[i] = next(its[i], None)
+    return Path(out)
+
+
 def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) -> Path:
-    """Merge OSM extracts (duplicates at shared borders removed) and clip them to ``bbox``, reference-complete.
+    """Merge OSM extracts (duplicates at shared borders removed, :func:`merge_sorted_extracts`) and clip them to
+    ``bbox``, reference-complete, in bounded memory (streaming merge, file-backed node locations).
+
+    The border buffer of a recipe grows the clip box, but the result holds only what the inputs hold: streets of
+    neighbouring regions come only from their own extracts, added to the recipe as more ``osm`` sources.
 
     Parameters
     ----------
@@ -319,11 +417,7 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
         merged = inputs[0]
         if len(inputs) > 1:
             merged = Path(td) / "merged.osm.pbf"
-            reader = osmium.MergeInputReader()  # sorts, and keeps one version of objects present in several files
-            for p in inputs:
-                reader.add_file(str(p))
-            with osmium.SimpleWriter(str(merged)) as w:
-                reader.apply(w, simplify=True)
+            merge_sorted_extracts(inputs, merged)
         with atomic_path(out, suffix=".osm.pbf") as tmp:
             if bbox is None:
                 shutil.copyfile(merged, tmp)
@@ -332,7 +426,9 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
             tracker = osmium.IdTracker()
             with osmium.BackReferenceWriter(str(tmp), ref_src=str(merged), overwrite=True) as w:
                 # untagged objects are only kept as references of kept ways/relations (added by the writer)
-                fp = osmium.FileProcessor(str(merged)).with_locations().with_filter(osmium.filter.EmptyTagFilter())
+                # node locations in a file-backed index: memory stays bounded whatever the extract's size
+                fp = osmium.FileProcessor(str(merged)).with_locations(
+                    f"sparse_file_array,{Path(td) / 'locations.idx'}").with_filter(osmium.filter.EmptyTagFilter())
                 for o in fp:
                     if o.is_node():
                         loc = o.location
@@ -402,6 +498,8 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
     entries = dict(old)
     report = FetchReport(lock_path=lock_path)
     errors: list[FetchError] = []
+    down: dict[str, str] = {}  # host -> why it cannot be reached
+    listing: dict = {}  # transport.data.gouv.fr's datasets list, read once
     if only:
         unknown = [n for n in only if n not in recipe.sources]
         if unknown:
@@ -423,7 +521,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
             continue
         dest = cache_dir / s.cache_name
         locked = old.get(s.name)
-        if locked is not None and locked.get("url") != s.url:
+        if locked is not None and s.url is not None and locked.get("url") != s.url:
             say(f"{s.name}: the URL changed since the lock; the lock entry is replaced")
             locked = None
         expected = s.sha256 or (None if update or locked is None else locked.get("sha256"))
@@ -435,17 +533,39 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
             else:
                 digest = sha256_file(dest)
                 if expected is None or digest == expected:
-                    entry = {"url": s.url, "sha256": digest, "size_bytes": size, "file": s.cache_name,
+                    entry = {"url": s.url or (locked or {}).get("url"), "sha256": digest, "size_bytes": size,
+                             "file": s.cache_name,
                              "fetched_at": (locked or {}).get("fetched_at")
-                             or _dt.datetime.fromtimestamp(dest.stat().st_mtime, _dt.timezone.utc).isoformat()}
+                             or _dt.datetime.fromtimestamp(dest.stat().st_mtime, _dt.UTC).isoformat()}
                 else:
                     say(f"{s.name}: cached file differs from the lock/recipe checksum; downloading again")
             if entry is not None:
                 report.status[s.name] = "cached"
         if entry is None:
-            say(f"{s.name}: downloading {s.url}")
+            url = s.url
+            host = urllib.parse.urlsplit(url or recipe.transport_api).hostname
+            if host in down:  # one unreachable host: the other sources on it fail at once
+                errors.append(HostUnreachable(_by_hand(s, dest, down[host])))
+                report.status[s.name] = "failed"
+                continue
             try:
-                res = download(s.url, dest, expected_sha256=expected, expected_size=s.size_bytes,
+                if s.dataset is not None or s.aom is not None:
+                    ds = s.dataset
+                    if ds is None:
+                        ds = dataset_of_aom(recipe.transport_api, s.aom, timeout_s=timeout_s, memo=listing)
+                        say(f"{s.name}: transport authority {s.aom!r} -> transport.data.gouv.fr dataset {ds}")
+                    url = resolve_dataset(recipe.transport_api, ds, resource=s.resource,
+                                          date=recipe.date.isoformat(), timeout_s=timeout_s)
+                    say(f"{s.name}: transport.data.gouv.fr dataset {ds} -> {url}")
+                    if locked is not None and locked.get("url") != url:
+                        say(f"{s.name}: the dataset now points to another resource; the lock entry is replaced")
+                        locked = None
+                        expected = s.sha256
+                host = urllib.parse.urlsplit(url).hostname
+                if host in down:
+                    raise HostUnreachable(down[host])
+                say(f"{s.name}: downloading {url}")
+                res = download(url, dest, expected_sha256=expected, expected_size=s.size_bytes,
                                timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, progress=progress,
                                desc=s.name)
             except ChecksumMismatch as e:
@@ -460,12 +580,17 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
                         "if the new file is wanted" if s.sha256 else f"source {s.name!r}: {e}"))
                 report.status[s.name] = "failed"
                 continue
+            except HostUnreachable as e:
+                down[host] = str(e)
+                errors.append(HostUnreachable(_by_hand(s, dest, str(e))))
+                report.status[s.name] = "failed"
+                continue
             except FetchError as e:
                 errors.append(FetchError(f"source {s.name!r}: {e}"))
                 report.status[s.name] = "failed"
                 continue
-            entry = {"url": s.url, "sha256": res.sha256, "size_bytes": res.size_bytes, "file": s.cache_name,
-                     "fetched_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+            entry = {"url": url, "sha256": res.sha256, "size_bytes": res.size_bytes, "file": s.cache_name,
+                     "fetched_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
             if locked is not None and locked.get("sha256") != res.sha256:
                 say(f"{s.name}: accepted a new upstream version (sha256 {res.sha256[:12]}, was "
                     f"{locked.get('sha256', '')[:12]})")
@@ -481,9 +606,10 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
         report.files[s.name] = path
     report.entries = entries
     if errors:
-        cls = ChecksumMismatch if any(isinstance(e, ChecksumMismatch) for e in errors) else FetchError
-        msg = "; ".join(str(e) for e in errors)
-        raise cls(f"{len(errors)} source(s) failed, the lock file was not updated: {msg}")
+        cls = ChecksumMismatch if any(isinstance(e, ChecksumMismatch) for e in errors) else (
+            HostUnreachable if all(isinstance(e, HostUnreachable) for e in errors) else FetchError)
+        msg = "\n".join(f"  - {e}" for e in errors)
+        raise cls(f"{len(errors)} source(s) failed, the lock file was not updated:\n{msg}")
     osm = [s.name for s in recipe.enabled_sources("osm") if s.name in report.files]
     if clip_osm and osm and (recipe.bbox is not None or len(osm) > 1):
         if not only or set(osm) & set(only):
@@ -497,6 +623,103 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
     if lock_path is not None and (entries != old or (entries and not lock_path.exists())):  # no lock for local-only
         write_lock(lock_path, recipe.name, {k: v for k, v in entries.items() if k in recipe.sources})
     return report
+
+
+def _by_hand(s, dest: Path, why: str) -> str:
+    where = s.url or (f"the GTFS resource of transport.data.gouv.fr dataset {s.dataset!r}" if s.dataset else
+                      f"the GTFS of transport authority {s.aom!r} on transport.data.gouv.fr")
+    return (f"{s.name}: {why}; to place the file by hand, download {where} on a connected machine and copy it to "
+            f"{dest}")
+
+
+def _get_json(url: str, timeout_s: float, what: str):
+    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as r:
+            return json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        raise FetchError(f"{what}: {url} answered HTTP {e.code}; check the dataset id or slug on "
+                         "https://transport.data.gouv.fr/datasets") from None
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, (socket.gaierror, ConnectionRefusedError)) or (
+                isinstance(e.reason, OSError) and getattr(e.reason, "errno", None) in _UNREACHABLE_ERRNO):
+            raise HostUnreachable(f"{urllib.parse.urlsplit(url).hostname} cannot be reached: {e.reason}") from None
+        raise FetchError(f"{what}: {url} failed: {e.reason}") from None
+    except (TimeoutError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FetchError(f"{what}: no usable answer from {url} ({e})") from None
+
+
+def dataset_of_aom(api: str, aom: str, *, timeout_s: float = 60.0, memo: dict | None = None) -> str:
+    """The id of the public-transit dataset of a transport authority on transport.data.gouv.fr: ``GET
+    {api}/datasets`` (the list, read once per fetch through ``memo``), datasets of ``type`` public-transit whose
+    ``aom.siren`` equals ``aom`` (9 digits) or whose ``aom.name`` contains it (case-insensitive), holding a GTFS
+    resource. Several matches: the one with the most GTFS resources, then the smallest id (a stable choice)."""
+    memo = memo if memo is not None else {}
+    if "datasets" not in memo:
+        data = _get_json(f"{api.rstrip('/')}/datasets", timeout_s, "transport.data.gouv.fr datasets list")
+        if not isinstance(data, list):
+            raise FetchError(f"transport.data.gouv.fr datasets list: expected a JSON list, got {type(data).__name__}")
+        memo["datasets"] = data
+    key = aom.strip().lower()
+
+    def match(d) -> bool:
+        a = d.get("aom") or {}
+        if re.fullmatch(r"\d{9}", key):
+            return str(a.get("siren") or "") == key
+        return key in str(a.get("name") or "").lower()
+
+    hits = [d for d in memo["datasets"] if isinstance(d, dict) and d.get("type", "public-transit") == "public-transit"
+            and match(d) and any(str(r.get("format", "")).upper() == "GTFS" for r in d.get("resources") or [])]
+    if not hits:
+        raise FetchError(f"transport.data.gouv.fr has no public-transit dataset with a GTFS resource for transport "
+                         f"authority {aom!r}; look the network up on https://transport.data.gouv.fr/datasets and give "
+                         "its `dataset` id instead")
+    hits.sort(key=lambda d: (-sum(str(r.get("format", "")).upper() == "GTFS" for r in d.get("resources") or []),
+                             str(d.get("id"))))
+    return str(hits[0].get("id") or hits[0].get("slug"))
+
+
+def resolve_dataset(api: str, dataset: str, *, resource: str | None = None, date: str | None = None,
+                    timeout_s: float = 30.0) -> str:
+    """The download URL of a GTFS feed of transport.data.gouv.fr: ``GET {api}/datasets/{dataset}``, then the
+    resources whose ``format`` is GTFS (``resource`` keeps those whose title or URL contains that text), the
+    producer's own (no ``community_resource_publisher``), available (``is_available``), whose calendar
+    (``start_calendar_validity``..``end_calendar_validity``) covers ``date`` (ISO, the analysis date), the one valid
+    longest first; then its ``url`` (the stable download link; ``original_url`` as a fallback).
+
+    Raises
+    ------
+    HostUnreachable
+        The API host cannot be reached.
+    FetchError
+        The dataset does not exist (404) or holds no GTFS resource; the message lists what it holds.
+    """
+    url = f"{api.rstrip('/')}/datasets/{urllib.parse.quote(dataset, safe='')}"
+    data = _get_json(url, timeout_s, f"transport.data.gouv.fr dataset {dataset!r}")
+    res = data.get("resources") if isinstance(data, dict) else None
+    if not isinstance(res, list):
+        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r}: the answer of {url} has no `resources` list")
+    gtfs = [r for r in res if isinstance(r, dict) and str(r.get("format", "")).upper() == "GTFS"
+            and (r.get("url") or r.get("original_url"))]
+    if resource is not None:
+        gtfs = [r for r in gtfs if resource.lower() in (str(r.get("title", "")) + " " + str(r.get("url", "")) + " "
+                                                        + str(r.get("original_url", ""))).lower()]
+    if not gtfs:
+        held = [(r.get("title"), r.get("format")) for r in res if isinstance(r, dict)][:8]
+        raise FetchError(f"transport.data.gouv.fr dataset {dataset!r} has no GTFS resource"
+                         + (f" matching {resource!r}" if resource else "") + f" (it holds {held}); pick another "
+                         "dataset or set `resource`")
+    official = [r for r in gtfs if not r.get("community_resource_publisher")] or gtfs
+    available = [r for r in official if r.get("is_available", True) is not False] or official
+
+    def covers(r) -> bool:
+        a, b = r.get("start_calendar_validity"), r.get("end_calendar_validity")
+        return date is None or not (a and b) or str(a)[:10] <= date <= str(b)[:10]
+
+    ok = [r for r in available if covers(r)] or available
+    ok.sort(key=lambda r: str(r.get("end_calendar_validity") or ""), reverse=True)  # the longest-lived first
+    r = ok[0]
+    return str(r.get("url") or r.get("original_url"))
 
 
 def _clipped_osm(recipe, files, keys, cache_dir: Path, say) -> Path:
@@ -527,3 +750,98 @@ def recipe_osm_path(recipe, cache_dir=None) -> Path:
     if recipe.bbox is not None or len(osm) > 1:
         return cache_dir / f"{recipe.stem}-clipped.osm.pbf"
     return recipe.source_file(osm[0], cache_dir)
+
+
+# ---------------------------------------------------------------------------------------------- plan
+#: pyosmium throughput of :func:`merge_sorted_extracts` and of the clip in :func:`prepare_osm`, MB of .pbf per
+#: second, measured on ``nantes_subset.osm.pbf`` on a shared 2-core machine (an order of magnitude, not a promise)
+OSM_MERGE_MB_S = 0.5
+OSM_CLIP_MB_S = 0.2
+#: unpacked size / download size where a source does not say (``expected_unpacked_mb``): Filosofi 2019 (zip of a
+#: 7z, ~1.1 GB GeoPackage) and BPE 2025 (143 MB zip of a 1.5 GB CSV), from the publishers' figures
+UNPACK_FACTOR = {"filosofi": 1.6, "bpe": 10.6}
+
+
+@dataclass
+class PlanRow:
+    """One source in :func:`plan_recipe`."""
+
+    name: str
+    kind: str
+    where: str
+    size_mb: float | None
+    size_from: str
+    cached: bool
+    unpacked_mb: float | None = None
+
+
+def plan_recipe(recipe, *, cache_dir=None, bandwidth_mb_s: float = 10.0) -> tuple[list[PlanRow], dict]:
+    """What ``access fetch`` would download, and the disk, memory and time to expect (nothing is downloaded).
+
+    Sizes come from the lock file, else the recipe (``size_bytes`` / ``expected_size_mb``), else they are unknown.
+    Times: downloads at ``bandwidth_mb_s``; the OSM merge and clip at :data:`OSM_MERGE_MB_S` /
+    :data:`OSM_CLIP_MB_S`. Memory: the merge and clip are streaming (one object per input, node locations in a file)
+    and the run's peak is the street graph of the clipped extract, about 3 x its ``.pbf`` size per mode (rule of
+    thumb of this project's builder).
+
+    Returns
+    -------
+    rows : list of PlanRow
+    totals : dict
+        ``download_mb``, ``disk_mb``, ``memory_mb``, ``time_s``, ``unknown`` (sources without a size).
+    """
+    from .recipe import Recipe
+
+    if not isinstance(recipe, Recipe):
+        recipe = Recipe.from_file(recipe)
+    cache_dir = Path(cache_dir) if cache_dir is not None else recipe.default_cache_dir()
+    lock = read_lock(recipe.lock_path)["sources"] if recipe.path is not None else {}
+    rows = []
+    for s in recipe.enabled_sources():
+        where = s.url or (f"transport.data.gouv.fr dataset {s.dataset}" if s.dataset else
+                          f"transport.data.gouv.fr, transport authority {s.aom!r}" if s.aom else str(s.path))
+        size, frm = None, "unknown"
+        if s.name in lock and lock[s.name].get("size_bytes") is not None:
+            size, frm = lock[s.name]["size_bytes"] / 1e6, "lock"
+        elif s.size_bytes is not None:
+            size, frm = s.size_bytes / 1e6, "recipe"
+        elif s.expected_size_mb is not None:
+            size, frm = float(s.expected_size_mb), "recipe (approx.)"
+        elif s.path is not None and Path(s.path).exists():
+            size, frm = Path(s.path).stat().st_size / 1e6, "local file"
+        cached = s.path is not None or (cache_dir / s.cache_name).exists()
+        unpacked = s.expected_unpacked_mb
+        if unpacked is None and s.extract and size is not None:
+            unpacked = size * UNPACK_FACTOR.get(s.kind, 3.0)
+        rows.append(PlanRow(s.name, s.kind, where, size, frm, cached, unpacked))
+    known = [r for r in rows if r.size_mb is not None]
+    dl = sum(r.size_mb for r in known if not r.cached)
+    osm_mb = sum(r.size_mb for r in known if r.kind == "osm")
+    disk = sum(r.size_mb for r in known) + sum(r.unpacked_mb or 0 for r in rows) + osm_mb * 1.0 + osm_mb * 2.0
+    n_modes = len([m for m in recipe.modes if m != "transit"]) + ("transit" in recipe.modes)
+    mem = max(osm_mb * 3.0 * max(n_modes, 1), 500.0)
+    time_s = dl / bandwidth_mb_s + (osm_mb / OSM_MERGE_MB_S if len(recipe.enabled_sources("osm")) > 1 else 0) \
+        + osm_mb / OSM_CLIP_MB_S
+    totals = {"download_mb": dl, "disk_mb": disk, "memory_mb": mem, "time_s": time_s,
+              "unknown": [r.name for r in rows if r.size_mb is None], "osm_mb": osm_mb}
+    return rows, totals
+
+
+def format_plan(rows, totals) -> str:
+    """The text ``access fetch --plan`` prints."""
+    w = max((len(r.name) for r in rows), default=6)
+    out = [f"{'source':<{w}}  {'kind':<9} {'size':>10}  {'from':<16} {'cached':<6}  where"]
+    for r in rows:
+        size = f"{r.size_mb:,.1f} MB" if r.size_mb is not None else "?"
+        out.append(f"{r.name:<{w}}  {r.kind:<9} {size:>10}  {r.size_from:<16} {'yes' if r.cached else 'no':<6}  "
+                   f"{r.where}" + (f"  (unpacked ~{r.unpacked_mb:,.0f} MB)" if r.unpacked_mb else ""))
+    t = totals
+    out += ["", f"to download: {t['download_mb']:,.0f} MB" + (f" + {len(t['unknown'])} source(s) of unknown size "
+                                                              f"({', '.join(t['unknown'])}: sizes are known after a "
+                                                              "first fetch, in the lock file)" if t["unknown"] else ""),
+            f"disk: ~{t['disk_mb']:,.0f} MB (downloads, unpacked members, merged+clipped OSM, network bundle)",
+            f"memory: ~{t['memory_mb']:,.0f} MB at the run's peak (street graphs; the OSM merge and clip stream)",
+            (f"time: ~{t['time_s'] / 60:,.0f} min for downloads and the OSM merge/clip (at the rates of "
+             "access.region.fetch.OSM_MERGE_MB_S/OSM_CLIP_MB_S and the given bandwidth); the run's matrices come "
+             "after")]
+    return "\n".join(out)

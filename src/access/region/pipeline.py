@@ -43,9 +43,9 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,7 @@ import pandas as pd
 from .._errors import FetchError, InputFileError, ValidationError
 from .._io_util import atomic_path, sha256_file
 
-__all__ = ["run", "RunResult", "PIPELINE_VERSION", "STEPS"]
+__all__ = ["PIPELINE_VERSION", "STEPS", "RunResult", "run"]
 
 #: bump when a step's outputs change meaning (invalidates every cached step)
 PIPELINE_VERSION = 1
@@ -192,7 +192,7 @@ class _Runner:
         self.state.data["steps"][name] = {"key": key, "seconds": round(dt, 3),
                                           "parts": json.loads(json.dumps(key_parts, default=str)),
                                           "outputs": [str(p.relative_to(self.out)) for p in outputs],
-                                          "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                                          "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
         self.state.save()
         self.result.timings_s[name] = dt
         self.log(f"[{name}] done in {dt:.1f} s")
@@ -249,10 +249,27 @@ def _resolve_sources(recipe, cache_dir: Path, *, fetch: bool, progress: bool, lo
     missing = [s.name for s in enabled if s.name not in files]
     if missing:
         raise FetchError(f"sources {missing} were not fetched; run `access fetch` and check its messages")
-    gtfs = [files[s.name] for s in recipe.enabled_sources("gtfs")]
+    gtfs = [_linked_feed(files[s.name], Path(cache_dir), s.name, log) for s in recipe.enabled_sources("gtfs")]
     shas = {name: state.file_sha(p) for name, p in files.items()}
     shas["__osm__"] = state.file_sha(osm)
     return _Sources(osm=Path(osm), gtfs=[Path(g) for g in gtfs], files=files, shas=shas)
+
+
+def _linked_feed(path: Path, cache_dir: Path, name: str, log) -> Path:
+    """The feed with TER's train/coach stop ids of one station linked (:func:`access.region.feeds.
+    link_ter_stations`), or the feed itself when it has no such pair."""
+    from .feeds import gtfs_stops, link_ter_stations, ter_station_links
+
+    path = Path(path)
+    out = cache_dir / f"{name}.linked.gtfs.zip"
+    if out.exists() and out.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+        return out
+    if ter_station_links(gtfs_stops(path)).empty:
+        return path
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _, n = link_ter_stations(path, out)
+    log(f"[sources] {name}: {n} transfer(s) added between the train and coach stop ids of the same TER stations")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- step: inputs
@@ -273,9 +290,10 @@ def _taxonomy_path(recipe):
     return p
 
 
-def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info):
+def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info, bbox=None):
     """Venues of the recipe's categories: for each category, those of the first source kind (Basilic, BPE, OSM
-    tags) that has at least one venue of that category. Adds a ``source`` column."""
+    tags) that has at least one venue of that category. Adds a ``source`` column. ``bbox`` (lon/lat) keeps only
+    the venues inside it (the region grown by its venue buffer)."""
     import geopandas as gpd
 
     from .osm_venues import read_osm_venues
@@ -285,13 +303,13 @@ def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info):
     cats = list(recipe.categories)
     by_kind = {}
     for kind, reader in (("basilic", read_basilic), ("bpe", read_bpe)):
-        parts = [reader(files[s.name], categories=cats, taxonomy=tax).assign(source=s.name)
+        parts = [reader(files[s.name], categories=cats, taxonomy=tax, bbox=bbox).assign(source=s.name)
                  for s in recipe.enabled_sources(kind)]
         if parts:
             by_kind[kind] = pd.concat(parts, ignore_index=True)
     need_osm = [c for c in cats if not any((v["category"] == c).any() for v in by_kind.values())]
     if need_osm:
-        by_kind["osm"] = read_osm_venues(osm_path, categories=cats, taxonomy=tax).assign(source="osm")
+        by_kind["osm"] = read_osm_venues(osm_path, categories=cats, taxonomy=tax, bbox=bbox).assign(source="osm")
     chosen = []
     for c in cats:
         for kind in VENUE_SOURCE_ORDER:
@@ -315,32 +333,73 @@ def load_venues(recipe, files: dict, osm_path: Path, *, log=_log.info):
     return v.reset_index(drop=True)
 
 
+def _grow_bbox(b, km: float):
+    dlat = km / 111.0
+    dlon = km / (111.320 * max(math.cos(math.radians(max(abs(b[1]), abs(b[3])))), 0.01))
+    return (b[0] - dlon, b[1] - dlat, b[2] + dlon, b[3] + dlat)
+
+
 def _load_inputs(recipe, src: _Sources, work: Path, log) -> None:
+    """Areas first, then the region they define, then only the cells and venues of that region (plus the venue
+    buffer): every input is clipped before any matrix (:mod:`access.region.clip`)."""
+    import geopandas as gpd
+
+    from .clip import clip_to_region, read_communes, region_epci
     from .sources import read_epci, read_filosofi
 
     fil = recipe.enabled_sources("filosofi")
     if not fil:
         raise ValidationError(f"recipe {recipe.name!r} has no enabled population source (kind = \"filosofi\")")
-    cells = pd.concat([read_filosofi(src.files[s.name]) for s in fil], ignore_index=True)
-    if cells["id"].duplicated().any():
-        raise ValidationError(f"the population sources {[s.name for s in fil]} overlap: cell "
-                              f"{cells['id'][cells['id'].duplicated()].iloc[0]!r} appears twice; keep one grid")
     ep = recipe.enabled_sources("epci")
     if not ep:
         raise ValidationError(f"recipe {recipe.name!r} has no enabled area source (kind = \"epci\")")
     areas = pd.concat([read_epci(src.files[s.name]) for s in ep], ignore_index=True)
-    venues = load_venues(recipe, src.files, src.osm, log=log)
+    areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
+    com = recipe.enabled_sources("communes")
+    communes = pd.concat([read_communes(src.files[s.name]) for s in com], ignore_index=True) if com else None
+    sel = region_epci(recipe, communes)
+    cell_box = venue_box = None
+    if sel is not None:
+        mine = areas[areas["id"].astype(str).isin(sel.codes)]
+        if len(mine):
+            cell_box = tuple(float(v) for v in mine.total_bounds)
+            venue_box = _grow_bbox(cell_box, recipe.venue_buffer_km + 1.0)
+    cells = pd.concat([read_filosofi(src.files[s.name], bbox=cell_box) for s in fil], ignore_index=True)
+    if cells["id"].duplicated().any():
+        raise ValidationError(f"the population sources {[s.name for s in fil]} overlap: cell "
+                              f"{cells['id'][cells['id'].duplicated()].iloc[0]!r} appears twice; keep one grid")
+    cells = gpd.GeoDataFrame(cells, geometry="geometry", crs="EPSG:4326")
+    venues = load_venues(recipe, src.files, src.osm, log=log, bbox=venue_box)
+    cells, venues, areas = clip_to_region(cells, venues, areas, sel, venue_buffer_km=recipe.venue_buffer_km,
+                                          log=log)
     clash = set(cells["id"]) & set(venues["id"])
     if clash:
         raise ValidationError(f"cell and venue ids overlap (e.g. {sorted(clash)[0]!r}); venue ids must differ from the "
                               "grid's cell ids")
-    import geopandas as gpd
-
-    _write_geoparquet(gpd.GeoDataFrame(cells, geometry="geometry", crs="EPSG:4326"), work / "cells.parquet")
+    _write_geoparquet(cells, work / "cells.parquet")
     _write_geoparquet(venues, work / "venues.parquet")
-    _write_geoparquet(gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326"), work / "areas.parquet")
+    _write_geoparquet(areas, work / "areas.parquet")
+    region = {"name": recipe.name, "departments": list(recipe.departments),
+              "epci": sel.codes if sel is not None else None,
+              "straddling": sel.straddling if sel is not None else [], "clipped": sel is not None,
+              "venue_buffer_km": recipe.venue_buffer_km,
+              "osm_note": ("the street network holds only what the recipe's OSM extracts hold: the venue buffer "
+                           "beyond the border brings no neighbouring streets unless the recipe adds the neighbours' "
+                           "extracts")}
+    from .feeds import areas_without_stops, gtfs_stops
+
+    if src.gtfs:
+        region["epci_without_stop"] = areas_without_stops(areas, [gtfs_stops(g) for g in src.gtfs])
+        if region["epci_without_stop"]:
+            names = areas.set_index(areas["id"].astype(str))["name"]
+            log(f"inputs: {len(region['epci_without_stop'])} EPCI have no stop of any GTFS feed (transit there is "
+                "walking only): " + ", ".join(f"{c} {names.get(c, '')}" for c in region["epci_without_stop"][:12])
+                + (" ..." if len(region["epci_without_stop"]) > 12 else ""))
+    with atomic_path(work / "region.json", suffix=".json") as tmp:
+        tmp.write_text(json.dumps(region, indent=1, ensure_ascii=False))
     log(f"inputs: {len(cells):,} cells (population {cells['population'].sum():,.0f}), {len(venues):,} venues "
-        f"{venues['category'].value_counts().to_dict()}, {len(areas)} areas")
+        f"{venues['category'].value_counts().to_dict()} ({int(venues['in_region'].sum()):,} in the region), "
+        f"{len(areas)} areas")
 
 
 # ---------------------------------------------------------------------------------------------- step: matrices
@@ -511,7 +570,8 @@ def _areas_step(recipe, work: Path, modes) -> None:
         warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
         agg = aggregate(vals, cells[["id", "population", "geometry"]], areas[["id", "geometry"]],
                         time_columns=time_cols, count_columns=count_cols, thresholds_min=thresholds,
-                        venues=venues, venue_category="category",
+                        venues=venues[venues["in_region"]] if "in_region" in venues else venues,
+                        venue_category="category",
                         inequality_columns=[c for c in count_cols if c.startswith("gravity_")])
     agg = agg.assign(**_labelled_supply(venues, areas, agg))
     prof = area_profile(cells, areas)
@@ -521,6 +581,9 @@ def _areas_step(recipe, work: Path, modes) -> None:
         agg["in_region"] = agg["id"].map(areas.set_index("id")["in_region"]).fillna(False).astype(bool)
     zone_of = {code: z.name for z in recipe.priority_zones for code in z.epci}
     agg.insert(2, "priority_zone", agg["id"].map(zone_of).fillna("").astype(str))
+    if "straddles_region" in areas:  # an EPCI across the region's border: whole polygon for access, flagged
+        agg.insert(3, "straddles_region", agg["id"].map(areas.set_index("id")["straddles_region"]).fillna(False)
+                   .astype(bool))
     typ = typology(agg, config=recipe.typology_path(), priority_areas=zone_of)
     typ = typ.drop(columns=[c for c in typ.columns if c.startswith("z_")])
     _write_geoparquet(typ, work / "epci.parquet")
@@ -735,9 +798,12 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         return R.result
 
     # 3. inputs
-    input_names = [s.name for s in recipe.enabled_sources() if s.kind in ("filosofi", "basilic", "bpe", "epci")]
+    input_names = [s.name for s in recipe.enabled_sources()
+                   if s.kind in ("filosofi", "basilic", "bpe", "epci", "communes")]
     in_key = R.step("inputs", {"files": {n: src.shas[n] for n in input_names}, "osm": src.shas["__osm__"],
-                               "categories": list(recipe.categories), "taxonomy": recipe.taxonomy},
+                               "categories": list(recipe.categories), "taxonomy": recipe.taxonomy,
+                               "region": {"departments": list(recipe.departments), "epci": list(recipe.epci),
+                                          "venue_buffer_km": recipe.venue_buffer_km}},
                     [work / "cells.parquet", work / "venues.parquet", work / "areas.parquet"],
                     lambda: _load_inputs(recipe, src, work, log))
     if stop_after("inputs"):

@@ -38,25 +38,18 @@ import datetime as _dt
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .._errors import InputFileError, ValidationError
+from ._recipe_schema import MODES, SOURCE_FORMATS, SOURCE_KINDS, VENUE_CATEGORIES
 
-#: what a source is; each kind has one loader (``access.io.sources`` / ``access.io.osm_venues``)
-SOURCE_KINDS = ("osm", "gtfs", "filosofi", "basilic", "bpe", "epci")
-#: accepted values of ``format``
-SOURCE_FORMATS = ("osm.pbf", "gtfs.zip", "gpkg", "csv", "geojson", "geojson.gz", "parquet", "zip")
-#: venue categories of ``data/venue_taxonomy.csv``
-VENUE_CATEGORIES = ("cinema", "library", "museum", "performing_arts", "conservatoire", "arts_centre", "heritage")
-MODES = ("walk", "bike", "car", "transit")
+__all__ = ["MODES", "SOURCE_FORMATS", "SOURCE_KINDS", "VENUE_CATEGORIES", "PriorityZone", "Recipe", "Source"]
 
 _EXT = {"osm.pbf": ".osm.pbf", "gtfs.zip": ".gtfs.zip", "gpkg": ".gpkg", "csv": ".csv", "geojson": ".geojson",
-        "geojson.gz": ".geojson.gz", "parquet": ".parquet", "zip": ".zip"}
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_EPCI_RE = re.compile(r"^\d{9}$")
+        "geojson.gz": ".geojson.gz", "parquet": ".parquet", "zip": ".zip", "json": ".json"}
 
 
 @dataclass(frozen=True)
@@ -75,11 +68,22 @@ class Source:
     extract: str | None = None
     description: str = ""
     enabled: bool = True
+    #: transport.data.gouv.fr dataset id or slug: the GTFS download URL is resolved at fetch time
+    dataset: str | None = None
+    #: transport.data.gouv.fr: the public-transit dataset of this transport authority (``aom.siren`` or a fragment
+    #: of ``aom.name``), resolved at fetch time through the datasets list
+    aom: str | None = None
+    #: with ``dataset``: pick the GTFS resource whose title/url contains this text (default: the only/first GTFS)
+    resource: str | None = None
+    #: expected download size (MB), for ``access fetch --plan``
+    expected_size_mb: float | None = None
+    #: expected size (MB) of the member taken out of an archive (``extract``), for ``access fetch --plan``
+    expected_unpacked_mb: float | None = None
 
     @property
     def is_remote(self) -> bool:
         """True when the file is downloaded from ``url`` (False for a local ``path``)."""
-        return self.url is not None
+        return self.url is not None or self.dataset is not None or self.aom is not None
 
     @property
     def cache_name(self) -> str:
@@ -117,10 +121,22 @@ class Recipe:
     taxonomy: str = "venue_taxonomy.csv"
     path: Path | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the region's departments (INSEE codes) and/or EPCI (SIREN codes); both empty = no clipping (all of the data)
+    departments: tuple[str, ...] = ()
+    epci: tuple[str, ...] = ()
+    #: venues up to this distance beyond the region's border count for access (``in_region`` False), not supply
+    venue_buffer_km: float = 15.0
+    #: base URL of transport.data.gouv.fr's API (``dataset`` sources are resolved through it)
+    transport_api: str = "https://transport.data.gouv.fr/api"
+
+    @property
+    def has_region(self) -> bool:
+        """True when the recipe names the region's departments or EPCI (inputs are then clipped to it)."""
+        return bool(self.departments or self.epci)
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_file(cls, path) -> "Recipe":
+    def from_file(cls, path) -> Recipe:
         """Read and validate a TOML recipe.
 
         Raises
@@ -142,208 +158,46 @@ class Recipe:
         return cls.from_dict(data, path=path)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, path=None) -> "Recipe":
-        """Validate a recipe given as a dict (the parsed TOML). Relative paths resolve against ``path``'s folder."""
+    def from_dict(cls, data: Mapping[str, Any], *, path=None) -> Recipe:
+        """Validate a recipe given as a dict (the parsed TOML) against :class:`RecipeSchema`; relative paths resolve
+        against ``path``'s folder. Every check runs here, before any download."""
+        from ._recipe_schema import parse_recipe
+
         path = Path(path) if path is not None else None
         where = str(path) if path is not None else "recipe"
         base = path.parent if path is not None else Path.cwd()
-
-        def err(key: str, msg: str, fix: str) -> ValidationError:
-            return ValidationError(f"{where}: `{key}` {msg}; {fix}")
-
-        def table(name: str, required: bool = True) -> Mapping[str, Any]:
-            t = data.get(name)
-            if t is None:
-                if required:
-                    raise err(f"[{name}]", "is missing", f"add a [{name}] table (see networks/README.md)")
-                return {}
-            if not isinstance(t, Mapping):
-                raise err(f"[{name}]", f"must be a table, got {type(t).__name__}", f"write it as [{name}]")
-            return t
-
-        known_top = {"region", "analysis", "venues", "areas", "sources"}
-        unknown = sorted(set(data) - known_top)
-        if unknown:
-            raise err(unknown[0], "is not a recipe table", f"use only {sorted(known_top)} (typo?)")
-
-        region = table("region")
-        name = region.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise err("region.name", f"must be a non-empty string, got {name!r}", 'e.g. name = "Hauts-de-France"')
-        bbox = region.get("bbox")
-        if bbox is not None:
-            if (not isinstance(bbox, list) or len(bbox) != 4
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
-                raise err("region.bbox", f"must be 4 numbers [lon_min, lat_min, lon_max, lat_max], got {bbox!r}",
-                          "e.g. bbox = [1.37, 48.83, 4.26, 51.09]")
-            lon0, lat0, lon1, lat1 = (float(v) for v in bbox)
-            if not (-180 <= lon0 < lon1 <= 180 and -90 <= lat0 < lat1 <= 90):
-                raise err("region.bbox", f"is not a lon/lat box with min < max: {bbox!r}",
-                          "give [lon_min, lat_min, lon_max, lat_max] in degrees (EPSG:4326)")
-            bbox = (lon0, lat0, lon1, lat1)
-        buffer_km = region.get("osm_clip_buffer_km", 10.0)
-        if isinstance(buffer_km, bool) or not isinstance(buffer_km, (int, float)) or not 0 <= buffer_km <= 200:
-            raise err("region.osm_clip_buffer_km", f"must be a number of km in [0, 200], got {buffer_km!r}",
-                      "e.g. osm_clip_buffer_km = 10")
-
-        an = table("analysis")
-        date = an.get("date")
-        if isinstance(date, str):
-            try:
-                date = _dt.date.fromisoformat(date)
-            except ValueError:
-                raise err("analysis.date", f"is not a date: {date!r}", 'write it as date = 2026-03-10') from None
-        if isinstance(date, _dt.datetime) or not isinstance(date, _dt.date):
-            raise err("analysis.date", f"must be a date, got {date!r}", "write it as date = 2026-03-10 (a weekday "
-                      "within the GTFS feeds' calendars)")
-        departure = an.get("departure")
-        if isinstance(departure, _dt.time):
-            departure = departure.strftime("%H:%M")
-        if not isinstance(departure, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", departure):
-            raise err("analysis.departure", f"must be a time HH:MM, got {departure!r}", 'e.g. departure = "08:00"')
-        window = an.get("window_min", 60)
-        if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 24 * 60:
-            raise err("analysis.window_min", f"must be an integer number of minutes in [1, 1440], got {window!r}",
-                      "e.g. window_min = 60")
-        modes = an.get("modes")
-        if not isinstance(modes, list) or not modes or not all(isinstance(m, str) for m in modes):
-            raise err("analysis.modes", f"must be a non-empty list of strings, got {modes!r}",
-                      f"choose among {list(MODES)}")
-        bad = [m for m in modes if m not in MODES]
-        if bad:
-            raise err("analysis.modes", f"has unknown mode(s) {bad}", f"choose among {list(MODES)}")
-        if len(set(modes)) != len(modes):
-            raise err("analysis.modes", f"lists a mode twice: {modes}", "list each mode once")
-        thr = an.get("thresholds_min")
-        if (not isinstance(thr, list) or not thr
-                or not all(isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in thr)):
-            raise err("analysis.thresholds_min", f"must be a non-empty list of positive integers, got {thr!r}",
-                      "e.g. thresholds_min = [10, 20, 30, 45]")
-        if any(b <= a for a, b in zip(thr, thr[1:])):
-            raise err("analysis.thresholds_min", f"must be strictly increasing, got {thr}", "sort them, no repeats")
-        pct = an.get("percentiles", [50])
-        if (not isinstance(pct, list) or not pct
-                or not all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 99 for p in pct)):
-            raise err("analysis.percentiles", f"must be a list of integers in [1, 99], got {pct!r}",
-                      "e.g. percentiles = [50]")
-        max_time = an.get("max_time_min", max(thr))
-        if isinstance(max_time, bool) or not isinstance(max_time, int) or max_time < max(thr):
-            raise err("analysis.max_time_min", f"must be an integer >= the largest threshold ({max(thr)}), got "
-                      f"{max_time!r}", f"e.g. max_time_min = {max(thr)}")
-        unknown = sorted(set(an) - {"date", "departure", "window_min", "modes", "thresholds_min", "percentiles",
-                                    "max_time_min"})
-        if unknown:
-            raise err(f"analysis.{unknown[0]}", "is not a known key", "remove it or fix its spelling")
-
-        ven = table("venues")
-        cats = ven.get("categories")
-        if not isinstance(cats, list) or not cats or not all(isinstance(c, str) for c in cats):
-            raise err("venues.categories", f"must be a non-empty list of category names, got {cats!r}",
-                      f"choose among {list(VENUE_CATEGORIES)}")
-        bad = [c for c in cats if c not in VENUE_CATEGORIES]
-        if bad:
-            raise err("venues.categories", f"has unknown categor(ies) {bad}", f"choose among {list(VENUE_CATEGORIES)}")
-        taxonomy = ven.get("taxonomy", "venue_taxonomy.csv")
-        if not isinstance(taxonomy, str) or not taxonomy:
-            raise err("venues.taxonomy", f"must be a file name, got {taxonomy!r}",
-                      'e.g. taxonomy = "venue_taxonomy.csv"')
-
-        areas = table("areas", required=False)
-        typology = areas.get("typology")
-        if typology is not None and (not isinstance(typology, str) or not typology):
-            raise err("areas.typology", f"must be a path string, got {typology!r}",
-                      'e.g. typology = "embedded:typology.toml" or a path relative to the recipe')
-        zones_raw = areas.get("priority_zones", [])
-        if not isinstance(zones_raw, list):
-            raise err("areas.priority_zones", "must be an array of tables",
-                      "write each zone as [[areas.priority_zones]]")
-        zones = []
-        for i, z in enumerate(zones_raw):
-            key = f"areas.priority_zones[{i}]"
-            if not isinstance(z, Mapping):
-                raise err(key, "must be a table", "write it as [[areas.priority_zones]] with name and epci")
-            zname = z.get("name")
-            if not isinstance(zname, str) or not zname:
-                raise err(f"{key}.name", f"must be a non-empty string, got {zname!r}", 'e.g. name = "Calaisis"')
-            codes = z.get("epci")
-            if not isinstance(codes, list) or not codes:
-                raise err(f"{key}.epci", f"must be a non-empty list of EPCI codes, got {codes!r}",
-                          'e.g. epci = ["200090751"]')
-            codes = [str(c) for c in codes]
-            bad = [c for c in codes if not _EPCI_RE.match(c)]
-            if bad:
-                raise err(f"{key}.epci", f"has codes that are not 9-digit EPCI SIREN codes: {bad}",
-                          'write them as strings, e.g. "200090751"')
-            if len(set(codes)) != len(codes):
-                raise err(f"{key}.epci", "lists a code twice", "list each EPCI once")
-            zones.append(PriorityZone(name=zname, epci=tuple(codes), note=str(z.get("note", ""))))
-        if len({z.name for z in zones}) != len(zones):
-            raise err("areas.priority_zones", "has two zones with the same name", "give each zone its own name")
-
-        src_t = table("sources")
-        if not src_t:
-            raise err("[sources]", "has no source", "add one [sources.<name>] table per input file")
+        m = parse_recipe(data, where)
         sources: dict[str, Source] = {}
-        for sname, s in src_t.items():
-            key = f"sources.{sname}"
-            if not _NAME_RE.match(sname):
-                raise err(key, "has a bad name", "use letters, digits, '_', '-' or '.'")
-            if not isinstance(s, Mapping):
-                raise err(key, "must be a table", f"write it as [sources.{sname}]")
-            allowed = {"kind", "format", "licence", "url", "path", "sha256", "size_bytes", "filename", "extract",
-                       "description", "enabled"}
-            unknown = sorted(set(s) - allowed)
-            if unknown:
-                raise err(f"{key}.{unknown[0]}", "is not a known key", f"use only {sorted(allowed)}")
-            kind = s.get("kind")
-            if kind not in SOURCE_KINDS:
-                raise err(f"{key}.kind", f"must be one of {list(SOURCE_KINDS)}, got {kind!r}", 'e.g. kind = "gtfs"')
-            fmt = s.get("format")
-            if fmt not in SOURCE_FORMATS:
-                raise err(f"{key}.format", f"must be one of {list(SOURCE_FORMATS)}, got {fmt!r}",
-                          'e.g. format = "gtfs.zip"')
-            lic = s.get("licence")
-            if not isinstance(lic, str) or not lic.strip():
-                raise err(f"{key}.licence", "is missing", 'name the licence, e.g. licence = "ODbL-1.0"')
-            url, lpath = s.get("url"), s.get("path")
-            if (url is None) == (lpath is None):
-                raise err(key, "must have exactly one of `url` and `path`",
-                          "give the download URL, or the path of a local file")
-            if url is not None and (not isinstance(url, str) or not re.match(r"^https?://\S+$", url)):
-                raise err(f"{key}.url", f"must be an http(s) URL, got {url!r}", "give the file's download link")
-            if lpath is not None:
-                if not isinstance(lpath, str) or not lpath:
-                    raise err(f"{key}.path", f"must be a path string, got {lpath!r}",
-                              "give a path relative to the recipe")
-                lpath = (base / lpath).resolve() if not Path(lpath).is_absolute() else Path(lpath)
-            sha = s.get("sha256")
-            if sha is not None and (not isinstance(sha, str) or not _SHA_RE.match(sha.lower())):
-                raise err(f"{key}.sha256", f"must be 64 hex digits, got {sha!r}",
-                          "copy it from the lock file, or remove it")
-            size = s.get("size_bytes")
-            if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-                raise err(f"{key}.size_bytes", f"must be a non-negative integer, got {size!r}", "or remove it")
-            fname = s.get("filename")
-            if fname is not None and (not isinstance(fname, str) or "/" in fname or "\\" in fname or not fname):
-                raise err(f"{key}.filename", f"must be a plain file name, got {fname!r}", "no folders")
-            extract = s.get("extract")
-            if extract is not None and not isinstance(extract, str):
-                raise err(f"{key}.extract", f"must be a member name, got {extract!r}", "name the file inside the zip")
-            enabled = s.get("enabled", True)
-            if not isinstance(enabled, bool):
-                raise err(f"{key}.enabled", f"must be true or false, got {enabled!r}", "")
-            sources[sname] = Source(name=sname, kind=kind, format=fmt, licence=lic.strip(), url=url, path=lpath,
-                                    sha256=sha.lower() if sha else None, size_bytes=size, filename=fname,
-                                    extract=extract, description=str(s.get("description", "")), enabled=enabled)
+        for sname, s in m.sources.items():
+            lpath = None
+            if s.path is not None:
+                lpath = (base / s.path).resolve() if not Path(s.path).is_absolute() else Path(s.path)
+            sources[sname] = Source(name=sname, kind=s.kind, format=s.format, licence=s.licence.strip(), url=s.url,
+                                    path=lpath, sha256=s.sha256.lower() if s.sha256 else None,
+                                    size_bytes=s.size_bytes, filename=s.filename, extract=s.extract,
+                                    description=s.description, enabled=s.enabled, dataset=s.dataset, aom=s.aom,
+                                    resource=s.resource, expected_size_mb=s.expected_size_mb,
+                                    expected_unpacked_mb=s.expected_unpacked_mb)
         names = [s.cache_name for s in sources.values()]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise err("sources", f"give two sources the same cache file name {dup[0]!r}", "set distinct `filename`s")
-
-        return cls(name=name.strip(), sources=sources, date=date, departure=departure, window_min=window,
-                   modes=tuple(modes), thresholds_min=tuple(thr), categories=tuple(cats), percentiles=tuple(pct),
-                   max_time_min=max_time, bbox=bbox, osm_clip_buffer_km=float(buffer_km),
-                   priority_zones=tuple(zones), typology=typology, taxonomy=taxonomy, path=path, raw=dict(data))
+            raise ValidationError(f"{where}: `sources` give two sources the same cache file name {dup[0]!r}; set "
+                                  "distinct `filename`s")
+        reg, an, ven, areas = m.region, m.analysis, m.venues, m.areas
+        if reg.departments and not any(s.enabled and s.kind == "communes" for s in sources.values()):
+            raise ValidationError(f"{where}: `region.departments` needs the commune -> EPCI membership: add a "
+                                  '[sources.<name>] with kind = "communes" (geo.api.gouv.fr JSON or a COG CSV), or '
+                                  "list the EPCI in `region.epci`")
+        zones = tuple(PriorityZone(name=z.name, epci=tuple(z.epci), note=z.note) for z in areas.priority_zones)
+        return cls(name=reg.name.strip(), sources=sources, date=an.date, departure=an.departure,
+                   window_min=an.window_min, modes=tuple(an.modes), thresholds_min=tuple(an.thresholds_min),
+                   categories=tuple(ven.categories), percentiles=tuple(an.percentiles),
+                   max_time_min=an.max_time_min if an.max_time_min is not None else max(an.thresholds_min),
+                   bbox=tuple(reg.bbox) if reg.bbox is not None else None,
+                   osm_clip_buffer_km=float(reg.osm_clip_buffer_km), priority_zones=zones, typology=areas.typology,
+                   taxonomy=ven.taxonomy, path=path, raw=dict(data), departments=tuple(reg.departments),
+                   epci=tuple(reg.epci), venue_buffer_km=float(reg.venue_buffer_km),
+                   transport_api=m.fetch.transport_api)
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -11,13 +11,17 @@ normalisation (accents removed, case folded, non-alphanumerics -> ``_``), so ``T
     or a zip holding one of these. Columns (2015/2017 capitalised, 2019 lower case; either works):
     cell id ``Idcar_200m`` (200 m files) or ``Idcar_1km`` (1 km files) or ``IdINSPIRE``; ``Ind`` (individuals),
     ``Men`` (households), ``Men_pauv`` (poor households), ``Ind_snv`` (sum of standards of living, EUR/year),
-    ``Ind_65_79``, ``Ind_80p``; optional ``Depcom``/``lcog_geo`` (commune), all other official columns
-    (``I_est_200``, ``Men_1ind``, ``Log_soc``, ``Ind_0_3``...) are ignored. Ids are INSPIRE ids
+    ``Ind_65_79``, ``Ind_80p``; optional ``Depcom`` (2015/2017) or ``lcog_geo`` (2019/2021: the 5-character
+    codes of every commune the cell touches, concatenated, ``"5900959350"``; the first is the cell's commune).
+    The columns of :data:`FILOSOFI_KEPT` are kept under their lower-case names. GeoPackages are read with the
+    ``bbox`` converted to the file's own CRS (the 2019 squares are in EPSG:2154, their ids in EPSG:3035). Ids are
+    INSPIRE ids
     ``CRS3035RES200mN2029800E4252400``: EPSG:3035, cell size, northing and easting of the lower-left corner;
     the cell centre is taken from the id (the geometry, when present, is only used to check the CRS).
-    Output: ``id, population, households, poor_households, poverty_rate (Men_pauv/Men),
-    income_per_capita (Ind_snv/Ind, EUR/year), share_elderly ((Ind_65_79+Ind_80p)/Ind), cell_size_m, commune,
-    geometry`` (points at cell centres). Ratios are NaN where the denominator is 0.
+    Output: ``id, population, households, poor_households, share_poor_households (Men_pauv/Men: a share of poor
+    *households*, not INSEE's poverty rate of persons), income_per_capita (Ind_snv/Ind, EUR/year), share_elderly
+    ((Ind_65_79+Ind_80p)/Ind), cell_size_m, commune, communes (comma-separated), <FILOSOFI_KEPT>, geometry``
+    (points at cell centres). Ratios are NaN where the denominator is 0.
 
 :func:`read_basilic` — Ministry of Culture's "Base des lieux et équipements culturels" (Basilic)
     ``;``-separated CSV (UTF-8, BOM allowed) as exported by data.culture.gouv.fr / data.gouv.fr. Columns:
@@ -60,6 +64,11 @@ import pandas as pd
 from .._errors import AccessWarning, InputFileError, ValidationError
 
 VENUE_COLUMNS = ["id", "name", "category", "type_label", "commune", "geometry"]
+#: Filosofi columns kept in the cells frame under their 2019 lower-case names (the 2015/2017 capitalised ones are
+#: matched after normalisation): the 11-household estimate flag, households by kind, social housing, age bands
+FILOSOFI_KEPT = ("i_est_200", "ind", "men", "men_pauv", "men_1ind", "men_fmp", "men_prop", "log_soc", "ind_0_3",
+                 "ind_4_5", "ind_6_10", "ind_11_17", "ind_18_24", "ind_25_39", "ind_40_54", "ind_55_64", "ind_65_79",
+                 "ind_80p")
 _FILO_ID_RE = r"^CRS(\d+)RES(\d+)mN(\d+)E(\d+)$"
 
 
@@ -103,7 +112,7 @@ def _read_csv(path: Path, what: str, keep=None) -> pd.DataFrame:
     raise InputFileError(f"{what} file {str(path)!r} is neither UTF-8 nor CP1252 text")
 
 
-def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_3035=None, keep=None):
+def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_4326=None, keep=None):
     """DataFrame/GeoDataFrame from CSV, Parquet, GeoPackage, GeoJSON(.gz), Shapefile or a zip of one."""
     import geopandas as gpd
 
@@ -145,12 +154,19 @@ def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_3035=None,
             return gpd.read_file(f"/vsizip/{path}/{member}", layer=layer)
         if name.endswith(".gz"):
             return gpd.read_file(f"/vsigzip/{path}", layer=layer)
-        if bbox_3035 is not None and name.endswith(".gpkg"):
+        if bbox_4326 is not None and name.endswith(".gpkg"):
             import pyogrio
+            from pyproj import CRS, Transformer
 
-            crs = pyogrio.read_info(path, layer=layer).get("crs") or ""
-            if crs.upper() in ("EPSG:3035",):
-                return gpd.read_file(path, layer=layer, bbox=tuple(bbox_3035))
+            crs = pyogrio.read_info(path, layer=layer).get("crs")
+            if crs:  # the box in the file's own CRS (Filosofi 2019: EPSG:2154 squares), so only the region is read
+                b = Transformer.from_crs(4326, CRS.from_user_input(crs), always_xy=True).transform_bounds(
+                    *bbox_4326, densify_pts=21)
+                pad = 1000.0 if not CRS.from_user_input(crs).is_geographic else 0.01
+                return gpd.read_file(path, layer=layer, bbox=(b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad),
+                                     columns=None if keep is None else
+                                     [c for c in pyogrio.read_info(path, layer=layer)["fields"]
+                                      if norm_name(c) in keep])
         return gpd.read_file(path, layer=layer)
     except (InputFileError, ValidationError):
         raise
@@ -302,8 +318,9 @@ def read_filosofi(path, *, layer=None, bbox=None):
     Returns
     -------
     geopandas.GeoDataFrame
-        ``id, population, households, poor_households, poverty_rate, income_per_capita, share_elderly,
-        cell_size_m, commune, geometry`` in EPSG:4326.
+        ``id, population, households, poor_households, share_poor_households, income_per_capita,
+        share_elderly, cell_size_m, commune, communes``, the columns of :data:`FILOSOFI_KEPT` present in the file,
+        ``geometry``; EPSG:4326.
 
     Examples
     --------
@@ -313,13 +330,9 @@ def read_filosofi(path, *, layer=None, bbox=None):
     from pyproj import Transformer
 
     where = f"Filosofi grid {str(path)!r}"
-    b3035 = None
-    if bbox is not None:
-        b3035 = Transformer.from_crs(4326, 3035, always_xy=True).transform_bounds(*bbox, densify_pts=21)
-        b3035 = (b3035[0] - 1000, b3035[1] - 1000, b3035[2] + 1000, b3035[3] + 1000)
-    df = _read_any(path, "Filosofi grid", layer=layer, bbox_3035=b3035,
+    df = _read_any(path, "Filosofi grid", layer=layer, bbox_4326=bbox,
                    keep={"idcar_200m", "idcar_1km", "idinspire", "id_carr_1k", "idcar_nat", "ind", "men", "men_pauv",
-                         "ind_snv", "ind_65_79", "ind_80p", "depcom", "lcog_geo", "code_insee", "com"})
+                         "ind_snv", "depcom", "lcog_geo", "code_insee", "com", *FILOSOFI_KEPT})
     if len(df) == 0 and bbox is None:
         raise ValidationError(f"{where} has no rows; check the file (and `layer`)")
     cols = _columns(df)
@@ -382,12 +395,22 @@ def read_filosofi(path, *, layer=None, bbox=None):
         poverty = np.where(men > 0, num["men_pauv"].to_numpy() / men, np.nan)
         income = np.where(ind > 0, num["ind_snv"].to_numpy() / ind, np.nan)
         elderly = np.where(ind > 0, (num["ind_65_79"].to_numpy() + num["ind_80p"].to_numpy()) / ind, np.nan)
-    com_col = _pick(cols, ["depcom", "lcog_geo", "code_insee", "com"])
-    commune = df[com_col].astype("string").str.strip() if com_col else pd.array([pd.NA] * len(df), dtype="string")
+    com_col = _pick(cols, ["lcog_geo", "depcom", "code_insee", "com"])
+    if com_col is not None:  # lcog_geo: the 5-character codes of every commune the cell touches, concatenated
+        raw = df[com_col].astype("string").str.strip()
+        raw = raw.where(~raw.str.fullmatch(r"\d{4}").fillna(False), "0" + raw)
+        communes = raw.map(lambda v: ",".join(v[i:i + 5] for i in range(0, len(v), 5)) if isinstance(v, str)
+                           and v else pd.NA, na_action="ignore").astype("string")
+        commune = communes.str.slice(0, 5)
+    else:
+        commune = communes = pd.array([pd.NA] * len(df), dtype="string")
     out = pd.DataFrame({"id": ids.to_numpy(), "population": ind, "households": men,
-                        "poor_households": num["men_pauv"].to_numpy(), "poverty_rate": poverty,
+                        "poor_households": num["men_pauv"].to_numpy(), "share_poor_households": poverty,
                         "income_per_capita": income, "share_elderly": elderly, "cell_size_m": size_m,
-                        "commune": pd.array(commune, dtype="string")})
+                        "commune": pd.array(commune, dtype="string"), "communes": pd.array(communes, dtype="string")})
+    for k in FILOSOFI_KEPT:  # the official columns the social-barrier indicators read (lower-case names)
+        if k in cols and k not in out.columns:
+            out[k] = _to_number(df[cols[k]], cols[k], where).to_numpy()
     out["id"] = out["id"].astype("string")
     return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
 
@@ -431,42 +454,34 @@ def read_basilic(path, *, categories=None, taxonomy=None, bbox=None):
                               f"('Nom;...;Type équipement ou lieu;...;code_insee;...;Latitude;Longitude'). Found: "
                               f"{list(df.columns)[:20]}")
     n = len(df)
+    id_col = _pick(cols, ["identifiant_deps_a_partir_de_2022", "identifiant", "id", "identifiant_origine"])
+    gen = pd.Series([f"basilic-{i + 1}" for i in range(n)], dtype="string")
+    ids = df[id_col].astype("string").str.strip().fillna(gen) if id_col else gen
+    ids = ids.mask(ids == "", gen)
     lat = np.full(n, np.nan)
     lon = np.full(n, np.nan)
+    badc = np.zeros(n, bool)  # a coordinate that is there but is not a number / not in degrees
     if lat_col is not None and lon_col is not None:
-        lat = _to_number(df[lat_col], lat_col, where).to_numpy(dtype="float64", copy=True)
-        lon = _to_number(df[lon_col], lon_col, where).to_numpy(dtype="float64", copy=True)
+        lat, b1 = _lenient_number(df[lat_col])
+        lon, b2 = _lenient_number(df[lon_col])
+        badc |= b1 | b2
     if gps_col is not None:
         parts = df[gps_col].astype("string").str.extract(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,;]\s*([-+]?\d+(?:\.\d+)?)\s*$")
         glat = np.array(pd.to_numeric(parts[0], errors="coerce"), dtype="float64")
         glon = np.array(pd.to_numeric(parts[1], errors="coerce"), dtype="float64")
-        bad = df[gps_col].notna().to_numpy() & np.isnan(glat)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValidationError(f"{where}: column {gps_col!r} should read 'lat, lon' in decimal degrees, got "
-                                  f"{df[gps_col].iloc[i]!r} at data row {i + 1}")
         fill = np.isnan(lat) | np.isnan(lon)
+        badg = df[gps_col].notna().to_numpy() & (df[gps_col].astype("string").str.strip() != "").fillna(False) \
+            .to_numpy() & np.isnan(glat)
+        badc |= fill & badg
         lat[fill], lon[fill] = glat[fill], glon[fill]
+    out_of_range = (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if out_of_range.sum() > 0.5 * max(int((~np.isnan(lat)).sum()), 1):  # the columns hold metres, not a few typos
+        _check_lonlat(lon, lat, where, lon_col or gps_col, lat_col or "Latitude")
+    badc |= out_of_range
+    lat[badc], lon[badc] = np.nan, np.nan
     has = ~(np.isnan(lat) | np.isnan(lon))
     lab_col = "Latitude" if lat_col is None else lat_col
     _check_lonlat(lon[has], lat[has], where, lon_col or gps_col, lab_col)
-
-    id_col = _pick(cols, ["identifiant_deps_a_partir_de_2022", "identifiant", "id", "identifiant_origine"])
-    rows = np.arange(n)
-    gen = pd.Series([f"basilic-{i + 1}" for i in rows], dtype="string")
-    ids = df[id_col].astype("string").str.strip().fillna(gen) if id_col else gen
-    ids = ids.mask(ids == "", gen)
-    dupmask = ids.duplicated(keep=False).to_numpy()
-    if dupmask.any():
-        same = df[dupmask].drop_duplicates()
-        if len(same) == len(ids[dupmask].unique()):  # duplicates are exact repeats of the same row
-            keep = ~ids.duplicated().to_numpy()
-            warnings.warn(f"{where}: {int((~keep).sum())} exact duplicate row(s) dropped", AccessWarning, stacklevel=2)
-        else:
-            raise ValidationError(f"{where}: column {id_col!r} has duplicate id(s) for different venues, e.g. "
-                                  f"{_examples(ids[dupmask].unique())}; ids must be unique")
-    else:
-        keep = np.ones(n, bool)
 
     tax = read_taxonomy("basilic", taxonomy)
     labels = df[type_col].astype("string").str.strip()
@@ -480,17 +495,79 @@ def read_basilic(path, *, categories=None, taxonomy=None, bbox=None):
                       AccessWarning, stacklevel=2)
     catv = _objects(cat)
     valid = np.array([c is not None and c != "excluded" for c in catv], dtype=bool)
-    nocoord = keep & ~has & valid
-    if nocoord.any():
-        warnings.warn(f"{where}: {int(nocoord.sum())} venue(s) without coordinates dropped (use the BPE or OSM "
-                      "venues as a fallback for them)", AccessWarning, stacklevel=2)
-    sel = keep & has & valid
+    # entries that are not places: touring companies and orchestras (listed for their label, at their office)
+    prec_col = _pick(cols, ["precision_equipement", "precision_type_equipement"])
+    label_col = _pick(cols, ["label_et_appellation", "label", "appellation"])
+    lab_txt = (df[label_col].astype("string").str.strip() if label_col else pd.Series(pd.NA, index=df.index,
+                                                                                      dtype="string"))
+    company = lab_txt.fillna("").map(norm_name).str.match(r"^(compagnie|orchestre)").to_numpy(bool)
+    if prec_col is not None:
+        company |= df[prec_col].astype("string").fillna("").map(norm_name).str.match(r"^compagnie").to_numpy(bool)
+    company &= valid
+    if company.any():
+        warnings.warn(f"{where}: {int(company.sum())} row(s) that are not venues (companies, orchestras: "
+                      f"'Précision équipement' = Compagnie or label Compagnie.../Orchestre...) dropped, e.g. "
+                      f"{_examples(ids[company].unique())}", AccessWarning, stacklevel=2)
+    valid &= ~company
+    dropped = valid & ~has
+    if dropped.any():
+        bad_ids = list(ids[dropped & badc])
+        none_ids = list(ids[dropped & ~badc])
+        warnings.warn(f"{where}: {int(dropped.sum())} venue row(s) dropped for a bad or missing coordinate "
+                      f"({len(bad_ids)} unreadable/out of range: {bad_ids[:20]}{' ...' if len(bad_ids) > 20 else ''};"
+                      f" {len(none_ids)} empty: {none_ids[:20]}{' ...' if len(none_ids) > 20 else ''}); fix them in "
+                      "the file or rely on the BPE/OSM venues for them", AccessWarning, stacklevel=2)
+    sel = has & valid
     commune = _objects(df[insee_col].astype("string").str.strip())
     commune = np.array([("0" + c) if isinstance(c, str) and re.fullmatch(r"\d{4}", c) else c for c in commune],
                        dtype=object)
     names = _objects(df[name_col].astype("string").str.strip())
-    out = _venues(_objects(ids)[sel], names[sel], catv[sel], _objects(labels)[sel], commune[sel], lon[sel], lat[sel])
+    # one row per (site, type/label) in the file: merge the rows of one site (same coordinates) per category
+    d = pd.DataFrame({"id": _objects(ids)[sel], "name": names[sel], "category": catv[sel],
+                      "type_label": _objects(labels)[sel], "label": _objects(lab_txt)[sel],
+                      "commune": commune[sel], "lon": lon[sel], "lat": lat[sel]})
+    d["_k"] = d["lat"].round(6).astype(str) + "/" + d["lon"].round(6).astype(str) + "/" + d["category"]
+
+    def _join(v):
+        u = [x for x in dict.fromkeys(v) if isinstance(x, str) and x]
+        return " | ".join(u) if u else None
+
+    g = d.groupby("_k", sort=False)
+    m = g.agg(id=("id", "first"), name=("name", "first"), category=("category", "first"),
+              type_label=("type_label", _join), label=("label", _join), commune=("commune", "first"),
+              lon=("lon", "first"), lat=("lat", "first"), n_rows=("id", "size")).reset_index(drop=True)
+    merged = int(len(d) - len(m))
+    if merged:
+        _log_info(f"{where}: {merged} row(s) merged into the {int((m['n_rows'] > 1).sum())} sites they repeat "
+                  "(one row per site and type/label in the file)")
+    dup = m["id"].duplicated(keep=False)
+    if dup.any():  # one id for several categories (or sites): suffix the category, then a counter
+        m.loc[dup, "id"] = m.loc[dup, "id"] + ":" + m.loc[dup, "category"]
+        again = m["id"].duplicated(keep=False)
+        if again.any():
+            m.loc[again, "id"] = m.loc[again, "id"] + "#" + (m[again].groupby("id").cumcount() + 1).astype(str)
+    out = _venues(m["id"].to_numpy(object), m["name"].to_numpy(object), m["category"].to_numpy(object),
+                  m["type_label"].to_numpy(object), m["commune"].to_numpy(object), m["lon"], m["lat"],
+                  {"label": pd.array(m["label"].to_numpy(object), dtype="string"),
+                   "n_rows": m["n_rows"].to_numpy(np.int32)})
     return _filter_categories(out, categories, where, bbox)
+
+
+def _log_info(msg: str) -> None:
+    import logging
+
+    logging.getLogger("access.region.sources").info(msg)
+
+
+def _lenient_number(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers from text with '.' or ',' decimals; returns (values with NaN for unreadable, mask of unreadable)."""
+    if pd.api.types.is_numeric_dtype(s):
+        v = s.to_numpy(dtype="float64", copy=True)
+        return v, np.zeros(len(v), bool)
+    txt = s.astype("string").str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(",", ".")
+    num = pd.to_numeric(txt, errors="coerce").astype("float64").to_numpy(copy=True)
+    bad = np.isnan(num) & txt.notna().to_numpy() & (txt != "").fillna(False).to_numpy()
+    return num, bad
 
 
 # ---------------------------------------------------------------------------------------------- BPE
@@ -518,7 +595,9 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     where = f"BPE file {str(path)!r}"
     df = _read_any(path, "BPE", keep={"typequ", "depcom", "codgeo", "code_commune", "lambert_x", "lambert_y",
                                       "x_l93", "y_l93", "x", "y", "longitude", "latitude", "x_longitude",
-                                      "y_latitude", "lon", "lat", "epsg", "qualite_xy", "nomrs", "nom", "name"})
+                                      "y_latitude", "lon", "lat", "epsg", "qualite_xy", "qualite_geoloc", "nomrs",
+                                      "nom",
+                                      "name"})
     cols = _columns(df)
     typ, com = _pick(cols, ["typequ"]), _pick(cols, ["depcom", "codgeo", "code_commune"])
     xc, yc = _pick(cols, ["lambert_x", "x_l93", "x"]), _pick(cols, ["lambert_y", "y_l93", "y"])
@@ -539,14 +618,21 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     n = len(sub)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
-    if xc is not None and yc is not None:
-        x = _to_number(sub[xc], xc, where).to_numpy(dtype="float64", copy=True)
-        y = _to_number(sub[yc], yc, where).to_numpy(dtype="float64", copy=True)
+    if lonc is not None and latc is not None:  # BPE 2024+: WGS84 LONGITUDE/LATITUDE, read first
+        lon, _ = _lenient_number(sub[lonc])
+        lat, _ = _lenient_number(sub[latc])
+    if xc is not None and yc is not None:  # projected coordinates where the degrees are missing
+        x, _ = _lenient_number(sub[xc])
+        y, _ = _lenient_number(sub[yc])
         epsg_col = _pick(cols, ["epsg"])
-        epsg = (pd.to_numeric(sub[epsg_col], errors="coerce").fillna(2154).astype(int).to_numpy()
-                if epsg_col else np.full(n, 2154))
+        if epsg_col:  # '2154' or 'EPSG:2154'
+            code_txt = sub[epsg_col].astype("string").str.upper().str.replace("EPSG:", "", regex=False)
+            epsg = pd.to_numeric(code_txt, errors="coerce").fillna(2154).astype(int).to_numpy()
+        else:
+            epsg = np.full(n, 2154)
+        need = np.isnan(lon) | np.isnan(lat)
         for code in np.unique(epsg):
-            m = (epsg == code) & ~np.isnan(x) & ~np.isnan(y)
+            m = need & (epsg == code) & ~np.isnan(x) & ~np.isnan(y)
             if not m.any():
                 continue
             if code == 2154:
@@ -562,16 +648,20 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
             except Exception:
                 raise ValidationError(f"{where}: EPSG code {code} in column 'EPSG' is not a known CRS") from None
             lon[m], lat[m] = tr.transform(x[m], y[m])
-    if lonc is not None and latc is not None:
-        glon = _to_number(sub[lonc], lonc, where).to_numpy(dtype="float64", copy=True)
-        glat = _to_number(sub[latc], latc, where).to_numpy(dtype="float64", copy=True)
-        fill = np.isnan(lon) | np.isnan(lat)
-        lon[fill], lat[fill] = glon[fill], glat[fill]
+    bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    lon[bad], lat[bad] = np.nan, np.nan
+    gq_col = _pick(cols, ["qualite_geoloc"])
+    geoloc = (_objects(sub[gq_col].astype("string").str.strip()) if gq_col else np.array([None] * n, dtype=object))
+    random_pos = np.array([g == "33" for g in geoloc], dtype=bool)  # 33: a random position inside the commune
+    if random_pos.any():
+        warnings.warn(f"{where}: {int(random_pos.sum())} culture equipment row(s) with QUALITE_GEOLOC = 33 (a random "
+                      "position inside the commune) dropped", AccessWarning, stacklevel=2)
+        lon[random_pos], lat[random_pos] = np.nan, np.nan
     has = ~(np.isnan(lon) | np.isnan(lat))
     _check_lonlat(lon[has], lat[has], where, lonc or "lon", latc or "lat")
-    if (~has).any():
-        warnings.warn(f"{where}: {int((~has).sum())} culture equipment row(s) without coordinates dropped",
-                      AccessWarning, stacklevel=2)
+    if (~has & ~random_pos).any():
+        warnings.warn(f"{where}: {int((~has & ~random_pos).sum())} culture equipment row(s) without coordinates "
+                      "(or with unreadable ones) dropped", AccessWarning, stacklevel=2)
     rows = np.flatnonzero(sel)[has]
     ids = [f"bpe-{r + 1}" for r in rows]
     name_col = _pick(cols, ["nomrs", "nom", "name"])
@@ -580,10 +670,11 @@ def read_bpe(path, *, categories=None, taxonomy=None, bbox=None):
     names = (_objects(sub[name_col].astype("string").str.strip())[has] if name_col
              else np.array([notes.get(norm_name(c), c) for c in labels], dtype=object))
     q_col = _pick(cols, ["qualite_xy"])
-    extra = {"xy_quality": pd.array(_objects(sub[q_col])[has] if q_col else [pd.NA] * int(has.sum()), dtype="string")}
+    extra = {"xy_quality": pd.array(_objects(sub[q_col])[has] if q_col else [pd.NA] * int(has.sum()), dtype="string"),
+             "geoloc_quality": pd.array(geoloc[has], dtype="string")}
     out = _venues(ids, names, catv[sel][has], labels, _objects(sub[com].astype("string"))[has], lon[has], lat[has],
                   extra)
-    out = out[VENUE_COLUMNS[:-1] + ["xy_quality", "geometry"]]
+    out = out[VENUE_COLUMNS[:-1] + ["xy_quality", "geoloc_quality", "geometry"]]
     return _filter_categories(out, categories, where, bbox)
 
 

@@ -1,7 +1,8 @@
 """Writers of the real file formats used by the synthetic generators.
 
 - GTFS zip: one CSV per table, fixed member timestamps (the bytes depend only on the contents);
-- INSEE Filosofi 2019 gridded data: a GeoPackage of 200 m squares in EPSG:3035 with the official lowercase columns;
+- INSEE Filosofi 2019 gridded data: a GeoPackage of 200 m squares of the EPSG:3035 grid written in EPSG:2154 (as
+  INSEE's file) with the official lowercase columns;
 - the Ministry of Culture's Basilic base: a ``;``-separated CSV with its column layout;
 - intercommunalities: a GeoJSON FeatureCollection in EPSG:4326 (``epci_code``, ``epci_nom``, ``epci_type``);
 - a region recipe (TOML) in the schema of :mod:`access.recipe`.
@@ -150,11 +151,16 @@ def filosofi_table(gx, gy, ind, *, poverty, living_std_eur, old, urban, lcog_geo
     return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:3035")
 
 
-def write_filosofi_gpkg(gdf, path, *, layer: str = FILOSOFI_LAYER) -> None:
-    """Write a Filosofi table as a GeoPackage layer; GDAL's timestamps are pinned so the bytes are reproducible."""
+def write_filosofi_gpkg(gdf, path, *, layer: str = FILOSOFI_LAYER, crs: int = 2154) -> None:
+    """Write a Filosofi table as a GeoPackage layer; GDAL's timestamps are pinned so the bytes are reproducible.
+
+    The squares are written in ``crs``, EPSG:2154 (Lambert-93) by default as in INSEE's 2019 file, whose ids
+    still name the EPSG:3035 grid."""
     import pyogrio
 
     path = Path(path)
+    if gdf.crs is not None and gdf.crs.to_epsg() != crs:
+        gdf = gdf.to_crs(crs)
     old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2026-01-01T00:00:00.000Z"})
     try:
