@@ -8,11 +8,12 @@ Parts, each a fresh subprocess (its peak RSS, sampled every 20 ms with psutil, i
    car 30 min, transit 45 min with a 10-min window), ``storage="sparse"`` vs ``storage="dense"``;
 2. **region-scale synthetic** (``access.synth.region`` at ``--scale``): every populated 200 m cell x every venue
    (all Basilic types), car ``--max-time`` minutes, sparse vs dense;
-3. **catchment sample at scale 1.0** (``--full-sample``, optional: needs the scale-1.0 region, generated once):
-   ``--sample-venues`` venues' reverse searches on the whole region-scale network, to extrapolate the whole state's
-   pairs, memory and build time (said so in the JSON).
+3. **sample at scale 1.0** (``--full-sample``, optional: generates the scale-1.0 region once): a sparse state of
+   ``--sample-venues`` random venues x every populated cell on the whole region-scale network (add/remove latency
+   measured there), extrapolated to every venue for the pairs, memory and build time (said so in the JSON).
 
-Each part reports the build seconds, the state's bytes (``AccessibilityState.memory_bytes``), the peak RSS, and the
+Each part reports the build seconds, the state's bytes (``AccessibilityState.memory_bytes``: the dense state
+allocates room for twice its venues; ``dense_matrix_mb`` is the bare cells x venues int32 matrix), the peak RSS, and the
 median latency of adding (one reverse search + the updates) and removing a venue; the sparse/dense ratios are taken
 within the run. The load average during the run is recorded (the machine is shared).
 """
@@ -77,7 +78,6 @@ def child(spec: dict) -> dict:
 
     from access.io.places import read_points
     from access.scenarios import AccessibilityState
-    from access.scenarios._state import venue_columns
 
     proc = psutil.Process()
     peak = [proc.memory_info().rss]
@@ -94,19 +94,10 @@ def child(spec: dict) -> dict:
         kw.update(departure=POA_DAY, window_min=spec.get("window_min", 10))
     cells_pts = read_points(cells, name="cells")
     out = dict(spec, cells=len(cells), venues=len(venues))
-    if spec.get("sample_venues"):  # reverse searches of a sample of venues only (extrapolation)
-        g = net.street(spec["mode"])
-        snap = g.snap(cells_pts.lon, cells_pts.lat, warn=False)
-        vp = read_points(venues, name="venues")
-        idx = np.random.default_rng(0).choice(len(vp), spec["sample_venues"], replace=False)
-        t0 = time.perf_counter()
-        cols = venue_columns(net, spec["mode"], snap, vp.lon[idx], vp.lat[idx], int(spec["max_time_min"] * 60),
-                             cells=cells_pts, allow_unsnapped=True)
-        secs = time.perf_counter() - t0
-        pairs = (cols >= 0).sum(axis=0)
-        out.update(sample_seconds=secs, sample_pairs_mean=float(pairs.mean()), sample_pairs_max=int(pairs.max()),
-                   street_nodes=int(g.n_nodes))
-        return out
+    if spec.get("venue_subset"):  # a subset of the venues (to extrapolate the whole state from)
+        out["venues_total"] = len(venues)
+        venues = venues.sample(spec["venue_subset"], random_state=0).reset_index(drop=True)
+        out["venues"] = len(venues)
     pre = proc.memory_info().rss
     threading.Thread(target=sample, daemon=True).start()
     t0 = time.perf_counter()
@@ -180,7 +171,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--max-time", type=float, default=45.0, help="region car state max time (min)")
     ap.add_argument("--full-sample", action="store_true", help="also sample venue searches at scale 1.0")
-    ap.add_argument("--sample-venues", type=int, default=40)
+    ap.add_argument("--sample-venues", type=int, default=200, help="venues of the scale-1.0 sample state")
     ap.add_argument("--skip", default="", help="comma-separated: poa,region")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default=None)
@@ -211,6 +202,7 @@ def main(argv=None) -> int:
                          venues=sp["venues"], pairs=sp["memory"]["pairs"],
                          density=sp["memory"]["pairs"] / (sp["cells"] * sp["venues"]),
                          sparse_mb=sp["memory"]["total"] / 2**20, dense_mb=de["memory"]["total"] / 2**20,
+                         dense_matrix_mb=4 * sp["cells"] * sp["venues"] / 2**20,
                          mem_ratio=de["memory"]["total"] / sp["memory"]["total"],
                          sparse_build_s=sp["build_s"], dense_build_s=de["build_s"],
                          build_ratio=de["build_s"] / sp["build_s"],
@@ -223,24 +215,26 @@ def main(argv=None) -> int:
         wr = work / "region_1"
         region, bundle = region_bundle(1.0, wr)
         s = spawn(dict(city="region", scale=1.0, mode="car", max_time_min=a.max_time, storage="sparse",
-                       region=str(region), bundle=str(bundle), sample_venues=a.sample_venues))
-        import numba
-
-        threads = numba.config.NUMBA_NUM_THREADS
-        per_venue_s = s["sample_seconds"] / a.sample_venues * threads  # thread-seconds per venue search
+                       region=str(region), bundle=str(bundle), venue_subset=a.sample_venues))
+        per_venue = s["memory"]["pairs"] / s["venues"]
+        nv = s["venues_total"]
         extrap = dict(sample=s, note=(
-            "EXTRAPOLATED from a sample of venue reverse searches on the scale-1.0 network, not a full build: "
-            "pairs = mean catchment x venues; bytes = 12 per pair (both views) + pointers; build = measured "
-            "seconds per venue x venues / 2 threads"),
-            pairs=s["sample_pairs_mean"] * s["venues"],
-            state_mb=(12 * s["sample_pairs_mean"] * s["venues"] + 8 * (s["cells"] + s["venues"])) / 2**20,
-            dense_mb=4 * s["cells"] * s["venues"] / 2**20,
-            build_s_2_threads=per_venue_s * s["venues"] / 2)
-        print(f"\nscale 1.0 sample: {json.dumps({k: v for k, v in extrap.items() if k != 'sample'}, default=float)}")
-    cols = ["part", "cells", "venues", "density", "sparse_mb", "dense_mb", "mem_ratio", "sparse_build_s",
-            "dense_build_s", "build_ratio", "sparse_peak_mb", "dense_peak_mb", "add_ms", "add_search_ms",
-            "remove_ms", "dense_add_ms", "dense_remove_ms"]
-    print(table(rows, cols))
+            f"EXTRAPOLATED from a sparse state of {s['venues']} of the {nv} venues (random sample) on the scale-1.0 "
+            "network and every populated cell, not a full build: pairs = mean catchment x venues; bytes = "
+            "10 per pair (both views) + pointers; build = its build seconds x venues / sample size (same threads, "
+            "same load: see loadavg); the add/remove latencies are measured on that state (a removal's nearest "
+            "recomputation reads fewer venues per cell than with every venue)"),
+            venues=nv, cells=s["cells"], mean_catchment_cells=per_venue, pairs=per_venue * nv,
+            state_mb=(10 * per_venue * nv + 8 * (s["cells"] + nv)) / 2**20,
+            dense_matrix_mb=4 * s["cells"] * nv / 2**20,
+            build_s=s["build_s"] * nv / s["venues"], add_ms=s["add_s"] * 1e3,
+            add_search_ms=s["add_search_s"] * 1e3, remove_ms=s["remove_s"] * 1e3)
+        print(f"\nscale 1.0: {json.dumps({k: v for k, v in extrap.items() if k != 'sample'}, default=float)}")
+    if rows:
+        cols = ["part", "cells", "venues", "density", "sparse_mb", "dense_mb", "dense_matrix_mb", "mem_ratio",
+                "sparse_build_s", "dense_build_s", "build_ratio", "sparse_peak_mb", "dense_peak_mb", "add_ms", "add_search_ms",
+                "remove_ms", "dense_add_ms", "dense_remove_ms"]
+        print(table(rows, cols))
     write_json("bench_state", dict(benchmark="bench_state", rows=rows, parts=[p for pr in pairs for p in pr],
                                    full_scale_extrapolation=extrap, info=info, scale=a.scale,
                                    loadavg_start=la_start, loadavg_end=os.getloadavg(),

@@ -70,8 +70,9 @@ def test_catchments_views_equal_the_dense_matrix():
         np.testing.assert_array_equal(ven[ptr[i]:ptr[i + 1]], j)
         np.testing.assert_array_equal(tim[ptr[i]:ptr[i + 1]], T[i, j])
     assert time_dtype(70_000) == np.int32
-    # 2 x (4 + 2) bytes a pair (int32 cell or venue, uint16 seconds) + the two int64 pointer arrays
-    assert cm.nbytes == 12 * cm.nnz + 8 * (500 + 1 + 70 + 1)
+    # 4 + 2 bytes a pair by venue (int32 cell, uint16 seconds), 2 + 2 by cell (uint16 venue slot, uint16
+    # seconds), + the two int64 pointer arrays
+    assert ven.dtype == np.uint16 and cm.nbytes == 10 * cm.nnz + 8 * (500 + 1 + 70 + 1)
 
 
 @settings(max_examples=30, deadline=None)

@@ -245,9 +245,10 @@ def csr_rows_min(ptr, venue, times, rows, keep, best, c):
 
 
 @njit(cache=True)
-def csr_by_cell(n_cells, ptr_v, cells, times):
-    """The by-cell CSR (``ptr`` int64[n_cells + 1], ``venue`` int32, ``times``) of by-venue CSR catchments
-    (``ptr_v`` int64[n_venues + 1], ``cells`` int32, ``times``): a counting sort, venues ascending in each row."""
+def csr_by_cell(n_cells, ptr_v, cells, times, venue_like):
+    """The by-cell CSR (``ptr`` int64[n_cells + 1], ``venue`` of ``venue_like``'s dtype, ``times``) of by-venue CSR
+    catchments (``ptr_v`` int64[n_venues + 1], ``cells`` int32, ``times``): a counting sort, venues ascending in
+    each row."""
     nnz = cells.shape[0]
     ptr = np.zeros(n_cells + 1, dtype=np.int64)
     for e in range(nnz):
@@ -255,7 +256,7 @@ def csr_by_cell(n_cells, ptr_v, cells, times):
     for i in range(n_cells):
         ptr[i + 1] += ptr[i]
     cur = ptr[:-1].copy()
-    venue = np.empty(nnz, dtype=np.int32)
+    venue = np.empty(nnz, dtype=venue_like.dtype)
     out_t = np.empty(nnz, dtype=times.dtype)
     for j in range(ptr_v.shape[0] - 1):
         for e in range(ptr_v[j], ptr_v[j + 1]):

@@ -6,7 +6,8 @@
   (ascending) and ``times`` (seconds; ``uint16`` when the max time fits, else ``int32``). After a build the slots
   are views into one by-venue CSR (``ptr``, ``cells``, ``times``); an added venue appends a slot, a street edit
   replaces slots (arrays are never changed in place, so a copy of the state shares them safely);
-* **by cell**: a CSR (``ptr`` int64[n_cells + 1], ``venue`` int32, ``times``) over the slots ``0..n_csr-1``, the
+* **by cell**: a CSR (``ptr`` int64[n_cells + 1], ``venue`` slot (``uint16`` up to 65,536 slots, else ``int32``),
+  ``times``) over the slots ``0..n_csr-1``, the
   venues of each cell in ascending slot order. Slots added later (``n_csr..``) are read from their by-venue
   arrays until there are :data:`REBUILD_AFTER` of them; then the by-cell CSR is rebuilt (a counting sort, O(pairs)).
 
@@ -132,7 +133,8 @@ class Catchments:
     def rebuild_by_cell(self) -> None:
         """Rebuild the by-cell CSR over every slot (a counting sort)."""
         ptr, fc, ft = self.flat()
-        self.by_cell = inc.csr_by_cell(self.n_cells, ptr, fc, ft)
+        vdt = np.uint16 if self.n_slots <= np.iinfo(np.uint16).max + 1 else np.int32
+        self.by_cell = inc.csr_by_cell(self.n_cells, ptr, fc, ft, np.empty(0, vdt))
         self.n_csr = self.n_slots
 
     def ensure_by_cell(self) -> None:
