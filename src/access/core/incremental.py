@@ -208,7 +208,7 @@ def sparse_weighted_add(acc, c, cells, w, value):
         wi = w[q]
         if wi != 0.0:
             v = value * wi
-            if v == v:
+            if not np.isnan(v):
                 acc[cells[q], c] += v
                 n += 1
     return n
@@ -221,7 +221,7 @@ def sparse_weighted_demand(pop, cells, w):
     for q in range(cells.shape[0]):
         if w[q] != 0.0:
             v = pop[cells[q]] * w[q]
-            if v == v:
+            if not np.isnan(v):
                 s += v
     return s
 
@@ -238,9 +238,7 @@ def csr_rows_min(ptr, venue, times, rows, keep, best, c):
         b = INF
         for e in range(ptr[r], ptr[r + 1]):
             if keep[venue[e]]:
-                t = np.int32(times[e])
-                if t < b:
-                    b = t
+                b = min(b, np.int32(times[e]))
         best[r, c] = b
 
 

@@ -316,9 +316,7 @@ def _select(a, lo, hi, k):
         if x > y:
             x, y = y, x
         if y > z:
-            y = z
-            if x > y:
-                y = x
+            y = max(z, x)
         pivot = y
         i, j = lo, hi - 1
         while i <= j:
@@ -364,10 +362,8 @@ def _reduce_minutes(tt, o, d, max_time_s, pct_index, srt, times, per_min, want_p
             tt[m] = INF
         else:
             n_ok += 1
-            if v < lo_v:
-                lo_v = v
-            if v > hi_v:
-                hi_v = v
+            lo_v = min(lo_v, v)
+            hi_v = max(hi_v, v)
     if want_per_minute:
         for m in range(n_min):
             per_min[o, d, m] = -1 if tt[m] == INF else tt[m]

@@ -50,7 +50,7 @@ class Catchments:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_chunks(cls, n_cells: int, dtype, chunks) -> "Catchments":
+    def from_chunks(cls, n_cells: int, dtype, chunks) -> Catchments:
         """From an iterable of dense int32 column blocks [n_cells, b] (-1 unreachable), one block in memory at a
         time: the by-venue CSR, its per-slot views, and the by-cell CSR."""
         counts, cparts, tparts = [], [], []
@@ -73,11 +73,11 @@ class Catchments:
         return out
 
     @classmethod
-    def from_dense(cls, times_s: np.ndarray, dtype) -> "Catchments":
+    def from_dense(cls, times_s: np.ndarray, dtype) -> Catchments:
         """From a dense int32[n_cells, k] matrix (-1 unreachable)."""
         return cls.from_chunks(times_s.shape[0], dtype, [times_s])
 
-    def copy(self) -> "Catchments":
+    def copy(self) -> Catchments:
         """A copy sharing the (never modified) arrays."""
         new = object.__new__(Catchments)
         new.__dict__.update(self.__dict__)

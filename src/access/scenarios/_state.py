@@ -367,8 +367,9 @@ class AccessibilityState:
         if mode in STREET_MODES:
             g = _street_graph(network, mode, walk_speed_kmh, bike_speed_kmh)
             snap = g.snap(pts.lon, pts.lat, max_snap_m=max_snap_m, warn=False)
-        common = dict(network=network, mode=mode, cells=pts, cells_snap=snap, population=pop, venues=vdf,
-                      max_time_s=max_time_s, settings=settings, matrix_kwargs=dict(kw, **transit), storage=storage)
+        common = {"network": network, "mode": mode, "cells": pts, "cells_snap": snap, "population": pop,
+                  "venues": vdf, "max_time_s": max_time_s, "settings": settings,
+                  "matrix_kwargs": {**kw, **transit}, "storage": storage}
         if storage == "dense":
             ttm = travel_time_matrix(network, pts, vpts, mode=mode, max_time_min=max_time_min, progress=progress,
                                      **kw, **transit)
@@ -554,7 +555,7 @@ class AccessibilityState:
             rows = inc.sparse_rows_attaining(self._nearest, c, cells, times)
             if len(rows):
                 self._sparse.rows_min(rows, self._keep(c, positive=True), self._nearest, c)
-            touched["nearest"] = int(len(rows))
+            touched["nearest"] = len(rows)
         cut = np.asarray(self.settings.cutoffs_min, np.float64)
         touched["cumulative"] = inc.sparse_cumulative_add(self._cum, c, cells, times, cut, -cap)
         touched["gravity"] = inc.sparse_weighted_add(self._grav, c, cells,
@@ -566,7 +567,7 @@ class AccessibilityState:
         else:
             rows = cells[w != 0].astype(np.int64)
             self._recompute_fca_rows(rows, c)
-            touched["2sfca"] = int(len(rows))
+            touched["2sfca"] = len(rows)
         return touched
 
     def _keep(self, c: int, positive: bool = False) -> np.ndarray:
