@@ -24,7 +24,14 @@ def main():
     ap.add_argument("--sources", type=int, default=200)
     ap.add_argument("--nx-sources", type=int, default=5)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--region-scale", type=float, default=0.0,
+                    help="also time one-to-all (vs scipy) and node orders on the region-scale car graph")
+    ap.add_argument("--locality-only", action="store_true", help="only the node-order (locality) part")
     args = ap.parse_args()
+    if args.locality_only:
+        res = locality_part(args)
+        write_json("bench_streets_locality", res, args.out)
+        return
 
     import numba
     import pandas as pd
@@ -110,6 +117,114 @@ def main():
     for m, v in mat.items():
         print(f"1,227 x 1,227 hexgrid {m} matrix: {v['matrix_s']:.2f} s (+ to_frame {v['to_frame_s']:.2f} s)")
     write_json("bench_streets", results, args.out)
+
+
+# ------------------------------------------------------------------------------------------------ node order
+def hilbert_order(lon, lat, bits: int = 16):
+    """Node order along a Hilbert curve of (lon, lat) quantised on 2**bits x 2**bits."""
+    n = 1 << bits
+    x = ((lon - lon.min()) / max(np.ptp(lon), 1e-12) * (n - 1)).astype(np.int64)
+    y = ((lat - lat.min()) / max(np.ptp(lat), 1e-12) * (n - 1)).astype(np.int64)
+    d = np.zeros(len(x), np.int64)
+    s = n // 2
+    while s > 0:
+        rx = ((x & s) > 0).astype(np.int64)
+        ry = ((y & s) > 0).astype(np.int64)
+        d += s * s * ((3 * rx) ^ ry)
+        flip = ry == 0
+        sw = flip & (rx == 1)
+        x = np.where(sw, n - 1 - x, x)
+        y = np.where(sw, n - 1 - y, y)
+        x, y = np.where(flip, y, x), np.where(flip, x, y)
+        s //= 2
+    return np.argsort(d, kind="stable")
+
+
+def bfs_order(first_out, head):
+    """Breadth-first order over the undirected graph, components one after another."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import breadth_first_order
+
+    n = len(first_out) - 1
+    A = sp.csr_matrix((np.ones(len(head)), head, first_out), shape=(n, n))
+    A = (A + A.T).tocsr()
+    seen = np.zeros(n, bool)
+    out = []
+    for s0 in range(n):
+        if not seen[s0]:
+            o = breadth_first_order(A, s0, directed=False, return_predecessors=False)
+            seen[o] = True
+            out.append(o)
+    return np.concatenate(out)
+
+
+def permute(first_out, head, w, order):
+    """The CSR with node ``order[k]`` renumbered ``k`` (edges of each node kept in their order)."""
+    n = len(first_out) - 1
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    deg = np.diff(first_out)[order]
+    fo = np.zeros(n + 1, np.int64)
+    np.cumsum(deg, out=fo[1:])
+    idx = np.concatenate([np.arange(first_out[v], first_out[v + 1]) for v in order]) if n else np.zeros(0, np.int64)
+    return fo.astype(first_out.dtype), rank[head[idx]].astype(head.dtype), w[idx], rank
+
+
+def locality_part(args) -> dict:
+    """One-to-all (2 threads) on the original node order vs BFS and Hilbert orders, and scipy, same run."""
+    import os
+
+    import numba
+    import scipy.sparse as sp
+    import scipy.sparse.csgraph as csg
+
+    import access
+    from access.core import dijkstra as dj
+
+    graphs = [("Porto Alegre car", access.TransportNetwork.from_files(need("porto_alegre", "poa_osm.pbf"),
+                                                                       modes=["car"]).street("car"))]
+    if args.region_scale:
+        import tempfile
+        from pathlib import Path
+
+        from access.synth.region import make_region
+
+        work = Path(tempfile.gettempdir()) / f"access_bench_state/region_{args.region_scale:g}"
+        if not (work / "region" / "manifest.json").exists():
+            make_region(work / "region", scale=args.region_scale, seed=0)
+        net = access.TransportNetwork.from_files(work / "region" / "region.osm.pbf", modes=("walk", "car"),
+                                                 cache_dir=work / "networks")
+        graphs.append((f"region scale {args.region_scale:g} car", net.street("car")))
+    rows = []
+    rng = np.random.default_rng(0)
+    la0 = os.getloadavg()
+    for label, g in graphs:
+        n = g.n_nodes
+        src = rng.choice(n, size=min(args.sources, n), replace=False)
+        orders = {"original": np.arange(n), "bfs": bfs_order(g.first_out, g.head),
+                  "hilbert": hilbert_order(g.node_lon, g.node_lat)}
+        A = sp.csr_matrix((g.travel_time_s.astype(float), g.head, g.first_out), shape=(n, n))
+        t_sc, ref = timeit(lambda: csg.dijkstra(A, indices=src), repeat=1)
+        ref[~np.isfinite(ref)] = dj.INF
+        ref = ref.astype(np.int64)
+        entry = {"graph": label, "nodes": n, "sources": len(src), "scipy_s": t_sc,
+                 "numba_threads": numba.get_num_threads()}
+        for name, order in orders.items():
+            fo, hd, w, rank = permute(g.first_out, g.head, g.travel_time_s, order)
+            seeds = rank[src].astype(np.int32).reshape(-1, 1)
+            cost = np.zeros_like(seeds)
+            dj.sssp_many(fo, hd, w, seeds[:2], cost[:2], np.int32(dj.INF))  # warm
+            t, out = timeit(lambda: dj.sssp_many(fo, hd, w, seeds, cost, np.int32(dj.INF)))
+            if not np.array_equal(out[:, rank].astype(np.int64), ref):
+                raise SystemExit(f"{label} {name}: the kernel differs from scipy")
+            entry[f"{name}_s"] = t
+            entry[f"speedup_vs_scipy_{name}"] = t_sc / t
+        entry["bfs_vs_original"] = entry["original_s"] / entry["bfs_s"]
+        entry["hilbert_vs_original"] = entry["original_s"] / entry["hilbert_s"]
+        rows.append(entry)
+        print(table([entry], list(entry)), flush=True)
+    return {"locality": rows, "loadavg_before": la0, "loadavg_after": os.getloadavg(),
+            "note": "one-to-all, unbounded, same sources; every order checked equal to scipy (after renumbering back)"}
 
 
 if __name__ == "__main__":

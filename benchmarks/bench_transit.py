@@ -64,6 +64,38 @@ def _try_r5py() -> dict:
     return {"ran": False, "reason": "r5py imported, but running it needs a JVM >= 21 and the R5 jar; not attempted"}
 
 
+def _old_vs_new(net, origins, pts, window, new_times) -> dict:
+    """The same matrix with the kernel as it was before issue 17 and with the current one, alternated (old, new,
+    old, new); results must be identical."""
+    import access
+    from access.core import raptor as rp
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import _raptor_old
+
+    new_kernel = rp.range_raptor_matrix
+    kw = dict(mode="transit", departure=DEPARTURE, window_min=window, percentiles=PCTS, max_time_min=120,
+              max_rides=3, walk_speed_kmh=3.6, progress=False)
+    out = {"old_s": [], "new_s": [], "loadavg": []}
+    try:
+        for kernel, key in ((_raptor_old.range_raptor_matrix, "old_s"), (new_kernel, "new_s")) * 2:
+            rp.range_raptor_matrix = kernel
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                access.travel_time_matrix(net, origins.iloc[:2], pts.iloc[:2], **dict(kw, window_min=2))
+                t = time.perf_counter()
+                m = access.travel_time_matrix(net, origins, pts, **kw)
+                out[key].append(round(time.perf_counter() - t, 2))
+            out["loadavg"].append(os.getloadavg())
+            if not np.array_equal(m.times_s, new_times):
+                raise SystemExit(f"{key}: the kernel's matrix differs from the main run")
+    finally:
+        rp.range_raptor_matrix = new_kernel
+    out["identical"] = True
+    out["ratio_old_over_new"] = round(min(out["old_s"]) / min(out["new_s"]), 3)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -71,6 +103,9 @@ def main():
     ap.add_argument("--window", type=int, default=120)
     ap.add_argument("--profile-sources", type=int, default=200)
     ap.add_argument("--skip-compile", action="store_true")
+    ap.add_argument("--compare-old", action="store_true",
+                    help="also run the pre-issue-17 matrix kernel (benchmarks/_raptor_old.py) on the same inputs")
+    ap.add_argument("--skip-clermont", action="store_true")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
@@ -133,6 +168,12 @@ def main():
                load_average=os.getloadavg())
     results["poa_matrix"] = mat
     results["network_build_s"] = round(build_s, 2)
+    if args.compare_old:
+        results["kernel_old_vs_new"] = _old_vs_new(net, origins, pts, args.window, m.times_s)
+        print(f"old vs new kernel, same run: {results['kernel_old_vs_new']}")
+    if args.skip_clermont:
+        write_json("bench_transit", results, args.out)
+        return
 
     # Clermont one-to-all profiles
     with warnings.catch_warnings():

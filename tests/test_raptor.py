@@ -122,3 +122,27 @@ def test_percentile_index_nearest_rank():
     assert list(rp.percentile_index([0, 100], 10)) == [0, 9]
     assert list(rp.percentile_index([50], 1)) == [0]
     assert list(rp.percentile_index([50], 9)) == [4]
+
+
+def test_percentile_selection_equals_a_full_sort():
+    """The matrix kernels select the nearest-rank elements (quickselect, fast paths) instead of sorting: the same
+    integers as R5's rule on the sorted per-minute times, on random windows with ties and unreachable minutes."""
+    from access.core.raptor import BIG, INF, _reduce_minutes, percentile_index
+
+    rng = np.random.default_rng(4)
+    for trial in range(3000):
+        n = int(rng.integers(1, 150))
+        kind = trial % 4
+        tt = rng.integers(0, 7200 if kind else 30, n).astype(np.int32)  # kind 0: many ties
+        tt[rng.random(n) < (0.0, 0.3, 0.9, 1.0)[kind]] = BIG
+        if trial % 7 == 0:
+            tt[:] = tt[0]
+        pcts = rng.choice([0, 1, 5, 25, 50, 75, 95, 99, 100], int(rng.integers(1, 7)))
+        pidx = percentile_index(pcts, n)
+        max_s = 5400
+        ref = np.sort(np.where(tt > max_s, INF, tt))[pidx]
+        ref = np.where(ref == INF, -1, ref)
+        times = np.full((1, 1, len(pidx)), -7, np.int32)
+        pm = np.empty((1, 1, n), np.int32)
+        _reduce_minutes(tt.copy(), 0, 0, max_s, pidx, np.empty(n, np.int32), times, pm, True)
+        np.testing.assert_array_equal(times[0, 0], ref)

@@ -149,3 +149,118 @@ def column_to_point(first_out, head, weight, seed_node, seed_cost, cell_node, ce
                     best = c
         out[i] = best if best <= max_time_s else -1
     return out
+
+
+# ------------------------------------------------------------------------------------------------ sparse columns
+# A venue's *sparse column* is its catchment: ``cells`` int32[q] (ascending cell indices) and ``times`` (uint16 or
+# int32 seconds, all reachable) of the cells that reach it within the state's max time. The kernels below do what
+# the dense ones above do, entry by entry in the same cell order (hence the same floating-point sums).
+
+
+@njit(cache=True)
+def sparse_min_update(best, c, cells, times):
+    """``best[i, c] = min(best[i, c], t)`` over a sparse column; returns how many rows improved."""
+    n = 0
+    for q in range(cells.shape[0]):
+        i = cells[q]
+        t = np.int32(times[q])
+        if t < best[i, c]:
+            best[i, c] = t
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def sparse_rows_attaining(best, c, cells, times):
+    """Cells of a sparse column whose ``best[i, c]`` equals the column's time (it was (one of) their nearest)."""
+    out = np.empty(cells.shape[0], dtype=np.int64)
+    n = 0
+    for q in range(cells.shape[0]):
+        i = cells[q]
+        if best[i, c] == np.int32(times[q]):
+            out[n] = i
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def sparse_cumulative_add(acc, c, cells, times, cutoffs_min, value):
+    """:func:`cumulative_add` on a sparse column."""
+    K = cutoffs_min.shape[0]
+    n = 0
+    for q in range(cells.shape[0]):
+        tm = np.int32(times[q]) / 60.0
+        if tm > cutoffs_min[K - 1]:
+            continue
+        i = cells[q]
+        n += 1
+        for k in range(K):
+            if tm <= cutoffs_min[k]:
+                acc[i, c, k] += value
+    return n
+
+
+@njit(cache=True)
+def sparse_weighted_add(acc, c, cells, w, value):
+    """:func:`weighted_add` on a sparse column (``w[q]`` the weight of the entry ``cells[q]``)."""
+    n = 0
+    for q in range(cells.shape[0]):
+        wi = w[q]
+        if wi != 0.0:
+            v = value * wi
+            if not np.isnan(v):
+                acc[cells[q], c] += v
+                n += 1
+    return n
+
+
+@njit(cache=True)
+def sparse_weighted_demand(pop, cells, w):
+    """:func:`weighted_demand` on a sparse column."""
+    s = 0.0
+    for q in range(cells.shape[0]):
+        if w[q] != 0.0:
+            v = pop[cells[q]] * w[q]
+            if not np.isnan(v):
+                s += v
+    return s
+
+
+@njit(cache=True)
+def csr_rows_min(ptr, venue, times, rows, keep, best, c):
+    """``best[r, c] = min`` of the by-cell entries of row ``r`` whose venue is kept (``INF`` if none), per row.
+
+    ``ptr`` int64[n_cells + 1], ``venue`` int32[nnz], ``times`` [nnz]: the by-cell CSR of the catchments;
+    ``keep`` bool[n_venue_slots] (active, of the category, capacity > 0). Serial (a few rows per edit).
+    """
+    for q in range(rows.shape[0]):
+        r = rows[q]
+        b = INF
+        for e in range(ptr[r], ptr[r + 1]):
+            if keep[venue[e]]:
+                b = min(b, np.int32(times[e]))
+        best[r, c] = b
+
+
+@njit(cache=True)
+def csr_by_cell(n_cells, ptr_v, cells, times, venue_like):
+    """The by-cell CSR (``ptr`` int64[n_cells + 1], ``venue`` of ``venue_like``'s dtype, ``times``) of by-venue CSR
+    catchments (``ptr_v`` int64[n_venues + 1], ``cells`` int32, ``times``): a counting sort, venues ascending in
+    each row."""
+    nnz = cells.shape[0]
+    ptr = np.zeros(n_cells + 1, dtype=np.int64)
+    for e in range(nnz):
+        ptr[cells[e] + 1] += 1
+    for i in range(n_cells):
+        ptr[i + 1] += ptr[i]
+    cur = ptr[:-1].copy()
+    venue = np.empty(nnz, dtype=venue_like.dtype)
+    out_t = np.empty(nnz, dtype=times.dtype)
+    for j in range(ptr_v.shape[0] - 1):
+        for e in range(ptr_v[j], ptr_v[j + 1]):
+            i = cells[e]
+            p = cur[i]
+            venue[p] = j
+            out_t[p] = times[e]
+            cur[i] = p + 1
+    return ptr, venue, out_t

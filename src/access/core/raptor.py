@@ -307,22 +307,93 @@ def stop_profiles(src_off, src_stop, src_s, dep_times, K, max_time_s, slack_s,
 
 
 @njit(cache=True, inline="always")
+def _select(a, lo, hi, k):
+    """Quickselect: put the ``k``-th smallest of ``a[lo:hi]`` at ``a[k]``, nothing larger before it and nothing
+    smaller after it (Hoare partitions around a median of three; insertion sort below 16 values)."""
+    while hi - lo > 16:
+        mid = (lo + hi - 1) // 2
+        x, y, z = a[lo], a[mid], a[hi - 1]
+        if x > y:
+            x, y = y, x
+        if y > z:
+            y = max(z, x)
+        pivot = y
+        i, j = lo, hi - 1
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j + 1
+        elif k >= i:
+            lo = i
+        else:
+            return
+    for p in range(lo + 1, hi):
+        v = a[p]
+        q = p - 1
+        while q >= lo and a[q] > v:
+            a[q + 1] = a[q]
+            q -= 1
+        a[q + 1] = v
+
+
+@njit(cache=True, inline="always")
 def _reduce_minutes(tt, o, d, max_time_s, pct_index, srt, times, per_min, want_per_minute):
     """Per-minute travel times ``tt`` of one pair (BIG or INF unreached) -> ``per_min[o, d]`` and the percentiles
-    ``times[o, d]`` (-1 unreachable, over ``max_time_s``); ``tt`` is left with INF where unreachable."""
+    ``times[o, d]`` (-1 unreachable, over ``max_time_s``); ``tt`` is left with INF where unreachable.
+
+    The nearest-rank elements are *selected*, not sorted for: an index at or past the count of reachable minutes
+    is unreachable; when every reachable minute has the same time that is the answer; else quickselect, the
+    percentiles taken in increasing index order, each search starting past the previous one (order statistics are
+    unique values: the same integers as a full sort)."""
     n_min = tt.shape[0]
+    n_ok = 0
+    lo_v = INF
+    hi_v = 0
     for m in range(n_min):
-        if tt[m] > max_time_s:
+        v = tt[m]
+        if v > max_time_s:
             tt[m] = INF
+        else:
+            n_ok += 1
+            lo_v = min(lo_v, v)
+            hi_v = max(hi_v, v)
     if want_per_minute:
         for m in range(n_min):
             per_min[o, d, m] = -1 if tt[m] == INF else tt[m]
-    if pct_index.shape[0] > 0:
-        srt[:] = tt
-        srt.sort()
-        for pi in range(pct_index.shape[0]):
-            v = srt[pct_index[pi]]
-            times[o, d, pi] = -1 if v == INF else v
+    n_p = pct_index.shape[0]
+    if n_p == 0:
+        return
+    if n_ok == 0 or lo_v == hi_v:
+        for pi in range(n_p):
+            times[o, d, pi] = lo_v if pct_index[pi] < n_ok else -1
+        return
+    srt[:] = tt
+    start = 0
+    last = -1
+    done = 0
+    while done < n_p:  # the percentile indices in increasing order (a handful: a quadratic scan is cheapest)
+        k = n_min
+        for pi in range(n_p):
+            if pct_index[pi] > last and pct_index[pi] < k:
+                k = pct_index[pi]
+        if k >= n_ok:
+            v = INF
+        else:
+            _select(srt, start, n_min, k)
+            v = srt[k]
+            start = k + 1
+        for pi in range(n_p):
+            if pct_index[pi] == k:
+                times[o, d, pi] = -1 if v == INF else v
+                done += 1
+        last = k
 
 
 @njit(cache=True, parallel=True)

@@ -35,9 +35,11 @@ from ..matrix import travel_time_matrix
 from ..options import STREET_MODES, StreetOptions, TransitOptions
 from ..routing.street import apply_point_pairs, graph_at_speed, point_pair_times
 from ..network.street import DEFAULT_MAX_SNAP_M
+from ._sparse import Catchments, sparsify, time_dtype
 from ._venues import normalise_venues
 
 INF = int(dj.INF)
+STORAGES = ("sparse", "dense")
 MEASURES = ("nearest", "cumulative", "gravity", "2sfca")
 FULL_MEASURES = ("bfca", "spatial_availability")
 
@@ -160,6 +162,41 @@ def venue_column(network, mode: str, cells_snap, lon: float, lat: float, max_tim
     return np.ascontiguousarray(venue_columns(network, mode, cells_snap, [lon], [lat], max_time_s, **kw)[:, 0])
 
 
+def _column_blocks(network, mode, cells_snap, cells: Points, vdf: pd.DataFrame, max_time_s: int, kw: dict,
+                   transit: dict, progress: bool):
+    """Dense column blocks int32[n_cells, b] of the venues (one reverse search each, :func:`venue_columns`), b
+    chosen so that a block holds at most 2**24 entries; venues off the network get ``-1`` columns and one warning
+    (as the matrix gives them)."""
+    import warnings
+
+    from tqdm.auto import tqdm
+
+    from .._errors import AccessWarning
+
+    n, k = len(cells), len(vdf)
+    b = int(min(512, max(16, (1 << 24) // max(n, 1))))
+    lon, lat = vdf["lon"].to_numpy(np.float64), vdf["lat"].to_numpy(np.float64)
+    snap_kw = {x: kw[x] for x in ("walk_speed_kmh", "bike_speed_kmh", "max_snap_m")}
+    if mode == "transit":
+        snap_kw.pop("bike_speed_kmh")
+        snap_kw["transit"] = dict(transit)
+    g = _street_graph(network, "walk" if mode == "transit" else mode, kw["walk_speed_kmh"], kw["bike_speed_kmh"])
+    ok = g.snap(lon, lat, max_snap_m=kw["max_snap_m"], warn=False).snapped
+    if not ok.all():
+        bad = vdf["id"].to_numpy()[~ok]
+        warnings.warn(f"{len(bad)} of {k} venues are farther than max_snap_m={kw['max_snap_m']:g} m from the "
+                      f"{g.mode} network and are unreachable, e.g. ids {bad[:8].tolist()}; raise max_snap_m or check "
+                      "their coordinates", AccessWarning, stacklevel=3)
+    cache: dict = {}
+    bar = tqdm(total=k, desc=f"{mode} venues", unit="venue", disable=not progress)
+    for a in range(0, k, b):
+        z = min(k, a + b)
+        yield venue_columns(network, mode, cells_snap, lon[a:z], lat[a:z], max_time_s, cells=cells,
+                            allow_unsnapped=True, cache=cache, **snap_kw)
+        bar.update(z - a)
+    bar.close()
+
+
 # ------------------------------------------------------------------------------------------------ the state
 @dataclass
 class IndicatorSettings:
@@ -185,6 +222,13 @@ class IndicatorSettings:
         if bad:
             raise ValidationError(f"unknown `full_measures` {bad}; use some of {FULL_MEASURES}")
         self.full_measures = tuple(self.full_measures)
+
+
+def _sparse_weights(decay, times: np.ndarray) -> np.ndarray:
+    """decay(minutes) of a sparse column's times (all reachable; float64[q])."""
+    if not len(times):
+        return np.zeros(0, np.float64)
+    return np.ascontiguousarray(decay(times.astype(np.float64) / 60.0), np.float64)
 
 
 def _weights(decay, col: np.ndarray) -> np.ndarray:
@@ -222,7 +266,8 @@ class AccessibilityState:
     """
 
     def __init__(self, *, network, mode, cells: Points, cells_snap, population, venues: pd.DataFrame,
-                 times_s: np.ndarray, max_time_s: int, settings: IndicatorSettings, matrix_kwargs: dict):
+                 times_s: np.ndarray | None, max_time_s: int, settings: IndicatorSettings, matrix_kwargs: dict,
+                 storage: str = "dense", catchments: Catchments | None = None):
         self.network = network
         self.mode = mode
         self.cells = cells
@@ -236,8 +281,21 @@ class AccessibilityState:
         n = len(cells)
         k = len(venues)
         cap = max(16, 2 * k)
-        self._times = np.full((n, cap), -1, np.int32, order="F")
-        self._times[:, :k] = times_s
+        if storage not in STORAGES:
+            raise ValidationError(f"`storage` must be one of {STORAGES}, got {storage!r}; use 'sparse' (pairs "
+                                  "within the max time, by venue and by cell) or 'dense' (a cells x venues matrix)")
+        self.storage = storage
+        if storage == "sparse":
+            self._times = None
+            self._sparse = (catchments if catchments is not None
+                            else Catchments.from_dense(np.asarray(times_s), time_dtype(self.max_time_s)))
+            if self._sparse.n_slots != k or self._sparse.n_cells != n:
+                raise ValidationError(f"the catchments hold {self._sparse.n_slots} venues x {self._sparse.n_cells} "
+                                      f"cells, the state {k} x {n}")
+        else:
+            self._sparse = None
+            self._times = np.full((n, cap), -1, np.int32, order="F")
+            self._times[:, :k] = times_s
         self._n = k
         self._ids = list(venues["id"].to_numpy())
         self._where = {str(v): j for j, v in enumerate(self._ids)}
@@ -265,8 +323,13 @@ class AccessibilityState:
               cutoffs_min=(15, 30), gravity_decay=None, fca_decay=None, full_measures=(),
               demand: str = "population", capacity: str = "capacity", category: str = "category",
               walk_speed_kmh: float = 3.6, bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-              progress: bool = False, **transit) -> "AccessibilityState":
-        """Compute the base matrix (:func:`access.travel_time_matrix`) and every reduction.
+              progress: bool = False, storage: str = "sparse", **transit) -> "AccessibilityState":
+        """Compute the travel times cells -> venues and every reduction.
+
+        ``storage="sparse"`` (default) keeps only the pairs within ``max_time_min``, by venue and by cell
+        (:class:`access.scenarios._sparse.Catchments`), computed by one reverse search per venue (blocks of venues,
+        one dense block of at most ~64 MB in memory at a time): equal, pair for pair, to ``storage="dense"``, which
+        holds the full cells x venues matrix of :func:`access.travel_time_matrix`.
 
         Parameters
         ----------
@@ -284,6 +347,8 @@ class AccessibilityState:
             Default ``decay_exponential(0.1)`` and ``decay_binary(max(cutoffs_min))``.
         full_measures : sequence of {"bfca", "spatial_availability"}
             Also report these (recomputed fully after every change).
+        storage : {"sparse", "dense"}
+            How the travel times are held (same results; sparse memory grows with the pairs within the max time).
         **transit
             ``departure``, ``window_min``, ``percentiles`` ... for ``mode="transit"`` (first percentile used).
         """
@@ -296,22 +361,31 @@ class AccessibilityState:
         max_time_s = int(round(max_time_min * 60))
         vpts = Points(vdf["id"].to_numpy(), vdf["lon"].to_numpy(np.float64), vdf["lat"].to_numpy(np.float64),
                       vdf, "venues")
-        ttm = travel_time_matrix(network, pts, vpts, mode=mode, max_time_min=max_time_min, progress=progress,
-                                 **kw, **transit)
+        if storage not in STORAGES:
+            raise ValidationError(f"`storage` must be one of {STORAGES}, got {storage!r}")
         snap = None
         if mode in STREET_MODES:
             g = _street_graph(network, mode, walk_speed_kmh, bike_speed_kmh)
             snap = g.snap(pts.lon, pts.lat, max_snap_m=max_snap_m, warn=False)
-        return cls(network=network, mode=mode, cells=pts, cells_snap=snap, population=pop, venues=vdf,
-                   times_s=ttm.times_s[:, :, 0], max_time_s=max_time_s, settings=settings,
-                   matrix_kwargs=dict(kw, **transit))
+        common = {"network": network, "mode": mode, "cells": pts, "cells_snap": snap, "population": pop,
+                  "venues": vdf, "max_time_s": max_time_s, "settings": settings,
+                  "matrix_kwargs": {**kw, **transit}, "storage": storage}
+        if storage == "dense":
+            ttm = travel_time_matrix(network, pts, vpts, mode=mode, max_time_min=max_time_min, progress=progress,
+                                     **kw, **transit)
+            return cls(times_s=ttm.times_s[:, :, 0], **common)
+        cat = Catchments.from_chunks(len(pts), time_dtype(max_time_s),
+                                     _column_blocks(network, mode, snap, pts, vdf, max_time_s, kw, transit, progress))
+        return cls(times_s=None, catchments=cat, **common)
 
     def copy(self) -> "AccessibilityState":
         """An independent copy (the network and the cells are shared, they are never modified)."""
         new = object.__new__(AccessibilityState)
         new.__dict__.update(self.__dict__)
         for k, v in self.__dict__.items():
-            if isinstance(v, np.ndarray):
+            if isinstance(v, Catchments):
+                new.__dict__[k] = v.copy()
+            elif isinstance(v, np.ndarray):
                 new.__dict__[k] = v.copy(order="K")
             elif isinstance(v, (list, dict)):
                 new.__dict__[k] = type(v)(v)
@@ -329,7 +403,25 @@ class AccessibilityState:
     @property
     def times_s(self) -> np.ndarray:
         """int32[n_cells, n_active_venues] seconds (-1 unreachable), venues in :attr:`venue_ids` order."""
+        if self._sparse is not None:
+            return self._sparse.dense(np.flatnonzero(self._active[: self._n]))
         return np.ascontiguousarray(self._times[:, : self._n][:, self._active[: self._n]])
+
+    def catchment(self, venue_id) -> tuple[np.ndarray, np.ndarray]:
+        """(cell indices int64 ascending, int32 seconds) of the cells that reach this venue within the max time."""
+        j = self._index(venue_id)
+        if self._sparse is not None:
+            return self._sparse.cells[j].astype(np.int64), self._sparse.times[j].astype(np.int32)
+        col = self._times[:, j]
+        i = np.flatnonzero(col >= 0)
+        return i, col[i].astype(np.int32)
+
+    def memory_bytes(self) -> dict:
+        """Bytes held: ``times`` (the travel times: dense matrix, or both sparse views) and ``reductions``."""
+        t = self._sparse.nbytes if self._sparse is not None else int(self._times.nbytes)
+        r = sum(int(getattr(self, a).nbytes) for a in ("_nearest", "_cum", "_grav", "_fca"))
+        return {"times": t, "reductions": r, "total": t + r,
+                "pairs": self._sparse.nnz if self._sparse is not None else int((self._times >= 0).sum())}
 
     def venues(self) -> pd.DataFrame:
         """The current venue table ``id, lon, lat, category, capacity``."""
@@ -358,12 +450,13 @@ class AccessibilityState:
         raise ValidationError(f"venue id {venue_id!r} is not in the state (ids like {self.venue_ids[:3]!r})")
 
     def _grow(self):
-        cap = self._times.shape[1]
+        cap = len(self._lon)
         if self._n < cap:
             return
-        new = np.full((self.n_cells, 2 * cap), -1, np.int32, order="F")
-        new[:, :cap] = self._times
-        self._times = new
+        if self._times is not None:
+            new = np.full((self.n_cells, 2 * cap), -1, np.int32, order="F")
+            new[:, :cap] = self._times
+            self._times = new
         for name in ("_lon", "_lat", "_capacity", "_served", "_ratio"):
             a = getattr(self, name)
             setattr(self, name, np.r_[a, np.zeros(cap)])
@@ -384,6 +477,8 @@ class AccessibilityState:
                 self._add_column(j)
 
     def _add_column(self, j: int) -> dict:
+        if self._sparse is not None:
+            return self._add_sparse(j)
         col = self._times[:, j]
         c = int(self._cat[j])
         cap = float(self._capacity[j])
@@ -403,6 +498,8 @@ class AccessibilityState:
         return touched
 
     def _remove_column(self, j: int) -> dict:
+        if self._sparse is not None:
+            return self._remove_sparse(j)
         col = self._times[:, j]
         c = int(self._cat[j])
         cap = float(self._capacity[j])
@@ -427,7 +524,69 @@ class AccessibilityState:
             touched["2sfca"] = int(len(rows))
         return touched
 
+    # the same reductions on the sparse catchments (entries in cell order: the dense path's floating-point sums)
+    def _add_sparse(self, j: int) -> dict:
+        cells, times = self._sparse.cells[j], self._sparse.times[j]
+        c = int(self._cat[j])
+        cap = float(self._capacity[j])
+        touched = {}
+        if cap > 0:
+            touched["nearest"] = inc.sparse_min_update(self._nearest, c, cells, times)
+        cut = np.asarray(self.settings.cutoffs_min, np.float64)
+        touched["cumulative"] = inc.sparse_cumulative_add(self._cum, c, cells, times, cut, cap)
+        touched["gravity"] = inc.sparse_weighted_add(self._grav, c, cells,
+                                                     _sparse_weights(self.settings.gravity_decay, times), cap)
+        w = _sparse_weights(self.settings.fca_decay, times)
+        s = inc.sparse_weighted_demand(self.population, cells, w)
+        self._served[j] = s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.float64(cap) / np.float64(s)
+        self._ratio[j] = r
+        touched["2sfca"] = inc.sparse_weighted_add(self._fca, c, cells, w, float(r))
+        return touched
+
+    def _remove_sparse(self, j: int) -> dict:
+        cells, times = self._sparse.cells[j], self._sparse.times[j]
+        c = int(self._cat[j])
+        cap = float(self._capacity[j])
+        self._active[j] = False
+        touched = {}
+        if cap > 0:
+            rows = inc.sparse_rows_attaining(self._nearest, c, cells, times)
+            if len(rows):
+                self._sparse.rows_min(rows, self._keep(c, positive=True), self._nearest, c)
+            touched["nearest"] = len(rows)
+        cut = np.asarray(self.settings.cutoffs_min, np.float64)
+        touched["cumulative"] = inc.sparse_cumulative_add(self._cum, c, cells, times, cut, -cap)
+        touched["gravity"] = inc.sparse_weighted_add(self._grav, c, cells,
+                                                     _sparse_weights(self.settings.gravity_decay, times), -cap)
+        w = _sparse_weights(self.settings.fca_decay, times)
+        r = float(self._ratio[j])
+        if np.isfinite(r):
+            touched["2sfca"] = inc.sparse_weighted_add(self._fca, c, cells, w, -r)
+        else:
+            rows = cells[w != 0].astype(np.int64)
+            self._recompute_fca_rows(rows, c)
+            touched["2sfca"] = len(rows)
+        return touched
+
+    def _keep(self, c: int, positive: bool = False) -> np.ndarray:
+        """bool[n_slots]: active venues of category ``c`` (and capacity > 0 with ``positive``)."""
+        n = self._sparse.n_slots if self._sparse is not None else self._n
+        keep = np.zeros(n, bool)
+        keep[: self._n] = self._active[: self._n] & (self._cat[: self._n] == c)
+        if positive:
+            keep[: self._n] &= self._capacity[: self._n] > 0
+        return keep
+
     def _recompute_fca_rows(self, rows: np.ndarray, c: int) -> None:
+        if self._sparse is not None:
+            keep = self._keep(c)
+            for r in rows:
+                v, t = self._sparse.row_entries(int(r), keep)
+                w = _sparse_weights(self.settings.fca_decay, t).reshape(1, -1)
+                self._fca[r, c] = inc.weighted_rows_sum(w, self._ratio[v], np.ones(len(v), bool))[0]
+            return
         keep = self._active[: self._n] & (self._cat[: self._n] == c)
         cols = np.flatnonzero(keep)
         sub = self._times[np.ix_(rows, cols)]
@@ -469,7 +628,11 @@ class AccessibilityState:
         self._grow()
         j = self._n
         self._n += 1
-        self._times[:, j] = col
+        if self._sparse is not None:
+            if self._sparse.append(*sparsify(col, self._sparse.dtype)) != j:
+                raise AssertionError("sparse slots out of step with the state's venues")  # internal invariant
+        else:
+            self._times[:, j] = col
         self._ids.append(venue_id)
         self._where[str(venue_id)] = j
         self._lon[j], self._lat[j], self._capacity[j] = lon, lat, float(capacity)
@@ -586,7 +749,8 @@ class AccessibilityState:
         st = AccessibilityState.build(net, self.cells, scenario.apply_venues(self.venues()), mode=self.mode,
                                       max_time_min=self.max_time_s / 60.0, cutoffs_min=self.settings.cutoffs_min,
                                       gravity_decay=self.settings.gravity_decay, fca_decay=self.settings.fca_decay,
-                                      full_measures=self.settings.full_measures, **self.matrix_kwargs)
+                                      full_measures=self.settings.full_measures, storage=self.storage,
+                                      **self.matrix_kwargs)
         st.population = self.population.copy()
         st.recompute()
         st.last_update = {"edit": scenario.name, "incremental": [],
@@ -647,7 +811,11 @@ class AccessibilityState:
             speeds = {k: kw[k] for k in ("walk_speed_kmh", "bike_speed_kmh") if k in kw}
             cols = venue_columns(g1, self.mode, s1, self._lon[affected], self._lat[affected], self.max_time_s,
                                  max_snap_m=snap_m, allow_unsnapped=True, cells=self.cells, **speeds)
-            st._times[:, affected] = cols
+            if st._sparse is not None:
+                for q, j in enumerate(affected):
+                    st._sparse.set_column(int(j), cols[:, q])
+            else:
+                st._times[:, affected] = cols
         if len(cell_changed) and len(act):
             sub = s1.subset(cell_changed)
             rows = dj.od_matrix(g1.first_out, g1.head, g1.travel_time_s, sub.access_node, sub.access_cost_s,
@@ -655,7 +823,11 @@ class AccessibilityState:
             o_pts = Points(self.cells.ids[cell_changed], self.cells.lon[cell_changed], self.cells.lat[cell_changed],
                            None, "cells")
             v_pts = Points(np.arange(len(act)), vl, vb, None, "venues")
-            st._times[np.ix_(cell_changed, act)] = _point_pairs(g1, rows, sub, v1, o_pts, v_pts, self.max_time_s)
+            block = _point_pairs(g1, rows, sub, v1, o_pts, v_pts, self.max_time_s)
+            if st._sparse is not None:
+                st._sparse.set_block(cell_changed, act, block)
+            else:
+                st._times[np.ix_(cell_changed, act)] = block
         st.cells_snap = s1
         st.recompute()
         st.last_update = {"edit": scenario.name, "columns_recomputed": int(len(affected)), "venues": int(len(act)),
@@ -666,9 +838,17 @@ class AccessibilityState:
     # ------------------------------------------------------------------ outputs
     def long_matrix(self) -> pd.DataFrame:
         """The stored matrix as a long table ``from_id, to_id, travel_time`` (minutes; unreachable pairs left out)."""
+        vids = np.asarray(self.venue_ids, dtype=object)
+        if self._sparse is not None:  # no dense matrix: the pairs, in the dense order (cell, then venue)
+            act = np.flatnonzero(self._active[: self._n])
+            i = np.concatenate([self._sparse.cells[j] for j in act]) if len(act) else np.zeros(0, np.int32)
+            t = np.concatenate([self._sparse.times[j] for j in act]) if len(act) else np.zeros(0, np.int32)
+            j = np.repeat(np.arange(len(act)), [len(self._sparse.cells[a]) for a in act])
+            o = np.lexsort((j, i))
+            i, j, t = i[o], j[o], t[o].astype(np.int32)
+            return pd.DataFrame({"from_id": self.cells.ids[i], "to_id": vids[j], "travel_time": t / 60.0})
         T = self.times_s
         i, j = np.nonzero(T >= 0)
-        vids = np.asarray(self.venue_ids, dtype=object)
         return pd.DataFrame({"from_id": self.cells.ids[i], "to_id": vids[j], "travel_time": T[i, j] / 60.0})
 
     def land_use(self) -> pd.DataFrame:
