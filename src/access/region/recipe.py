@@ -44,8 +44,9 @@ from typing import Any, Mapping
 
 from .._errors import InputFileError, ValidationError
 
-#: what a source is; each kind has one loader (``access.io.sources`` / ``access.io.osm_venues``)
-SOURCE_KINDS = ("osm", "gtfs", "filosofi", "basilic", "bpe", "epci")
+#: what a source is; each kind has one loader (``access.io.sources`` / ``access.io.osm_venues``; ``census``: INSEE's
+#: census housing base by IRIS and ``iris``: the IRIS contours, both read by ``access.region.census``)
+SOURCE_KINDS = ("osm", "gtfs", "filosofi", "basilic", "bpe", "epci", "census", "iris")
 #: accepted values of ``format``
 SOURCE_FORMATS = ("osm.pbf", "gtfs.zip", "gpkg", "csv", "geojson", "geojson.gz", "parquet", "zip")
 #: venue categories of ``data/venue_taxonomy.csv``
