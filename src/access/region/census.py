@@ -333,3 +333,23 @@ def allocate_iris_to_cells(cells, census: pd.DataFrame, contours, *, method: str
         warnings.warn(f"{int((~covered).sum())} of {n} cells lie in no IRIS of the census base: their share without a "
                       "car is NaN", AccessWarning, stacklevel=2)
     return out
+
+
+def read_filosofi_barrier_counts(path, *, layer=None) -> pd.DataFrame:
+    """The Filosofi counts behind the barrier profile (``i_est_200, ind, men, men_pauv, men_1ind, men_fmp,
+    men_prop, log_soc`` and the age bands), by cell ``id``, read by name from the grid file: the columns that
+    :func:`access.region.sources.read_filosofi` does not keep (yet). Missing columns are simply absent."""
+    from ..indicators.barriers import FILOSOFI_BARRIER_COLUMNS
+    from .sources import _columns, _pick
+
+    ids = ("idcar_200m", "idcar_1km", "idinspire", "id_carr_1k")
+    df = _read_any(path, "Filosofi grid", layer=layer, keep=set(ids) | set(FILOSOFI_BARRIER_COLUMNS))
+    cols = _columns(df)
+    idc = _pick(cols, list(ids))
+    if idc is None:
+        raise ValidationError(f"Filosofi grid {str(path)!r}: no cell id column (Idcar_200m or Idcar_1km)")
+    out = pd.DataFrame({"id": df[idc].astype("string").str.strip().to_numpy(dtype=object)})
+    for c in FILOSOFI_BARRIER_COLUMNS:
+        if c in cols:
+            out[c] = _to_number(df[cols[c]], cols[c], f"Filosofi grid {str(path)!r}").to_numpy(float)
+    return out
