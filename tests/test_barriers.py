@@ -15,10 +15,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from access.indicators.barriers import (BARRIER_SHARES, _nearest_by_category, area_barriers, barrier_index,
-                                        barrier_index_stability, barrier_profile, barriers_summary_lines,
-                                        evening_round_trips, load_barriers_config, no_car_times, saturday_access,
-                                        saturday_of)
+from access.indicators.barriers import (
+    BARRIER_SHARES,
+    _nearest_by_category,
+    area_barriers,
+    barrier_index,
+    barrier_index_stability,
+    barrier_profile,
+    barriers_summary_lines,
+    evening_round_trips,
+    load_barriers_config,
+    no_car_times,
+    saturday_access,
+    saturday_of,
+)
 
 DATE = dt.date(2026, 3, 17)  # the demo recipe's analysis date (a Tuesday)
 CATS = ("cinema", "performing_arts")
@@ -86,7 +96,7 @@ def test_no_car_times_against_the_mode_matrices(demo):
     sub, venues = demo["sub"].iloc[::3].reset_index(drop=True), demo["venues"]
     mats, frames = {}, {}
     for m in ("walk", "bike", "car", "transit"):
-        kw = dict(departure=dt.datetime.combine(DATE, dt.time(14)), window_min=10) if m == "transit" else {}
+        kw = {"departure": dt.datetime.combine(DATE, dt.time(14)), "window_min": 10} if m == "transit" else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mats[m] = travel_time_matrix(demo["net"], sub, venues, mode=m, max_time_min=60, progress=False, **kw)
@@ -212,7 +222,11 @@ def test_saturday_access_uses_the_weekend_service(demo):
 
 def _area_table(demo, evening):
     from access.indicators import attach_cells
-    from access.region.census import allocate_iris_to_cells, read_census_logement, read_iris_contours
+    from access.region.census import (
+        allocate_iris_to_cells,
+        read_census_logement,
+        read_iris_contours,
+    )
     from access.region.sources import read_epci
 
     sub = demo["sub"]

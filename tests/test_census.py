@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 
 from access._errors import InputFileError, ValidationError
-from access.region.census import allocate_iris_to_cells, read_census_logement, read_iris_contours
+from access.region.census import (
+    allocate_iris_to_cells,
+    read_census_logement,
+    read_iris_contours,
+)
 
 # The layout of INSEE's "base-ic-logement-2021.CSV" (base infracommunale, Logement): ';'-separated, the
 # geographic codes first (IRIS 9 characters, leading zeros kept, Corsica's 2A/2B), then the P21_/C21_ counts as
@@ -21,10 +25,10 @@ REAL_HEADER = ("IRIS;REG;DEP;UU2020;COM;TYP_IRIS;LAB_IRIS;P21_LOG;P21_RP;P21_RSE
                "P21_RP_VOIT1P;P21_RP_VOIT1;P21_RP_VOIT2P;P21_RP_HABFOR;P21_RP_CASE;P21_RP_MIBOIS;P21_RP_MIDUR;"
                "C21_RP_HSTU1P;C21_RP_HSTU1P_SUROCC")
 REAL_ROWS = [
-    "010040101;84;01;01302;01004;H;1;1123.4518293;1034.8837411;12.0392811;76.5288071;301.0032;822.4486;"
-    "210.3;198.1;402.57;612.2;250.1;20.1;480.3;812.65830021;560.1;252.55830021;0;0;310.2;724.6;20.2;1.1",
-    "2A0040000;94;2A;2A701;2A004;Z;5;310.0000001;205.5;90.2;14.3;250.1;59.9;20.1;35.2;150.3;50.1;0;5.1;"
-    "90.3;190.25;120.2;70.05;0;0;60.1;145.4;0;0",
+    ("010040101;84;01;01302;01004;H;1;1123.4518293;1034.8837411;12.0392811;76.5288071;301.0032;822.4486;"
+     "210.3;198.1;402.57;612.2;250.1;20.1;480.3;812.65830021;560.1;252.55830021;0;0;310.2;724.6;20.2;1.1"),
+    ("2A0040000;94;2A;2A701;2A004;Z;5;310.0000001;205.5;90.2;14.3;250.1;59.9;20.1;35.2;150.3;50.1;0;5.1;"
+     "90.3;190.25;120.2;70.05;0;0;60.1;145.4;0;0"),
     "591830000;32;59;59702;59183;Z;5;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0",
 ]
 META = "COD_VAR;LIB_VAR;LIB_VAR_LONG\nIRIS;Code IRIS;Code du département suivi du numéro de commune\n"

@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from . import _build as B
-from .writers import census_iris_tables, write_census_logement, write_iris_contours
 from .writers import filosofi_table, write_basilic_csv, write_filosofi_gpkg, write_geojson, write_recipe
 
 #: centre of the demo territory (lon, lat) and its size (km)
@@ -446,6 +445,8 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
     write_filosofi_gpkg(fil, paths["filosofi"])
     write_basilic_csv(venues, paths["basilic"])
     write_geojson(epci, paths["epci"])
+    from .writers import census_iris_tables, write_census_logement, write_iris_contours
+
     census, iris = census_iris_tables(fil, rng=np.random.default_rng([seed, 16]))  # own stream: nothing else moves
     write_census_logement(census, paths["census"], vintage=2021)
     write_iris_contours(iris, paths["iris"])
@@ -470,7 +471,7 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
         "basilic": {"venues": int(len(venues)),
                     "by_type": venues["Type équipement ou lieu"].value_counts().sort_index().to_dict()},
         "epci": {"count": len(codes), "codes": codes, "priority": priority},
-        "census": {"iris": int(len(census)), "households": float(census["P21_RP"].sum())},
+        "census": {"iris": len(census), "households": float(census["P21_RP"].sum())},
         "towns": [{"name": t.name, "code": t.code, "pop": t.pop, "kind": t.extra["kind"]} for t in towns],
         "files": {k: p.name for k, p in paths.items()},
     }
