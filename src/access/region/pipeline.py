@@ -16,9 +16,12 @@ matrix_*   one travel-time matrix per mode, cells -> venues, computed in chunks 
 indicators per cell and mode: minutes to the nearest venue of each category and of any category, venues
            reachable within each threshold, gravity (negative exponential, half-life :data:`GRAVITY_HALF_LIFE_MIN`)
            and 2SFCA (venues per 10,000 inhabitants within :data:`FCA_CUTOFF_MIN`).
+barriers   social barriers per cell (Filosofi profile, households without a car from the census by IRIS, best
+           time without a car, evening round trips and Saturday access by transit) and the barrier index per area
+           (:mod:`access.indicators.barriers`, ``data/barriers_default.toml``, ``docs/barriers.md``).
 areas      population-weighted aggregation to the areas (EPCI), their socio-economic profile from the cells
-           (poverty rate, median standard of living, share of elderly, density), the typology with the recipe's
-           priority contract zones.
+           (poverty rate, median standard of living, share of elderly, density), the barrier columns, the
+           typology with the recipe's priority contract zones (its social dimension: the barrier index by default).
 report     ``<stem>.gpkg`` (layers epci, cells, venues), ``epci.parquet/csv``, ``cells.parquet``,
            ``maps/*.png``, ``epci_map.html``, ``summary.md``.
 ========== ===================================================================================================
