@@ -13,8 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
-from access._io_util import atomic_path, test_data_dir  # noqa: E402
+from access._io_util import atomic_path  # noqa: E402
+from tests._data import test_data_dir  # noqa: E402
 
 DATA = test_data_dir()
 

@@ -33,7 +33,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from access._io_util import test_data_dir
+from _common import DATA
 from access.indicators import (
     balancing_cost,
     cost_to_closest,
@@ -157,7 +157,7 @@ def _median_time(fn, repeat):
 
 
 def bench_bh(repeat: int) -> list[dict]:
-    d = test_data_dir() / "belo_horizonte"
+    d = DATA / "belo_horizonte"
     path = d / "travel_matrix.parquet"
     if not path.exists():
         print(f"skip Belo Horizonte: {path} absent", file=sys.stderr)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from access._io_util import test_data_dir
+from tests._data import test_data_dir
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import box
 
 from access._errors import AccessWarning, ValidationError
-from access._io_util import test_data_dir as _data_dir
+from tests._data import test_data_dir as _data_dir
 from access.indicators import aggregate, attach_cells, weighted_gini, weighted_median
 
 

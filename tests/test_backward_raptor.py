@@ -153,7 +153,7 @@ def test_travel_time_matrix_search_backward_equals_forward(net, hexgrid):
     assert (f.times_s >= 0).mean() > 0.3
     assert a.settings["search"] == "backward" and f.settings["search"] == "forward"
     pd.testing.assert_frame_equal(f.to_frame(), b.to_frame())
-    with pytest.raises(access.ValidationError, match="unknown search"):
+    with pytest.raises(access.ValidationError, match="`search` must be one of"):
         access.travel_time_matrix(net, orig, dest, search="sideways", **kw)
 
 

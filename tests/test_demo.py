@@ -31,7 +31,7 @@ def test_demo_writes_the_report(demo):
     assert len(pngs) >= 8 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert {n for n, _ in pyogrio.list_layers(demo / "region.gpkg")} == {"epci", "cells", "venues"}
     html = (demo / "epci_map.html").read_text()
-    assert "leaflet" in html.lower()
+    assert "<script src=" not in html and "leaflet" not in html.lower()  # self-contained, no tiles
     # the sources were the generated files in the real formats, read by the real loaders
     data = demo / "data"
     assert b"OSMHeader" in (data / "demo.osm.pbf").read_bytes()[:32]
@@ -119,3 +119,30 @@ def test_demo_social_barriers(demo):
     summary = (demo / "summary.md").read_text()
     assert "## Social barriers to culture" in summary
     assert all(f"| {i} |" in summary for i in a["id"])
+
+
+def test_demo_map_works_offline_in_chromium(demo):
+    from .browser import open_map, require_browser
+
+    require_browser()
+    r = open_map(demo / "epci_map.html", switch_to=1)
+    assert r["left"] == [] and r["errors"] == [], (r["left"], r["errors"])
+    a = pd.read_parquet(demo / "epci.parquet")
+    assert r["n_areas"] >= len(a) and r["non_white"] > 0.08
+    assert "class (areas)" in r["legend"]
+    assert "minutes" in r["legend_after"]
+
+
+def test_demo_summary_counts_everyone(demo):
+    from access.report.summary import population_stats
+
+    text = (demo / "summary.md").read_text()
+    assert " min " not in text and " min." not in text and "min |" not in text  # "minutes", never "min"
+    assert "computed class" in text and "priority zone" in text and "reason" in text
+    assert "## Sources" in text and "service 20" in text
+    # the region's walking median, over every inhabitant (those beyond the limit counted), as the table says
+    c = pd.read_parquet(demo / "cells.parquet")
+    s = population_stats(c["time_walk_any"], c["population"], 30)
+    row = next(ln for ln in text.splitlines() if ln.startswith("| walk |"))
+    assert row.split("|")[2].strip() == f"{s['median_min']:.0f}"
+    assert row.split("|")[3].strip() == f"{100 * s['share_within']:.0f} %"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from access._errors import FetchError
-from access import _io_util
+from tests._data import test_data_dir as _test_data_dir
 from access.region.fetch import ChecksumMismatch, download, extract_member, fetch_recipe, prepare_osm, read_lock
 from access.region.recipe import Recipe
 
@@ -329,7 +329,7 @@ def test_hauts_de_france_recipe_cache_paths(tmp_path):
 
 # ------------------------------------------------------------------------------------------- OSM
 def _nantes():
-    p = _io_util.test_data_dir() / "nantes" / "nantes_subset.osm.pbf"
+    p = _test_data_dir() / "nantes" / "nantes_subset.osm.pbf"
     if not p.exists():
         pytest.skip(f"real data absent: {p}")
     return p

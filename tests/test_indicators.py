@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from access._errors import InputFileError, ValidationError
-from access._io_util import test_data_dir as _data_dir
+from tests._data import test_data_dir as _data_dir
 from access.indicators import (
     balancing_cost,
     cost_to_closest,

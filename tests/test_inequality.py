@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from access._errors import ValidationError
-from access._io_util import test_data_dir as _data_dir
+from tests._data import test_data_dir as _data_dir
 from access.indicators import (
     concentration_index,
     cumulative_cutoff,

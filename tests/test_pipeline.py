@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from access._io_util import test_data_dir as _test_data_dir
+from tests._data import test_data_dir as _test_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 NANTES = _test_data_dir() / "nantes"
@@ -283,7 +283,7 @@ def test_nantes_areas_and_report(nantes_run):
     layers = {name for name, _ in pyogrio.list_layers(out / "nantes.gpkg")}
     assert layers == {"epci", "cells", "venues"}
     text = (out / "summary.md").read_text()
-    assert "Quadrant nord-est" in text and "priority contract zone (Zone test)" in text
+    assert "Quadrant nord-est" in text and "| Zone test |" in text  # the priority zone beside the computed class
 
 
 @pytest.mark.slow

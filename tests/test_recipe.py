@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from access import _io_util
+from tests._data import test_data_dir as _test_data_dir
 from access._errors import InputFileError, ValidationError
 from access.region.recipe import SOURCE_FORMATS, SOURCE_KINDS, VENUE_CATEGORIES, Recipe
 
@@ -56,7 +56,7 @@ def test_priority_zones_are_real_hauts_de_france_epci():
     r = Recipe.from_file(HDF)
     names = {z.name for z in r.priority_zones}
     assert names == {"Sambre-Avesnois-Thiérache", "Bassin minier", "Calaisis"}
-    p = _io_util.test_data_dir() / "hauts_de_france" / "communes_epci_2026.csv"
+    p = _test_data_dir() / "hauts_de_france" / "communes_epci_2026.csv"
     if not p.exists():
         pytest.skip(f"real data absent: {p}")
     com = pd.read_csv(p, dtype=str)

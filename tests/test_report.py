@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from access._errors import ValidationError
-from access._io_util import test_data_dir as _data_dir
+from tests._data import test_data_dir as _data_dir
 from access.commands.indicators import command
-from access.report import choropleth_png, folium_map, write_geopackage, write_table
+from access.report import choropleth_png, interactive_map, write_geopackage, write_table
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_cli_end_to_end(epci, tmp_path):
     assert any(p.name == "class.png" for p in pngs) and len(pngs) >= 5
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     html = (out / "areas_map.html").read_text()
-    assert "tooltip" in html.lower() and "supply_score" in html
+    assert "Supply score" in html and "<script src=" not in html  # human titles, everything inlined
 
 
 def test_cli_bad_inputs(epci, tmp_path):
@@ -115,6 +115,6 @@ def test_writers(epci, tmp_path):
     assert choropleth_png(g, "label", tmp_path / "l.png").exists()
     with pytest.raises(ValidationError, match="not a column"):
         choropleth_png(g, "nope", tmp_path / "n.png")
-    h = folium_map(g, tmp_path / "m.html", columns=["x", "label"], id_column="epci_code")
-    assert "epci_code" in h.read_text()
+    h = interactive_map(g, tmp_path / "m.html", layers=["x", "label"], id_column="epci_code")
+    assert "<script src=" not in h.read_text()
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind

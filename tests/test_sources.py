@@ -16,7 +16,7 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures_sources as fx  # noqa: E402
 
-from access import _io_util  # noqa: E402
+from tests._data import test_data_dir as _test_data_dir  # noqa: E402
 from access._errors import AccessWarning, InputFileError, ValidationError  # noqa: E402
 from access.region.osm_venues import read_osm_venues  # noqa: E402
 from access.region.sources import (  # noqa: E402
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shared(*parts):
-    p = _io_util.test_data_dir().joinpath(*parts)
+    p = _test_data_dir().joinpath(*parts)
     if not p.exists():
         pytest.skip(f"real data absent: {p}")
     return p

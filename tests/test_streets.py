@@ -296,7 +296,7 @@ def test_bad_points(poa_network, poa_hexgrid):
     with pytest.warns(access.AccessWarning, match=r"2 of 5 origins .* e.g. ids \['a', 'b'\]"):
         ttm = access.travel_time_matrix(net, some, mode="walk", progress=False)
     assert (ttm.times_s[3:, :, 0] == -1).all()
-    with pytest.raises(ValidationError, match="unknown mode"):
+    with pytest.raises(ValidationError, match="`mode` must be one of"):
         access.travel_time_matrix(net, some, mode="plane", progress=False)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from access._io_util import test_data_dir as _test_data_dir
+from tests._data import test_data_dir as _test_data_dir
 from access.synth import make_demo_region, make_region
 from access.synth.writers import BASILIC_COLUMNS
 

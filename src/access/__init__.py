@@ -7,14 +7,15 @@
 
 from __future__ import annotations
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
                       ScenarioError, ValidationError)
-from .matrix import TravelTimeMatrix, travel_time_matrix
-from .network.bundle import TransportNetwork
-from .network.street import StreetGraph
 from .options import StreetOptions, TransitOptions
+
+#: public names imported on first use (``import access`` and ``access --help`` stay fast: no numba, no pandas)
+_LAZY = {"TravelTimeMatrix": ".matrix", "travel_time_matrix": ".matrix", "TransportNetwork": ".network.bundle",
+         "StreetGraph": ".network.street"}
 
 __all__ = [
     "AccessError", "AccessWarning", "FetchError", "GTFSError", "InputFileError", "NetworkError", "ScenarioError",
@@ -24,6 +25,10 @@ __all__ = [
 
 
 def __getattr__(name):  # lazy access to heavier parts
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     if name == "route":
         from .routing.itinerary import route
 

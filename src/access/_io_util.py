@@ -69,11 +69,3 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
                 break
             h.update(b)
     return h.hexdigest()
-
-
-def test_data_dir() -> Path:
-    """The real-data folder used by tests and benchmarks (``ACCESS_TEST_DATA``, default ``../shared/data``)."""
-    env = os.environ.get("ACCESS_TEST_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"

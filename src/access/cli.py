@@ -7,7 +7,10 @@ named ``command``; they are imported lazily so that ``access --help`` stays fast
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import re
 import sys
+import warnings
 
 import click
 
@@ -24,6 +27,7 @@ SUBCOMMANDS = {
     "scenario": "access.commands.scenario",
     "site": "access.commands.site",
     "synth": "access.commands.synth",
+    "serve": "access.commands.serve",
 }
 
 
@@ -48,10 +52,54 @@ def cli():
     """access: routing-based accessibility to culture (streets, transit, indicators, scenarios)."""
 
 
+#: library keyword -> the command-line option a user types (warnings and errors name the option, not the keyword)
+OPTION_NAMES = {
+    "max_snap_m": "--max-snap", "window_min": "--window", "max_time_min": "--max-time",
+    "walk_speed_kmh": "--walk-speed", "bike_speed_kmh": "--bike-speed", "max_walk_min": "--max-walk",
+    "max_rides": "--max-rides", "travel_cost": "--travel-cost", "memory_budget_mb": "--memory-budget",
+    "chunk_size": "--chunk-size", "percentiles": "--percentiles", "departure": "--departure",
+}
+_NAMES_RE = re.compile(r"`?\b(" + "|".join(k for k in OPTION_NAMES if "_" in k) + r")\b`?|`(" +
+                       "|".join(k for k in OPTION_NAMES if "_" not in k) + r")`")
+#: warning classes that say nothing a user of the command line can act on
+_QUIET_WARNINGS = ("PerformanceWarning", "NumbaPerformanceWarning", "FutureWarning", "DeprecationWarning")
+
+
+def cli_text(message: str) -> str:
+    """A library message as the command line shows it: one line, keywords replaced by their options."""
+    text = " ".join(str(message).split())
+    return _NAMES_RE.sub(lambda m: OPTION_NAMES[m.group(1) or m.group(2)], text)
+
+
+class _OneLineWarnings:
+    """``warnings.showwarning`` while a command runs: one line per warning (no source line), each text once."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        if category.__name__ in _QUIET_WARNINGS:
+            return
+        text = cli_text(str(message))
+        key = (category.__name__, text)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        click.echo(f"warning: {text}", err=True)
+
+
 def main(argv=None):
-    """Entry point: run the CLI, turning AccessError into a one-line message and exit code 2."""
+    """Entry point: run the CLI, turning AccessError into a one-line message and exit code 2.
+
+    While the command runs, warnings print as one deduplicated line each, naming command-line options
+    (:func:`cli_text`); the previous ``warnings.showwarning`` is restored afterwards.
+    """
+    previous = warnings.showwarning
+    warnings.showwarning = _OneLineWarnings()
     try:
-        cli.main(args=argv, standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # every text reaches the deduplication above, once per text
+            cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -59,8 +107,10 @@ def main(argv=None):
         e.show()
         return e.exit_code
     except AccessError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {cli_text(str(e))}", err=True)
         return 2
+    finally:
+        warnings.showwarning = previous
     return 0
 
 

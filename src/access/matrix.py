@@ -8,6 +8,7 @@ The public entry point is :func:`travel_time_matrix`, which mirrors r5py's ``Tra
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ._errors import NetworkError, ValidationError
 from ._io_util import atomic_path
+from ._units import minutes
 from ._validate import check_choice
 from .io.places import Points, read_points
 from .network.street import Snap
@@ -29,7 +33,7 @@ from .routing.transit import transit_access, transit_columns_to, transit_travel_
 if TYPE_CHECKING:
     from .network.bundle import TransportNetwork
 
-__all__ = ["TravelTimeMatrix", "travel_time_matrix", "transit_options", "use_backward", "STREET_MODES",
+__all__ = ["TravelTimeMatrix", "travel_time_matrix", "long_table", "LongTableWriter", "transit_options", "use_backward", "STREET_MODES",
            "ALL_MODES"]
 
 
@@ -65,9 +69,7 @@ class TravelTimeMatrix:
 
     def minutes(self, k: int = 0) -> np.ndarray:
         """float64[n_o, n_d] minutes for percentile index ``k`` (NaN unreachable)."""
-        t = self.times_s[:, :, k].astype(np.float64) / 60.0
-        t[self.times_s[:, :, k] < 0] = np.nan
-        return t
+        return minutes(self.times_s[:, :, k])
 
     def to_frame(self, *, drop_unreachable: bool = False) -> pd.DataFrame:
         """Long table ``from_id, to_id, travel_time`` (or ``travel_time_pNN`` columns), minutes, NaN unreachable."""
@@ -79,28 +81,90 @@ class TravelTimeMatrix:
             df = df[df[self.time_columns].notna().any(axis=1)].reset_index(drop=True)
         return df
 
-    def to_parquet(self, path, *, drop_unreachable: bool = False, origins_per_row_group: int = 256) -> Path:
-        """Write :meth:`to_frame` to Parquet atomically, one row group per block of origins."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    def to_arrow(self, *, drop_unreachable: bool = True) -> pa.Table:
+        """The long table as Arrow: ``from_id, to_id`` (strings, the one id encoding of every matrix file), one float64 minutes column per percentile (NaN unreachable)."""
+        return long_table(self.from_ids, self.to_ids, self.times_s, self.time_columns,
+                          drop_unreachable=drop_unreachable)
 
+    def to_parquet(self, path: str | Path, *, drop_unreachable: bool = False, origins_per_row_group: int = 256
+                   ) -> Path:
+        """Write the long table to Parquet atomically, one row group per block of origins
+        (:class:`LongTableWriter`: the one matrix writer)."""
         path = Path(path)
-        with atomic_path(path, suffix=".parquet") as tmp:
-            writer = None
+        with LongTableWriter(path, settings=dict(mode=self.mode, percentiles=list(self.percentiles),
+                                                 **self.settings)) as w:
             for a in range(0, max(self.shape[0], 1), origins_per_row_group):
-                sub = TravelTimeMatrix(self.from_ids[a:a + origins_per_row_group], self.to_ids,
-                                       self.times_s[a:a + origins_per_row_group], self.mode, self.percentiles)
-                table = pa.Table.from_pandas(sub.to_frame(drop_unreachable=drop_unreachable), preserve_index=False)
-                if writer is None:
-                    meta = {b"access": pd.io.json.ujson_dumps(
-                        dict(mode=self.mode, percentiles=list(self.percentiles), **self.settings),
-                        default_handler=str).encode()}
-                    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
-            if writer is not None:
-                writer.close()
+                b = a + origins_per_row_group
+                w.write(long_table(self.from_ids[a:b], self.to_ids, self.times_s[a:b], self.time_columns,
+                                   drop_unreachable=drop_unreachable))
         return path
+
+
+def long_table(from_ids: np.ndarray, to_ids: np.ndarray, times_s: np.ndarray, columns: Sequence[str], *,
+               drop_unreachable: bool = True) -> pa.Table:
+    """Pairs of a block of a matrix (``times_s`` int32[n_o, n_d, n_p], -1 unreachable) as the long Arrow table every
+    matrix file holds: ids as strings (Parquet dictionary-encodes them on disk), minutes float64 (NaN for a percentile that is unreachable
+    while another is not); unreachable pairs left out with ``drop_unreachable``."""
+    t = np.asarray(times_s)
+    if drop_unreachable:
+        i, j = np.nonzero((t >= 0).any(axis=2))
+    else:
+        i = np.repeat(np.arange(t.shape[0]), t.shape[1])
+        j = np.tile(np.arange(t.shape[1]), t.shape[0])
+    cols = {"from_id": _str_ids(from_ids).take(pa.array(i.astype(np.int64))),
+            "to_id": _str_ids(to_ids).take(pa.array(j.astype(np.int64)))}
+    for k, c in enumerate(columns):
+        cols[c] = pa.array(minutes(t[i, j, k]), pa.float64())
+    return pa.table(cols)
+
+
+def _str_ids(ids: np.ndarray) -> pa.Array:
+    """User ids as an Arrow string array (ids are strings in every matrix file: ``"01001"`` stays ``"01001"``)."""
+    ids = np.asarray(ids)
+    return pa.array([str(x) for x in ids] if ids.dtype == object else ids.astype(str), pa.string())
+
+
+class LongTableWriter:
+    """The one writer of long matrix tables: atomic (a temp file renamed on success), one row group per
+    :meth:`write`, the settings as JSON in the schema metadata under ``access``.
+
+    Examples
+    --------
+    >>> with LongTableWriter("walk.parquet", settings={"mode": "walk"}) as w:  # doctest: +SKIP
+    ...     w.write(ttm.to_arrow())
+    """
+
+    def __init__(self, path: str | Path, *, settings: dict | None = None):
+        self.path = Path(path)
+        self.settings = dict(settings or {})
+        self.n_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._ctx: Any = None
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> LongTableWriter:
+        self._ctx = atomic_path(self.path, suffix=".parquet")
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            meta = {b"access": json.dumps(self.settings, default=str, sort_keys=True).encode()}
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+            self._writer = pq.ParquetWriter(self._tmp, table.schema)
+        self._writer.write_table(table.cast(self._writer.schema))
+        self.n_rows += table.num_rows
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self._writer is None and exc[0] is None:  # an empty matrix still gets its schema
+                self._writer = pq.ParquetWriter(self._tmp, long_table(np.zeros(0, str), np.zeros(0, str),
+                                                                      np.zeros((0, 0, 1), np.int32),
+                                                                      ["travel_time"]).schema)
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self._ctx.__exit__(*exc)
 
 
 def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: Any = None, *, mode: str = "walk",

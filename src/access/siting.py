@@ -38,10 +38,12 @@ import numpy as np
 import pandas as pd
 
 from ._errors import AccessWarning, NetworkError, ValidationError
+from ._units import minutes
 from .core import dijkstra as dj
 from .core import siting_kernels as sk
 from .io.places import Points, read_points
-from .network.street import DEFAULT_MAX_SNAP_M
+from ._validate import check_choice
+from .options import StreetOptions, TransitOptions
 
 INF = int(dj.INF)
 
@@ -174,9 +176,10 @@ def _points(obj, name: str) -> Points:
 
 
 def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: float = 60.0,
-                    walk_speed_kmh: float = 3.6, bike_speed_kmh: float = 12.0,
-                    max_snap_m: float = DEFAULT_MAX_SNAP_M, departure=None, window_min: int = 60,
-                    percentile: float = 50, max_walk_min: float | None = None, max_rides: int = 3,
+                    street: StreetOptions | None = None, transit: TransitOptions | None = None,
+                    walk_speed_kmh: float | None = None, bike_speed_kmh: float | None = None,
+                    max_snap_m: float | None = None, departure=None, window_min: int | None = None,
+                    percentile: float | None = None, max_walk_min: float | None = None, max_rides: int | None = None,
                     per_minute: bool = False, chunk_size: int = 2048, progress: bool = False,
                     name: str = "candidates", row_capacity: int = 4096, strategy: str = "auto") -> CandidateTimes:
     """Travel times from every cell to every candidate site: one bounded search per candidate (or per cell).
@@ -200,9 +203,13 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     mode : {"walk", "bike", "car", "transit"}
     max_time_min : float
         Search bound: cells farther than this from a candidate are not listed.
-    departure, window_min, percentile, max_walk_min, max_rides, per_minute
-        Transit settings (see :func:`access.travel_time_matrix`); ``percentile`` is the travel-time percentile
-        over the window used as the candidate's column.
+    street, transit : StreetOptions, TransitOptions, optional
+        The query's settings, as in :func:`access.travel_time_matrix`; the first of ``transit.percentiles`` is the
+        travel-time percentile over the window used as the candidate's column.
+    walk_speed_kmh, bike_speed_kmh, max_snap_m, departure, window_min, percentile, max_walk_min, max_rides
+        Shortcuts for the options' fields (``percentile``: ``percentiles=(percentile,)``).
+    per_minute : bool
+        Transit: keep the per-minute columns.
     chunk_size, row_capacity : int
         Candidates per kernel call, and the cells per candidate a call has room for (candidates reaching more
         are recomputed with room for all: results never depend on these).
@@ -231,20 +238,22 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     >>> res = maximal_coverage(ct, cells["population"], 5, threshold_min=15)  # doctest: +SKIP
     """
     from .matrix import travel_time_matrix
-    from .options import ALL_MODES, STREET_MODES
+    from .options import ALL_MODES, STREET_MODES, check_max_time_min
     from .routing.street import graph_at_speed, point_pair_times
 
-    if mode not in ALL_MODES:
-        raise ValidationError(f"unknown mode {mode!r}; use one of {ALL_MODES}")
-    if not (max_time_min > 0):
-        raise ValidationError(f"`max_time_min` must be positive, got {max_time_min}")
+    mode = check_choice("mode", mode, ALL_MODES)
+    max_time_min = check_max_time_min(max_time_min)
+    strategy = check_choice("strategy", strategy, ("auto", "reverse", "forward"))
+    so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                               max_snap_m=max_snap_m)
+    walk_speed_kmh, max_snap_m = so.walk_speed_kmh, so.max_snap_m
     c = _points(cells, "cells")
     s = _points(sites, name)
     max_time_s = int(round(max_time_min * 60))
     is_graph = hasattr(network, "first_out")
     gmode = mode if mode in STREET_MODES else "walk"
     base = network if is_graph else network.street(gmode)
-    speed = {"walk": walk_speed_kmh, "bike": bike_speed_kmh}.get(gmode)
+    speed = so.speed_kmh(gmode)
     g = graph_at_speed(base, speed)
     s_snap = g.snap(s.lon, s.lat, max_snap_m=max_snap_m, warn=False)
     if not s_snap.snapped.all():
@@ -256,15 +265,14 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
     if mode == "transit":
         if is_graph:
             raise ValidationError("mode='transit' needs a TransportNetwork with a timetable, not a StreetGraph")
-        if strategy not in ("auto", "reverse", "forward"):
-            raise ValidationError(f"unknown strategy {strategy!r}; use 'auto', 'reverse' or 'forward'")
-        ttm = travel_time_matrix(network, c, s, mode="transit", max_time_min=max_time_min, departure=departure,
-                                 window_min=window_min, percentiles=(percentile,), max_walk_min=max_walk_min,
-                                 max_rides=max_rides, walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m,
-                                 per_minute=per_minute, progress=progress,
-                                 search={"reverse": "backward"}.get(strategy, strategy))
+        to = TransitOptions.resolve(transit, departure=departure, window_min=window_min, max_walk_min=max_walk_min,
+                                    max_rides=max_rides, percentiles=None if percentile is None else (percentile,),
+                                    search={"reverse": "backward"}.get(strategy, strategy))
+        to = to.replace(percentiles=to.percentiles[:1])
+        ttm = travel_time_matrix(network, c, s, mode="transit", max_time_min=max_time_min, street=so, transit=to,
+                                 per_minute=per_minute, progress=progress)
         out = CandidateTimes.from_matrix(ttm, max_time_min=max_time_min)
-        out.settings.update(settings, percentile=percentile, per_minute=per_minute)
+        out.settings.update(settings, percentile=to.percentiles[0], per_minute=per_minute)
     else:
         c_snap = g.snap(c.lon, c.lat, max_snap_m=max_snap_m, warn=False)
         if not c_snap.snapped.any():
@@ -274,8 +282,6 @@ def candidate_times(network, cells, sites, *, mode: str = "walk", max_time_min: 
             warnings.warn(f"{int((~c_snap.snapped).sum())} of {len(c)} cells are farther than max_snap_m="
                           f"{max_snap_m:g} m from the {gmode} network and reach no site, e.g. ids "
                           f"{c.ids[~c_snap.snapped][:8].tolist()}", AccessWarning, stacklevel=2)
-        if strategy not in ("auto", "reverse", "forward"):
-            raise ValidationError(f"unknown strategy {strategy!r}; use 'auto', 'reverse' or 'forward'")
         forward = strategy == "forward" or (strategy == "auto" and len(c) < len(s))
         if forward:
             # one forward search per cell, read at the candidates: fewer searches when cells < candidates
@@ -460,7 +466,8 @@ class SitingResult:
         """Per cell: ``id``, ``population``, ``time_nearest_before``/``_after`` (minutes, ``inf`` none within the
         search bound) and, with a threshold, ``covered_before``/``covered_after``."""
         def mins(a):
-            return np.where(a < 0, np.inf, a / 60.0)
+            return minutes(a, unreachable=np.inf)
+
         df = pd.DataFrame({"id": self.times.cell_ids, "population": self.population,
                            "time_nearest_before": mins(self.before_s), "time_nearest_after": mins(self.after_s)})
         if self.threshold_min is not None:
@@ -519,25 +526,25 @@ class SitingResult:
     def plot(self, path, *, areas=None, title: str | None = None, max_minutes: float | None = None):
         """A PNG map: cells coloured by minutes to the nearest venue after siting (grey: none within the bound),
         existing venues (black squares), chosen sites (red stars numbered by rank), area outlines if given."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
         from ._io_util import atomic_path
 
         t = self.times
         if t.cell_lon is None or t.site_lon is None:
             raise ValidationError("the candidate times carry no coordinates; compute them with candidate_times")
-        fig, ax = plt.subplots(figsize=(8, 8))
+        fig = Figure(figsize=(8, 8))  # no pyplot, no backend switch: the caller's matplotlib state is untouched
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
         if areas is not None:
             areas.to_crs("EPSG:4326").boundary.plot(ax=ax, color="0.4", linewidth=0.6)
-        after = np.where(self.after_s < 0, np.nan, self.after_s / 60.0)
+        after = minutes(self.after_s)
         vmax = max_minutes or (self.threshold_min * 2 if self.threshold_min else np.nanmax(after) if
                                np.isfinite(after).any() else 1.0)
         none = np.isnan(after)
         ax.scatter(t.cell_lon[none], t.cell_lat[none], s=6, c="0.8", label="no venue within bound")
-        sc = ax.scatter(t.cell_lon[~none], t.cell_lat[~none], s=8, c=after[~none], cmap="viridis_r", vmin=0,
+        sc = ax.scatter(t.cell_lon[~none], t.cell_lat[~none], s=8, c=after[~none], cmap="YlOrRd", vmin=0,
                         vmax=vmax)
         fig.colorbar(sc, ax=ax, shrink=0.7, label="minutes to the nearest venue (after)")
         ex_lon, ex_lat = self.details.get("existing_lon"), self.details.get("existing_lat")
@@ -555,7 +562,6 @@ class SitingResult:
         path = Path(path)
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-        plt.close(fig)
         return path
 
 

@@ -1,9 +1,10 @@
 """``access indicators``: per-cell access to venues by category, aggregation to areas, typology, maps.
 
-From a travel matrix (origins = population cells, destinations = venues), computes per origin and per venue
-category the minutes to the nearest venue and the venues reachable within a cutoff, aggregates them to the areas
-(population-weighted), classifies the areas with the typology, and writes tables, a GeoPackage, PNG maps and an
-HTML map into ``--out``.
+From a travel matrix (a Parquet file, or the folder of partitions written by ``access matrix --chunk-size`` /
+``--memory-budget``; street or transit: a transit matrix's ``travel_time_p50`` is used by default; origins =
+population cells, destinations = venues), computes per origin and per venue category the minutes to the nearest
+venue and the venues reachable within a cutoff, aggregates them to the areas (population-weighted), classifies the
+areas with the typology, and writes tables, a GeoPackage, PNG maps and a self-contained HTML map into ``--out``.
 
 Config (TOML, all keys optional)::
 
@@ -11,7 +12,8 @@ Config (TOML, all keys optional)::
     category_column = "category"      # venue category column of --destinations
     population_column = "population"  # population column of --origins
     area_id = "id"                    # id column of --areas
-    travel_cost = "travel_time"       # or "travel_time_p50" ...
+    travel_cost = "travel_time"       # or "travel_time_p50" ... (also --travel-cost; default: travel_time, else
+                                      # the p50 column of a transit matrix, else its only percentile column)
     cutoff_min = 30                   # venues reachable within this many minutes
     thresholds_min = [10, 20, 30, 45] # share of population within
     [typology]                        # sections of data/typology_default.toml: supply, access, social, combine,
@@ -24,8 +26,6 @@ import tomllib
 from pathlib import Path
 
 import click
-import geopandas as gpd
-import pandas as pd
 
 from .._errors import InputFileError, ValidationError
 
@@ -33,7 +33,7 @@ DEFAULTS = {
     "category_column": "category",
     "population_column": "population",
     "area_id": "id",
-    "travel_cost": "travel_time",
+    "travel_cost": None,
     "cutoff_min": 30,
     "thresholds_min": [10, 20, 30, 45],
     "opportunity_column": None,
@@ -59,7 +59,32 @@ def _read_config(path) -> tuple[dict, dict | None]:
     return ind, cfg.get("typology")
 
 
-def _points_gdf(path, name: str) -> gpd.GeoDataFrame:
+def resolve_travel_cost(matrix, travel_cost: str | None) -> str:
+    """The cost column of ``matrix`` (a Parquet file or partition folder): ``travel_cost`` when given (an error
+    naming the columns and ``--travel-cost`` when absent), else ``travel_time``, else ``travel_time_p50``, else the
+    only ``travel_time_p*`` column."""
+    from ..indicators._input import MatrixSource
+
+    src = MatrixSource(matrix)
+    cols = src.columns
+    pct = [c for c in cols if c.startswith("travel_time_p")]
+    if travel_cost is not None:
+        if travel_cost not in cols:
+            raise ValidationError(f"`--matrix` {str(matrix)!r} has no column {travel_cost!r} (columns: {cols}); "
+                                  f"pass --travel-cost with one of {['travel_time'] if 'travel_time' in cols else pct}")
+        return travel_cost
+    for c in ("travel_time", "travel_time_p50"):
+        if c in cols:
+            return c
+    if len(pct) == 1:
+        return pct[0]
+    raise ValidationError(f"`--matrix` {str(matrix)!r} has no travel_time nor travel_time_p50 column (columns: "
+                          f"{cols}); pass --travel-cost with one of {pct}")
+
+
+def _points_gdf(path, name: str):
+    import geopandas as gpd
+
     from ..io.places import read_points
 
     pts = read_points(str(path), name=name)
@@ -69,7 +94,9 @@ def _points_gdf(path, name: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(pts.lon, pts.lat), crs=4326)
 
 
-def _read_areas(path, area_id: str) -> gpd.GeoDataFrame:
+def _read_areas(path, area_id: str):
+    import geopandas as gpd
+
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"`--areas` file {str(p)!r} does not exist")
@@ -83,12 +110,20 @@ def _read_areas(path, area_id: str) -> gpd.GeoDataFrame:
     return areas
 
 
-def run_indicators(matrix, origins, destinations, areas, out, config=None, *, progress=True) -> dict:
-    """The work of ``access indicators`` (callable from Python); returns the paths written, by kind."""
+def run_indicators(matrix, origins, destinations, areas, out, config=None, *, progress=True,
+                   travel_cost: str | None = None) -> dict:
+    """The work of ``access indicators`` (callable from Python); returns the paths written, by kind.
+
+    Every input is read and checked before any computation: the matrix's cost column, the origins' population
+    column, the destinations' category column and the areas' id column.
+    """
+    import pandas as pd
+
     from ..indicators import aggregate, cost_to_closest, cumulative_cutoff, typology
     from ..report import write_area_report, write_table
 
     ind, typ_cfg = _read_config(config)
+    tc = resolve_travel_cost(matrix, travel_cost or ind["travel_cost"])
     cat, popc, aid = ind["category_column"], ind["population_column"], ind["area_id"]
     cells = _points_gdf(origins, "origins")
     venues = _points_gdf(destinations, "destinations")
@@ -108,7 +143,6 @@ def run_indicators(matrix, origins, destinations, areas, out, config=None, *, pr
         from tqdm import tqdm
 
         bar = tqdm(total=len(steps), desc="indicators", unit="step")
-    tc = ind["travel_cost"]
     near = cost_to_closest(matrix, lu, opportunity="venues", travel_cost=tc, group_by=cat)
     tcol = near.columns[-1]
     t_wide = near.pivot(index="id", columns=cat, values=tcol)
@@ -144,8 +178,11 @@ def run_indicators(matrix, origins, destinations, areas, out, config=None, *, pr
 
 
 @click.command(name="indicators")
-@click.option("--matrix", "matrix", required=True, type=click.Path(dir_okay=False),
-              help="Travel matrix Parquet (from_id, to_id, travel_time minutes).")
+@click.option("--matrix", "matrix", required=True, type=click.Path(exists=True),
+              help="Travel matrix from `access matrix`: a Parquet file or a folder of partitions (from_id, to_id, "
+              "travel_time or travel_time_pNN, minutes).")
+@click.option("--travel-cost", default=None,
+              help="Cost column of the matrix [default: travel_time, else travel_time_p50 (transit)].")
 @click.option("--origins", required=True, type=click.Path(dir_okay=False),
               help="Origin cells with id and population (GeoPackage, GeoJSON, Parquet, CSV id/lon/lat).")
 @click.option("--destinations", required=True, type=click.Path(dir_okay=False),
@@ -156,9 +193,10 @@ def run_indicators(matrix, origins, destinations, areas, out, config=None, *, pr
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="TOML config ([indicators] and [typology] sections).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def command(matrix, origins, destinations, areas, out, config, no_progress):
+def command(matrix, travel_cost, origins, destinations, areas, out, config, no_progress):
     """Accessibility indicators per cell and per area, typology, tables and maps."""
-    written = run_indicators(matrix, origins, destinations, areas, out, config, progress=not no_progress)
+    written = run_indicators(matrix, origins, destinations, areas, out, config, progress=not no_progress,
+                             travel_cost=travel_cost)
     n = sum(len(v) for v in written.values())
     click.echo(f"wrote {n} files to {out} (areas.gpkg, areas.parquet/csv, cells.parquet/csv, "
                f"{len(written.get('png', []))} maps, areas_map.html)")

@@ -35,10 +35,64 @@ def build(osm, gtfs, out, modes, walk_speed, bike_speed, max_transfer_walk):
 @command.command("info")
 @click.argument("bundle", type=click.Path(exists=True, file_okay=False))
 def info(bundle):
-    """Describe a network bundle."""
+    """Describe a network bundle: street graphs (nodes, edges, bbox), transit feeds (service dates, stops, routes,
+    trips, bbox of the stops) and the build settings."""
+    click.echo("\n".join(network_info_lines(bundle)))
+
+
+def _bbox(lon, lat) -> str:
+    import numpy as np
+
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return "none"
+    return (f"lon {lon[ok].min():.4f}..{lon[ok].max():.4f}, lat {lat[ok].min():.4f}..{lat[ok].max():.4f}")
+
+
+def network_info_lines(bundle) -> list[str]:
+    """The lines ``access network info`` prints (also used by tests)."""
+    import datetime as dt
+
+    import numpy as np
+
     from ..network.bundle import TransportNetwork
 
     net = TransportNetwork.load(bundle)
-    click.echo(repr(net))
-    for k, v in net.manifest.items():
-        click.echo(f"  {k}: {v}")
+    lines = [f"network bundle {bundle}"]
+    for m in net.modes:
+        g = net.street(m)
+        lines.append(f"  {m:<8} {g.n_nodes:>10,} nodes {g.n_edges:>11,} edges   bbox {_bbox(g.node_lon, g.node_lat)}")
+    tt = net.timetable
+    if tt is None:
+        lines.append("  transit  none (built without GTFS)")
+    else:
+        a = tt.arrays
+        span = tt.service_dates
+        lines.append(f"  transit  {tt.n_stops:,} stops, {tt.n_routes:,} routes, {tt.n_trips:,} trips; service "
+                     + (f"{span[0].isoformat()} .. {span[1].isoformat()}" if span else "on no date") +
+                     f"; stops bbox {_bbox(a['stop_lon'], a['stop_lat'])}")
+        feeds = tt.meta.get("feeds") or []
+        act = np.asarray(a["service_active"])
+        sids = np.asarray(a["service_id"]).astype(str)
+        d0 = int(tt.meta["day0"])
+        stop_ids = np.asarray(a["stop_id"]).astype(str)
+        for f in feeds:
+            fid = str(f.get("feed_id"))
+            pre = f"{fid}:" if len(feeds) > 1 else ""
+            mine = np.char.startswith(sids, pre) if pre else np.ones(len(sids), bool)
+            days = np.flatnonzero(act[mine].any(axis=0)) if act.size and mine.any() else np.array([], int)
+            dates = (f"{dt.date.fromordinal(d0 + int(days[0]))} .. {dt.date.fromordinal(d0 + int(days[-1]))}"
+                     if len(days) else "no service date")
+            n_st = int(np.char.startswith(stop_ids, pre).sum()) if pre else len(stop_ids)
+            lines.append(f"    feed {fid}: service {dates}, {n_st:,} stops, timezone {f.get('timezone')}, "
+                         f"{f.get('n_frequency_trips', 0)} trips from frequencies.txt ({f.get('path')})")
+        if tt.meta.get("n_unlinked"):
+            lines.append(f"    {tt.meta['n_unlinked']:,} used stops are farther than {tt.meta.get('max_snap_m')} m "
+                         "from the walk network (not linked)")
+    st = net.manifest.get("settings")
+    if st:
+        lines.append("  settings " + ", ".join(f"{k}={v}" for k, v in st.items()))
+    if net.manifest.get("inputs"):
+        lines.append("  inputs   " + ", ".join(map(str, net.manifest["inputs"])))
+    return lines

@@ -30,12 +30,12 @@ def apply_cmd(scenario_file, network_dir, out, venues, venues_out):
     t0 = time.perf_counter()
     scn = Scenario.from_file(scenario_file)
     net = TransportNetwork.load(network_dir)
+    v = scn.apply_venues(venues) if venues else None  # an unknown venue fails here, before anything is written
     new = scn.apply(net)
     t1 = time.perf_counter()
     new.save(out)
     click.echo(f"{scn}\napplied in {t1 - t0:.2f} s; network written to {out}")
-    if venues:
-        v = scn.apply_venues(venues)
+    if v is not None:
         target = Path(venues_out or Path(out) / "venues.csv")
         with atomic_path(target, suffix=".csv") as tmp:
             v.to_csv(tmp, index=False)
@@ -52,10 +52,11 @@ def apply_cmd(scenario_file, network_dir, out, venues, venues_out):
 @click.option("--areas", type=click.Path(exists=True, dir_okay=False), help="polygons for per-area tables and typology")
 @click.option("--area-id", default="id", show_default=True)
 @click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
-@click.option("--max-time", default=60.0, show_default=True, help="minutes")
+@click.option("--max-time", default=120.0, show_default=True,
+              help="max trip, minutes (r5r's default, as `access matrix`)")
 @click.option("--cutoffs", default="15,30", show_default=True, help="cumulative cutoffs, minutes")
 @click.option("--departure", default=None, help="transit: first departure, e.g. 2019-05-13T14:00")
-@click.option("--window", default=60, show_default=True, help="transit: departure window, minutes")
+@click.option("--window", default=10, show_default=True, help="transit: departure window, minutes (r5r's default)")
 @click.option("--population", default="population", show_default=True, help="demand column of the cells")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="output folder")
 @click.option("--no-maps", is_flag=True, help="skip the PNG/HTML delta maps")
@@ -84,7 +85,18 @@ def compare_cmd(scenario_file, network_dir, cells, venues, areas, area_id, mode,
         ar = gpd.read_file(areas)
     cmp = compare(base, after, areas=ar, area_id=area_id, population="population")
     paths = cmp.write(out, maps=not no_maps)
+    from ..report.scenario import write_scenario_outputs
+
+    paths += write_scenario_outputs(cmp, scn, out, settings=dict(mode=mode, max_time_min=max_time, cutoffs_min=cut,
+                                                                 departure=departure, window_min=window))
     click.echo(cmp.summary().to_string(index=False))
+    from ..report.scenario import material_effects
+
+    for r in material_effects(cmp.cells, cmp.measures).itertuples():
+        if r.population_affected > 0:
+            click.echo(f"{r.measure}: {r.population_better:,.0f} inhabitants materially better off, "
+                       f"{r.population_worse:,.0f} worse off ({r.share_of_population_affected:.1%} of everyone; "
+                       f"tolerance {r.tolerance:g} {r.tolerance_unit}){'' if r.material else ' - not material'}")
     how = "incrementally" if not scn.changes_network else "on the edited network"
     click.echo(f"baseline {t1 - t0:.2f} s; scenario applied {how} in {t2 - t1:.3f} s; "
                f"{len(paths)} files written to {out}")

@@ -27,7 +27,9 @@ def _floats(s: str | None) -> list[float]:
               default="coverage", show_default=True)
 @click.option("-k", "--k", "k", default=3, show_default=True, help="sites (or tour stops) to choose")
 @click.option("--threshold", default=15.0, show_default=True, help="coverage threshold, minutes")
-@click.option("--max-time", default=None, type=float, help="search bound, minutes (default: 2 x threshold)")
+@click.option("--max-time", default=None, type=float,
+              help="search bound, minutes (default: 2 x threshold: coverage needs no more, and r5r's 120 would "
+              "only cost time)")
 @click.option("--mode", type=click.Choice(["walk", "bike", "car", "transit"]), default="walk", show_default=True)
 @click.option("--population", "pop_col", default="population", show_default=True, help="population column of CELLS")
 @click.option("--fragile-column", default=None, help="equity: per-cell weight column of CELLS (e.g. 1 = fragile)")
@@ -77,8 +79,7 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
         if not departure:
             raise ValidationError("--mode transit needs --departure (e.g. 2019-05-13T14:00)")
         kw.update(departure=dt.datetime.fromisoformat(departure), window_min=int(window), per_minute=True)
-    ct = st.candidate_times(net, c, candidates, progress=True, **kw)
-    existing = None
+    existing = None  # the existing venues first: an off-network venue is reported before the long candidate search
     if venues:
         v = read_points(venues, name="venues")
         if category:
@@ -89,6 +90,7 @@ def command(network_dir, cells, candidates, venues, category, objective, k, thre
                 raise ValidationError(f"no existing venue has category {category!r}")
             v = type(v)(v.ids[keep], v.lon[keep], v.lat[keep], v.frame[keep], v.name)
         existing = st.candidate_times(net, c, v, name="venues", **kw)
+    ct = st.candidate_times(net, c, candidates, progress=True, **kw)
 
     def solve(times, threshold_min=threshold, ex=existing):
         common = dict(existing=ex)

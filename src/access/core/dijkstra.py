@@ -16,13 +16,13 @@ batch and resets only the labels it touched.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import config, njit, prange
+from numba import njit, prange
 
 INF = np.int32(2**31 - 1)
 UNREACHABLE = -1
 _MASK = np.int64(0xFFFFFFFF)
-_NTHREADS = int(config.NUMBA_NUM_THREADS)
 #: Dial's bucket queue is used while edge and seed costs stay below 2**MAX_BUCKET_BITS seconds; else a binary heap
 MAX_BUCKET_BITS = 20
 
@@ -204,7 +204,7 @@ def bounded_search(first_out, head, weight, seed_node, seed_cost, max_time_s, bi
 
 
 @njit(cache=True, parallel=True)
-def sssp_many(first_out, head, weight, seed_node, seed_cost, max_time_s, nthreads=0):
+def _sssp_many_kernel(first_out, head, weight, seed_node, seed_cost, max_time_s, nthreads=0):
     """Bounded one-to-all searches, one per row of ``seed_node``/``seed_cost`` (int32[k, s]).
 
     Returns int32[k, n] seconds, ``INF`` where unreached within ``max_time_s``.
@@ -214,7 +214,7 @@ def sssp_many(first_out, head, weight, seed_node, seed_cost, max_time_s, nthread
     k = seed_node.shape[0]
     out = np.empty((k, n), dtype=np.int32)
     if nthreads <= 0:
-        nthreads = 2 * _NTHREADS
+        nthreads = 2
     nthreads = min(nthreads, max(k, 1))
     bits = _bucket_bits(weight, seed_cost)
     for t in prange(nthreads):
@@ -228,8 +228,20 @@ def sssp_many(first_out, head, weight, seed_node, seed_cost, max_time_s, nthread
     return out
 
 
+def sssp_many(first_out, head, weight, seed_node, seed_cost, max_time_s, nthreads=0):
+    """Bounded one-to-all searches, one per row of ``seed_node``/``seed_cost`` (int32[k, s]).
+
+    Returns int32[k, n] seconds, ``INF`` where unreached within ``max_time_s``.
+
+    ``nthreads`` <= 0: twice :func:`numba.get_num_threads` at call time (the work split follows the caller's
+    thread setting).
+    """
+    nthreads = nthreads if nthreads > 0 else 2 * numba.get_num_threads()
+    return _sssp_many_kernel(first_out, head, weight, seed_node, seed_cost, max_time_s, nthreads)
+
+
 @njit(cache=True, parallel=True)
-def od_matrix(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_s, nthreads=0):
+def _od_matrix_kernel(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_s, nthreads=0):
     """Origin-destination seconds between snapped points.
 
     ``o_node/o_cost`` int32[k, s]: seeds of each origin (node, seconds from the point to the node).
@@ -242,7 +254,7 @@ def od_matrix(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_
     j = d_node.shape[0]
     out = np.empty((k, j), dtype=np.int32)
     if nthreads <= 0:
-        nthreads = 2 * _NTHREADS
+        nthreads = 2
     nthreads = min(nthreads, max(k, 1))
     bits = _bucket_bits(weight, o_cost)
     for t in prange(nthreads):
@@ -264,6 +276,20 @@ def od_matrix(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_
             for jj in range(nt):
                 dist[touched[jj]] = INF
     return out
+
+
+def od_matrix(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_s, nthreads=0):
+    """Origin-destination seconds between snapped points.
+
+    ``o_node/o_cost`` int32[k, s]: seeds of each origin (node, seconds from the point to the node).
+    ``d_node/d_cost`` int32[j, s]: for each destination, nodes from which it is reached and the seconds
+    from the node to the point. Returns int32[k, j], ``INF`` where over ``max_time_s`` or unreached.
+
+    ``nthreads`` <= 0: twice :func:`numba.get_num_threads` at call time (the work split follows the caller's
+    thread setting).
+    """
+    nthreads = nthreads if nthreads > 0 else 2 * numba.get_num_threads()
+    return _od_matrix_kernel(first_out, head, weight, o_node, o_cost, d_node, d_cost, max_time_s, nthreads)
 
 
 def csr_from_triples(rows, cols, vals, n_rows):

@@ -20,12 +20,12 @@ float64. ``base_s`` int32[n_cells] is the time to the nearest *existing* venue (
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import config, njit, prange
+from numba import njit, prange
 
 from .dijkstra import INF, _bucket_bits, bounded_search, search_scratch
 
-_NTHREADS = int(config.NUMBA_NUM_THREADS)
 
 
 # --------------------------------------------------------------------------------------------- columns
@@ -60,7 +60,7 @@ def node_cell_index(access_node, access_cost_s, n_nodes):
 
 
 @njit(cache=True, parallel=True)
-def candidate_block(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
+def _candidate_block_kernel(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
                     nthreads=0):
     """Seconds from every cell to each candidate: int32[k, n_cells], ``INF`` beyond ``max_time_s``.
 
@@ -73,7 +73,7 @@ def candidate_block(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_ce
     k = seed_node.shape[0]
     out = np.empty((k, n_cells), dtype=np.int32)
     if nthreads <= 0:
-        nthreads = 2 * _NTHREADS
+        nthreads = 2
     nthreads = min(nthreads, max(k, 1))
     bits = _bucket_bits(weight, seed_cost)
     for t in prange(nthreads):
@@ -95,8 +95,24 @@ def candidate_block(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_ce
     return out
 
 
+def candidate_block(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
+                    nthreads=0):
+    """Seconds from every cell to each candidate: int32[k, n_cells], ``INF`` beyond ``max_time_s``.
+
+    ``first_out/head/weight``: the *reversed* street graph. ``seed_node/seed_cost`` int32[k, s]: per candidate,
+    the nodes from which it is reached and the seconds from them to it (``Snap.egress_node/egress_cost_s``).
+    ``nc_*``: :func:`node_cell_index` of the cells. ``prange`` over candidates, scratch allocated once per thread.
+
+    ``nthreads`` <= 0: twice :func:`numba.get_num_threads` at call time (the work split follows the caller's
+    thread setting).
+    """
+    nthreads = nthreads if nthreads > 0 else 2 * numba.get_num_threads()
+    return _candidate_block_kernel(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells,
+                                   max_time_s, nthreads)
+
+
 @njit(cache=True, parallel=True)
-def candidate_lists(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
+def _candidate_lists_kernel(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
                     cap, nthreads=0):
     """Sparse twin of :func:`candidate_block`: per candidate only the cells reached within ``max_time_s``.
 
@@ -112,7 +128,7 @@ def candidate_lists(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_ce
     out_time = np.empty((k, cap), dtype=np.int32)
     count = np.zeros(k, dtype=np.int64)
     if nthreads <= 0:
-        nthreads = 2 * _NTHREADS
+        nthreads = 2
     nthreads = min(nthreads, max(k, 1))
     bits = _bucket_bits(weight, seed_cost)
     for t in prange(nthreads):
@@ -146,6 +162,22 @@ def candidate_lists(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_ce
             for j in range(nc):
                 best[cl[j]] = INF
     return out_cell, out_time, count
+
+def candidate_lists(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
+                    cap, nthreads=0):
+    """Sparse twin of :func:`candidate_block`: per candidate only the cells reached within ``max_time_s``.
+
+    Returns ``(cells int32[k, cap], times int32[k, cap], count int64[k])``: row ``i`` holds ``count[i]`` cells
+    in the order the search reached them. A candidate reaching more than ``cap`` cells gets ``count = -n``
+    (its true count, negated) and must be recomputed with a larger ``cap``. Cost per candidate: its search and
+    the cells it reaches -- never ``n_cells`` (no dense row is written or scanned).
+
+    ``nthreads`` <= 0: twice :func:`numba.get_num_threads` at call time (the work split follows the caller's
+    thread setting).
+    """
+    nthreads = nthreads if nthreads > 0 else 2 * numba.get_num_threads()
+    return _candidate_lists_kernel(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells,
+                                   max_time_s, cap, nthreads)
 
 
 @njit(cache=True)
@@ -347,35 +379,6 @@ def celf_coverage(ptr, cell, time_s, thr_s, weight, covered0, k, allowed):
             stamp[c] = it
             size = _hpush(hg, hi, size, g, c)
     return chosen[:it], gains[:it], n_eval
-
-
-@njit(cache=True)
-def plain_greedy_coverage(ptr, cell, time_s, thr_s, weight, covered0, k, allowed):
-    """Greedy maximal coverage re-evaluating every candidate at every step (the twin of :func:`celf_coverage`)."""
-    n_cand = ptr.shape[0] - 1
-    covered = covered0.copy()
-    taken = ~allowed.copy()
-    chosen = np.empty(k, np.int64)
-    gains = np.empty(k, np.float64)
-    it = 0
-    while it < k:
-        g = coverage_gains(ptr, cell, time_s, thr_s, weight, covered)
-        best = -1
-        bg = -1.0
-        for c in range(n_cand):
-            if not taken[c] and g[c] > bg:
-                bg = g[c]
-                best = c
-        if best < 0:
-            break
-        chosen[it] = best
-        gains[it] = bg
-        taken[best] = True
-        for p in range(ptr[best], ptr[best + 1]):
-            if time_s[p] <= thr_s:
-                covered[cell[p]] = True
-        it += 1
-    return chosen[:it], gains[:it]
 
 
 @njit(cache=True)

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._errors import InputFileError, ValidationError
+from .._units import minutes
 
 #: rows per chunk when streaming a matrix (Parquet batches or DataFrame slices)
 DEFAULT_CHUNK_ROWS = 1 << 21
@@ -165,10 +166,33 @@ class GroupSpace(DynamicSpace):
 # ----------------------------------------------------------------------------------------------------------------
 # the matrix source
 # ----------------------------------------------------------------------------------------------------------------
+def partition_files(folder: Path) -> list[Path]:
+    """The ``part-*.parquet`` files of a partitioned matrix folder (``access matrix --chunk-size/--memory-budget``),
+    in order; an error naming the folder when it holds none or when its run is incomplete."""
+    import json
+
+    parts = sorted(folder.glob("part-*.parquet"))
+    if not parts:
+        raise InputFileError(f"travel matrix folder {str(folder)!r} holds no part-*.parquet file; give a Parquet file "
+                             "or a folder written by `access matrix --chunk-size N` (or --memory-budget)")
+    man = folder / "_manifest.json"
+    if man.exists():
+        try:
+            m = json.loads(man.read_text())
+            n = -(-int(m["inputs"]["n_origins"]) // max(1, int(m["settings"]["chunk_size"])))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            n = len(parts)
+        if len(parts) < n:
+            raise InputFileError(f"travel matrix folder {str(folder)!r} holds {len(parts)} of its {n} partitions (an "
+                                 "interrupted run); run the same `access matrix` command again to finish it")
+    return parts
+
+
 class MatrixSource:
     """A travel matrix that can be read several times, chunk by chunk.
 
-    Accepts a pandas DataFrame, an object with ``.to_frame()`` (``TravelTimeMatrix``) or a Parquet file path.
+    Accepts a pandas DataFrame, an object with ``.to_frame()`` (``TravelTimeMatrix``), a Parquet file path or a
+    folder of ``part-*.parquet`` partitions (as written by ``access matrix --chunk-size``).
     """
 
     def __init__(self, travel_matrix, *, chunk_rows: int = DEFAULT_CHUNK_ROWS):
@@ -181,11 +205,12 @@ class MatrixSource:
             if not p.exists():
                 raise InputFileError(f"travel matrix file {str(p)!r} does not exist; give a Parquet file written "
                                      "by `access matrix` or `TravelTimeMatrix.to_parquet`")
+            self.parts = partition_files(p) if p.is_dir() else [p]
             try:
-                self._pf_schema = pq.read_schema(p)
+                self._pf_schema = pq.read_schema(self.parts[0])
             except Exception as e:  # pyarrow raises several types
-                raise InputFileError(f"travel matrix file {str(p)!r} is not a readable Parquet file ({e}); "
-                                     "write it with pandas.DataFrame.to_parquet or `access matrix`") from e
+                raise InputFileError(f"travel matrix file {str(self.parts[0])!r} is not a readable Parquet file "
+                                     f"({e}); write it with pandas.DataFrame.to_parquet or `access matrix`") from e
             self.path = p
             self.columns = list(self._pf_schema.names)
         elif isinstance(travel_matrix, pd.DataFrame):
@@ -253,12 +278,20 @@ class MatrixSource:
         schema = self._pf_schema
         dict_cols = [c for c in columns if c in ("from_id", "to_id")
                      and (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))]
-        pf = pq.ParquetFile(self.path, read_dictionary=dict_cols or None)
-        if pf.metadata.num_rows == 0:
+        empty = True
+        for part in self.parts:  # one file, or the partitions of a folder written by `access matrix --chunk-size`
+            pf = pq.ParquetFile(part, read_dictionary=dict_cols or None)
+            if pf.metadata.num_rows == 0:
+                continue
+            missing = [c for c in columns if c not in pf.schema_arrow.names]
+            if missing:
+                raise InputFileError(f"travel matrix partition {str(part)!r} has no column(s) {missing} (columns: "
+                                     f"{pf.schema_arrow.names}); every partition must come from one run")
+            for batch in pf.iter_batches(batch_size=self.chunk_rows, columns=columns):
+                empty = False
+                yield {c: batch.column(c) for c in columns}
+        if empty:
             yield {c: np.zeros(0) for c in columns}
-            return
-        for batch in pf.iter_batches(batch_size=self.chunk_rows, columns=columns):
-            yield {c: batch.column(c) for c in columns}
 
     def _iter_ttm(self, columns):
         ttm = self.ttm
@@ -280,7 +313,7 @@ class MatrixSource:
                     out[c] = pa.DictionaryArray.from_arrays(to_idx.slice(0, k * n_d), to_dict)
                 elif c in self._ttm_cols:
                     sec = np.asarray(times[o0:o1, :, self._ttm_cols[c]]).reshape(-1)
-                    out[c] = np.where(sec < 0, np.nan, sec / 60.0)
+                    out[c] = minutes(sec)
                 else:
                     raise ValidationError(f"the TravelTimeMatrix has no column {c!r}; columns are {self.columns}")
             yield out

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from access._units import haversine_m
 from access._errors import AccessWarning, GTFSError
 
 __all__ = [
@@ -233,15 +234,6 @@ def parse_times(values, *, file: str = "stop_times.txt", column: str = "arrival_
     v = parts.astype(np.int64)
     out[present] = (v[0] * 3600 + v[1] * 60 + v[2]).to_numpy().astype(np.int32)
     return out
-
-
-def _haversine_m(lon1, lat1, lon2, lat2):
-    r = 6371008.8
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dl = np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * r * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def _warn(msg, collected):
@@ -605,7 +597,7 @@ def _interpolate(df, arr, dep, timed, same, tcode):
     lat = df["_lat"].to_numpy()
     lon = df["_lon"].to_numpy()
     step = np.zeros(n)
-    step[1:] = _haversine_m(lon[:-1], lat[:-1], lon[1:], lat[1:])
+    step[1:] = haversine_m(lon[:-1], lat[:-1], lon[1:], lat[1:])
     step[~same] = 0.0
     step = np.nan_to_num(step)
     gstart = np.flatnonzero(~same)

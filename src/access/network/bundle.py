@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .._errors import InputFileError, NetworkError, ValidationError
 from .._io_util import atomic_dir, sha256_file
+from .._validate import check_choice, check_number
+from ..options import StreetOptions
 from . import profiles
 from .street import StreetGraph, build_street_graph
 
@@ -88,9 +91,11 @@ class TransportNetwork:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_files(cls, osm_pbf, gtfs=(), *, cache_dir=None, modes=STREET_MODES, walk_speed_kmh: float = 3.6,
-                   bike_speed_kmh: float = 12.0, max_transfer_walk_min: float = 10.0, max_snap_m: float = 500.0,
-                   progress: bool = False) -> "TransportNetwork":
+    def from_files(cls, osm_pbf: str | Path, gtfs: str | Path | Sequence[str | Path] = (), *,
+                   cache_dir: str | Path | None = None, modes: Sequence[str] = STREET_MODES,
+                   street: StreetOptions | None = None, walk_speed_kmh: float | None = None,
+                   bike_speed_kmh: float | None = None, max_transfer_walk_min: float = 10.0,
+                   max_snap_m: float | None = None, progress: bool = False) -> TransportNetwork:
         """Build (or load from ``cache_dir``) the network of an OSM extract and zero or more GTFS feeds.
 
         Parameters
@@ -103,15 +108,31 @@ class TransportNetwork:
             Where built bundles are kept, keyed by a content hash of the inputs and the settings.
         modes : sequence of str
             Street modes to build. "walk" is always built when GTFS feeds are given.
+        street : StreetOptions, optional
+            Build speeds of walk and bike and the snapping radius of the stops (queries may re-time the graphs at
+            other speeds); ``walk_speed_kmh``, ``bike_speed_kmh``, ``max_snap_m`` are shortcuts for its fields.
+        max_transfer_walk_min : float
+            Walking transfers between stops are searched up to this many minutes.
+        progress : bool
+            Show progress bars.
+
+        Examples
+        --------
+        >>> net = TransportNetwork.from_files("poa_osm.pbf", gtfs=["poa_eptc.zip"], cache_dir="cache")  # doctest: +SKIP
         """
+        so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                                   max_snap_m=max_snap_m)
+        walk_speed_kmh, bike_speed_kmh, max_snap_m = so.walk_speed_kmh, so.bike_speed_kmh, so.max_snap_m
+        max_transfer_walk_min = check_number("max_transfer_walk_min", max_transfer_walk_min, ge=0, le=120)
         osm_pbf = Path(osm_pbf)
         if isinstance(gtfs, (str, Path)):
             gtfs = [gtfs]
         gtfs = [Path(g) for g in gtfs]
         modes = tuple(dict.fromkeys(list(modes) + (["walk"] if gtfs else [])))
+        if not modes:
+            raise ValidationError("`modes` must name at least one of 'walk', 'bike', 'car', got none")
         for m in modes:
-            if m not in STREET_MODES:
-                raise ValidationError(f"unknown mode {m!r} in `modes`; use some of {STREET_MODES}")
+            check_choice("modes", m, STREET_MODES)
         for p in [osm_pbf, *gtfs]:
             if not p.exists():
                 raise InputFileError(f"input file {str(p)!r} does not exist")

@@ -17,21 +17,14 @@ from functools import cached_property
 
 import numpy as np
 
+from .._units import haversine_m
 from .._errors import AccessWarning, NetworkError, ValidationError
 from ..core import dijkstra as dj
 from . import profiles
 
-EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_MAX_SNAP_M = 500.0
 ARRAY_FIELDS = ("first_out", "head", "travel_time_s", "length_m", "way_id", "highway", "reverse_edge",
                 "node_lon", "node_lat", "osm_node_id", "geom_offsets", "geom_lonlat")
-
-
-def haversine_m(lon1, lat1, lon2, lat2):
-    """Great-circle distance in metres (vectorised)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 def hilbert_order(lon: np.ndarray, lat: np.ndarray, bits: int = 16) -> np.ndarray:

@@ -21,6 +21,7 @@ midnight, a difference of one hour on those two nights only.
 from __future__ import annotations
 
 import datetime as _dt
+from collections import OrderedDict
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from .._units import EARTH_RADIUS_M, haversine_m
 from .._errors import AccessWarning, GTFSError, NetworkError, ValidationError
 from ..core.walk import walk_points
 from ..io import gtfs as _gtfs
@@ -36,6 +38,8 @@ from ..io import gtfs as _gtfs
 __all__ = ["Timetable", "DayTimetable"]
 
 DAY_S = 86400
+#: dates whose RAPTOR layout a timetable keeps (least recently used first out)
+DAY_CACHE_SIZE = 4
 NEXT_DAY_HORIZON_S = 12 * 3600  # next-day trips starting before 12:00 are included (late-evening queries)
 
 
@@ -139,13 +143,6 @@ def _fill_times(order, sub_of, sub_first, sub_ntrips, sub_time_off, trip_pattern
             t_dep[base + rank * ns + i] = st_dep[o + i] + shift[q]
 
 
-def _haversine_m(lon1, lat1, lon2, lat2):
-    r = 6371008.8
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    return 2 * r * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 def _ustr(values) -> np.ndarray:
     v = np.asarray([str(x) for x in values], dtype=str)
     if v.dtype.itemsize == 0:
@@ -186,13 +183,169 @@ class Timetable:
             raise NetworkError(f"transit component lacks arrays {missing}; rebuild the network bundle")
         self.arrays = arrays
         self.meta = dict(meta)
-        self._day_cache: dict = {}
+        self._day_cache: OrderedDict[_dt.date, DayTimetable] = OrderedDict()
+        self._stop_index: pd.Index | None = None
 
-    def __getattr__(self, name):
-        arrays = self.__dict__.get("arrays")
-        if arrays is not None and name in arrays:
-            return arrays[name]
-        raise AttributeError(name)
+    # the arrays, one property each (no __getattr__: typed and discoverable)
+    @property
+    def stop_id(self) -> np.ndarray:
+        """Array ``stop_id`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_id"]
+
+    @property
+    def stop_name(self) -> np.ndarray:
+        """Array ``stop_name`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_name"]
+
+    @property
+    def stop_lon(self) -> np.ndarray:
+        """Array ``stop_lon`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_lon"]
+
+    @property
+    def stop_lat(self) -> np.ndarray:
+        """Array ``stop_lat`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_lat"]
+
+    @property
+    def stop_parent(self) -> np.ndarray:
+        """Array ``stop_parent`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_parent"]
+
+    @property
+    def stop_used(self) -> np.ndarray:
+        """Array ``stop_used`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_used"]
+
+    @property
+    def stop_access_node(self) -> np.ndarray:
+        """Array ``stop_access_node`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_access_node"]
+
+    @property
+    def stop_access_cost_s(self) -> np.ndarray:
+        """Array ``stop_access_cost_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_access_cost_s"]
+
+    @property
+    def stop_egress_node(self) -> np.ndarray:
+        """Array ``stop_egress_node`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_egress_node"]
+
+    @property
+    def stop_egress_cost_s(self) -> np.ndarray:
+        """Array ``stop_egress_cost_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["stop_egress_cost_s"]
+
+    @property
+    def route_id(self) -> np.ndarray:
+        """Array ``route_id`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["route_id"]
+
+    @property
+    def route_short_name(self) -> np.ndarray:
+        """Array ``route_short_name`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["route_short_name"]
+
+    @property
+    def route_long_name(self) -> np.ndarray:
+        """Array ``route_long_name`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["route_long_name"]
+
+    @property
+    def route_type(self) -> np.ndarray:
+        """Array ``route_type`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["route_type"]
+
+    @property
+    def trip_id(self) -> np.ndarray:
+        """Array ``trip_id`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_id"]
+
+    @property
+    def trip_route(self) -> np.ndarray:
+        """Array ``trip_route`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_route"]
+
+    @property
+    def trip_service(self) -> np.ndarray:
+        """Array ``trip_service`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_service"]
+
+    @property
+    def trip_pattern(self) -> np.ndarray:
+        """Array ``trip_pattern`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_pattern"]
+
+    @property
+    def trip_time_off(self) -> np.ndarray:
+        """Array ``trip_time_off`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["trip_time_off"]
+
+    @property
+    def st_arr_s(self) -> np.ndarray:
+        """Array ``st_arr_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["st_arr_s"]
+
+    @property
+    def st_dep_s(self) -> np.ndarray:
+        """Array ``st_dep_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["st_dep_s"]
+
+    @property
+    def pattern_route(self) -> np.ndarray:
+        """Array ``pattern_route`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_route"]
+
+    @property
+    def pattern_stop_off(self) -> np.ndarray:
+        """Array ``pattern_stop_off`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_stop_off"]
+
+    @property
+    def pattern_stops(self) -> np.ndarray:
+        """Array ``pattern_stops`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_stops"]
+
+    @property
+    def pattern_board(self) -> np.ndarray:
+        """Array ``pattern_board`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_board"]
+
+    @property
+    def pattern_alight(self) -> np.ndarray:
+        """Array ``pattern_alight`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["pattern_alight"]
+
+    @property
+    def service_id(self) -> np.ndarray:
+        """Array ``service_id`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["service_id"]
+
+    @property
+    def service_active(self) -> np.ndarray:
+        """Array ``service_active`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["service_active"]
+
+    @property
+    def transfer_off(self) -> np.ndarray:
+        """Array ``transfer_off`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["transfer_off"]
+
+    @property
+    def transfer_to(self) -> np.ndarray:
+        """Array ``transfer_to`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["transfer_to"]
+
+    @property
+    def transfer_walk_s(self) -> np.ndarray:
+        """Array ``transfer_walk_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["transfer_walk_s"]
+
+    @property
+    def transfer_min_s(self) -> np.ndarray:
+        """Array ``transfer_min_s`` (see :data:`_ARRAY_KEYS`)."""
+        return self.arrays["transfer_min_s"]
 
     @property
     def n_stops(self) -> int:
@@ -467,9 +620,12 @@ class Timetable:
         """
         date = _as_date(date)
         if date in self._day_cache:
+            self._day_cache.move_to_end(date)
             return self._day_cache[date]
         day = self._build_day(date)
         self._day_cache[date] = day
+        while len(self._day_cache) > DAY_CACHE_SIZE:  # bounded: the least recently used date goes
+            self._day_cache.popitem(last=False)
         return day
 
     def _build_day(self, date: _dt.date) -> DayTimetable:
@@ -572,9 +728,9 @@ class Timetable:
 
     def stop_index(self) -> pd.Index:
         """``pd.Index`` of stop ids (position = internal stop id)."""
-        if "_stop_index" not in self.__dict__:
-            self.__dict__["_stop_index"] = pd.Index(np.asarray(self.arrays["stop_id"]).astype(object))
-        return self.__dict__["_stop_index"]
+        if self._stop_index is None:
+            self._stop_index = pd.Index(np.asarray(self.arrays["stop_id"]).astype(object))
+        return self._stop_index
 
 
 def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
@@ -585,8 +741,8 @@ def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0, np.int32)
     lat0 = np.radians(np.nanmean(lat[ui]))
-    x = np.radians(lon[ui]) * np.cos(lat0) * 6371008.8
-    y = np.radians(lat[ui]) * 6371008.8
+    x = np.radians(lon[ui]) * np.cos(lat0) * EARTH_RADIUS_M
+    y = np.radians(lat[ui]) * EARTH_RADIUS_M
     max_m = max_s * speed_kmh / 3.6
     tree = cKDTree(np.column_stack([x, y]))
     pairs = tree.query_pairs(max_m * 1.01, output_type="ndarray")
@@ -595,7 +751,7 @@ def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
         return z, z, np.zeros(0, np.int32)
     a = np.concatenate([pairs[:, 0], pairs[:, 1]])
     b = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    d = _haversine_m(lon[ui[a]], lat[ui[a]], lon[ui[b]], lat[ui[b]])
+    d = haversine_m(lon[ui[a]], lat[ui[a]], lon[ui[b]], lat[ui[b]])
     t = np.rint(d / (speed_kmh / 3.6))
     ok = t <= max_s
     return ui[a[ok]].astype(np.int64), ui[b[ok]].astype(np.int64), t[ok].astype(np.int32)

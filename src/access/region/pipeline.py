@@ -364,21 +364,18 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                       progress: bool = True) -> int:
     """Compute ``origins x destinations`` travel times by chunks of origins and stream the reachable pairs to a long
     Parquet file (``from_id, to_id, travel_time...`` minutes). Returns the number of pairs written."""
-    import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    from ..matrix import travel_time_matrix
+    from ..matrix import LongTableWriter, travel_time_matrix
 
     n_o = len(origins)
     size = int(chunk_origins or CHUNK_ORIGINS.get(mode, 2000))
     kw = {}
     if mode == "transit":
         kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles))
-    n_pairs = 0
-    with atomic_path(path, suffix=".parquet") as tmp:
-        writer = None
-        bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
-        try:
+    bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
+    try:
+        with LongTableWriter(path, settings=dict(mode=mode, max_time_min=max_time_min, **kw)) as w:
             for a in range(0, n_o, size):
                 b = min(n_o, a + size)
                 with warnings.catch_warnings():
@@ -386,34 +383,11 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                         warnings.simplefilter("ignore")
                     ttm = travel_time_matrix(network, _slice(origins, a, b), destinations, mode=mode,
                                              max_time_min=max_time_min, progress=False, **kw)
-                table = _long_table(ttm)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-                n_pairs += table.num_rows
+                w.write(ttm.to_arrow())
                 bar.update(b - a)
-        finally:
-            bar.close()
-            if writer is not None:
-                writer.close()
-    return n_pairs
-
-
-def _long_table(ttm):
-    """The reachable pairs of a :class:`~access.matrix.TravelTimeMatrix` as an Arrow table (ids dictionary-encoded,
-    minutes float64, NaN for a percentile that is unreachable while another is not), without the dense frame."""
-    import pyarrow as pa
-
-    t = ttm.times_s
-    i, j = np.nonzero((t >= 0).any(axis=2))
-    cols = {"from_id": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)),
-                                                      pa.array(ttm.from_ids.astype(str), pa.string())),
-            "to_id": pa.DictionaryArray.from_arrays(pa.array(j.astype(np.int32)),
-                                                    pa.array(ttm.to_ids.astype(str), pa.string()))}
-    for k, c in enumerate(ttm.time_columns):
-        v = t[i, j, k]
-        cols[c] = pa.array(np.where(v >= 0, v / 60.0, np.nan), pa.float64())
-    return pa.table(cols)
+    finally:
+        bar.close()
+    return w.n_rows
 
 
 def _cost_column(mode: str, percentiles) -> str:
@@ -707,50 +681,40 @@ def _fmt(v, spec: str) -> str:
         return str(v)
 
 
-def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, modes) -> Path:
-    """``summary.md``: the run's settings, counts and the headline figures per area."""
+def write_summary(path: Path, recipe, epci, cells, venues, *, timings: dict, modes, files: dict | None = None,
+                  service_dates=None) -> Path:
+    """``summary.md``: settings, counts, statistics over every inhabitant per mode and per EPCI (medians counting
+    those beyond the trip limit, shares within/beyond), computed class beside the priority zone with the reason,
+    the sources with their dates, and a warning where transit serves part of the region only
+    (:func:`access.report.summary.write_run_summary`)."""
+    from ..indicators import attach_cells
+    from ..indicators.typology import load_typology_config
+    from ..report.summary import source_rows, write_run_summary
+
     thr = list(recipe.thresholds_min)
     t = 30 if 30 in thr else thr[len(thr) // 2]
-    lines = [f"# Access to culture — {recipe.name}", "",
-             f"Analysis date {recipe.date.isoformat()}, departures {recipe.departure} + {recipe.window_min} min "
-             f"(transit percentiles {list(recipe.percentiles)}), modes {', '.join(modes)}, trips up to "
-             f"{recipe.max_time_min} min.", "",
-             f"- {len(cells):,} populated 200 m cells, {cells['population'].sum():,.0f} inhabitants",
-             f"- {len(venues):,} venues: " + ", ".join(f"{k} {v}" for k, v in
-                                                    venues["category"].value_counts().sort_index().items()),
-             f"- {len(epci)} areas (EPCI)", ""]
-    counts = epci["class"].value_counts()
-    lines += ["## Typology", ""] + [f"- {k}: {v}" for k, v in counts.items()] + [""]
-    lines += ["## Headline figures per EPCI", "",
-              "Minutes: population-weighted mean time to the nearest venue of any category, over the population "
-              f"that reaches one within {recipe.max_time_min} min; 'none': share of the population that reaches no "
-              f"venue within {recipe.max_time_min} min (read the mean together with it); '≤{t}': share of the "
-              f"population within {t} minutes of a venue.", ""]
-    head = ["EPCI", "name", "population", "venues /10k"]
-    for m in modes:
-        head += [f"{m} min", f"{m} none", f"{m} ≤{t}"]
-    head += ["poverty", "class"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in epci.sort_values("population", ascending=False).iterrows():
-        row = [str(r["id"]), str(r.get("name", "")), _fmt(r["population"], ",.0f"),
-               _fmt(r.get("venues_per_10k"), ".1f")]
-        for m in modes:
-            row += [_fmt(r.get(f"time_{m}_any_mean"), ".1f"), _fmt(r.get(f"time_{m}_any_share_unreachable"), ".0%"),
-                    _fmt(r.get(f"time_{m}_any_share_within_{t:g}min"), ".0%")]
-        row += [_fmt(r.get("poverty_rate"), ".0%"), str(r["class"]) + (f" ({r['priority_zone']})"
-                                                                      if pd.notna(r.get("priority_zone")) else "")]
-        lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "## Run", "", "| step | seconds |", "|---|---|"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in timings.items()]
-    lines += ["", "Files: `epci.gpkg`/`epci.parquet`/`epci.csv` (one row per EPCI), "
-              f"`{recipe.stem}.gpkg` (layers epci, cells, venues), `cells.parquet`, `maps/*.png`, "
-              "`epci_map.html`.", ""]
-    with atomic_path(path, suffix=".md") as tmp:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    links = attach_cells(cells[["id", "geometry"]], epci[["id", "geometry"]])
+    area = links.drop_duplicates("id").set_index("id")[links.columns[1]]
+    c = pd.DataFrame(cells.drop(columns="geometry"))
+    c["area"] = c["id"].map(area)
+    cls = load_typology_config(recipe.typology_path())["classes"]
+    pct = ", ".join(f"p{p}" for p in recipe.percentiles)
+    settings = (f"Analysis date {recipe.date.isoformat()}; modes {', '.join(modes)}; trips up to "
+                f"{recipe.max_time_min:g} minutes" + (f"; transit departures from {recipe.departure} over a "
+                                                      f"{recipe.window_min}-minute window ({pct} of the window's "
+                                                      "departure minutes)" if "transit" in modes else "") + ".")
+    return write_run_summary(
+        path, title=recipe.name, settings=settings, cells=c[c["area"].notna()], areas=epci, venues=venues,
+        modes=modes, threshold_min=t, max_time_min=float(recipe.max_time_min), timings=timings,
+        typology_thresholds=(float(cls.get("cultural_threshold", 0.5)), float(cls.get("social_threshold", 0.5))),
+        sources=source_rows(recipe, files, service_dates),
+        files=("Files: `epci.gpkg`/`epci.parquet`/`epci.csv` (one row per EPCI), "
+               f"`{recipe.stem}.gpkg` (layers epci, cells, venues), `cells.parquet`, `maps/*.png`, "
+               "`epci_map.html` (interactive, works offline)."))
 
 
-def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: dict) -> dict:
+def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: dict, files: dict | None = None,
+                 service_dates=None) -> dict:
     from ..report import write_area_report, write_table
 
     epci = _read_geoparquet(work / "epci.parquet")
@@ -758,7 +722,7 @@ def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: 
     venues = _read_geoparquet(work / "venues.parquet")
     heads = [c for c in _headline_columns(modes, list(recipe.thresholds_min)) if c in epci.columns]
     written = write_area_report(epci, out, name="epci", map_columns=heads, tooltip_columns=["name", *heads],
-                                progress=progress)
+                                title=f"Access to culture — {recipe.name}", progress=progress)
     written["tables"] += write_table(pd.DataFrame(cells.drop(columns="geometry")).assign(
         lon=cells.geometry.x, lat=cells.geometry.y), out / "cells", formats=("parquet",))
     written["tables"] += write_table(pd.DataFrame(venues.drop(columns="geometry")).assign(
@@ -774,7 +738,7 @@ def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: 
             g.to_file(tmp, layer=layer, driver="GPKG", mode="a" if tmp.exists() else "w")
     written["gpkg"].append(gpkg)
     written["summary"] = [write_summary(out / "summary.md", recipe, epci, cells, venues, timings=timings,
-                                        modes=modes)]
+                                        modes=modes, files=files, service_dates=service_dates)]
     if "barrier_index" in epci.columns:  # the barriers section and maps
         written["png"] += _barrier_maps(epci, out / "maps")
         _append_barriers_summary(out / "summary.md", recipe, epci)
@@ -972,7 +936,8 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
     listing = work / "report_files.json"
 
     def report():
-        written = _report_step(recipe, out, work, modes, progress, dict(R.result.timings_s))
+        written = _report_step(recipe, out, work, modes, progress, dict(R.result.timings_s), files=src.files,
+                               service_dates=net.timetable.service_dates if net.timetable is not None else None)
         with atomic_path(listing, suffix=".json") as tmp:
             tmp.write_text(json.dumps(written, indent=1))
 

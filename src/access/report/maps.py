@@ -1,29 +1,30 @@
-"""Maps: a choropleth PNG per indicator (matplotlib, Agg backend) and an interactive folium HTML map."""
+"""PNG choropleths: one per indicator, labelled from :mod:`access.report.style` (units, direction, fixed limits).
+
+Drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas (no ``matplotlib.use``, no pyplot state), so a
+library call never changes the caller's backend. :func:`choropleth_figure` returns the figure (tests read its colour
+limits and labels); :func:`choropleth_png` writes it atomically.
+
+Conventions: worse is warmer on every map; shares run from 0 to 100 %; deltas use a diverging scale centred on 0
+with exact zeros (nothing changed) in neutral grey; a map whose values are all equal says so in its title and draws
+no colour bar; the most populated area is labelled; a scale bar in kilometres.
+"""
 
 from __future__ import annotations
 
-import html
+import math
 import re
-from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 
 from .._errors import ValidationError
 from .._io_util import atomic_path
+from .style import CLASS_COLORS, NEUTRAL_GREY, NO_DATA_GREY, IndicatorStyle, describe
 
-__all__ = ["choropleth_png", "folium_map", "units_of", "slug", "CLASS_COLORS"]
+__all__ = ["choropleth_png", "choropleth_figure", "units_of", "slug", "CLASS_COLORS"]
 
-#: fixed colours of the typology classes, so that every map reads the same
-CLASS_COLORS = {
-    "priority contract zone": "#7b3294",
-    "cumulates cultural and social fragility": "#d7191c",
-    "cultural fragility": "#fdae61",
-    "social fragility": "#abd9e9",
-    "no particular stake": "#e0e0e0",
-    "insufficient data": "#ffffff",
-}
 _PALETTE = ["#66c2a5", "#fc8d62", "#8da0cb", "#e78ac3", "#a6d854", "#ffd92f", "#e5c494", "#b3b3b3"]
 
 
@@ -34,130 +35,181 @@ def _category_colors(values) -> dict:
     out.update({c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(rest)})
     return out
 
-_UNITS = [
-    (r"share", "share of population (0-1)"),
-    (r"per_10k", "per 10,000 inhabitants"),
-    (r"(^|_)time|travel_time|_min$|_mean$|_median$", "minutes"),
-    (r"gini|theil|index|ratio|score|fragility", "index (unitless)"),
-    (r"population", "inhabitants"),
-]
-
 
 def units_of(column: str) -> str:
-    """A unit label guessed from an indicator's name (share, per 10k, minutes, index...)."""
-    for pat, unit in _UNITS:
-        if re.search(pat, column):
-            if unit == "minutes" and not re.search(r"time", column):
-                continue
-            return unit
-    return "count"
+    """The unit of an indicator column, from :func:`access.report.style.describe`."""
+    return describe(column).unit
 
 
 def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("_") or "map"
 
 
-def choropleth_png(gdf: gpd.GeoDataFrame, column: str, path, *, title: str | None = None,
-                   units: str | None = None, cmap: str | None = None, dpi: int = 110) -> Path:
-    """Draw a choropleth of ``column`` with a legend (colour bar with units), a title; write a PNG atomically.
+def _nice_length_km(span_km: float) -> float:
+    target = max(span_km / 5.0, 1e-3)
+    e = 10 ** math.floor(math.log10(target))
+    return max(f * e for f in (1, 2, 5) if f * e <= target) if target >= e else e
 
-    Categorical columns (e.g. the typology ``class``) get a categorical legend. Areas with NaN are grey.
+
+def _scale_bar(ax, g: gpd.GeoDataFrame) -> None:
+    """A scale bar in km at the lower left (the map is drawn in a metric CRS)."""
+    x0, y0, x1, y1 = g.total_bounds
+    if not np.all(np.isfinite([x0, y0, x1, y1])) or x1 <= x0:
+        return
+    # Web Mercator stretches lengths by 1/cos(latitude): measure the bar at the map's centre
+    k = 1.0
+    if g.crs is not None and g.crs.to_epsg() == 3857:
+        lat = math.degrees(math.atan(math.sinh((y0 + y1) / 2 / 6378137.0)))
+        k = 1.0 / math.cos(math.radians(lat))
+    span_km = (x1 - x0) / k / 1000.0
+    length = _nice_length_km(span_km)
+    bx, by = x0 + 0.04 * (x1 - x0), y0 + 0.03 * (y1 - y0)
+    w = length * 1000.0 * k
+    ax.plot([bx, bx + w], [by, by], color="black", linewidth=3, solid_capstyle="butt", zorder=5)
+    ax.text(bx + w / 2, by + 0.015 * (y1 - y0), f"{length:g} km", ha="center", va="bottom", fontsize=8, zorder=5)
+
+
+def _label_largest(ax, g: gpd.GeoDataFrame, name_column: str | None) -> None:
+    if name_column is None or name_column not in g.columns or len(g) == 0:
+        return
+    if not g.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        return
+    weight = g["population"].astype(float) if "population" in g.columns else g.geometry.area
+    i = int(np.nanargmax(weight.fillna(-1).to_numpy()))
+    p = g.geometry.iloc[i].representative_point()
+    ax.annotate(str(g[name_column].iloc[i]), (p.x, p.y), ha="center", va="center", fontsize=7, zorder=6,
+                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#555555", lw=0.5, alpha=0.85))
+
+
+def _plot(g: gpd.GeoDataFrame, ax, colors, *, edge: str = "#ffffff") -> None:
+    if len(g) == 0:
+        return
+    if g.geom_type.isin(["Point", "MultiPoint"]).all():
+        g.plot(ax=ax, color=colors, markersize=6, linewidth=0)
+    else:
+        g.plot(ax=ax, color=colors, edgecolor=edge, linewidth=0.4)
+
+
+def choropleth_figure(gdf: gpd.GeoDataFrame, column: str, *, title: str | None = None, units: str | None = None,
+                      cmap: str | None = None, name_column: str | None = "name",
+                      priority_column: str | None = "priority_zone") -> Any:
+    """A :class:`matplotlib.figure.Figure` of ``column`` (see the module docstring for the conventions).
+
+    The figure's attribute ``access_info`` records what was drawn: ``style`` (the :class:`IndicatorStyle`),
+    ``vmin``/``vmax`` (colour limits, in shown units: % for shares), ``constant`` (bool), ``legend`` (title of the
+    colour bar or legend) and ``title``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize, TwoSlopeNorm, to_hex
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     if column not in gdf.columns:
         raise ValidationError(f"cannot map {column!r}: not a column ({list(gdf.columns)})")
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(7.5, 7.5))
-    try:
-        g = gdf.to_crs(3857) if gdf.crs is not None and gdf.crs.is_geographic else gdf
-        categorical = not np.issubdtype(np.asarray(g[column]).dtype, np.number)
-        if categorical:
-            from matplotlib.patches import Patch
-
-            vals = g[column].dropna().astype(str)
-            colors = _category_colors(vals.unique())
-            handles = []
-            for cat, col in colors.items():
-                sub = g[g[column].astype(str) == cat]
-                sub.plot(ax=ax, color=col, edgecolor="#555555", linewidth=0.3)
-                handles.append(Patch(facecolor=col, edgecolor="#555555", label=f"{cat} ({len(sub)})"))
-            if g[column].isna().any():
-                g[g[column].isna()].plot(ax=ax, color="lightgrey", edgecolor="white", linewidth=0.3)
-                handles.append(Patch(facecolor="lightgrey", label="no data"))
-            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8,
-                      title=units or column, frameon=False)
-        else:
-            vals = g[column].astype(float).replace([np.inf, -np.inf], np.nan)
-            g = g.assign(**{column: vals})
-            g.plot(column=column, ax=ax, legend=True, cmap=cmap or "viridis", edgecolor="white", linewidth=0.3,
-                   missing_kwds={"color": "lightgrey", "label": "no data"},
-                   legend_kwds={"label": units or units_of(column), "shrink": 0.6})
-        ax.set_title(title or column.replace("_", " "), fontsize=12)
-        ax.set_axis_off()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
-    finally:
-        plt.close(fig)
-    return path
-
-
-def folium_map(gdf: gpd.GeoDataFrame, path, *, columns: Sequence[str], color_column: str | None = None,
-               id_column: str = "id", titles: Mapping[str, str] | None = None, simplify_m: float = 50.0) -> Path:
-    """One interactive HTML map: areas coloured by ``color_column`` with a tooltip of ``columns``."""
-    import branca.colormap as bcm
-    import folium
-
     if gdf.crs is None:
-        raise ValidationError("cannot map areas without a CRS")
-    missing = [c for c in [*columns, id_column] if c not in gdf.columns]
-    if missing:
-        raise ValidationError(f"cannot map: columns {missing} absent ({list(gdf.columns)})")
-    g = gdf[[id_column, *[c for c in columns if c != id_column], gdf.geometry.name]].copy()
-    if simplify_m:
-        g = g.to_crs(3857)
-        g["geometry"] = g.geometry.simplify(simplify_m)
-    g = g.to_crs(4326)
-    for c in columns:
-        if np.issubdtype(np.asarray(g[c]).dtype, np.floating):
-            g[c] = g[c].astype(float).round(3).replace([np.inf, -np.inf], np.nan)
-    minx, miny, maxx, maxy = g.total_bounds
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8, tiles="OpenStreetMap")
-    color_column = color_column or next((c for c in columns if np.issubdtype(np.asarray(g[c]).dtype, np.number)),
-                                        None)
-    style = None
-    if color_column is not None and np.issubdtype(np.asarray(g[color_column]).dtype, np.number):
-        v = g[color_column].astype(float)
-        lo, hi = np.nanmin(v) if v.notna().any() else 0.0, np.nanmax(v) if v.notna().any() else 1.0
-        cmap = bcm.linear.viridis.scale(lo, hi if hi > lo else lo + 1)
-        cmap.caption = f"{color_column} ({units_of(color_column)})"
-        cmap.add_to(m)
+        raise ValidationError(f"cannot map {column!r}: the table has no CRS; set one with .set_crs(...)")
+    st: IndicatorStyle = describe(column)
+    g = gdf.to_crs(3857) if gdf.crs.is_geographic else gdf
+    fig = Figure(figsize=(7.5, 7.5))
+    ax = fig.add_subplot(1, 1, 1)
+    info: dict[str, Any] = {"style": st, "vmin": None, "vmax": None, "constant": False}
+    the_title = title or st.title
+    categorical = not np.issubdtype(np.asarray(g[column]).dtype, np.number)
+    if categorical:
+        vals = g[column].astype("string")
+        colors = _category_colors(vals.dropna().unique())
+        handles = []
+        for cat, col in colors.items():
+            sub = g[(vals == cat).fillna(False).to_numpy()]
+            _plot(sub, ax, col, edge="#555555")
+            handles.append(Patch(facecolor=col, edgecolor="#555555", label=f"{cat} ({len(sub)})"))
+        if vals.isna().any():
+            _plot(g[vals.isna().to_numpy()], ax, NO_DATA_GREY, edge="#555555")
+            handles.append(Patch(facecolor=NO_DATA_GREY, edgecolor="#555555", label="no data"))
+        info["legend"] = units or ("typology class (number of areas)" if column == "class" else column)
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8,
+                  title=info["legend"], frameon=False)
+    else:
+        raw = g[column].astype(float).replace([np.inf, -np.inf], np.nan).to_numpy()
+        shown = raw * st.scale
+        ok = np.isfinite(shown)
+        cm = colormaps[cmap or st.cmap]
+        legend = units or st.legend
+        if st.diverging:
+            zero = ok & (shown == 0.0)
+            nz = ok & ~zero
+            m = float(np.nanmax(np.abs(shown[nz]))) if nz.any() else 1.0
+            norm = TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m)
+            info.update(vmin=-m, vmax=m, zeros=int(zero.sum()))
+            if not nz.any():
+                info["constant"] = True
+                the_title += " — no change anywhere"
+        elif st.limits is not None:
+            lo, hi = st.limits[0] * st.scale, st.limits[1] * st.scale
+            norm = Normalize(lo, hi)
+            info.update(vmin=lo, vmax=hi)
+            zero = np.zeros(len(shown), bool)
+        else:
+            lo = float(np.nanmin(shown)) if ok.any() else 0.0
+            hi = float(np.nanmax(shown)) if ok.any() else 1.0
+            norm = Normalize(lo, hi if hi > lo else lo + 1.0)
+            info.update(vmin=lo, vmax=hi)
+            zero = np.zeros(len(shown), bool)
+        finite = shown[ok]
+        const = bool(len(finite)) and bool(np.all(finite == finite[0]))
+        cols = np.array([NO_DATA_GREY] * len(g), dtype=object)
+        if const and not st.diverging:
+            info["constant"] = True
+            the_title += f" — the same everywhere: {st.fmt(finite[0] / st.scale)}"
+            cols[ok] = NEUTRAL_GREY
+        else:
+            cols[ok] = [to_hex(cm(norm(v))) for v in shown[ok]]
+        cols[zero] = NEUTRAL_GREY
+        _plot(g, ax, list(cols))
+        handles = []
+        if not info["constant"]:
+            sm = ScalarMappable(norm=norm, cmap=cm)
+            cb = fig.colorbar(sm, ax=ax, shrink=0.6, label=legend)
+            cb.ax.tick_params(labelsize=8)
+        else:
+            handles.append(Patch(facecolor=NEUTRAL_GREY, label=f"all areas: {st.fmt(finite[0] / st.scale)}"
+                                 if len(finite) and not st.diverging else "no change (0)"))
+        if st.diverging and zero.any() and not info["constant"]:
+            handles.append(Patch(facecolor=NEUTRAL_GREY, label=f"no change (0): {int(zero.sum())}"))
+        if (~ok).any():
+            handles.append(Patch(facecolor=NO_DATA_GREY, edgecolor="#999999", label=f"no data: {int((~ok).sum())}"))
+        if handles:
+            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8,
+                      frameon=False)
+        info["legend"] = legend
+    if priority_column and priority_column in g.columns:
+        pz = g[g[priority_column].notna().to_numpy()]
+        if len(pz) and pz.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+            pz.boundary.plot(ax=ax, color="black", linewidth=1.6, zorder=4)
+            ax.text(0.99, 0.01, "black outline: priority contract zone", transform=ax.transAxes, ha="right",
+                    va="bottom", fontsize=7)
+    _label_largest(ax, g, name_column)
+    _scale_bar(ax, g)
+    ax.set_title(the_title, fontsize=11, wrap=True)
+    ax.set_axis_off()
+    info["title"] = the_title
+    fig.access_info = info  # type: ignore[attr-defined]
+    return fig
 
-        def style(feat, _c=color_column, _m=cmap):
-            x = feat["properties"].get(_c)
-            col = _m(x) if x is not None and x == x else "#cccccc"
-            return {"fillColor": col, "color": "white", "weight": 0.5, "fillOpacity": 0.7}
-    elif color_column is not None:
-        lut = _category_colors(g[color_column].dropna().astype(str).unique())
 
-        def style(feat, _c=color_column, _l=lut):
-            return {"fillColor": _l.get(str(feat["properties"].get(_c)), "#cccccc"), "color": "white",
-                    "weight": 0.5, "fillOpacity": 0.7}
-    aliases = [html.escape((titles or {}).get(c, c)) for c in [id_column, *columns] if c in g.columns]
-    fields = [c for c in [id_column, *columns] if c in g.columns]
-    folium.GeoJson(
-        g.to_json(na="null"),
-        name="areas",
-        style_function=style,
-        tooltip=folium.GeoJsonTooltip(fields=list(dict.fromkeys(fields)),
-                                      aliases=list(dict.fromkeys(aliases))[:len(dict.fromkeys(fields))],
-                                      localize=True, sticky=True),
-    ).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+def choropleth_png(gdf: gpd.GeoDataFrame, column: str, path, *, title: str | None = None,
+                   units: str | None = None, cmap: str | None = None, dpi: int = 110,
+                   name_column: str | None = "name") -> Path:
+    """Write :func:`choropleth_figure` of ``column`` as a PNG, atomically; returns the path.
+
+    Categorical columns (e.g. the typology ``class``) get a categorical legend. Areas with NaN are light grey.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = choropleth_figure(gdf, column, title=title, units=units, cmap=cmap, name_column=name_column)
+    FigureCanvasAgg(fig)
     path = Path(path)
-    with atomic_path(path, suffix=".html") as tmp:
-        m.save(str(tmp))
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     return path

@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import config, njit, prange
+import numba
+from numba import njit, prange
 
 from .._errors import ValidationError
 from .._validate import check_choice
@@ -388,7 +389,7 @@ def chunk_size_for_budget(memory_budget_mb: float, n_destinations: int, *, n_per
     """
     if not (memory_budget_mb and memory_budget_mb > 0):
         raise ValidationError(f"`memory_budget_mb` must be positive, got {memory_budget_mb!r}")
-    threads = threads or config.NUMBA_NUM_THREADS
+    threads = threads or numba.get_num_threads()
     budget = memory_budget_mb * 2**20 - 2 * threads * 16 * n_nodes
     per_pair = BYTES_PER_PAIR * max(1, n_percentiles) + 2 * (BYTES_PER_PAIR_ID if string_ids else 8)
     return int(max(1, budget // max(1, per_pair * max(1, n_destinations))))
@@ -449,7 +450,7 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
     if direction == "reverse" and dest_block is None:
         # a block's [block, n_origins] int32 result and its transposed copy within the budget
         budget = (memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB) * 2**20
-        dest_block = int(max(config.NUMBA_NUM_THREADS, min(1024, budget // max(1, 8 * len(o)))))
+        dest_block = int(max(numba.get_num_threads(), min(1024, budget // max(1, 8 * len(o)))))
     dest_block = int(min(dest_block or len(d), len(d)))
     ind = _resolve_indicators(indicators, d, max_time_s)
     settings.update(chunk_size=chunk_size, drop_unreachable=bool(drop_unreachable), write_matrix=bool(write_matrix),
@@ -543,37 +544,17 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
 
 
 def matrix_table(job: MatrixJob, i: int, times_s: np.ndarray):
-    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable) of chunk ``i``."""
-    import pyarrow as pa
+    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable) of chunk ``i``: the one
+    long-table layout (:func:`access.matrix.long_table`) with the run's settings and chunk in the metadata."""
+    from ..matrix import long_table
 
     a, b = job.bounds(i)
-    k, nd, npct = times_s.shape
-    fi = np.repeat(np.arange(k, dtype=np.int64), nd)
-    ti = np.tile(np.arange(nd, dtype=np.int64), k)
-    flat = times_s.reshape(k * nd, npct)
-    if job.drop_unreachable:
-        keep = (flat >= 0).any(axis=1)
-        fi, ti, flat = fi[keep], ti[keep], flat[keep]
-    cols = {"from_id": _id_array(job.o_ids[a:b]).take(pa.array(fi)),
-            "to_id": _id_array(job.d_ids).take(pa.array(ti))}
-    del fi, ti
-    for q, name in enumerate(job.time_columns):
-        m = flat[:, q].astype(np.float64) / 60.0
-        m[flat[:, q] < 0] = np.nan
-        cols[name] = pa.array(m)
+    table = long_table(job.o_ids[a:b], job.d_ids, times_s, job.time_columns, drop_unreachable=job.drop_unreachable)
     info = {k_: v for k_, v in job.settings.items() if k_ != "indicators"}
     info.update(mode=job.mode, percentiles=list(job.percentiles))
     meta = {b"access": json.dumps(info, sort_keys=True, default=str).encode(),
             b"access_run": job.run_hash.encode(), b"access_chunk": str(i).encode()}
-    return pa.table(cols).replace_schema_metadata(meta)
-
-
-def _id_array(ids: np.ndarray):
-    import pyarrow as pa
-
-    if ids.dtype == object:
-        return pa.array(ids, type=pa.string()) if all(isinstance(x, str) for x in ids[:64]) else pa.array(ids)
-    return pa.array(ids)
+    return table.replace_schema_metadata(meta)
 
 
 def _part_ok(path: Path, job: MatrixJob, i: int) -> bool:

@@ -109,18 +109,16 @@ class Comparison:
         from ..report.maps import choropleth_png
 
         g, m = self._map_frame(measure)
-        col = f"{m}_delta"
-        cmap = "RdBu_r" if m.startswith("time") else "RdBu"
-        return choropleth_png(g, col, path, title=f"{m}: after - before", cmap=cmap,
-                              units="minutes (negative = closer)" if m.startswith("time") else None)
+        # title, unit and the diverging scale centred on 0 (exact zeros grey) come from access.report.style
+        return choropleth_png(g, f"{m}_delta", path)
 
     def to_html(self, path, measure: str | None = None) -> Path:
-        """An interactive HTML (folium) map of before/after/delta of ``measure``."""
-        from ..report.maps import folium_map
+        """A self-contained interactive HTML map of delta/before/after of ``measure`` (layers with a switch)."""
+        from ..report.interactive import interactive_map
 
         g, m = self._map_frame(measure)
-        cols = [c for c in (f"{m}_before", f"{m}_after", f"{m}_delta") if c in g.columns]
-        return folium_map(g, path, columns=cols, color_column=f"{m}_delta", id_column="id", simplify_m=0)
+        cols = [c for c in (f"{m}_delta", f"{m}_before", f"{m}_after") if c in g.columns]
+        return interactive_map(g, path, layers=cols, id_column="id", simplify_m=0)
 
     def write(self, out_dir, *, maps: bool = True, map_measures=None) -> list[Path]:
         """Write ``cells.(parquet|csv)``, ``summary.csv``, ``areas.gpkg``, ``typology_changes.csv`` and, per

@@ -23,6 +23,7 @@ population kept (so densities stay those of the full region).
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -45,10 +46,16 @@ _FILES = ("communes_2018.geojson", "communes_epci_2026.csv", "culture_counts_by_
           "epci_2026.geojson")
 
 
-def _geo_dir(data_dir) -> Path:
-    from .._io_util import test_data_dir
 
-    d = Path(data_dir) if data_dir is not None else test_data_dir() / "hauts_de_france"
+def _shared_data_dir() -> Path:
+    """The shared real-data folder the generator reads the region's geography from (``ACCESS_TEST_DATA``, default
+    ``../shared/data`` next to the repository)."""
+    env = os.environ.get("ACCESS_TEST_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+def _geo_dir(data_dir) -> Path:
+
+    d = Path(data_dir) if data_dir is not None else _shared_data_dir() / "hauts_de_france"
     missing = [f for f in _FILES if not (d / f).is_file()]
     if missing:
         raise InputFileError(f"region geography folder {str(d)!r} lacks {missing}; give data_dir= the folder "
@@ -119,7 +126,7 @@ def make_region(out_dir, *, scale: float = 1.0, seed: int = 0, data_dir=None, ce
     seed : int
         Seed of every random choice (same seed, same files).
     data_dir : path-like, optional
-        The ``hauts_de_france`` folder of the shared test data (default: ``test_data_dir()/hauts_de_france``).
+        The ``hauts_de_france`` folder of the shared test data (default: ``$ACCESS_TEST_DATA/hauts_de_france``, else ``../shared/data/hauts_de_france`` next to the repository).
     center_lonlat : (float, float)
         Where a partial region grows from.
     progress : bool
