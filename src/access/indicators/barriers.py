@@ -557,9 +557,9 @@ def barriers_summary_lines(areas: pd.DataFrame, *, categories: Sequence[str], th
     intro = ("Barrier index: weighted mean of z-scores over the region's EPCI (`data/barriers_default.toml`; > 0: "
              "more barriers than the regional mean); stability: share of the weight variants that keep the EPCI's "
              f"barrier class. 'no car': share of households without a car (census by IRIS); 'carless beyond {t:g} "
-             f"minutes': share of the households without a car beyond {t:g} minutes of the nearest {far_c} by walk, bike or "
-             f"transit; 'evening': share of the population with an evening round trip by transit to the nearest "
-             f"{ev} (see docs/barriers.md).")
+             f"minutes': share of the households without a car beyond {t:g} minutes of the nearest {far_c} by "
+             "walk, bike or transit; 'evening': share of the population with an evening round trip by transit to "
+             f"the nearest {ev} (see docs/barriers.md).")
     lines = ["## Social barriers to culture", "", intro, "",
              "| EPCI | name | barrier index | stability | no car | carless beyond " + f"{t:g} minutes | evening | "
              "two main barriers |", "|---|---|---|---|---|---|---|---|"]

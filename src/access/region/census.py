@@ -152,7 +152,8 @@ def read_census_logement(path, *, vintage: int | None = None) -> pd.DataFrame:
         yy = found[0]
     elif not found:
         raise ValidationError(f"{where}: no column 'Pyy_RP_VOIT1P' (main residences with a car); expected INSEE's "
-                              f"base-ic-logement codes such as P21_RP and P21_RP_VOIT1P. Found: {list(df.columns)[:15]}")
+                              "base-ic-logement codes such as P21_RP and P21_RP_VOIT1P. Found: "
+                              f"{list(df.columns)[:15]}")
     else:
         raise ValidationError(f"{where}: several vintages {[f'P{y:02d}_' for y in found]}; pass `vintage=`")
     rp, voit = f"P{yy:02d}_RP", f"P{yy:02d}_RP_VOIT1P"

@@ -244,8 +244,9 @@ CENSUS_LOGEMENT_COLUMNS = ("IRIS", "REG", "DEP", "UU2020", "COM", "TYP_IRIS", "L
 
 def census_iris_tables(fil, *, rng: np.random.Generator, tile_m: float = 3000.0, vintage: int = 2021,
                        region: str = "32"):
-    """Synthetic IRIS (square tiles whose borders cut through cells 50 m from their side, so that cells straddle two IRIS) over a Filosofi table
-    (:func:`filosofi_table`) and their census housing counts in INSEE's layout (:data:`CENSUS_LOGEMENT_COLUMNS`).
+    """Synthetic IRIS (square tiles whose borders cut through cells 50 m from their side, so that cells straddle two
+    IRIS) over a Filosofi table (:func:`filosofi_table`) and their census housing counts in INSEE's layout
+    (:data:`CENSUS_LOGEMENT_COLUMNS`).
 
     Households per IRIS follow the cells' ``men`` (times a small census-vs-Filosofi noise); the share without a car
     grows with flats (``men_coll``) and poverty (``men_pauv``). Each IRIS takes the commune code of most of its
@@ -295,7 +296,8 @@ def census_iris_tables(fil, *, rng: np.random.Generator, tile_m: float = 3000.0,
     appart = np.round(log * t["flats"].to_numpy(), 6)
     prop = np.round(rp * np.clip(0.75 - 0.5 * t["flats"].to_numpy() - 0.3 * t["poor"].to_numpy(), 0.05, 0.95), 6)
     n = len(t)
-    vals = {"IRIS": t["iris"], "REG": np.full(n, region), "DEP": t["com"].str.slice(0, 2), "UU2020": np.full(n, "62000"),
+    vals = {"IRIS": t["iris"], "REG": np.full(n, region), "DEP": t["com"].str.slice(0, 2),
+            "UU2020": np.full(n, "62000"),
             "COM": t["com"], "TYP_IRIS": np.where(rp > 1800, "H", "Z"), "LAB_IRIS": np.full(n, "5"),
             "P{yy}_LOG": log, "P{yy}_RP": rp, "P{yy}_RSECOCC": np.round(log * 0.03, 6),
             "P{yy}_LOGVAC": np.round(log - rp - np.round(log * 0.03, 6), 6), "P{yy}_MAISON": np.round(log - appart, 6),
@@ -305,7 +307,8 @@ def census_iris_tables(fil, *, rng: np.random.Generator, tile_m: float = 3000.0,
     census = pd.DataFrame({c.format(yy=yy): np.asarray(vals[c]) for c in CENSUS_LOGEMENT_COLUMNS})
     contours = gpd.GeoDataFrame({"INSEE_COM": t["com"].to_numpy(), "NOM_COM": t["com"].to_numpy(),
                                  "IRIS": t["iris"].str.slice(5).to_numpy(), "CODE_IRIS": t["iris"].to_numpy(),
-                                 "NOM_IRIS": [f"Iris {s}" for s in t["iris"]], "TYP_IRIS": census["TYP_IRIS"].to_numpy()},
+                                 "NOM_IRIS": [f"Iris {s}" for s in t["iris"]],
+                                 "TYP_IRIS": census["TYP_IRIS"].to_numpy()},
                                 geometry=polys, crs="EPSG:3035").to_crs(2154)
     return census, contours
 
