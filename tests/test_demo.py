@@ -99,6 +99,36 @@ def test_demo_rerun_is_cached(demo, tmp_path):
     pd.testing.assert_frame_equal(after, before.reset_index(drop=True), check_dtype=False)
 
 
+def test_demo_social_barriers(demo):
+    """Issue 16: the barrier columns per cell and per EPCI, their maps and the summary section."""
+    from access.indicators.barriers import BARRIER_SHARES
+
+    c = pd.read_parquet(demo / "cells.parquet")
+    a = pd.read_parquet(demo / "epci.parquet")
+    for col in (*BARRIER_SHARES, "share_no_car", "households_no_car", "estimated", "time_no_car_cinema",
+                "carless_gap_cinema", "evening_round_trip_cinema", "time_transit_saturday_cinema"):
+        assert col in c.columns, col
+    for col in BARRIER_SHARES + ("share_no_car",):
+        assert c[col].between(0, 1).all(), col
+    assert c["evening_round_trip_cinema"].any() and not c["evening_round_trip_cinema"].all()
+    for col in ("share_no_car", "carless_share_beyond_30min_cinema", "evening_round_trip_share_cinema",
+                "evening_round_trip_carless_share_cinema", "barrier_index", "barrier_index_stability"):
+        v = a[col].to_numpy(float)
+        assert np.isfinite(v).all(), col
+    assert a["main_barriers"].str.len().gt(0).all()
+    # the carless households are the census households without a car, all allocated to the grid
+    import zipfile
+
+    with zipfile.ZipFile(demo / "data" / "base-ic-logement-2021_csv.zip") as z:
+        rp = pd.read_csv(z.open("base-ic-logement-2021.CSV"), sep=";")["P21_RP"].sum()
+    assert c["census_households"].sum() == pytest.approx(rp, rel=1e-9)
+    for m in ("share_no_car", "barrier_index", "evening_round_trip_share_cinema"):
+        assert (demo / "maps" / f"{m}.png").read_bytes()[:4] == b"\x89PNG"
+    summary = (demo / "summary.md").read_text()
+    assert "## Social barriers to culture" in summary
+    assert all(f"| {i} |" in summary for i in a["id"])
+
+
 def test_demo_map_works_offline_in_chromium(demo):
     from .browser import open_map, require_browser
 

@@ -38,7 +38,9 @@ def test_every_source_has_url_format_licence():
         assert s.format in SOURCE_FORMATS and s.kind in SOURCE_KINDS, s.name
         assert s.licence.strip(), s.name
     kinds = {s.kind for s in r.enabled_sources()}
-    assert kinds == set(SOURCE_KINDS) - {"bpe"}  # BPE is out of the default recipe (documented there)
+    # BPE is out of the default recipe (documented there); the census housing base and the IRIS contours (issue 16)
+    # are not in the Hauts-de-France recipe yet (their download URLs are to be pinned)
+    assert kinds == set(SOURCE_KINDS) - {"bpe", "census", "iris"}
     assert r.departments == ("02", "59", "60", "62", "80") and r.has_region and r.venue_buffer_km == 15
     osm = [s.url for s in r.enabled_sources("osm")]
     assert any("nord-pas-de-calais" in u for u in osm) and any("picardie" in u for u in osm)

@@ -259,7 +259,7 @@ def test_demo_venues_epci_recipe(demo):
     r = Recipe.from_file(demo["recipe"])
     for s in r.sources.values():
         assert s.path is not None and s.path.is_file()
-    assert {s.kind for s in r.sources.values()} == {"osm", "gtfs", "filosofi", "basilic", "epci"}
+    assert {s.kind for s in r.sources.values()} == {"osm", "gtfs", "filosofi", "basilic", "epci", "census", "iris"}
     zone_codes = {c for z in r.priority_zones for c in z.epci}
     assert 1 <= len(zone_codes) <= 2 and zone_codes <= set(e["epci_code"])
     man = json.loads(demo["manifest"].read_text(encoding="utf-8"))

@@ -30,7 +30,8 @@ def echo_result(res) -> None:
 @click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True,
               help="seconds without data before a download counts as stalled")
 @click.option("--modes", default=None, help="comma-separated subset of the recipe's modes")
-@click.option("--until", type=click.Choice(["sources", "network", "inputs", "matrix", "indicators", "areas"]),
+@click.option("--until", type=click.Choice(["sources", "network", "inputs", "matrix", "indicators", "barriers",
+                                           "areas"]),
               default=None, help="stop after this step")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bars nor step log")
 def command(recipe, out, cache_dir, no_fetch, retries, timeout_s, modes, until, quiet):

@@ -31,7 +31,7 @@ from .._errors import ValidationError
 
 MODES = ("walk", "bike", "car", "transit")
 VENUE_CATEGORIES = ("cinema", "library", "museum", "performing_arts", "conservatoire", "arts_centre", "heritage")
-SOURCE_KINDS = ("osm", "gtfs", "filosofi", "basilic", "bpe", "epci", "communes")
+SOURCE_KINDS = ("osm", "gtfs", "filosofi", "basilic", "bpe", "epci", "communes", "census", "iris")
 SOURCE_FORMATS = ("osm.pbf", "gtfs.zip", "gpkg", "csv", "geojson", "geojson.gz", "parquet", "zip", "json")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DEP_RE = re.compile(r"^(\d{2}|2[AB]|97\d)$")
@@ -330,6 +330,12 @@ class FetchSchema(_Table):
         return v.rstrip("/")
 
 
+class BarriersSchema(_Table):
+    """``[barriers]``: the social-barriers settings (``docs/barriers.md``)."""
+
+    config: StrictStr | None = None
+
+
 class RecipeSchema(_Table):
     """A whole recipe."""
 
@@ -339,6 +345,7 @@ class RecipeSchema(_Table):
     areas: AreasSchema = Field(default_factory=AreasSchema)
     sources: dict[StrictStr, SourceSchema]
     fetch: FetchSchema = Field(default_factory=FetchSchema)
+    barriers: BarriersSchema = Field(default_factory=BarriersSchema)
 
     @field_validator("sources")
     @classmethod

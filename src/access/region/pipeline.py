@@ -16,9 +16,12 @@ matrix_*   one travel-time matrix per mode, cells -> venues, computed in chunks 
 indicators per cell and mode: minutes to the nearest venue of each category and of any category, venues
            reachable within each threshold, gravity (negative exponential, half-life :data:`GRAVITY_HALF_LIFE_MIN`)
            and 2SFCA (venues per 10,000 inhabitants within :data:`FCA_CUTOFF_MIN`).
+barriers   social barriers per cell (Filosofi profile, households without a car from the census by IRIS, best
+           time without a car, evening round trips and Saturday access by transit) and the barrier index per area
+           (:mod:`access.indicators.barriers`, ``data/barriers_default.toml``, ``docs/barriers.md``).
 areas      population-weighted aggregation to the areas (EPCI), their socio-economic profile from the cells
-           (poverty rate, median standard of living, share of elderly, density), the typology with the recipe's
-           priority contract zones.
+           (poverty rate, median standard of living, share of elderly, density), the barrier columns, the
+           typology with the recipe's priority contract zones (its social dimension: the barrier index by default).
 report     ``<stem>.gpkg`` (layers epci, cells, venues), ``epci.parquet/csv``, ``cells.parquet``,
            ``maps/*.png``, ``epci_map.html``, ``summary.md``.
 ========== ===================================================================================================
@@ -58,7 +61,7 @@ __all__ = ["PIPELINE_VERSION", "STEPS", "RunResult", "run"]
 #: bump when a step's outputs change meaning (invalidates every cached step)
 PIPELINE_VERSION = 1
 #: the steps, in order (``matrix`` stands for one ``matrix_<mode>`` step per mode)
-STEPS = ("sources", "network", "inputs", "matrix", "indicators", "areas", "report")
+STEPS = ("sources", "network", "inputs", "matrix", "indicators", "barriers", "areas", "report")
 #: gravity: negative exponential decay exp(-beta t) with beta = ln 2 / half-life
 GRAVITY_HALF_LIFE_MIN = 15.0
 #: 2SFCA catchment (binary decay), minutes
@@ -114,6 +117,7 @@ STEP_CODE = {
     "inputs": ("io", "region", "_data.py", "_io_util.py"),
     "matrix": ("core", "network", "routing", "scale", "matrix.py", "options.py", "_validate.py", "io"),
     "indicators": ("indicators",),
+    "barriers": ("indicators", "region/census.py", "core", "network", "routing", "matrix.py", "options.py", "io"),
     "areas": ("indicators",),
     "report": ("report",),
 }
@@ -525,6 +529,127 @@ def _crowfly_nearest_km(cells, venues) -> np.ndarray:
     return d / 1000.0
 
 
+# ---------------------------------------------------------------------------------------------- step: barriers
+def _barriers_config(recipe) -> tuple[dict, Path | None]:
+    """The barrier settings (``data/barriers_default.toml``) updated by the file named in the recipe's optional
+    ``[barriers] config`` (relative to the recipe)."""
+    from ..indicators.barriers import load_barriers_config
+
+    sec = recipe.raw.get("barriers") or {}
+    path = sec.get("config") if isinstance(sec, dict) else None
+    if path is None:
+        return load_barriers_config(), None
+    p = Path(path)
+    if not p.is_absolute():
+        p = (recipe.path.parent if recipe.path is not None else Path.cwd()) / p
+    return load_barriers_config(p), p
+
+
+def _barriers_step(recipe, src: _Sources, net, work: Path, modes, cfg: dict, progress: bool, log) -> None:
+    """Barrier profile, households without a car, no-car times, evening round trips and Saturday access per cell
+    (``work/cells_barriers.parquet``: the indicators' cells plus these columns) and per area with the barrier index
+    (``work/barriers_epci.parquet``); see :mod:`access.indicators.barriers`."""
+    import geopandas as gpd
+
+    from ..indicators import attach_cells
+    from ..indicators.barriers import (
+        _ALIASES,
+        FILOSOFI_BARRIER_COLUMNS,
+        _nearest_by_category,
+        area_barriers,
+        barrier_index,
+        barrier_profile,
+        evening_round_trips,
+        no_car_times,
+        saturday_access,
+    )
+    from .census import (
+        allocate_iris_to_cells,
+        read_census_logement,
+        read_filosofi_barrier_counts,
+        read_iris_contours,
+    )
+
+    cells = _read_geoparquet(work / "cells_indicators.parquet")
+    venues = _read_geoparquet(work / "venues.parquet")
+    areas = _read_geoparquet(work / "areas.parquet")
+    cats = [c for c in recipe.categories if (venues["category"] == c).any()]
+    counts = pd.DataFrame(cells.drop(columns="geometry"))
+    need = [c for c in FILOSOFI_BARRIER_COLUMNS if c not in counts.columns and _ALIASES.get(c) not in counts.columns]
+    if need:  # the cells frame does not carry every Filosofi count yet: read them from the grid files by name
+        extra = pd.concat([read_filosofi_barrier_counts(src.files[s.name]) for s in recipe.enabled_sources("filosofi")],
+                          ignore_index=True).drop_duplicates("id")
+        counts = counts.merge(extra[["id", *[c for c in need if c in extra.columns]]], on="id", how="left")
+    prof = barrier_profile(counts)
+    if prof.attrs.get("missing"):
+        log(f"barriers: no Filosofi columns for {prof.attrs['missing']} (left NaN)")
+    parts = [prof]
+    cen, iri = recipe.enabled_sources("census"), recipe.enabled_sources("iris")
+    if cen and iri:
+        vint = int(cfg["allocation"].get("vintage", 0)) or None
+        tabs = [read_census_logement(src.files[s.name], vintage=vint) for s in cen]
+        census = pd.concat(tabs, ignore_index=True)
+        contours = gpd.GeoDataFrame(pd.concat([read_iris_contours(src.files[s.name]) for s in iri], ignore_index=True),
+                                    geometry="geometry", crs="EPSG:4326")
+        alloc = allocate_iris_to_cells(cells, census, contours, method=cfg["allocation"].get("method", "areal"))
+        parts.append(alloc)
+        log(f"barriers: census {tabs[0].attrs.get('vintage')} ({len(census):,} IRIS, {census['households'].sum():,.0f} "
+            f"households, {alloc.attrs['households_in_cells']:,.0f} allocated to cells, "
+            f"{alloc.attrs['households_outside']:,.0f} in IRIS without a cell)")
+    elif cen or iri:
+        warnings.warn("the households without a car need both a `census` and an `iris` source; share_no_car is not "
+                      "computed", stacklevel=2)
+    nearest = _nearest_by_category(cells, modes, cats)
+    if any(m in nearest for m in cfg["no_car"]["modes"]):
+        parts.append(no_car_times(nearest, cats, no_car_modes=cfg["no_car"]["modes"]))
+    if "transit" in modes and getattr(net, "timetable", None) is not None:
+        pts = _points(cells, "cells")
+        ev = cfg["evening"]
+        evc = cats if "*" in ev["categories"] else [c for c in ev["categories"] if c in cats]
+        if evc:
+            parts.append(evening_round_trips(
+                net, pts, venues, date=recipe.date, categories=evc, arrive_by=ev["arrive_by"],
+                leave_after=ev["leave_after"], max_wait_min=ev["max_wait_min"], max_trip_min=ev["max_trip_min"],
+                venue=ev.get("venue", "nearest"), chunk_cells=ev.get("chunk_cells", 4000)))
+        sat = cfg["saturday"]
+        if sat.get("enabled", True):
+            sc = cats if "*" in sat["categories"] else [c for c in sat["categories"] if c in cats]
+            parts.append(saturday_access(net, pts, venues, date=recipe.date, categories=sc,
+                                         departure=sat["departure"], window_min=sat["window_min"],
+                                         max_time_min=recipe.max_time_min))
+    per_cell = parts[0]
+    for p in parts[1:]:
+        per_cell = per_cell.merge(p, on="id", how="left")
+    res = cells.merge(per_cell.drop(columns=[c for c in per_cell.columns if c != "id" and c in cells.columns]),
+                      on="id", how="left")
+    _write_geoparquet(gpd.GeoDataFrame(res, geometry="geometry", crs=cells.crs), work / "cells_barriers.parquet")
+    links = attach_cells(cells[["id", "geometry"]], areas[["id", "geometry"]])
+    ab = area_barriers(pd.DataFrame(res.drop(columns="geometry")), links, categories=cats,
+                       threshold_min=float(cfg["no_car"]["threshold_min"]), counts=counts)
+    ab = pd.DataFrame({"id": areas["id"].astype(str).to_numpy()}).merge(ab, on="id", how="left")
+    ab = ab.merge(barrier_index(ab, cfg), on="id", how="left")
+    with atomic_path(work / "barriers_epci.parquet", suffix=".parquet") as tmp:
+        ab.to_parquet(tmp, index=False)
+    log(f"barriers: {len(res):,} cells, {len(ab)} areas, index over {len(ab['barrier_index'].dropna())} areas")
+
+
+def _typology_config_with_barriers(recipe, cfg: dict):
+    """The typology settings with the barrier index as (or in) the social dimension, per ``[typology]
+    social_dimension`` of the barrier settings."""
+    from ..indicators.typology import load_typology_config
+
+    how = cfg.get("typology", {}).get("social_dimension", "barrier_index")
+    if how not in ("barrier_index", "typology", "both"):
+        raise ValidationError(f"barriers config `[typology] social_dimension` must be 'barrier_index', 'typology' or "
+                              f"'both', got {how!r}")
+    tcfg = load_typology_config(recipe.typology_path())
+    if how == "barrier_index":
+        tcfg["social"] = {"barrier_index": 1.0}
+    elif how == "both":
+        tcfg["social"] = {**tcfg["social"], "barrier_index": float(cfg["typology"].get("index_weight", 1.0))}
+    return tcfg
+
+
 # ---------------------------------------------------------------------------------------------- step: areas
 def area_profile(cells, areas) -> pd.DataFrame:
     """Socio-economic profile of each area from the Filosofi cells inside it: ``poverty_rate`` (poor households /
@@ -584,7 +709,11 @@ def _areas_step(recipe, work: Path, modes) -> None:
     if "straddles_region" in areas:  # an EPCI across the region's border: whole polygon for access, flagged
         agg.insert(3, "straddles_region", agg["id"].map(areas.set_index("id")["straddles_region"]).fillna(False)
                    .astype(bool))
-    typ = typology(agg, config=recipe.typology_path(), priority_areas=zone_of)
+    typ_config = recipe.typology_path()
+    if (work / "barriers_epci.parquet").exists():  # the barriers step: its EPCI columns and the typology's social side
+        agg = agg.merge(pd.read_parquet(work / "barriers_epci.parquet"), on="id", how="left")
+        typ_config = _typology_config_with_barriers(recipe, _barriers_config(recipe)[0])
+    typ = typology(agg, config=typ_config, priority_areas=zone_of)
     typ = typ.drop(columns=[c for c in typ.columns if c.startswith("z_")])
     _write_geoparquet(typ, work / "epci.parquet")
 
@@ -615,6 +744,36 @@ def _labelled_supply(venues, areas, agg) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- step: report
+def _cells_table_path(work: Path) -> Path:
+    """The per-cell table of the report: the indicators' cells with the barrier columns when the step ran."""
+    p = work / "cells_barriers.parquet"
+    return p if p.exists() else work / "cells_indicators.parquet"
+
+
+def _barrier_maps(epci, maps_dir: Path) -> list:
+    """EPCI maps of the share of households without a car, the evening round-trip share by category and the
+    barrier index (PNG, :func:`access.report.maps.choropleth_png`)."""
+    from ..report.maps import choropleth_png, slug
+
+    cols = [c for c in epci.columns if c in ("share_no_car", "barrier_index")
+            or c.startswith("evening_round_trip_share_")]
+    return [choropleth_png(epci, c, maps_dir / f"{slug(c)}.png", title=c.replace("_", " "),
+                           units="SD" if c == "barrier_index" else "share") for c in cols]
+
+
+def _append_barriers_summary(path: Path, recipe, epci) -> None:
+    """Add the social barriers section (:func:`access.indicators.barriers.barriers_summary_lines`) to
+    ``summary.md``."""
+    from ..indicators.barriers import barriers_summary_lines
+
+    cfg, _ = _barriers_config(recipe)
+    text = path.read_text(encoding="utf-8").rstrip("\n") + "\n\n"
+    text += "\n".join(barriers_summary_lines(epci, categories=list(recipe.categories),
+                                              threshold_min=float(cfg["no_car"]["threshold_min"])))
+    with atomic_path(path, suffix=".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def _headline_columns(modes, thresholds) -> list[str]:
     t = 30 if 30 in thresholds else thresholds[len(thresholds) // 2]
     cols = ["population", "venues_per_10k"]
@@ -671,7 +830,7 @@ def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: 
     from ..report import write_area_report, write_table
 
     epci = _read_geoparquet(work / "epci.parquet")
-    cells = _read_geoparquet(work / "cells_indicators.parquet")
+    cells = _read_geoparquet(_cells_table_path(work))
     venues = _read_geoparquet(work / "venues.parquet")
     heads = [c for c in _headline_columns(modes, list(recipe.thresholds_min)) if c in epci.columns]
     written = write_area_report(epci, out, name="epci", map_columns=heads, tooltip_columns=["name", *heads],
@@ -692,6 +851,9 @@ def _report_step(recipe, out: Path, work: Path, modes, progress: bool, timings: 
     written["gpkg"].append(gpkg)
     written["summary"] = [write_summary(out / "summary.md", recipe, epci, cells, venues, timings=timings,
                                         modes=modes, files=files, service_dates=service_dates)]
+    if "barrier_index" in epci.columns:  # the barriers section and maps
+        written["png"] += _barrier_maps(epci, out / "maps")
+        _append_barriers_summary(out / "summary.md", recipe, epci)
     return {k: [str(p) for p in v] for k, v in written.items()}
 
 
@@ -861,11 +1023,24 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
         return R.result
 
+    # 5b. social barriers (profile, no car, evening round trips, Saturday, barrier index)
+    bar_cfg, _ = _barriers_config(recipe)
+    bar_names = [s.name for s in recipe.enabled_sources() if s.kind in ("census", "iris", "filosofi")]
+    bar_key = R.step("barriers", {"indicators": ind_key, "inputs": in_key, "network": net_key, "config": bar_cfg,
+                                  "files": {n: src.shas[n] for n in bar_names}, "date": recipe.date.isoformat(),
+                                  "modes": list(modes)},
+                     [work / "cells_barriers.parquet", work / "barriers_epci.parquet"],
+                     lambda: _barriers_step(recipe, src, net, work, modes, bar_cfg, progress, log))
+    if stop_after("barriers"):
+        R.result.cells = _read_geoparquet(work / "cells_barriers.parquet")
+        return R.result
+
     # 6. areas: aggregation, profile, typology
     typ_path = recipe.typology_path()
     typ_sha = R.state.file_sha(typ_path) if typ_path is not None else None
     zones = [[z.name, list(z.epci)] for z in recipe.priority_zones]
-    area_key = R.step("areas", {"indicators": ind_key, "inputs": in_key, "typology": typ_sha, "zones": zones,
+    area_key = R.step("areas", {"indicators": ind_key, "barriers": bar_key, "inputs": in_key, "typology": typ_sha,
+                                "zones": zones,
                                 "thresholds": list(recipe.thresholds_min)},
                       [work / "epci.parquet"], lambda: _areas_step(recipe, work, modes))
     if stop_after("areas"):
@@ -887,7 +1062,7 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
     R.step("report", {"areas": area_key, "modes": list(modes), "stem": recipe.stem}, report_files + [listing], report)
     R.result.files.update(json.loads(listing.read_text()))
     R.result.areas = _read_geoparquet(work / "epci.parquet")
-    R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
+    R.result.cells = _read_geoparquet(_cells_table_path(work))
     R.result.timings_s["total"] = time.perf_counter() - t_all
     log(f"done in {R.result.timings_s['total']:.1f} s; report in {out}")
     return R.result

@@ -12,6 +12,8 @@
   dense in towns, sparse in the countryside, poorer in two former industrial towns, older in rural areas;
 - ``basilic.csv``: cultural venues in the Basilic CSV layout, mostly in towns;
 - ``epci.geojson``: eight intercommunalities covering the territory (``epci_code``, ``epci_nom``, ``epci_type``);
+- ``base-ic-logement-2021_csv.zip`` and ``contours_iris.gpkg``: INSEE's census housing base by IRIS (households,
+  households with a car) and IGN-style IRIS contours, over 3 km synthetic IRIS;
 - ``region.toml``: a recipe (:mod:`access.recipe`) naming these files, with one priority contract zone;
 - ``manifest.json``: counts of what was generated.
 
@@ -59,6 +61,10 @@ _EPCI = [  # name, type; the first seven are centred on the towns above, the las
     ("CC des Collines d'Esquelmont", "CC"), ("CC des Plateaux de l'Artois", "CC"),
 ]
 _DEPT = ("62", "Pas-de-Calais")
+#: late weekday service (seconds after midnight): trains and the buses of the first lines of the three largest towns
+_LATE_TRAINS_S = np.array([22 * 3600 + 40 * 60, 23 * 3600 + 20 * 60])
+_LATE_BUS_ROUTES = ("B1", "B2", "B5", "B7")
+_LATE_BUS_S = np.arange(21 * 3600 + 40 * 60, 23 * 3600 + 41 * 60, 30 * 60)
 
 
 def _frame():
@@ -294,6 +300,9 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
             g.add_pattern(route_id, st, speed_kmh=95.0, dwell_s=60,
                           departures_s=B.headway_departures(7 * 3600, 21 * 3600, 2 * hw_off), service_id="WE",
                           direction_id=d, headsign=head, prefix=f"{route_id}_WE", min_leg_s=120)
+            # late weekday trains, home after an evening show (no random draw: the rest of the region is unchanged)
+            g.add_pattern(route_id, st, speed_kmh=95.0, dwell_s=60, departures_s=_LATE_TRAINS_S + 300 * d,
+                          service_id="WK", direction_id=d, headsign=head, prefix=f"{route_id}_WKN", min_leg_s=120)
 
     # town buses: (town index, horizontal, line offset, headway min, weekend headway min, frequency-based)
     bus = [(0, True, 0, 10, 20, False), (0, False, 0, 12, 24, False), (0, True, 5, 15, 30, True),
@@ -309,6 +318,14 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
         B.add_bus_line(g, rng, route_id=f"B{k + 1}", agency_id="BUS", short=f"{k + 1}",
                        long=f"{t.name} - ligne {k + 1}", xs=xs, ys=ys, place=t.name, headway_s=hw * 60,
                        weekend_headway_s=whw * 60, frequency=freq, color="E4007C")
+    # late weekday buses on the first lines of the three largest towns (same stops, no random draw)
+    for route_id in _LATE_BUS_ROUTES:
+        for trip_ids, arr, _dep, stops in list(g._st_chunks):
+            if trip_ids[0].startswith(f"{route_id}_WK_"):
+                d = int(trip_ids[0].split("_")[2])
+                g.add_pattern(route_id, stops, speed_kmh=18.0, dwell_s=20, departures_s=_LATE_BUS_S,
+                              service_id="WK", direction_id=d, headsign=g.stop_name[int(stops[-1])],
+                              prefix=f"{route_id}_WKN")
     # rural coaches: villages between two towns, every two hours
     for k, (ta, tb) in enumerate(((1, 0), (2, 5), (6, 3))):
         a, c = towns[ta], towns[tb]
@@ -418,6 +435,8 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
         "filosofi": out / "carreaux_200m_met.gpkg",
         "basilic": out / "basilic.csv",
         "epci": out / "epci.geojson",
+        "census": out / "base-ic-logement-2021_csv.zip",
+        "iris": out / "contours_iris.gpkg",
         "recipe": out / "region.toml",
         "manifest": out / "manifest.json",
     }
@@ -426,6 +445,11 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
     write_filosofi_gpkg(fil, paths["filosofi"])
     write_basilic_csv(venues, paths["basilic"])
     write_geojson(epci, paths["epci"])
+    from .writers import census_iris_tables, write_census_logement, write_iris_contours
+
+    census, iris = census_iris_tables(fil, rng=np.random.default_rng([seed, 16]))  # own stream: nothing else moves
+    write_census_logement(census, paths["census"], vintage=2021)
+    write_iris_contours(iris, paths["iris"])
     lon0, lat0 = B.to_lonlat([x0, x0 + W, x0, x0 + W], [y0, y0, y0 + H, y0 + H])
     bbox = [float(lon0.min()), float(lat0.min()), float(lon0.max()), float(lat0.max())]
     write_recipe(
@@ -447,6 +471,7 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
         "basilic": {"venues": int(len(venues)),
                     "by_type": venues["Type équipement ou lieu"].value_counts().sort_index().to_dict()},
         "epci": {"count": len(codes), "codes": codes, "priority": priority},
+        "census": {"iris": len(census), "households": float(census["P21_RP"].sum())},
         "towns": [{"name": t.name, "code": t.code, "pop": t.pop, "kind": t.extra["kind"]} for t in towns],
         "files": {k: p.name for k, p in paths.items()},
     }
@@ -470,6 +495,11 @@ def _demo_sources(paths: dict[str, Path]) -> dict[str, dict]:
                     "description": "synthetic cultural venues in the Basilic CSV layout"},
         "epci": {"kind": "epci", "format": "geojson", "path": paths["epci"].name, "licence": lic,
                  "description": "synthetic intercommunalities (epci_code, epci_nom, epci_type)"},
+        "census_logement": {"kind": "census", "format": "zip", "path": paths["census"].name, "licence": lic,
+                            "description": "synthetic INSEE census housing base by IRIS, 2021 layout (P21_RP, "
+                                           "P21_RP_VOIT1P)"},
+        "iris": {"kind": "iris", "format": "gpkg", "path": paths["iris"].name, "licence": lic,
+                 "description": "synthetic IRIS contours in the IGN CONTOURS-IRIS layout (CODE_IRIS, EPSG:2154)"},
     }
 
 

@@ -237,3 +237,129 @@ def write_recipe(path, *, name: str, bbox, date: str, departure: str, window_min
             lines.append(f"{k} = {_toml_value(v)}")
     with atomic_path(path, suffix=".toml") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- census by IRIS
+#: leading columns of INSEE's "base infracommunale (IRIS) — Logement" CSV, with ``{yy}`` the vintage's two digits;
+#: ``P{yy}_RP`` main residences and ``P{yy}_RP_VOIT1P`` main residences with at least one car
+CENSUS_LOGEMENT_COLUMNS = ("IRIS", "REG", "DEP", "UU2020", "COM", "TYP_IRIS", "LAB_IRIS", "P{yy}_LOG", "P{yy}_RP",
+                           "P{yy}_RSECOCC", "P{yy}_LOGVAC", "P{yy}_MAISON", "P{yy}_APPART", "P{yy}_RP_PROP",
+                           "P{yy}_RP_LOC", "P{yy}_RP_LOCHLMV", "P{yy}_RP_GARL", "P{yy}_RP_VOIT1P", "P{yy}_RP_VOIT1",
+                           "P{yy}_RP_VOIT2P")
+
+
+def census_iris_tables(fil, *, rng: np.random.Generator, tile_m: float = 3000.0, vintage: int = 2021,
+                       region: str = "32"):
+    """Synthetic IRIS (square tiles whose borders cut through cells 50 m from their side, so that cells straddle two
+    IRIS) over a Filosofi table (:func:`filosofi_table`) and their census housing counts in INSEE's layout
+    (:data:`CENSUS_LOGEMENT_COLUMNS`).
+
+    Households per IRIS follow the cells' ``men`` (times a small census-vs-Filosofi noise); the share without a car
+    grows with flats (``men_coll``) and poverty (``men_pauv``). Each IRIS takes the commune code of most of its
+    cells and the code ``<commune><serial:04d>``.
+
+    Returns
+    -------
+    (pandas.DataFrame, geopandas.GeoDataFrame)
+        The census table (column codes of ``vintage``) and the contours (IGN's ``CODE_IRIS``, ``INSEE_COM``,
+        ``NOM_COM``, ``IRIS``, ``NOM_IRIS``, ``TYP_IRIS``; EPSG:2154).
+    """
+    import geopandas as gpd
+    import shapely
+
+    b = fil.geometry.bounds
+    cx = ((b["minx"] + b["maxx"]) / 2).to_numpy(float)
+    cy = ((b["miny"] + b["maxy"]) / 2).to_numpy(float)
+    ox, oy = float(np.floor(cx.min() / tile_m) * tile_m) - 50.0, float(np.floor(cy.min() / tile_m) * tile_m) - 50.0
+    tx = np.floor((cx - ox) / tile_m).astype(np.int64)
+    ty = np.floor((cy - oy) / tile_m).astype(np.int64)
+    key = tx * 100_000 + ty
+    men = fil["men"].to_numpy(float)
+    coll = fil["men_coll"].to_numpy(float)
+    pauv = fil["men_pauv"].to_numpy(float)
+    com = fil["lcog_geo"].astype(str).to_numpy(dtype=object)
+    rows, polys = [], []
+    serial: dict[str, int] = {}
+    for k in np.unique(key):
+        m = key == k
+        vals, counts = np.unique(com[m], return_counts=True)
+        c = str(vals[np.argmax(counts)])
+        serial[c] = serial.get(c, 0) + 1
+        hh = float(men[m].sum()) * float(rng.lognormal(0.0, 0.05))
+        flats = float(coll[m].sum() / max(men[m].sum(), 1e-9))
+        poor = float(pauv[m].sum() / max(men[m].sum(), 1e-9))
+        no_car = float(np.clip(0.05 + 0.28 * flats + 0.55 * poor + rng.normal(0.0, 0.02), 0.02, 0.75))
+        rows.append({"iris": f"{c}{serial[c]:04d}", "com": c, "hh": hh, "no_car": no_car, "flats": flats,
+                     "poor": poor})
+        x, y = ox + (k // 100_000) * tile_m, oy + (k % 100_000) * tile_m
+        polys.append(shapely.segmentize(shapely.box(x, y, x + tile_m, y + tile_m), 200.0))
+    t = pd.DataFrame(rows)
+    yy = f"{int(vintage) % 100:02d}"
+    rp = np.round(t["hh"].to_numpy(), 6)
+    voit1p = np.round(rp * (1.0 - t["no_car"].to_numpy()), 6)
+    voit2p = np.round(voit1p * np.clip(0.55 - 0.4 * t["flats"].to_numpy(), 0.05, 0.8), 6)
+    log = np.round(rp * 1.09, 6)
+    appart = np.round(log * t["flats"].to_numpy(), 6)
+    prop = np.round(rp * np.clip(0.75 - 0.5 * t["flats"].to_numpy() - 0.3 * t["poor"].to_numpy(), 0.05, 0.95), 6)
+    n = len(t)
+    vals = {"IRIS": t["iris"], "REG": np.full(n, region), "DEP": t["com"].str.slice(0, 2),
+            "UU2020": np.full(n, "62000"),
+            "COM": t["com"], "TYP_IRIS": np.where(rp > 1800, "H", "Z"), "LAB_IRIS": np.full(n, "5"),
+            "P{yy}_LOG": log, "P{yy}_RP": rp, "P{yy}_RSECOCC": np.round(log * 0.03, 6),
+            "P{yy}_LOGVAC": np.round(log - rp - np.round(log * 0.03, 6), 6), "P{yy}_MAISON": np.round(log - appart, 6),
+            "P{yy}_APPART": appart, "P{yy}_RP_PROP": prop, "P{yy}_RP_LOC": np.round(rp - prop, 6),
+            "P{yy}_RP_LOCHLMV": np.round((rp - prop) * 0.4, 6), "P{yy}_RP_GARL": np.round(rp * 0.6, 6),
+            "P{yy}_RP_VOIT1P": voit1p, "P{yy}_RP_VOIT1": np.round(voit1p - voit2p, 6), "P{yy}_RP_VOIT2P": voit2p}
+    census = pd.DataFrame({c.format(yy=yy): np.asarray(vals[c]) for c in CENSUS_LOGEMENT_COLUMNS})
+    contours = gpd.GeoDataFrame({"INSEE_COM": t["com"].to_numpy(), "NOM_COM": t["com"].to_numpy(),
+                                 "IRIS": t["iris"].str.slice(5).to_numpy(), "CODE_IRIS": t["iris"].to_numpy(),
+                                 "NOM_IRIS": [f"Iris {s}" for s in t["iris"]],
+                                 "TYP_IRIS": census["TYP_IRIS"].to_numpy()},
+                                geometry=polys, crs="EPSG:3035").to_crs(2154)
+    return census, contours
+
+
+def write_census_logement(census: pd.DataFrame, path, *, vintage: int = 2021, fmt: str = "csv") -> None:
+    """Write a census housing table as INSEE distributes it: a zip holding ``base-ic-logement-<vintage>.CSV``
+    (``;``-separated, ``.`` decimals) and its ``meta_`` dictionary (``fmt="csv"``), or a zip holding the workbook
+    ``base-ic-logement-<vintage>.xlsx`` (sheet ``IRIS``: title rows, a row of labels, the row of codes, the data;
+    ``fmt="xlsx"``, needs openpyxl)."""
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"fmt must be 'csv' or 'xlsx', got {fmt!r}")
+    stem = f"base-ic-logement-{int(vintage)}"
+    meta = pd.DataFrame({"COD_VAR": list(census.columns), "LIB_VAR": list(census.columns)})
+    members: dict[str, bytes] = {}
+    if fmt == "csv":
+        members[f"{stem}.CSV"] = census.to_csv(sep=";", index=False, lineterminator="\n").encode("utf-8")
+        members[f"meta_{stem}.CSV"] = meta.to_csv(sep=";", index=False, lineterminator="\n").encode("utf-8")
+    else:
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "IRIS"
+        ws.append([f"Logements en {int(vintage)}"])
+        ws.append(["Base infracommunale (IRIS) — synthetic"])
+        ws.append(["Source : Insee, RP" + str(int(vintage)) + " exploitation principale (layout)"])
+        ws.append([])
+        ws.append(["Libellé " + c for c in census.columns])
+        ws.append(list(census.columns))
+        for rec in census.itertuples(index=False):
+            ws.append([v.item() if hasattr(v, "item") else v for v in rec])
+        import datetime as dt
+
+        wb.properties.created = wb.properties.modified = dt.datetime(2026, 1, 1)
+        buf = io.BytesIO()
+        wb.save(buf)
+        members[f"{stem}.xlsx"] = buf.getvalue()
+    with atomic_path(path, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, data)
+
+
+def write_iris_contours(contours, path, *, layer: str = "CONTOURS_IRIS") -> None:
+    """Write IRIS contours as IGN distributes them (a GeoPackage layer in EPSG:2154 with ``CODE_IRIS``...)."""
+    write_filosofi_gpkg(contours.to_crs(2154), path, layer=layer)
