@@ -284,6 +284,10 @@ def evening_round_trips(network, cells, venues: pd.DataFrame, *, date: _dt.date,
         t_back = np.full(n, np.inf)
         if len(sub):
             v = read_points(sub[["id", "geometry"]].reset_index(drop=True), name=f"{c} venues")
+            # venues off the walk network (e.g. across the border beyond the street extract) have no round trip
+            on = network.street("walk").snap(v.lon, v.lat, warn=False).snapped
+            v = Points(v.ids[on], v.lon[on], v.lat[on], None, v.name)
+        if len(sub) and len(v):
             for a, b in _cell_chunks(n, int(chunk_cells)):
                 oc = Points(o.ids[a:b], o.lon[a:b], o.lat[a:b], None, o.name)
                 fwd = travel_time_matrix(network, oc, v, mode="transit", departure=out_dep, window_min=max_trip_min,

@@ -644,9 +644,10 @@ def _typology_config_with_barriers(recipe, cfg: dict):
                               f"'both', got {how!r}")
     tcfg = load_typology_config(recipe.typology_path())
     if how == "barrier_index":
-        tcfg["social"] = {"barrier_index": 1.0}
+        tcfg["social"] = {**tcfg["social"], "weights": {"barrier_index": 1.0}}
     elif how == "both":
-        tcfg["social"] = {**tcfg["social"], "barrier_index": float(cfg["typology"].get("index_weight", 1.0))}
+        tcfg["social"] = {**tcfg["social"], "weights": {**tcfg["social"]["weights"],
+                                                        "barrier_index": float(cfg["typology"].get("index_weight", 1.0))}}
     return tcfg
 
 
@@ -714,6 +715,8 @@ def _areas_step(recipe, work: Path, modes) -> None:
         agg = agg.merge(pd.read_parquet(work / "barriers_epci.parquet"), on="id", how="left")
         typ_config = _typology_config_with_barriers(recipe, _barriers_config(recipe)[0])
     typ = typology(agg, config=typ_config, priority_areas=zone_of)
+    with atomic_path(work / "typology_config.json", suffix=".json") as tmp:  # what `access serve` re-applies
+        tmp.write_text(json.dumps(load_typology_config(typ_config), indent=1, default=str), encoding="utf-8")
     typ = typ.drop(columns=[c for c in typ.columns if c.startswith("z_")])
     _write_geoparquet(typ, work / "epci.parquet")
 

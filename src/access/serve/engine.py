@@ -26,6 +26,7 @@ import uuid
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -193,6 +194,12 @@ class Engine:
         import scipy.sparse as sp
 
         self.data = data
+        if typology_config is None:  # the settings the run classified its areas with (barrier index included)
+            used = Path(data.out_dir) / "work" / "typology_config.json"
+            if used.exists():
+                import json
+
+                typology_config = json.loads(used.read_text(encoding="utf-8"))
         self.typology_config = typology_config
         t0 = time.perf_counter()
         self.base = data.build_state(progress=progress)
