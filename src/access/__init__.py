@@ -7,10 +7,17 @@
 
 from __future__ import annotations
 
+from ._errors import (
+    AccessError,
+    AccessWarning,
+    FetchError,
+    GTFSError,
+    InputFileError,
+    NetworkError,
+    ScenarioError,
+    ValidationError,
+)
 from ._version import __version__ as __version__
-
-from ._errors import (AccessError, AccessWarning, FetchError, GTFSError, InputFileError, NetworkError,
-                      ScenarioError, ValidationError)
 from .options import StreetOptions, TransitOptions
 
 #: public names imported on first use (``import access`` and ``access --help`` stay fast: no numba, no pandas)

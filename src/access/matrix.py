@@ -25,8 +25,7 @@ from ._units import minutes
 from ._validate import check_choice
 from .io.places import Points, read_points
 from .network.street import Snap
-from .options import (ALL_MODES, DEFAULT_MAX_TIME_MIN, STREET_MODES, StreetOptions, TransitOptions,
-                      check_max_time_min)
+from .options import ALL_MODES, DEFAULT_MAX_TIME_MIN, STREET_MODES, StreetOptions, TransitOptions, check_max_time_min
 from .routing.street import _chunks, graph_at_speed, snap_points, street_od_times
 from .routing.transit import transit_access, transit_columns_to, transit_travel_times
 

@@ -39,10 +39,10 @@ import pandas as pd
 
 from ._errors import AccessWarning, NetworkError, ValidationError
 from ._units import minutes
+from ._validate import check_choice
 from .core import dijkstra as dj
 from .core import siting_kernels as sk
 from .io.places import Points, read_points
-from ._validate import check_choice
 from .options import StreetOptions, TransitOptions
 
 INF = int(dj.INF)
@@ -113,7 +113,7 @@ class CandidateTimes:
                                   f"{self.site_ids[:3].tolist()!r})")
         return pos.astype(np.int64)
 
-    def subset(self, idx) -> "CandidateTimes":
+    def subset(self, idx) -> CandidateTimes:
         """The candidates at positions ``idx`` (same cells)."""
         idx = np.asarray(idx, np.int64)
         counts = (self.ptr[idx + 1] - self.ptr[idx]).astype(np.int64)
@@ -128,7 +128,7 @@ class CandidateTimes:
                               None if self.per_minute_s is None else self.per_minute_s[:, idx],
                               dict(self.settings))
 
-    def at_minute(self, m: int) -> "CandidateTimes":
+    def at_minute(self, m: int) -> CandidateTimes:
         """The candidate columns at departure minute ``m`` of the window (transit with ``per_minute=True``)."""
         if self.per_minute_s is None:
             raise ValidationError("these candidate times have no per-minute distribution; compute them with "
@@ -147,7 +147,7 @@ class CandidateTimes:
         return 0 if self.per_minute_s is None else int(self.per_minute_s.shape[2])
 
     @classmethod
-    def from_matrix(cls, ttm, *, max_time_min: float | None = None, percentile_index: int = 0) -> "CandidateTimes":
+    def from_matrix(cls, ttm, *, max_time_min: float | None = None, percentile_index: int = 0) -> CandidateTimes:
         """From a :class:`~access.matrix.TravelTimeMatrix` with cells as origins and candidates as destinations."""
         max_s = int(round(max_time_min * 60)) if max_time_min is not None else int(
             round(float(ttm.settings.get("max_time_min", 120)) * 60))

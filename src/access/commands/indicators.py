@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Union
+from typing import Annotated
 
 import click
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
@@ -51,8 +51,8 @@ class IndicatorsSection(BaseModel):
     population_column: StrictStr = "population"
     area_id: StrictStr = "id"
     travel_cost: StrictStr | None = None
-    cutoff_min: Annotated[Union[StrictInt, StrictFloat], Field(gt=0, le=24 * 60)] = 30
-    thresholds_min: Annotated[list[Annotated[Union[StrictInt, StrictFloat], Field(gt=0, le=24 * 60)]],
+    cutoff_min: Annotated[StrictInt | StrictFloat, Field(gt=0, le=24 * 60)] = 30
+    thresholds_min: Annotated[list[Annotated[StrictInt | StrictFloat, Field(gt=0, le=24 * 60)]],
                               Field(min_length=1)] = [10, 20, 30, 45]
     opportunity_column: StrictStr | None = None
 

@@ -27,7 +27,6 @@ from numba import njit, prange
 from .dijkstra import INF, _bucket_bits, bounded_search, search_scratch
 
 
-
 # --------------------------------------------------------------------------------------------- columns
 @njit(cache=True)
 def node_cell_index(access_node, access_cost_s, n_nodes):

@@ -26,7 +26,6 @@ from .inequality import (
     weighted_quantile_hmisc,
     weighted_theil_t,
 )
-from .typology import CLASSES, load_typology_config, typology
 from .measures import (
     balancing_cost,
     cost_to_closest,
@@ -36,6 +35,7 @@ from .measures import (
     gravity,
     spatial_availability,
 )
+from .typology import CLASSES, load_typology_config, typology
 
 __all__ = [
     "aggregate",

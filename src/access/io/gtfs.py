@@ -47,8 +47,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from access._units import haversine_m
 from access._errors import AccessWarning, GTFSError
+from access._units import haversine_m
 
 __all__ = [
     "GTFSFeed",
@@ -120,7 +120,7 @@ class GTFSFeed:
     warnings: tuple = field(default_factory=tuple)
     id_prefix: str = ""
 
-    def with_prefix(self, prefix: str) -> "GTFSFeed":
+    def with_prefix(self, prefix: str) -> GTFSFeed:
         """A copy with every id (stop, parent station, route, trip, service) prefixed by ``prefix``."""
         if not prefix:
             return self

@@ -174,7 +174,7 @@ class TransportNetwork:
                                   f"build it with modes including {mode!r}")
         return self._streets[mode]
 
-    def replace(self, *, streets: dict | None = None, timetable=..., **manifest) -> "TransportNetwork":
+    def replace(self, *, streets: dict | None = None, timetable=..., **manifest) -> TransportNetwork:
         """A new network with some components swapped (the original is untouched)."""
         s = dict(self._streets)
         s.update(streets or {})
@@ -318,7 +318,7 @@ class TransportNetwork:
         return path
 
     @classmethod
-    def load(cls, path, *, mmap: bool = True) -> "TransportNetwork":
+    def load(cls, path, *, mmap: bool = True) -> TransportNetwork:
         """Load a bundle written by :meth:`save` (arrays memory-mapped).
 
         Each file's size and the hash of its first and last blocks are checked against the manifest (a truncated
@@ -432,8 +432,8 @@ class TransportNetwork:
 def _code_version() -> str:
     """The package version plus a hash of the code that builds networks and of the embedded data files it reads
     (speed tables), so an edit of either invalidates cached bundles."""
-    from .._version import __version__
     from .._fingerprint import code_fingerprint
+    from .._version import __version__
 
     return f"{__version__}+{code_fingerprint(('network', 'io/osm.py', 'io/gtfs.py', '_data.py'))[:12]}"
 

@@ -96,7 +96,7 @@ def read_dem(path) -> DEM:
         im = Image.open(path)
         tags = im.tag_v2
         z = np.asarray(im, dtype=np.float64)
-    except Exception as e:  # noqa: BLE001 - any decoder failure is one clear input error
+    except Exception as e:
         raise InputFileError(f"{path}: cannot read the DEM ({e}); give a single-band GeoTIFF, or install "
                              "rasterio") from None
     scale, tie = tags.get(33550), tags.get(33922)

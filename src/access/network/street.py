@@ -19,8 +19,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .._units import haversine_m
 from .._errors import AccessWarning, NetworkError, ValidationError
+from .._units import haversine_m
 from ..core import dijkstra as dj
 from . import profiles
 
@@ -77,7 +77,7 @@ class Snap:
     def __len__(self) -> int:
         return int(self.snapped.shape[0])
 
-    def subset(self, idx) -> "Snap":
+    def subset(self, idx) -> Snap:
         return Snap(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
 
@@ -198,7 +198,7 @@ class StreetGraph:
         return G
 
     @classmethod
-    def from_osmnx(cls, G, *, mode: str = "car", speed_kmh: float | None = None) -> "StreetGraph":
+    def from_osmnx(cls, G, *, mode: str = "car", speed_kmh: float | None = None) -> StreetGraph:
         """Build from a graph people already have (osmnx ``MultiDiGraph``; nodes with ``x``/``y`` in lon/lat).
 
         Edge times come from the ``travel_time`` attribute (seconds, rounded to int, at least 1) or from
@@ -236,14 +236,14 @@ class StreetGraph:
         return arrays, dict(self.meta, mode=self.mode)
 
     @classmethod
-    def from_arrays(cls, arrays: dict, meta: dict) -> "StreetGraph":
+    def from_arrays(cls, arrays: dict, meta: dict) -> StreetGraph:
         missing = [k for k in ARRAY_FIELDS if k not in arrays]
         if missing:
             raise NetworkError(f"street graph bundle lacks arrays {missing}; rebuild the network")
         return cls(mode=meta["mode"], meta=dict(meta), dropped_lonlat=arrays.get("dropped_lonlat"),
                    **{k: arrays[k] for k in ARRAY_FIELDS})
 
-    def with_travel_times(self, travel_time_s: np.ndarray, **meta) -> "StreetGraph":
+    def with_travel_times(self, travel_time_s: np.ndarray, **meta) -> StreetGraph:
         """A copy with new edge travel times (same topology); used by scenarios."""
         tt = np.ascontiguousarray(travel_time_s, dtype=np.int32)
         if tt.shape != self.travel_time_s.shape:

@@ -22,8 +22,8 @@ midnight, a difference of one hour on those two nights only.
 from __future__ import annotations
 
 import datetime as _dt
-from collections import OrderedDict
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from .._units import EARTH_RADIUS_M, haversine_m
 from .._errors import AccessWarning, GTFSError, NetworkError, ValidationError
+from .._units import EARTH_RADIUS_M, haversine_m
 from ..core.walk import walk_points
 from ..io import gtfs as _gtfs
 
@@ -136,7 +136,6 @@ def _fill_times(order, sub_of, sub_first, sub_ntrips, sub_time_off, trip_pattern
         rank = q - sub_first[g]
         tr = order[q]
         ns = pat_nstops[trip_pattern[tr]]
-        nt = sub_ntrips[g]
         o = trip_time_off[tr]
         base = sub_time_off[g]
         for i in range(ns):
@@ -380,7 +379,7 @@ class Timetable:
     # -------------------------------------------------------------------------------------------- build
     @classmethod
     def build(cls, feeds, walk_graph=None, *, max_transfer_walk_min: float = 10.0, max_snap_m: float = 500.0,
-              walk_speed_kmh: float | None = None, progress: bool = False) -> "Timetable":
+              walk_speed_kmh: float | None = None, progress: bool = False) -> Timetable:
         """Build a timetable from GTFS feeds, linked to a walk graph.
 
         Parameters
@@ -594,7 +593,7 @@ class Timetable:
         return {k: np.asarray(self.arrays[k]) for k in _ARRAY_KEYS}, dict(self.meta)
 
     @classmethod
-    def from_arrays(cls, arrays: dict, meta: dict) -> "Timetable":
+    def from_arrays(cls, arrays: dict, meta: dict) -> Timetable:
         """Inverse of :meth:`to_arrays` (arrays may be memory-mapped)."""
         return cls(dict(arrays), meta)
 

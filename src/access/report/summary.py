@@ -93,7 +93,7 @@ def _file_date(p) -> str:
         ts = Path(p).stat().st_mtime
     except OSError:
         return "–"
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).date().isoformat()
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).date().isoformat()
 
 
 def write_run_summary(path, *, title: str, settings: str, cells, areas, venues, modes: Sequence[str],

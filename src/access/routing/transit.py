@@ -8,9 +8,8 @@ walks and call the kernels of :mod:`access.core.raptor`.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import NamedTuple
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,11 +19,11 @@ from ..core import raptor as _rp
 from ..core.dijkstra import csr_from_triples as _csr
 from ..core.dijkstra import transpose_csr
 from ..core.walk import walk_points
+from ..io.places import Points
+from ..network.street import Snap
 from ..network.transit import DayTimetable, Timetable
 from ..options import DEFAULT_BOARD_SLACK_S as BOARD_SLACK_S
 from ..options import DEFAULT_EGRESS_WALK_LIMIT_M as EGRESS_WALK_LIMIT_M
-from ..io.places import Points
-from ..network.street import Snap
 from ..options import StreetOptions, TransitOptions
 from .street import graph_at_speed, point_pair_times
 

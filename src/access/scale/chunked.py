@@ -43,16 +43,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import numba
+import numpy as np
 from numba import njit, prange
 
 from .._errors import ValidationError
-from .._validate import check_choice, check_int, check_number
-from ..options import STREET_MODES, StreetOptions, TransitOptions
 from .._io_util import atomic_path
+from .._validate import check_choice, check_int, check_number
 from ..core import dijkstra as dj
 from ..io.places import Points, read_points
+from ..options import STREET_MODES, StreetOptions, TransitOptions
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "_manifest.json"
@@ -264,7 +264,7 @@ class MatrixJob:
     #: then adopts the chunk size already on disk, so a run started with --workers resumes without, and back)
     chunk_explicit: bool = False
 
-    def replan(self, *, chunk_size: int | None = None, dest_block: int | None = None) -> "MatrixJob":
+    def replan(self, *, chunk_size: int | None = None, dest_block: int | None = None) -> MatrixJob:
         """The same job with another chunk size (a new run hash) or destination block size (same hash)."""
         import copy
 
@@ -334,7 +334,7 @@ def _snap_obj(d: dict, a: int | None = None, b: int | None = None):
     return Snap(**{f: np.asarray(d[f][sl]) for f in Snap.__dataclass_fields__})
 
 
-def _street_rules(graph, job: "MatrixJob", a: int, b: int, t: np.ndarray) -> np.ndarray:
+def _street_rules(graph, job: MatrixJob, a: int, b: int, t: np.ndarray) -> np.ndarray:
     """The rules :func:`access.matrix.travel_time_matrix` applies on top of the node-to-node searches, for origins
     ``a:b`` (``t`` int32[b - a, n_d] with ``INF``): direct times along a shared street segment, zero between
     points at the same coordinates (:func:`access.matrix.point_pair_times`). Returns ``t`` with ``-1`` for
@@ -347,7 +347,7 @@ def _street_rules(graph, job: "MatrixJob", a: int, b: int, t: np.ndarray) -> np.
                                                  _points_of(job, "d")))
 
 
-def _points_of(job: "MatrixJob", side: str, a: int | None = None, b: int | None = None) -> Points:
+def _points_of(job: MatrixJob, side: str, a: int | None = None, b: int | None = None) -> Points:
     """The origins (``side="o"``, rows ``a:b``) or destinations of a job as :class:`Points` (ids and lon/lat)."""
     ids, snap = (job.o_ids, job.o_snap) if side == "o" else (job.d_ids, job.d_snap)
     sl = slice(a, b)

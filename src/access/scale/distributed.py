@@ -127,7 +127,7 @@ def _run_tasks(client, fn, args_list: list, keys: list[str], *, desc: str, total
     for fut in as_completed(futs):
         try:
             results.append(fut.result())
-        except Exception as e:  # noqa: BLE001 - a KilledWorker or a task error: checked and resubmitted below
+        except Exception as e:
             errors.append(e)
         bar.update()
     bar.close()

@@ -125,7 +125,7 @@ class Comparison:
         measure (``map_measures``, default all), ``delta_<measure>.png/.html`` into ``out_dir``."""
         from .._io_util import atomic_path
         from ..report.maps import slug
-        from ..report.tables import write_table, write_geopackage
+        from ..report.tables import write_geopackage, write_table
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -30,14 +30,12 @@ embedded taxonomy) when the edits are applied. A file that is not UTF-8 is refus
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import difflib
-from typing import Annotated, Union
+from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 from pydantic import ValidationError as _PydanticError
@@ -102,7 +100,7 @@ def _nearest(word: str, choices) -> str:
     return f"did you mean {close[0]!r}?" if close else f"use one of {sorted(map(str, choices))}"
 
 
-def _schema_check(e: "Edit") -> None:
+def _schema_check(e: Edit) -> None:
     """Strict keys and types of one edit (pydantic), as a :class:`ScenarioError` naming the key and the fix."""
     allowed = SECTIONS[e.section][e.kind]
     unknown = [k for k in e.params if k not in allowed]
@@ -398,7 +396,7 @@ class Scenario:
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def from_dict(cls, d: dict, *, name: str | None = None, base_dir=None, _seen=()) -> "Scenario":
+    def from_dict(cls, d: dict, *, name: str | None = None, base_dir=None, _seen=()) -> Scenario:
         """Build from the dict structure of a scenario file (see the module docstring)."""
         if not isinstance(d, dict):
             raise ScenarioError(f"a scenario must be a table/dict, got {type(d).__name__}")
@@ -440,7 +438,7 @@ class Scenario:
         return cls.compose(*parts, cls(sname, tuple(edits), None), name=sname)  # checks that names are unique
 
     @classmethod
-    def from_file(cls, path, *, _seen=()) -> "Scenario":
+    def from_file(cls, path, *, _seen=()) -> Scenario:
         """Read a TOML scenario file (``include`` paths are relative to it)."""
         path = Path(path)
         if not path.exists():
@@ -463,7 +461,7 @@ class Scenario:
         return cls(s.name, s.edits, str(path))
 
     @classmethod
-    def compose(cls, *scenarios: "Scenario", name: str | None = None) -> "Scenario":
+    def compose(cls, *scenarios: Scenario, name: str | None = None) -> Scenario:
         """One scenario with the edits of ``scenarios`` in turn; edit names must stay unique."""
         edits = tuple(e for s in scenarios for e in s.edits)
         seen: dict[str, Edit] = {}
@@ -474,7 +472,7 @@ class Scenario:
             seen[e.name] = e
         return cls(name or " + ".join(s.name for s in scenarios), edits)
 
-    def __add__(self, other: "Scenario") -> "Scenario":
+    def __add__(self, other: Scenario) -> Scenario:
         return Scenario.compose(self, other)
 
     def __repr__(self) -> str:

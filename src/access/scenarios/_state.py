@@ -32,9 +32,9 @@ from ..core import dijkstra as dj
 from ..core import incremental as inc
 from ..io.places import Points, read_points
 from ..matrix import travel_time_matrix
+from ..network.street import DEFAULT_MAX_SNAP_M
 from ..options import STREET_MODES, StreetOptions, TransitOptions
 from ..routing.street import apply_point_pairs, graph_at_speed, point_pair_times
-from ..network.street import DEFAULT_MAX_SNAP_M
 from ._sparse import Catchments, sparsify, time_dtype
 from ._venues import normalise_venues
 
@@ -323,7 +323,7 @@ class AccessibilityState:
               cutoffs_min=(15, 30), gravity_decay=None, fca_decay=None, full_measures=(),
               demand: str = "population", capacity: str = "capacity", category: str = "category",
               walk_speed_kmh: float = 3.6, bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-              progress: bool = False, storage: str = "sparse", **transit) -> "AccessibilityState":
+              progress: bool = False, storage: str = "sparse", **transit) -> AccessibilityState:
         """Compute the travel times cells -> venues and every reduction.
 
         ``storage="sparse"`` (default) keeps only the pairs within ``max_time_min``, by venue and by cell
@@ -378,7 +378,7 @@ class AccessibilityState:
                                      _column_blocks(network, mode, snap, pts, vdf, max_time_s, kw, transit, progress))
         return cls(times_s=None, catchments=cat, **common)
 
-    def copy(self) -> "AccessibilityState":
+    def copy(self) -> AccessibilityState:
         """An independent copy (the network and the cells are shared, they are never modified)."""
         new = object.__new__(AccessibilityState)
         new.__dict__.update(self.__dict__)
@@ -694,7 +694,7 @@ class AccessibilityState:
                        **{"2sfca_total": float(np.nansum(p * out["2sfca"]))})
         return out
 
-    def apply(self, scenario, *, inplace: bool = False) -> "AccessibilityState":
+    def apply(self, scenario, *, inplace: bool = False) -> AccessibilityState:
         """The state after a :class:`~access.scenarios.Scenario`.
 
         Venue edits are applied incrementally (one search per added venue). Street edits (street modes) recompute
@@ -745,7 +745,7 @@ class AccessibilityState:
             st.last_update["incremental"] = ["matrix columns and rows reached by the street edits", *MEASURES]
         return st
 
-    def _rebuilt(self, net, scenario) -> "AccessibilityState":
+    def _rebuilt(self, net, scenario) -> AccessibilityState:
         st = AccessibilityState.build(net, self.cells, scenario.apply_venues(self.venues()), mode=self.mode,
                                       max_time_min=self.max_time_s / 60.0, cutoffs_min=self.settings.cutoffs_min,
                                       gravity_decay=self.settings.gravity_decay, fca_decay=self.settings.fca_decay,
@@ -757,7 +757,7 @@ class AccessibilityState:
                           "recomputed_fully": ["matrix", *MEASURES, *self.settings.full_measures]}
         return st
 
-    def _street_update(self, net, scenario) -> "AccessibilityState | None":
+    def _street_update(self, net, scenario) -> AccessibilityState | None:
         """State on an edited street network, recomputing only the matrix entries the edits can change.
 
         A venue's column can change only if some edited edge lies within ``max_time`` of the venue (on the old or

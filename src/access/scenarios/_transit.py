@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network.street import haversine_m
 from ..core.walk import walk_points
+from ..network.street import haversine_m
 from ..network.transit import Timetable
 
 NEW_SERVICE = "scenario:every_day"

@@ -320,7 +320,7 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
                        weekend_headway_s=whw * 60, frequency=freq, color="E4007C")
     # late weekday buses on the first lines of the three largest towns (same stops, no random draw)
     for route_id in _LATE_BUS_ROUTES:
-        for trip_ids, arr, _dep, stops in list(g._st_chunks):
+        for trip_ids, _arr, _dep, stops in list(g._st_chunks):
             if trip_ids[0].startswith(f"{route_id}_WK_"):
                 d = int(trip_ids[0].split("_")[2])
                 g.add_pattern(route_id, stops, speed_kmh=18.0, dwell_s=20, departures_s=_LATE_BUS_S,

@@ -401,7 +401,7 @@ def make_region(out_dir, *, scale: float = 1.0, seed: int = 0, data_dir=None, ce
     t0 = stage("transit", t0)
 
     # ------------------------------------------------------------------ population cells
-    keys_u, gx_u, gy_u, ind_u, com_u = [], [], [], [], []
+    gx_u, gy_u, ind_u, com_u = [], [], [], []
     urban_share = np.clip(0.55 + 0.1 * np.log10(np.maximum(pop, 100) / 1000), 0.4, 0.97)
     for k, t in enumerate(towns):
         gx, gy, wt = B.town_cells(t)
