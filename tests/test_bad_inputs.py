@@ -892,3 +892,155 @@ def test_resume_adopts_the_chunk_size_on_disk(tmp_path, tiny_bundle):
     assert again.chunks_computed == 0 and again.n_chunks == 3
     with pytest.raises(ValidationError, match=r"chunk_size: 1 -> 2"):  # an explicit other chunk size is refused
         chunked_travel_time_matrix(net, pts, out_dir=tmp_path / "r", chunk_size=2, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------------- repeated pairs, bounded
+def _partitioned(tmp_path, tiny_bundle, name="pm"):
+    from access import TransportNetwork
+    from access.scale.chunked import chunked_travel_time_matrix
+
+    net = TransportNetwork.load(tiny_bundle)
+    pts = pd.DataFrame({"id": ["a", "b", "c"], "lon": [2.0001, 2.0005, 2.0009], "lat": [50.0001, 50.0005, 50.0009]})
+    chunked_travel_time_matrix(net, pts, out_dir=tmp_path / name, chunk_size=1, progress=False)
+    return tmp_path / name
+
+
+def _rewrite_part(folder: Path, i: int, extra: pd.DataFrame) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = folder / f"part-{i:05d}.parquet"
+    t = pq.read_table(p)
+    pq.write_table(pa.concat_tables([t, pa.Table.from_pandas(extra, schema=t.schema, preserve_index=False)]), p)
+
+
+@pytest.mark.parametrize("source, match", [
+    (0, r"the pair \(from_id 'a', to_id 'b'\) appears more than once \(in two chunks/partitions of the matrix\)"),
+    (2, r"the pair \(from_id 'c', to_id 'c'\) appears more than once \(1 repeated pair\(s\)\).*drop_duplicates"),
+], ids=["across-partitions", "within-last-partition"])
+def test_repeated_pair_in_a_later_partition(tmp_path, tiny_bundle, source, match):
+    from access.indicators._input import check_matrix_ids
+
+    folder = _partitioned(tmp_path, tiny_bundle)
+    assert check_matrix_ids(folder, ["a", "b", "c"], ["a", "b", "c"])["rows"] == 9  # clean: passes
+    row = pd.read_parquet(folder / f"part-{source:05d}.parquet")
+    row = row[row["to_id"] == ("b" if source == 0 else "c")]
+    _rewrite_part(folder, 2, row)
+    with pytest.raises(ValidationError, match=match):
+        check_matrix_ids(folder, ["a", "b", "c"], ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_repeated_pair_check_is_bounded_and_matches_pandas(tmp_path, order):
+    """Chunks of 997 rows and a 2 kB bitmap budget (several blocks of origins): the answer equals pandas' one."""
+    from access.indicators._input import check_matrix_ids
+
+    rng = np.random.default_rng(3)
+    o = [f"{i:05d}" for i in range(300)]
+    d = [f"v{j}" for j in range(40)]
+    m = pd.DataFrame({"from_id": np.repeat(o, len(d)), "to_id": np.tile(d, len(o)), "travel_time": 1.0})
+    if order == "shuffled":
+        m = m.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    m.to_parquet(tmp_path / "ok.parquet", row_group_size=997)
+    assert check_matrix_ids(tmp_path / "ok.parquet", o, d, chunk_rows=997, max_bytes=2048)["rows"] == len(m)
+    for k in range(3):
+        i, j = rng.integers(len(m), size=2)
+        bad = pd.concat([m.iloc[:j], m.iloc[[i]], m.iloc[j:]], ignore_index=True)
+        assert bad.duplicated(["from_id", "to_id"]).any()
+        bad.to_parquet(tmp_path / f"bad{k}.parquet", row_group_size=997)
+        a = m.iloc[i]
+        with pytest.raises(ValidationError, match=rf"the pair \(from_id '{a.from_id}', to_id '{a.to_id}'\) appears "
+                                                  r"more than once"):
+            check_matrix_ids(tmp_path / f"bad{k}.parquet", o, d, chunk_rows=997, max_bytes=2048)
+
+
+def test_repeated_pair_check_memory_does_not_grow_with_pairs(tmp_path):
+    """1.2 million pairs checked in chunks of 65,536 rows: the peak of numpy memory stays a few chunks, far below
+    the 19 MB that keeping one int64 key per pair (and sorting it) took."""
+    import tracemalloc
+
+    from access.indicators._input import check_matrix_ids
+
+    o = [f"{i:05d}" for i in range(3000)]
+    d = [f"v{j}" for j in range(400)]
+    m = pd.DataFrame({"from_id": np.repeat(o, len(d)), "to_id": np.tile(d, len(o)), "travel_time": 1.0})
+    m.to_parquet(tmp_path / "big.parquet", row_group_size=1 << 16)
+    del m
+    tracemalloc.start()
+    try:
+        check_matrix_ids(tmp_path / "big.parquet", o, d, chunk_rows=1 << 16)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8e6, peak  # one key per pair would be 9.6 MB (plus its sorted copy)
+
+
+# ---------------------------------------------------------------------------------------------------- the Python state API
+@pytest.fixture(scope="module")
+def tiny_state(tiny_bundle):
+    from access import TransportNetwork
+    from access.scenarios import AccessibilityState
+
+    net = TransportNetwork.load(tiny_bundle)
+    cells = pd.DataFrame({"id": ["c1", "c2"], "lon": [2.0001, 2.0009], "lat": [50.0001, 50.0009],
+                          "population": [10.0, 20.0]})
+    venues = pd.DataFrame({"id": ["l1", "m1"], "lon": [2.0005, 2.0008], "lat": [50.0002, 50.0007],
+                           "category": ["library", "museum"]})
+    return AccessibilityState.build(net, cells, venues, max_time_min=30)
+
+
+STATE_SCENARIO_CASES = [
+    ("add-unknown-category", _edit("venues", "add", id="v9", lon=2.0004, lat=50.0004, category="librery"),
+     r"edit 'e1' \(venues.add\): unknown category 'librery'; did you mean 'library'\?"),
+    ("modify-unknown-category", _edit("venues", "modify", id="l1", category="musem"),
+     r"edit 'e1' \(venues.modify\): unknown category 'musem'; did you mean 'museum'\?"),
+    ("add-duplicate-id", _edit("venues", "add", id="l1", lon=2.0004, lat=50.0004, category="library"),
+     r"edit 'e1' \(venues.add\): venue id 'l1' already exists; give the new venue a unique id"),
+    ("remove-unknown-id", _edit("venues", "remove", ids=["zz"]),
+     r"edit 'e1' \(venues.remove\): venue id 'zz' is not in the state \(ids like"),
+    ("modify-unknown-id", _edit("venues", "modify", id="zz", capacity=2),
+     r"edit 'e1' \(venues.modify\): venue id 'zz' is not in the state"),
+]
+
+
+@pytest.mark.parametrize("d, match", [c[1:] for c in STATE_SCENARIO_CASES], ids=[c[0] for c in STATE_SCENARIO_CASES])
+def test_state_apply_checks_like_the_scenario_file(tiny_state, d, match):
+    before = tiny_state.venues().copy()
+    with pytest.raises(ScenarioError, match=match):
+        tiny_state.apply(Scenario.from_dict(d))
+    pd.testing.assert_frame_equal(tiny_state.venues(), before)  # the state is untouched
+
+
+def test_state_apply_accepts_a_known_category(tiny_state):
+    st = tiny_state.apply(Scenario.from_dict(_edit("venues", "add", id="v9", lon=2.0004, lat=50.0004,
+                                                   category="library")))
+    assert "v9" in st.venue_ids and "v9" not in tiny_state.venue_ids
+
+
+STATE_CALL_CASES = [
+    ("add-lon-500", "add_venue", ("v", 500, 50.0), {}, r"`lon` must be a number >= -180 and <= 180, got 500"),
+    ("add-lat-nan", "add_venue", ("v", 2.0, float("nan")), {}, r"`lat` must be a finite number, got nan"),
+    ("add-lon-string", "add_venue", ("v", "2.0", 50.0), {}, r"`lon` must be a number \(not a string\), got '2.0'"),
+    ("add-capacity-negative", "add_venue", ("v", 2.0, 50.0), {"capacity": -1},
+     r"`capacity` must be a number >= 0, got -1"),
+    ("add-capacity-inf", "add_venue", ("v", 2.0, 50.0), {"capacity": float("inf")},
+     r"`capacity` must be a finite number, got inf"),
+    ("add-category-number", "add_venue", ("v", 2.0, 50.0), {"category": 3},
+     r"`category` must be a string such as 'library', got 3"),
+    ("add-id-none", "add_venue", (None, 2.0, 50.0), {}, r"`venue_id` must be an id"),
+    ("modify-capacity-string", "modify_venue", ("l1",), {"capacity": "2"},
+     r"`capacity` must be a number \(not a string\), got '2'"),
+    ("modify-capacity-negative", "modify_venue", ("l1",), {"capacity": -3}, r"`capacity` must be a number >= 0"),
+    ("modify-unknown", "modify_venue", ("nope",), {"capacity": 1}, r"venue id 'nope' is not in the state"),
+    ("remove-unknown", "remove_venue", ("nope",), {}, r"venue id 'nope' is not in the state \(ids like"),
+    ("apply-a-dict", "apply", ({"venues": {}},), {}, r"`scenario` must be an access.scenarios.Scenario"),
+]
+
+
+@pytest.mark.parametrize("method, args, kw, match", [c[1:] for c in STATE_CALL_CASES],
+                         ids=[c[0] for c in STATE_CALL_CASES])
+def test_state_calls_are_checked(tiny_state, method, args, kw, match):
+    st = tiny_state.copy()
+    with pytest.raises(ValidationError, match=match):
+        getattr(st, method)(*args, **kw)
+    pd.testing.assert_frame_equal(st.venues(), tiny_state.venues())

@@ -35,5 +35,9 @@ class FetchError(OSError, AccessError):
     """A download failed (HTTP error, checksum mismatch, stalled server)."""
 
 
+class DiskFullError(OSError, AccessError):
+    """An output could not be written because its disk is full (or over quota); nothing was half-written."""
+
+
 class AccessWarning(UserWarning):
     """Warnings about inputs where work can go on (points not snapped, rows dropped)."""

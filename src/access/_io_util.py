@@ -3,10 +3,58 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+from ._errors import DiskFullError
+
+#: how full disks show in the messages of the libraries that write for us (pyarrow, GDAL/SQLite, numpy, Python)
+_FULL_TEXTS = ("no space left on device", "disk is full", "disk quota exceeded", "[errno 28]", "[errno 122]")
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", -1)}
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says the disk is full or over quota."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+            return True
+        if any(t in str(exc).lower() for t in _FULL_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(path, exc: BaseException, *, kept: str | None = None) -> DiskFullError:
+    """The one message for a full disk: the path, what was kept, and the fix."""
+    detail = next((str(e.strerror) for e in _chain(exc) if isinstance(e, OSError) and e.strerror), None)
+    if detail is None:
+        text = str(exc).strip()
+        detail = text.splitlines()[0][:200] if text else "No space left on device"
+    kept = kept or "nothing was written under that name (any previous version is unchanged)"
+    err = DiskFullError(f"cannot write {str(path)!r}: the disk is full ({detail}); {kept}; free some space on that "
+                        "disk or choose another output folder (--out), then run again (a resumable run picks up "
+                        "where it stopped)")
+    err.errno = errno.ENOSPC
+    return err
+
+
+def _chain(exc: BaseException | None):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _reraise_disk_full(path, exc: BaseException) -> None:
+    """Raise the clear :class:`DiskFullError` for ``path`` when ``exc`` is a full disk (else return)."""
+    if isinstance(exc, Exception) and not isinstance(exc, DiskFullError) and is_disk_full(exc):
+        raise disk_full_error(path, exc) from exc
 
 
 @contextlib.contextmanager
@@ -16,15 +64,22 @@ def atomic_path(path, *, suffix: str | None = None):
     Nothing is ever left half-written under the final name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    except OSError as e:
+        _reraise_disk_full(path, e)
+        raise
     os.close(fd)
-    tmp = Path(tmp)
+    tmp = Path(tmp_name)
     try:
         yield tmp
         if tmp.exists():
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
+    except Exception as e:  # a full disk, whichever library was writing, becomes one clear error naming ``path``
+        _reraise_disk_full(path, e)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -41,9 +96,13 @@ def atomic_dir(path):
     import shutil
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+    except OSError as e:
+        _reraise_disk_full(path, e)
+        raise
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
@@ -57,6 +116,9 @@ def atomic_dir(path):
                 shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except Exception as e:  # a full disk becomes one clear error naming ``path``; the old folder is untouched
+        _reraise_disk_full(path, e)
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -169,8 +169,12 @@ class LongTableWriter:
                                                                       ["travel_time"]).schema)
             if self._writer is not None:
                 self._writer.close()
-        finally:
+        except BaseException as e:  # closing failed (e.g. a full disk): the temp file must not be published
+            if exc[0] is None:
+                exc = (type(e), e, e.__traceback__)
             self._ctx.__exit__(*exc)
+            raise
+        self._ctx.__exit__(*exc)
 
 
 def travel_time_matrix(network: TransportNetwork, origins: Any, destinations: Any = None, *, mode: str = "walk",

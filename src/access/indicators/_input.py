@@ -410,11 +410,21 @@ def _codes_in(col, index: pd.Index) -> np.ndarray:
     return index.get_indexer(pd.Index([str(v) for v in vals]))
 
 
+#: memory for the duplicate-pair check across chunks (a seen-bitmap of origins x destinations, in blocks of origins)
+DUPLICATE_CHECK_BYTES = 256 << 20
+
+
 def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name: str = "travel matrix",
-                     origins_name: str = "origins", destinations_name: str = "destinations") -> dict:
+                     origins_name: str = "origins", destinations_name: str = "destinations",
+                     chunk_rows: int = DEFAULT_CHUNK_ROWS, max_bytes: int = DUPLICATE_CHECK_BYTES) -> dict:
     """Refuse a matrix that is empty, whose ids match none of the origins (or destinations), or that repeats a pair.
 
     Ids are compared as strings (a CSV's ``"01001"`` and a Parquet's ``"01001"`` match; ``1001`` does not).
+
+    The repeated-pair check is memory-bounded whatever the matrix size: each chunk (``chunk_rows`` rows) is checked
+    on its own; an origin seen in several chunks (a Parquet batch boundary, or partitions that overlap) is checked
+    in a second pass with a seen-bitmap of at most ``max_bytes`` (origins x destinations), block of origins by
+    block. Nothing proportional to the number of pairs is kept.
 
     Returns
     -------
@@ -426,13 +436,17 @@ def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name:
     ValidationError
         Naming the matrix, the ids or the repeated pair, and the fix.
     """
-    src = MatrixSource(travel_matrix)
+    src = MatrixSource(travel_matrix, chunk_rows=chunk_rows)
     o_index = pd.Index([str(v) for v in np.asarray(origin_ids, dtype=object)])
     d_index = pd.Index([str(v) for v in np.asarray(destination_ids, dtype=object)])
+    n_o, n_d = len(o_index), len(d_index)
     n_rows = unknown_from = unknown_to = 0
-    keys = []
     first_from = first_to = None
-    for ch in src.iter_columns(["from_id", "to_id"]):
+    where = f"{matrix_name} ({src.describe()})"
+    last_chunk = np.full(n_o, -1, np.int64)  # the last chunk where each origin was seen
+    split = np.zeros(n_o, bool)  # origins seen in more than one chunk: their pairs need the second pass
+    chunk_origins: list[np.ndarray] = []  # per chunk, its distinct origins (the second pass skips the others)
+    for c, ch in enumerate(src.iter_columns(["from_id", "to_id"])):
         fo = _codes_in(ch["from_id"], o_index)
         to = _codes_in(ch["to_id"], d_index)
         n_rows += len(fo)
@@ -443,10 +457,15 @@ def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name:
         unknown_from += int((fo < 0).sum())
         unknown_to += int((to < 0).sum())
         ok = (fo >= 0) & (to >= 0)
-        keys.append(fo[ok].astype(np.int64) * (len(d_index) + 1) + to[ok])
+        fo, to = fo[ok].astype(np.int64), to[ok].astype(np.int64)
+        _raise_on_repeat(fo * (n_d + 1) + to, n_d, o_index, d_index, where)  # within the chunk
+        u = np.unique(fo)
+        seen_before = last_chunk[u] >= 0
+        split[u[seen_before]] = True
+        last_chunk[u] = c
+        chunk_origins.append(u.astype(np.int32))
     first_from = first_from.item() if isinstance(first_from, np.generic) else first_from
     first_to = first_to.item() if isinstance(first_to, np.generic) else first_to
-    where = f"{matrix_name} ({src.describe()})"
     if n_rows == 0:
         raise ValidationError(f"{where} is empty (no rows); compute it again with `access matrix` (is every pair "
                               "unreachable and written with --drop-unreachable?)")
@@ -458,15 +477,48 @@ def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name:
         raise ValidationError(f"{where}: none of its to_id values matches an id of the {destinations_name} (e.g. "
                               f"{first_to!r}; the {destinations_name} have e.g. {d_index[0]!r}); give the matrix "
                               f"computed for these {destinations_name}")
-    k = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-    if len(k):
-        k.sort()
-        dup = np.flatnonzero(k[1:] == k[:-1])
-        if len(dup):
-            kk = int(k[dup[0]])
-            o_i, d_i = divmod(kk, len(d_index) + 1)
-            n_dup = int(len(np.unique(k[dup])))
-            raise ValidationError(f"{where}: the pair (from_id {o_index[o_i]!r}, to_id {d_index[d_i]!r}) appears more "
-                                  f"than once ({n_dup} repeated pair(s)); its venues would be counted twice: keep one "
-                                  "row per pair (e.g. drop_duplicates(['from_id', 'to_id']))")
+    if split.any():  # pairs of an origin spread over several chunks: a seen-bitmap per block of those origins
+        origins = np.flatnonzero(split)
+        per_block = max(1, int(max_bytes) // max(n_d, 1))
+        slot = np.full(n_o, -1, np.int64)
+        for b0 in range(0, len(origins), per_block):
+            block = origins[b0:b0 + per_block]
+            slot[:] = -1
+            slot[block] = np.arange(len(block))
+            seen = np.zeros(len(block) * n_d, bool)
+            for c, ch in enumerate(src.iter_columns(["from_id", "to_id"])):
+                if not (slot[chunk_origins[c]] >= 0).any():  # no origin of this block in this chunk
+                    continue
+                fo = _codes_in(ch["from_id"], o_index)
+                sel = fo >= 0
+                sel[sel] = slot[fo[sel]] >= 0
+                if not sel.any():
+                    continue
+                to = _codes_in(ch["to_id"], d_index)
+                sel &= to >= 0
+                fo, to = fo[sel].astype(np.int64), to[sel].astype(np.int64)
+                flat = slot[fo] * n_d + to
+                hit = seen[flat]
+                if hit.any():
+                    i = int(np.flatnonzero(hit)[0])
+                    _raise_repeat(int(fo[i]), int(to[i]), None, o_index, d_index, where)
+                seen[flat] = True
     return {"rows": n_rows, "unknown_from": unknown_from, "unknown_to": unknown_to}
+
+
+def _raise_on_repeat(keys: np.ndarray, n_d: int, o_index: pd.Index, d_index: pd.Index, where: str) -> None:
+    """Raise when a chunk's pair keys (``from * (n_d + 1) + to``) repeat one."""
+    if len(keys) < 2:
+        return
+    k = np.sort(keys)
+    dup = np.flatnonzero(k[1:] == k[:-1])
+    if len(dup):
+        o_i, d_i = divmod(int(k[dup[0]]), n_d + 1)
+        _raise_repeat(o_i, d_i, int(len(np.unique(k[dup]))), o_index, d_index, where)
+
+
+def _raise_repeat(o_i: int, d_i: int, n_dup: int | None, o_index: pd.Index, d_index: pd.Index, where: str) -> None:
+    count = f" ({n_dup} repeated pair(s))" if n_dup is not None else " (in two chunks/partitions of the matrix)"
+    raise ValidationError(f"{where}: the pair (from_id {o_index[o_i]!r}, to_id {d_index[d_i]!r}) appears more than "
+                          f"once{count}; its venues would be counted twice: keep one row per pair (e.g. "
+                          "drop_duplicates(['from_id', 'to_id']))")

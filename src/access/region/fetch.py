@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._errors import FetchError, InputFileError
-from .._io_util import atomic_path, sha256_file
+from .._io_util import atomic_path, disk_full_error, is_disk_full, sha256_file
 
 USER_AGENT = "access-fetch/0.1 (+https://github.com/; accessibility research; python-urllib)"
 LOCK_VERSION = 1
@@ -172,21 +172,28 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
         if total is None and body_len is not None:
             total = offset + body_len
         got = 0
-        with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                                         desc=desc, disable=not progress, leave=False) as bar:
-            while True:
-                try:
-                    chunk = resp.read1(chunk_bytes)  # what has arrived, so a stall loses nothing already received
-                except TimeoutError:
-                    raise _Retryable(f"no data for {timeout_s:g} s after byte {offset + got} "
-                                     "(stalled server)") from None
-                except (http.client.IncompleteRead, ConnectionError, http.client.HTTPException, OSError) as e:
-                    raise _Retryable(f"connection cut after byte {offset + got}: {e!r}") from None
-                if not chunk:
-                    break
-                f.write(chunk)
-                got += len(chunk)
-                bar.update(len(chunk))
+        try:
+            with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
+                                             unit_divisor=1024, desc=desc, disable=not progress, leave=False) as bar:
+                while True:
+                    try:
+                        chunk = resp.read1(chunk_bytes)  # what has arrived, so a stall loses nothing received
+                    except TimeoutError:
+                        raise _Retryable(f"no data for {timeout_s:g} s after byte {offset + got} "
+                                         "(stalled server)") from None
+                    except (http.client.IncompleteRead, ConnectionError, http.client.HTTPException, OSError) as e:
+                        raise _Retryable(f"connection cut after byte {offset + got}: {e!r}") from None
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    got += len(chunk)
+                    bar.update(len(chunk))
+        except OSError as e:  # a full disk while writing the part file: say so (no retry), keep what arrived
+            if not is_disk_full(e):
+                raise
+            raise disk_full_error(part.with_name(part.name[:-len(".part")]), e, kept=(
+                f"the bytes downloaded so far are kept in {part.name} and the next `access fetch` resumes from "
+                "there (checked with If-Range)")) from None
         if body_len is not None and got < body_len:
             raise _Retryable(f"connection closed after {offset + got} of {offset + body_len} bytes")
     return True
@@ -310,21 +317,26 @@ def extract_member(archive, member: str, out) -> Path:
                                  "`extract` in the recipe")
         import py7zr
 
-        with tempfile.TemporaryDirectory(dir=out.parent) as td:
-            zf.extract(inner[0], td)
-            try:
-                with py7zr.SevenZipFile(Path(td) / inner[0], mode="r") as sz:
-                    inside = [n for n in sz.getnames() if Path(n).name == member]
-                    if not inside:
-                        raise InputFileError(f"the 7-Zip archive {inner[0]!r} in {str(archive)!r} holds no "
-                                             f"{member!r} (members: {sz.getnames()[:10]}); fix `extract` in the "
-                                             "recipe")
-                    sz.extract(path=td, targets=inside)
-            except py7zr.exceptions.Bad7zFile as e:
-                raise InputFileError(f"{inner[0]!r} in {str(archive)!r} is not a readable 7-Zip archive ({e}); "
-                                     "delete the zip and run `access fetch` again") from None
-            (Path(td) / inner[0]).unlink()
-            os.replace(Path(td) / inside[0], out)
+        try:
+            with tempfile.TemporaryDirectory(dir=out.parent) as td:
+                zf.extract(inner[0], td)
+                try:
+                    with py7zr.SevenZipFile(Path(td) / inner[0], mode="r") as sz:
+                        inside = [n for n in sz.getnames() if Path(n).name == member]
+                        if not inside:
+                            raise InputFileError(f"the 7-Zip archive {inner[0]!r} in {str(archive)!r} holds no "
+                                                 f"{member!r} (members: {sz.getnames()[:10]}); fix `extract` in the "
+                                                 "recipe")
+                        sz.extract(path=td, targets=inside)
+                except py7zr.exceptions.Bad7zFile as e:
+                    raise InputFileError(f"{inner[0]!r} in {str(archive)!r} is not a readable 7-Zip archive ({e}); "
+                                         "delete the zip and run `access fetch` again") from None
+                (Path(td) / inner[0]).unlink()
+                os.replace(Path(td) / inside[0], out)
+        except OSError as e:  # a full disk while unpacking: the temp folder is gone, say so
+            if not is_disk_full(e):
+                raise
+            raise disk_full_error(out, e) from None
     return out
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import NetworkError, ScenarioError, ValidationError
+from .._validate import check_number
 from ..core import dijkstra as dj
 from ..core import incremental as inc
 from ..io.places import Points, read_points
@@ -45,6 +46,23 @@ FULL_MEASURES = ("bfca", "spatial_availability")
 
 
 # ------------------------------------------------------------------------------------------------ one column
+def _venue_numbers(venue_id, lon, lat, capacity) -> tuple[float, float, float]:
+    """A venue's position and capacity checked as the scenario files check them (finite, in range)."""
+    if venue_id is None or (isinstance(venue_id, float) and np.isnan(venue_id)):
+        raise ValidationError(f"`venue_id` must be an id (a string or a whole number), got {venue_id!r}")
+    for name, v in (("lon", lon), ("lat", lat), ("capacity", capacity)):
+        if isinstance(v, str):  # as in a scenario file: "2" is a string, not a number
+            raise ValidationError(f"`{name}` must be a number (not a string), got {v!r}")
+    lon = check_number("lon", lon, ge=-180, le=180)
+    lat = check_number("lat", lat, ge=-90, le=90)
+    return lon, lat, check_number("capacity", capacity, ge=0)
+
+
+def _check_category(category) -> None:
+    if category is not None and not isinstance(category, str):
+        raise ValidationError(f"`category` must be a string such as 'library', got {category!r}")
+
+
 def _street_graph(network, mode, walk_speed_kmh=3.6, bike_speed_kmh=12.0):
     speed = {"walk": walk_speed_kmh, "bike": bike_speed_kmh}.get(mode)
     g = network if hasattr(network, "first_out") else network.street(mode)
@@ -620,6 +638,8 @@ class AccessibilityState:
                   column: np.ndarray | None = None) -> VenueDelta:
         """Add a venue: one search (or the given ``column``), then an update of every indicator."""
         t0 = time.perf_counter()
+        lon, lat, capacity = _venue_numbers(venue_id, lon, lat, capacity)
+        _check_category(category)
         if str(venue_id) in self._where and self._active[self._where[str(venue_id)]]:
             raise ValidationError(f"venue id {venue_id!r} already exists; give the new venue a unique id")
         col = self.column(lon, lat) if column is None else np.asarray(column, np.int32)
@@ -650,6 +670,9 @@ class AccessibilityState:
         """Change a venue's capacity and/or category (no search: its column is kept)."""
         t0 = time.perf_counter()
         j = self._index(venue_id)
+        if capacity is not None:
+            capacity = _venue_numbers(venue_id, 0.0, 0.0, capacity)[2]
+        _check_category(category)
         t1 = self._remove_column(j)
         if capacity is not None:
             self._capacity[j] = float(capacity)
@@ -703,6 +726,15 @@ class AccessibilityState:
         the state on ``scenario.apply(network)``. :attr:`last_update` says what was recomputed. With a network
         edit a new state is always returned (``inplace`` applies to venue-only scenarios).
         """
+        from ._spec import Scenario
+
+        if not isinstance(scenario, Scenario):
+            raise ValidationError(f"`scenario` must be an access.scenarios.Scenario (Scenario.from_file or "
+                                  f"Scenario.from_dict), got {type(scenario).__name__}")
+        if any(e.params.get("category") is not None for e in scenario.venue_edits):
+            cats = {str(c) for c in self.categories}
+            if cats != {"all"}:  # as Scenario.apply_venues: an edit's category must be the state's or the taxonomy's
+                scenario.check_categories(cats)
         st = None
         if scenario.changes_network:
             net = scenario.apply(self.network)
