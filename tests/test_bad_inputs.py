@@ -894,7 +894,7 @@ def test_resume_adopts_the_chunk_size_on_disk(tmp_path, tiny_bundle):
         chunked_travel_time_matrix(net, pts, out_dir=tmp_path / "r", chunk_size=2, progress=False)
 
 
-# ---------------------------------------------------------------------------------------------------- repeated pairs, bounded
+# -------------------------------------------------------------------------------------- repeated pairs, bounded
 def _partitioned(tmp_path, tiny_bundle, name="pm"):
     from access import TransportNetwork
     from access.scale.chunked import chunked_travel_time_matrix
@@ -975,7 +975,7 @@ def test_repeated_pair_check_memory_does_not_grow_with_pairs(tmp_path):
     assert peak < 8e6, peak  # one key per pair would be 9.6 MB (plus its sorted copy)
 
 
-# ---------------------------------------------------------------------------------------------------- the Python state API
+# -------------------------------------------------------------------------------------- the Python state API
 @pytest.fixture(scope="module")
 def tiny_state(tiny_bundle):
     from access import TransportNetwork

@@ -11,7 +11,6 @@ N-th call on, write a few bytes to their target (a half-written file, as the ker
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 from pathlib import Path
@@ -24,6 +23,7 @@ from access._errors import AccessError, DiskFullError
 from access.cli import main as cli_main
 
 from .test_bad_inputs import tiny_bundle, tiny_osm  # noqa: F401  (module fixtures)
+from .test_fetch import FAST, _blob, server  # noqa: F401  (the local HTTP server)
 
 FULL = r"the disk is full \(No space left on device\)"
 FIX = r"free some space on that disk or choose another output folder \(--out\)"
@@ -324,3 +324,49 @@ def test_report_writers_full_disk(tmp_path, monkeypatch, writer):
         write()
     monkeypatch.undo()
     assert {p: p.read_bytes() for p in sorted(tmp_path.iterdir())} == before  # old file intact, no temp files
+
+
+def test_download_full_disk_keeps_the_part_and_resumes(server, tmp_path, monkeypatch):  # noqa: F811
+    import builtins
+
+    from access.region import fetch as fetch_mod
+
+    data = _blob(150_000)
+    srv = server
+    srv.files["/big.bin"] = data
+    room = [40_000]  # bytes the disk can still take
+
+    class _Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, b):
+            if len(b) > room[0]:
+                self.f.write(b[:room[0]])
+                room[0] = 0
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            room[0] -= len(b)
+            return self.f.write(b)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.f.__exit__(*exc)
+
+    def full_open(path, mode="r", *a, **k):
+        f = builtins.open(path, mode, *a, **k)
+        return _Full(f) if "a" in mode or "w" in mode else f
+
+    monkeypatch.setattr(fetch_mod, "open", full_open, raising=False)
+    dest = tmp_path / "big.bin"
+    with pytest.raises(DiskFullError, match=r"big.bin': the disk is full \(No space left on device\); the bytes "
+                                            r"downloaded so far are kept in big.bin.part and the next `access fetch` "
+                                            r"resumes from there.*" + FIX):
+        fetch_mod.download(srv.base + "/big.bin", dest, **FAST)
+    assert not dest.exists() and (tmp_path / "big.bin.part").stat().st_size == 40_000
+    assert len(srv.requests) == 1  # a full disk is not retried
+    monkeypatch.undo()  # space freed
+    res = fetch_mod.download(srv.base + "/big.bin", dest, **FAST)
+    assert dest.read_bytes() == data and res.resumed and srv.requests[-1] == ("/big.bin", "bytes=40000-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
