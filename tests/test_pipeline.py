@@ -551,3 +551,36 @@ def test_venues_fall_back_per_category_basilic_then_bpe_then_osm(tmp_path):
     src = v.groupby("category")["source"].agg(lambda s: sorted(set(s)))
     assert src.to_dict() == {"arts_centre": ["osm"], "cinema": ["bpe"], "library": ["bas"], "museum": ["bpe"]}
     assert v["id"].is_unique
+
+
+@pytest.mark.slow
+def test_nantes_full_disk_mid_report_then_resumes(nantes_run, tmp_path, monkeypatch):
+    """A disk that fills while the run writes its outputs: one clear error naming the file, every output whole (the
+    previous run's or the new one), no temp file; once space is freed the same run resumes (the steps before are
+    reused)."""
+    import re
+
+    from access._errors import DiskFullError
+    from access.region.pipeline import run
+
+    from .test_full_disk import FullDisk, _temps
+
+    _, out, recipe = nantes_run
+    data2, out2 = tmp_path / "data", tmp_path / "out"
+    shutil.copytree(recipe.parent, data2)
+    shutil.copytree(out, out2)
+    r2 = data2 / recipe.name
+    r2.write_text(r2.read_text().replace("thresholds_min = [10, 20, 30]", "thresholds_min = [15, 30]"))
+    before = {p: p.stat().st_size for p in out2.rglob("*") if p.is_file()}
+    disk = FullDisk(monkeypatch, after=3)
+    with pytest.raises(DiskFullError) as ei:
+        run(r2, out2, progress=False, log=lambda m: None)
+    msg = str(ei.value)
+    assert re.search(r"cannot write '.*': the disk is full \(No space left on device\)", msg) and str(out2) in msg
+    assert "free some space on that disk or choose another output folder (--out)" in msg
+    assert _temps(out2) == []
+    assert {p for p in out2.rglob("*") if p.is_file()} == set(before)  # nothing half-written added
+    disk.free()
+    res = run(r2, out2, progress=False, log=lambda m: None)
+    assert {"inputs", "matrix_walk", "matrix_transit"} <= set(res.reused)
+    assert "reach_walk_15min" in res.cells.columns
