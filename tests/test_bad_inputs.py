@@ -49,6 +49,7 @@ GOOD = {
                       "T1,08:00:00,08:00:00,S1,1\nT1,,,S2,2\nT1,08:10:00,08:10:00,S3,3\n",
 }
 ST_HEAD = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+_STOPS = GOOD["stops.txt"]
 
 
 def _feed(path: Path, files: dict) -> Path:
@@ -133,6 +134,45 @@ GTFS_CASES = [
      r"transfers.txt: required column\(s\) \['transfer_type'\]"),
     ("not-csv-utf8", {"stops.txt": "stop_id,stop_name,stop_lat,stop_lon\nS1,caf\xe9,45.0,3.0\n".encode("latin-1")},
      r"stops.txt: cannot be parsed as CSV.*comma-separated UTF-8"),
+    ("stop-lat-empty", {"stops.txt": _STOPS.replace("S1,one,45.0,3.0", "S1,one,,3.0")},
+     r"stops.txt: line 2 \(stop 'S1'\): no valid coordinates \(stop_lat nan, stop_lon 3.0\) for a stop that trips "
+     r"use.*give stop_lat/stop_lon in degrees \(WGS84\), or a parent_station that has them"),
+    ("stop-lat-95", {"stops.txt": _STOPS.replace("S1,one,45.0,3.0", "S1,one,95,3.0")},
+     r"line 2 \(stop 'S1'\): no valid coordinates \(stop_lat 95.0"),
+    ("stop-lat-text", {"stops.txt": _STOPS.replace("S1,one,45.0,3.0", "S1,one,north,3.0")},
+     r"line 2 \(stop 'S1'\): no valid coordinates \(stop_lat nan"),
+    ("stop-lon-inf", {"stops.txt": _STOPS.replace("S3,three,45.02,3.0", "S3,three,45.02,inf")},
+     r"line 4 \(stop 'S3'\): no valid coordinates \(stop_lat 45.02, stop_lon inf\)"),
+    ("route-type-text", {"routes.txt": "route_id,route_short_name,route_type\nR,R,bus\n"},
+     r"routes.txt: line 2 \(route 'R'\): bad route_type 'bus'; GTFS route types are whole numbers, e.g. 3 for a bus"),
+    ("route-type-decimal", {"routes.txt": "route_id,route_short_name,route_type\nR,R,3.5\n"},
+     r"routes.txt: line 2 \(route 'R'\): bad route_type '3.5'"),
+    ("dup-route", {"routes.txt": "route_id,route_short_name,route_type\nR,R,3\nR,R2,3\n"},
+     r"routes.txt: line 3: duplicate route_id 'R'; every route needs its own id"),
+    ("empty-stop-id", {"stops.txt": _STOPS + ",nameless,45.03,3.0\n"},
+     r"stops.txt: line 5: empty stop_id \(1 row\(s\)\); every row needs an id: fill it or delete the row"),
+    ("empty-trip-id", {"trips.txt": "route_id,service_id,trip_id\nR,WK,T1\nR,WK,\n"},
+     r"trips.txt: line 3: empty trip_id \(1 row\(s\)\)"),
+    ("empty-route-id", {"routes.txt": "route_id,route_short_name,route_type\nR,R,3\n,X,3\n"},
+     r"routes.txt: line 3: empty route_id"),
+    ("seq-huge", _st("T1,08:00:00,08:00:00,S1,1\nT1,08:10:00,08:10:00,S3,99999999999999999999\n"),
+     r"line 3 \(trip 'T1'\): bad stop_sequence '99999999999999999999'; it must be a non-negative whole number \(at "
+     r"most 2147483647\)"),
+    ("time-9999h", _st("T1,08:00:00,08:00:00,S1,1\nT1,9999:00:00,9999:00:00,S3,2\n"),
+     r"line 3 \(id 'T1'\): bad time '9999:00:00' in column 'arrival_time'"),
+    ("extra-fields", {"stops.txt": _STOPS.replace("S1,one,45.0,3.0", "S1,one, two,45.0,3.0,x")},
+     r"stops.txt: line 2 has more comma-separated fields than the header \(4 columns: \['stop_id', 'stop_name', "
+     r"'stop_lat', 'stop_lon'\]\); fix the extra commas or quote the values that contain one"),
+    ("transfers-bad-time", {"transfers.txt": "from_stop_id,to_stop_id,transfer_type,min_transfer_time\nS1,S3,2,abc\n"},
+     r"transfers.txt: line 2 \(from_stop 'S1'\): bad min_transfer_time 'abc'; it is a number of seconds, e.g. 120"),
+    ("transfers-bad-type", {"transfers.txt": "from_stop_id,to_stop_id,transfer_type\nS1,S3,x\n"},
+     r"transfers.txt: line 2 \(from_stop 'S1'\): bad transfer_type 'x'; transfer types are 0 to 5"),
+    ("stops-empty-file", {"stops.txt": ""}, r"stops.txt: required column\(s\) \['stop_id'\] missing \(found \[\]\)"),
+    ("stop-times-utf16", {"stop_times.txt": (ST_HEAD + "T1,08:00:00,08:00:00,S1,1\n").encode("utf-16")},
+     r"stop_times.txt: cannot be parsed as CSV.*comma-separated UTF-8"),
+    ("no-header-line", {"stops.txt": "S1,one,45.0,3.0\nS2,two,45.01,3.0\n"},
+     r"stops.txt: required column\(s\) \['stop_id'\] missing \(found \['S1', 'one', '45.0', '3.0'\]\); fix the feed "
+     r"header"),
 ]
 
 
@@ -142,6 +182,29 @@ def test_bad_gtfs(tmp_path, files, match):
         warnings.simplefilter("ignore", AccessWarning)
         with pytest.raises(GTFSError, match=match):
             read_gtfs(_feed(tmp_path / "feed", dict(GOOD, **files)))
+
+
+GTFS_ACCEPTED = [
+    ("utf8-bom", {k: "\ufeff" + v for k, v in GOOD.items()}),
+    ("crlf", {k: v.replace("\n", "\r\n") for k, v in GOOD.items()}),
+    ("quoted-fields", {"stops.txt": 'stop_id,stop_name,stop_lat,stop_lon\n"S1","one, the first",45.0,3.0\n'
+                                    'S2,"two ""2""",45.01,3.0\nS3,three,45.02,3.0\n'}),
+    ("unused-stop-without-coordinates", {"stops.txt": _STOPS + "S9,station entrance,,\n"}),
+    ("spaces-around-values", {"stop_times.txt": ST_HEAD + "T1, 08:00:00,08:00:00 , S1,1\nT1,,,S2,2\n"
+                                                          "T1,08:10:00,08:10:00,S3 ,3\n"}),
+]
+
+
+@pytest.mark.parametrize("files", [c[1] for c in GTFS_ACCEPTED], ids=[c[0] for c in GTFS_ACCEPTED])
+def test_gtfs_variants_read_the_same(tmp_path, files):
+    ref = read_gtfs(_feed(tmp_path / "ref", GOOD))
+    feed = read_gtfs(_feed(tmp_path / "feed", dict(GOOD, **files)))
+    cols = ["trip_id", "stop_id", "arrival_s", "departure_s"]
+    pd.testing.assert_frame_equal(feed.stop_times[cols].reset_index(drop=True),
+                                  ref.stop_times[cols].reset_index(drop=True))
+    assert feed.stops.set_index("stop_id").loc["S1", "stop_lat"] == 45.0
+    if "quoted" in str(files):
+        assert feed.stops.set_index("stop_id").loc["S1", "stop_name"] == "one, the first"
 
 
 def _zip(path: Path, members: dict[str, bytes | str]) -> Path:

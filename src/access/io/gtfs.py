@@ -212,6 +212,10 @@ class _Source:
         except (pd.errors.ParserError, UnicodeDecodeError) as e:
             raise GTFSError(f"{self.path.name}/{name}: cannot be parsed as CSV ({e}); GTFS tables are "
                             "comma-separated UTF-8") from None
+        if not isinstance(df.index, pd.RangeIndex):  # rows with more fields than the header: pandas shifted them
+            raise GTFSError(f"{self.path.name}/{name}: line 2 has more comma-separated fields than the header "
+                            f"({len(df.columns)} columns: {[str(c) for c in df.columns]}); fix the extra commas or "
+                            "quote the values that contain one")
         df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
         return df
 
@@ -328,6 +332,7 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
             "parent_station": _col(stops, "parent_station"),
         }
     )
+    _no_empty_ids(stops["stop_id"], f"{fname}/stops.txt", "stop_id")
     dup = stops["stop_id"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -351,9 +356,16 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                 "agency_id": _col(r, "agency_id"),
                 "route_short_name": _col(r, "route_short_name"),
                 "route_long_name": _col(r, "route_long_name"),
-                "route_type": pd.to_numeric(_col(r, "route_type", "3"), errors="coerce").fillna(3).astype(np.int16),
+                "route_type": _whole_numbers(r, "route_type", 3, f"{fname}/routes.txt", "route_id",
+                                             "GTFS route types are whole numbers, e.g. 3 for a bus").astype(np.int16),
             }
         )
+        _no_empty_ids(routes["route_id"], f"{fname}/routes.txt", "route_id")
+        dup = routes["route_id"].duplicated()
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise GTFSError(f"{fname}/routes.txt: line {i + 2}: duplicate route_id {routes['route_id'].iloc[i]!r}; "
+                            "every route needs its own id")
     else:
         routes = pd.DataFrame(columns=["route_id", "agency_id", "route_short_name", "route_long_name", "route_type"])
 
@@ -365,6 +377,7 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                         "can work; use a feed with trips")
     trips = pd.DataFrame({"trip_id": _col(t, "trip_id"), "route_id": _col(t, "route_id"),
                           "service_id": _col(t, "service_id")})
+    _no_empty_ids(trips["trip_id"], f"{fname}/trips.txt", "trip_id")
     dup = trips["trip_id"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -508,10 +521,11 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                 {
                     "from_stop_id": _col(x, "from_stop_id"),
                     "to_stop_id": _col(x, "to_stop_id"),
-                    "transfer_type": pd.to_numeric(_col(x, "transfer_type", "0").replace("", "0"), errors="coerce")
-                    .fillna(0).astype(np.int8),
-                    "min_transfer_time_s": pd.to_numeric(_col(x, "min_transfer_time", ""), errors="coerce")
-                    .fillna(-1).astype(np.int32),
+                    "transfer_type": _whole_numbers(x, "transfer_type", 0, f"{fname}/transfers.txt", "from_stop_id",
+                                                    "transfer types are 0 to 5").astype(np.int8),
+                    "min_transfer_time_s": _whole_numbers(x, "min_transfer_time", -1, f"{fname}/transfers.txt",
+                                                          "from_stop_id", "it is a number of seconds, e.g. 120")
+                    .astype(np.int32),
                 }
             )
             known = set(stops["stop_id"])
@@ -527,6 +541,27 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
         n_frequency_trips=n_freq, warnings=tuple(warn_list),
     )
     return feed.with_prefix(prefix) if prefix else feed
+
+
+def _no_empty_ids(ids: pd.Series, file: str, column: str) -> None:
+    empty = (ids.astype(str).str.strip() == "").to_numpy()
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise GTFSError(f"{file}: line {i + 2}: empty {column} ({int(empty.sum())} row(s)); every row needs an id: "
+                        "fill it or delete the row")
+
+
+def _whole_numbers(df: pd.DataFrame, column: str, default: int, file: str, id_column: str, hint: str) -> pd.Series:
+    """An optional whole-number column: empty cells take ``default``; anything else that is not a whole number is an
+    error naming the line, the id and the value (``route_type = bus`` was silently read as 3)."""
+    raw = _col(df, column, "").astype(str).str.strip()
+    v = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
+    bad = (raw != "") & (v.isna() | (v != np.floor(v)))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise GTFSError(f"{file}: line {i + 2} ({id_column.removesuffix('_id')} {_col(df, id_column).iloc[i]!r}): bad "
+                        f"{column} {raw.iloc[i]!r}; {hint} ({int(bad.sum())} bad value(s))")
+    return v.fillna(default)
 
 
 def _parse_dates(s: pd.Series, file: str, column: str) -> pd.Series:
@@ -551,11 +586,11 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
         raise GTFSError(f"{file}: no rows (only a header); the feed has no trips to route, so no date can work; "
                         "use a feed with stop times")
     seq = pd.to_numeric(_col(st, "stop_sequence"), errors="coerce")
-    badseq = (seq.isna() | (seq != np.floor(seq)) | (seq < 0)).to_numpy()
+    badseq = (seq.isna() | (seq != np.floor(seq)) | (seq < 0) | (seq > 2**31 - 1)).to_numpy()
     if badseq.any():
         i = int(np.flatnonzero(badseq)[0])
         raise GTFSError(f"{file}: line {i + 2} (trip {trip[i]!r}): bad stop_sequence {st['stop_sequence'].iloc[i]!r}; "
-                        f"it must be a non-negative whole number ({int(badseq.sum())} bad value(s))")
+                        f"it must be a non-negative whole number (at most 2147483647) ({int(badseq.sum())} bad value(s))")
     arr = parse_times(_col(st, "arrival_time"), file=file, column="arrival_time", ids=trip, rows=line)
     dep = parse_times(_col(st, "departure_time"), file=file, column="departure_time", ids=trip, rows=line)
     dist = pd.to_numeric(_col(st, "shape_dist_traveled"), errors="coerce").to_numpy(np.float64) \
@@ -573,6 +608,16 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
             f"{file}: line {line[i]} (trip {trip[i]!r}): unknown stop_id {stop[i]!r} not in stops.txt "
             f"({len(bad)} row(s), {len(set(stop[bad]))} distinct unknown id(s)); fix stops.txt or stop_times.txt"
         )
+    # stops that trips use need coordinates (their walks and transfers are computed from them)
+    lat_s, lon_s = stops["stop_lat"].to_numpy(np.float64), stops["stop_lon"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        badxy = ~(np.isfinite(lat_s) & np.isfinite(lon_s) & (np.abs(lat_s) <= 90) & (np.abs(lon_s) <= 180))
+    used_bad = np.flatnonzero(badxy[np.unique(sidx)]) if badxy.any() else np.zeros(0, np.int64)
+    if len(used_bad):
+        j = int(np.unique(sidx)[used_bad[0]])
+        raise GTFSError(f"{fname}/stops.txt: line {j + 2} (stop {stops['stop_id'].iloc[j]!r}): no valid coordinates "
+                        f"(stop_lat {float(lat_s[j])!r}, stop_lon {float(lon_s[j])!r}) for a stop that trips use ({len(used_bad)} "
+                        "such stop(s)); give stop_lat/stop_lon in degrees (WGS84), or a parent_station that has them")
     # rows of unknown trips: dropped with a warning
     tidx = pd.Index(trips["trip_id"]).get_indexer(trip)
     if (tidx < 0).any():
