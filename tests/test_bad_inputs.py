@@ -1107,3 +1107,123 @@ def test_state_calls_are_checked(tiny_state, method, args, kw, match):
     with pytest.raises(ValidationError, match=match):
         getattr(st, method)(*args, **kw)
     pd.testing.assert_frame_equal(st.venues(), tiny_state.venues())
+
+
+# ---------------------------------------------------------------------------------------------------- OSM files, more
+def _w(path: Path, text) -> Path:
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    return path
+
+
+def _pbf_half(tmp: Path) -> Path:
+    import osmium
+
+    p = tmp / "half.osm.pbf"
+
+    full = tmp / "full.osm.pbf"
+    with osmium.SimpleWriter(str(full)) as w:
+        for i in range(2000):
+            w.add_node(osmium.osm.mutable.Node(id=i + 1, location=(2.0 + i * 1e-5, 50.0), version=1))
+        w.add_way(osmium.osm.mutable.Way(id=1, nodes=list(range(1, 2001)), tags={"highway": "residential"}))
+    data = full.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    return p
+
+
+OSM_FILE_CASES = [
+    ("truncated-pbf", _pbf_half, InputFileError, r"cannot read OSM file .*half.osm.pbf'.*A truncated download gives "
+                                                 r"this error: download it again"),
+    ("empty-pbf", lambda t: _w(t / "e.pbf", b""), InputFileError,
+     r"OSM file .*e.pbf' is empty; download the extract again"),
+    ("empty-osm-xml", lambda t: _w(t / "e.osm", ""), InputFileError, r"e.osm' is empty"),
+    ("broken-xml", lambda t: _w(t / "b.osm", "<osm><node id='1' lat='50' lon='2'></osm"),
+     InputFileError, r"cannot read OSM file .*b.osm'.*Is it a complete OpenStreetMap .pbf/.osm file\?"),
+    ("unknown-suffix", lambda t: _w(t / "x.txt", "hello"), InputFileError,
+     r"cannot read OSM file .*x.txt'.*Could not detect file format"),
+    ("a-folder", lambda t: t, InputFileError, r"OSM input .* is a folder; give the .pbf file"),
+    ("no-ways", lambda t: _w(t / "n.osm", "<?xml version='1.0'?><osm version='0.6'><node id='1' lat='50' "
+                                            "lon='2'/></osm>"), NetworkError,
+     r"n.osm' has no way usable by mode 'walk' \(0 highway ways read\); is the extract the right area"),
+]
+
+
+@pytest.mark.parametrize("make, cls, match", [c[1:] for c in OSM_FILE_CASES], ids=[c[0] for c in OSM_FILE_CASES])
+def test_bad_osm_files(tmp_path, make, cls, match):
+    from access import TransportNetwork
+
+    with pytest.raises(cls, match=match):
+        TransportNetwork.from_files(make(tmp_path), modes=("walk",))
+
+
+# ---------------------------------------------------------------------------------------------------- matrix calls
+MATRIX_CALL_CASES = [
+    ("all-off-network", {"origins": {"lon": [10.0, 10.1], "lat": [45.0, 45.1]}}, NetworkError,
+     r"all 2 origins are farther than max_snap_m=500 m from the walk network; check that they lie in the network's "
+     r"area and that their CRS is right"),
+    ("mode-not-built", {"mode": "bike"}, ValidationError,
+     r"this network has no 'bike' street graph \(it has \['walk'\]\); build it with modes including 'bike'"),
+    ("transit-without-gtfs", {"mode": "transit", "departure": "2024-01-01T08:00"}, NetworkError,
+     r"mode='transit' needs a network built with GTFS feeds"),
+    ("mode-typo", {"mode": "wlak"}, ValidationError, r"`mode` must be one of .*got 'wlak'; did you mean 'walk'\?"),
+    ("max-time-negative", {"max_time_min": -1}, ValidationError, r"`max_time_min` must be a number > 0 and <= 1440"),
+    ("max-time-nan", {"max_time_min": float("nan")}, ValidationError, r"`max_time_min` must be a finite number"),
+    ("no-destinations", {"destinations": {"lon": [], "lat": []}}, ValidationError,
+     r"`destinations` is empty: give at least one point"),
+    ("origins-nan", {"origins": {"lon": [np.nan, 2.0], "lat": [50.0, 50.0]}}, ValidationError,
+     r"`origins` has 1 rows with missing or out-of-range coordinates, ids \['o0'\]"),
+    ("origins-inf", {"origins": {"lon": [np.inf, 2.0], "lat": [50.0, 50.0]}}, ValidationError,
+     r"`origins` has 1 rows with missing or out-of-range coordinates, ids \['o0'\]"),
+    ("origins-huge", {"origins": {"lon": [1e308, 2.0], "lat": [50.0, 50.0]}}, ValidationError,
+     r"out-of-range coordinates, ids \['o0'\]; coordinates must be lon/lat degrees"),
+    ("dup-origin-ids", {"origins": {"id": ["x", "x"], "lon": [2.0, 2.0], "lat": [50.0, 50.0]}}, ValidationError,
+     r"`origins` has 1 duplicate ids in column 'id', e.g. \['x'\]"),
+]
+
+
+@pytest.mark.parametrize("kw, cls, match", [c[1:] for c in MATRIX_CALL_CASES], ids=[c[0] for c in MATRIX_CALL_CASES])
+def test_bad_matrix_calls(tiny_bundle, kw, cls, match):
+    from access import TransportNetwork, travel_time_matrix
+
+    net = TransportNetwork.load(tiny_bundle)
+    kw = dict(kw)
+
+    def pts(d, prefix):
+        d = dict(d)
+        d.setdefault("id", [f"{prefix}{i}" for i in range(len(d["lon"]))])
+        return pd.DataFrame(d)
+
+    origins = pts(kw.pop("origins", {"lon": [2.0001, 2.0009], "lat": [50.0001, 50.0009]}), "o")
+    if "destinations" in kw:
+        kw["destinations"] = pts(kw["destinations"], "d")
+    with pytest.raises(cls, match=match):
+        travel_time_matrix(net, origins, progress=False, **kw)
+
+
+def test_concurrent_saves_to_one_folder(tmp_path, tiny_bundle):
+    """Writers racing on one --out (none there yet, then a bundle there): each save is whole, the last one wins,
+    no error, no temp folder left."""
+    import threading
+
+    from access import TransportNetwork
+
+    net = TransportNetwork.load(tiny_bundle)
+    target = tmp_path / "net"
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def save():
+        try:
+            start.wait()
+            for _ in range(3):
+                net.save(target)
+        except BaseException as e:  # noqa: BLE001 (collected for the assertion)
+            errors.append(e)
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["net"]
+    assert TransportNetwork.load(target).street("walk").n_nodes == net.street("walk").n_nodes

@@ -115,7 +115,12 @@ def atomic_dir(path):
                 os.replace(tmp, path)
                 shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as e:  # a concurrent writer created ``path`` meanwhile: swap with it (last one wins)
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not _exchange(tmp, path):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
     except Exception as e:  # a full disk becomes one clear error naming ``path``; the old folder is untouched
         _reraise_disk_full(path, e)
         raise
