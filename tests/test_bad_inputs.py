@@ -1227,3 +1227,68 @@ def test_concurrent_saves_to_one_folder(tmp_path, tiny_bundle):
     assert errors == []
     assert [p.name for p in tmp_path.iterdir()] == ["net"]
     assert TransportNetwork.load(target).street("walk").n_nodes == net.street("walk").n_nodes
+
+
+# ---------------------------------------------------------------------------------------------------- access indicators
+@pytest.fixture()
+def ind_files(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    pts = _csv(tmp_path, "id,lon,lat,population,category\n01,2.0001,50.0001,10,library\n02,2.0009,50.0009,20,museum\n",
+               "pts.csv")
+    areas = tmp_path / "areas.geojson"
+    gpd.GeoDataFrame({"id": ["A"]}, geometry=[box(1.99, 49.99, 2.01, 50.01)], crs=4326).to_file(areas)
+    far = tmp_path / "far.geojson"
+    gpd.GeoDataFrame({"id": ["A"]}, geometry=[box(10, 10, 11, 11)], crs=4326).to_file(far)
+    return {"tmp": tmp_path, "pts": pts, "areas": areas, "far": far}
+
+
+_PAIRS = dict(from_id=["01", "01", "02", "02"], to_id=["01", "02", "01", "02"])
+INDICATOR_CLI_CASES = [
+    ("text-times", {"travel_time": ["0", "3 min", "3", "0"]}, {},
+     r"`--matrix` .*m.parquet': column 'travel_time' does not hold numbers \(minutes\); write the travel times as "
+     r"numbers \(e.g. 12.5, NaN where unreachable\)"),
+    ("bool-times", {"travel_time": [True, False, True, False]}, {}, r"column 'travel_time' does not hold numbers"),
+    ("negative-times", {"travel_time": [0.0, -3.0, 3.0, 0.0]}, {},
+     r"column 'travel_time' has negative costs \(min -3.0\); travel costs must be >= 0"),
+    ("no-time-column", {"minutes": [0.0, 3.0, 3.0, 0.0]}, {},
+     r"has no travel_time nor travel_time_p50 column \(columns: \['from_id', 'to_id', 'minutes'\]\); pass "
+     r"--travel-cost with one of \['minutes'\]"),
+    ("cost-column-typo", {"travel_time": [0.0, 3.0, 3.0, 0.0]}, {"--travel-cost": "travel_tme"},
+     r"has no column 'travel_tme' .*pass --travel-cost with one of \['travel_time'\]"),
+    ("areas-elsewhere", {"travel_time": [0.0, 3.0, 3.0, 0.0]}, {"--areas": "far"},
+     r"none of the 2 cell\(s\) lies inside an area \(e.g. cell '01'\); give areas that cover the cells"),
+    ("negative-population", {"travel_time": [0.0, 3.0, 3.0, 0.0]}, {"--origins": "id,lon,lat,population\n"
+                                                                     "01,2.0001,50.0001,-10\n02,2.0009,50.0009,2\n"},
+     r"population column 'population' has 1 NaN or negative value\(s\), e.g. cell '01' \(-10\)"),
+    ("text-population", {"travel_time": [0.0, 3.0, 3.0, 0.0]}, {"--origins": "id,lon,lat,population\n"
+                                                                 "01,2.0001,50.0001,many\n02,2.0009,50.0009,2\n"},
+     r"population column 'population' has 1 NaN or negative value\(s\), e.g. cell '01' \('many'\)"),
+    ("no-category", {"travel_time": [0.0, 3.0, 3.0, 0.0]}, {"--destinations": "id,lon,lat\n01,2.0001,50.0001\n"
+                                                             "02,2.0009,50.0009\n"},
+     r"`--destinations` has no category column 'category' .*set \[indicators\] category_column in the config"),
+    ("corrupt-matrix", None, {}, r"travel matrix file .*m.parquet' is not a readable Parquet file"),
+]
+
+
+@pytest.mark.parametrize("cols, extra, match", [c[1:] for c in INDICATOR_CLI_CASES],
+                         ids=[c[0] for c in INDICATOR_CLI_CASES])
+def test_bad_indicator_runs(ind_files, capsys, cols, extra, match):
+    import re
+
+    f = ind_files
+    m = f["tmp"] / "m.parquet"
+    if cols is None:
+        m.write_bytes(b"PAR1garbagePAR1")
+    else:
+        pd.DataFrame(dict(_PAIRS, **cols)).to_parquet(m)
+    args = {"--matrix": m, "--origins": f["pts"], "--destinations": f["pts"], "--areas": f["areas"]}
+    for k, v in extra.items():
+        args[k] = f[v] if v in f else (_csv(f["tmp"], v, k.strip("-") + ".csv") if "\n" in v else v)
+    argv = ["indicators", *[str(x) for kv in args.items() for x in kv], "--out", str(f["tmp"] / "out"),
+            "--no-progress"]
+    rc, out = _cli(argv, capsys)
+    assert rc == 2 and out.count("error:") == 1 and "Traceback" not in out, out
+    assert re.search(match, out.replace("\n", " ")), out
+    assert not (f["tmp"] / "out").exists() or not any((f["tmp"] / "out").iterdir())  # nothing half-written

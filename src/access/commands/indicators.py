@@ -123,18 +123,40 @@ def resolve_travel_cost(matrix, travel_cost: str | None) -> str:
     src = MatrixSource(matrix)
     cols = src.columns
     pct = [c for c in cols if c.startswith("travel_time_p")]
+    numeric = _numeric_columns(src)
     if travel_cost is not None:
         if travel_cost not in cols:
             raise ValidationError(f"`--matrix` {str(matrix)!r} has no column {travel_cost!r} (columns: {cols}); "
-                                  f"pass --travel-cost with one of {['travel_time'] if 'travel_time' in cols else pct}")
-        return travel_cost
+                                  f"pass --travel-cost with one of {numeric}")
+        return _numeric_cost(matrix, travel_cost, numeric)
     for c in ("travel_time", "travel_time_p50"):
         if c in cols:
-            return c
+            return _numeric_cost(matrix, c, numeric)
     if len(pct) == 1:
-        return pct[0]
+        return _numeric_cost(matrix, pct[0], numeric)
     raise ValidationError(f"`--matrix` {str(matrix)!r} has no travel_time nor travel_time_p50 column (columns: "
-                          f"{cols}); pass --travel-cost with one of {pct}")
+                          f"{cols}); pass --travel-cost with one of {numeric} (minutes)")
+
+
+def _numeric_columns(src) -> list[str]:
+    """The matrix columns that hold numbers (bools excluded), from the Parquet schema or the frame's dtypes."""
+    import pyarrow as pa
+
+    schema = getattr(src, "_pf_schema", None)
+    if schema is not None:
+        return [f.name for f in schema if f.name not in ("from_id", "to_id")
+                and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))]
+    if src.frame is not None:
+        return [str(c) for c, t in src.frame.dtypes.items() if c not in ("from_id", "to_id") and t.kind in "iuf"]
+    return [c for c in src.columns if c not in ("from_id", "to_id")]
+
+
+def _numeric_cost(matrix, column: str, numeric: list[str]) -> str:
+    if column not in numeric:
+        other = f", or pass --travel-cost with one of {numeric}" if numeric else ""
+        raise ValidationError(f"`--matrix` {str(matrix)!r}: column {column!r} does not hold numbers (minutes); write "
+                              f"the travel times as numbers (e.g. 12.5, NaN where unreachable){other}")
+    return column
 
 
 def _points_gdf(path, name: str):
@@ -214,7 +236,6 @@ def run_indicators(matrix, origins, destinations, areas, out, config=None, *, pr
     bar and bar.update()
     vals = cells[["id"]].merge(t_wide.join(r_wide).reset_index(), on="id", how="left")
     out = Path(out)
-    written = {"cells": write_table(cells[["id", popc]].merge(vals, on="id"), out / "cells")}
     agg = aggregate(vals, cells[["id", popc, cells.geometry.name]], area_gdf[[aid, area_gdf.geometry.name]],
                     population=popc, area_id=aid, time_columns=list(t_wide.columns),
                     count_columns=list(r_wide.columns), thresholds_min=ind["thresholds_min"],
@@ -229,6 +250,8 @@ def run_indicators(matrix, origins, destinations, areas, out, config=None, *, pr
                  *[f"{c}_share_within_{float(ind['thresholds_min'][-1]):g}min" for c in t_wide.columns],
                  "venues_per_10k", "supply_score", "access_score", "social_fragility", "cultural_fragility", "class"]
     main_cols = [c for c in main_cols if c in typ.columns]
+    # written only once everything is computed: a bad input found on the way leaves no mix of old and new files
+    written = {"cells": write_table(cells[["id", popc]].merge(vals, on="id"), out / "cells")}
     written.update(write_area_report(typ, out, id_column=aid, name="areas", map_columns=main_cols,
                                      tooltip_columns=main_cols))
     bar and bar.update()

@@ -190,6 +190,10 @@ def aggregate(cell_values: pd.DataFrame, cells: gpd.GeoDataFrame, areas: gpd.Geo
     links = attach_cells(cells, areas, cell_id=cell_id, area_id=area_id)
     a_col = links.columns[1]
     outside = set(cells[cell_id]) - set(links[cell_id])
+    if outside and len(outside) == cells[cell_id].nunique():
+        raise ValidationError(f"none of the {len(outside)} cell(s) lies inside an area (e.g. cell "
+                              f"{next(iter(sorted(map(str, outside))))!r}); give areas that cover the cells (same "
+                              "region, and a correct CRS on both)")
     if outside:
         warnings.warn(f"{len(outside)} cell(s) lie outside every area and are left out: {_fmt_ids(outside)}",
                       AccessWarning, stacklevel=2)
