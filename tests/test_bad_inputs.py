@@ -251,13 +251,42 @@ POINT_CASES = [
     ("projected-xy-only", "id,x,y\na,650000,6860000\n", ValidationError,
      r"out-of-range coordinates, ids \['a'\]; coordinates must be lon/lat degrees"),
     ("semicolon-no-id", "nom;lon;lat\na;1;2\n", ValidationError, r"has no 'id' column \(columns: \['nom', 'lon'"),
+    ("decimal-commas", "id;lon;lat\na;2,35;48,85\n", ValidationError,
+     r"out-of-range coordinates, ids \['a'\].*decimal commas such as '2,35' are not numbers: write decimal points"),
+    ("binary", b"\x00\x01\x02\xff\xfePK\x03\x04", InputFileError,
+     r"p.csv' is not a text CSV file \(it holds binary data\); export the points as CSV \(UTF-8\)"),
+    ("whitespace-only", "   \n\n", InputFileError, r"p.csv' is empty; it needs a header line such as id,lon,lat"),
+    ("lon-inf", "id,lon,lat\na,inf,2\n", ValidationError, r"missing or out-of-range coordinates, ids \['a'\]"),
+    ("lon-1e308", "id,lon,lat\na,1e308,2\n", ValidationError, r"missing or out-of-range coordinates, ids \['a'\]"),
+    ("lat-only", "id,lon\na,1\n", ValidationError, r"has no geometry and no lon/lat columns \(columns: \['id', 'lon'\]\)"),
 ]
 
 
 @pytest.mark.parametrize("text, cls, match", [c[1:] for c in POINT_CASES], ids=[c[0] for c in POINT_CASES])
 def test_bad_points(tmp_path, text, cls, match):
+    p = tmp_path / "p.csv"
+    p.write_bytes(text) if isinstance(text, bytes) else p.write_text(text)
     with pytest.raises(cls, match=match):
-        read_points(_csv(tmp_path, text), name="pts")
+        read_points(p, name="pts")
+
+
+POINT_ACCEPTED = [
+    ("utf8-bom", "\ufeffid,lon,lat\n01,2.35,48.85\n".encode()),
+    ("utf16-excel", "id\tlon\tlat\r\n01\t2.35\t48.85\r\n".encode("utf-16")),
+    ("latin-1", "id,lon,lat,nom\n01,2.35,48.85,caf\xe9\n".encode("latin-1")),
+    ("crlf", b"id,lon,lat\r\n01,2.35,48.85\r\n"),
+    ("tabs", b"id\tlon\tlat\n01\t2.35\t48.85\n"),
+    ("pipes", b"id|lon|lat\n01|2.35|48.85\n"),
+    ("latitude-longitude", b"id,latitude,longitude\n01,48.85,2.35\n"),
+]
+
+
+@pytest.mark.parametrize("raw", [c[1] for c in POINT_ACCEPTED], ids=[c[0] for c in POINT_ACCEPTED])
+def test_point_files_read_the_same(tmp_path, raw):
+    p = tmp_path / "p.csv"
+    p.write_bytes(raw)
+    pts = read_points(p, name="pts")
+    assert pts.ids.tolist() == ["01"] and pts.lon[0] == pytest.approx(2.35) and pts.lat[0] == pytest.approx(48.85)
 
 
 POINT_OBJ_CASES = [

@@ -64,15 +64,21 @@ def _read_file(path: Path, name: str, id_column: str = "id"):
 def _read_csv(path: Path, name: str, id_column: str = "id") -> pd.DataFrame:
     """A CSV whose id column is read as text (leading zeros kept), the separator sniffed from the header."""
     with open(path, "rb") as f:
-        head = f.readline().decode("utf-8-sig", errors="replace")
+        first = f.read(4096)
+    encoding = "utf-16" if first[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"  # Excel's "Unicode text"
+    if encoding == "utf-8-sig" and b"\x00" in first:
+        raise InputFileError(f"`{name}` file {str(path)!r} is not a text CSV file (it holds binary data); export the "
+                             "points as CSV (UTF-8) with id, lon, lat columns, or give a .gpkg/.parquet file")
+    head = first.decode(encoding, errors="replace").splitlines()[0] if first.strip() else ""
     if not head.strip():
         raise InputFileError(f"`{name}` file {str(path)!r} is empty; it needs a header line such as id,lon,lat")
     counts = {sep: head.count(sep) for sep in (",", ";", "\t", "|")}
     sep = max(counts, key=lambda k: counts[k]) if max(counts.values()) else ","
     try:
-        df = pd.read_csv(path, sep=sep, dtype={id_column: str}, encoding="utf-8-sig", skipinitialspace=True)
-    except UnicodeDecodeError:
-        df = pd.read_csv(path, sep=sep, dtype={id_column: str}, encoding="latin-1", skipinitialspace=True)
+        try:
+            df = pd.read_csv(path, sep=sep, dtype={id_column: str}, encoding=encoding, skipinitialspace=True)
+        except UnicodeDecodeError:
+            df = pd.read_csv(path, sep=sep, dtype={id_column: str}, encoding="latin-1", skipinitialspace=True)
     except pd.errors.ParserError as e:
         raise InputFileError(f"`{name}` file {str(path)!r} cannot be parsed as CSV ({e}); check the separator and "
                              "the quoting") from None
@@ -138,6 +144,7 @@ def read_points(obj, *, name: str = "points", id_column: str = "id") -> Points:
     if len(dup):
         raise ValidationError(f"`{name}`{src} has {len(dup)} duplicate ids in column {id_column!r}, "
                               f"e.g. {dup.iloc[:3].tolist()!r}; ids must be unique")
+    lonc = latc = None
     if isinstance(obj, gpd.GeoDataFrame) and obj.geometry.name in obj.columns:
         gdf = obj
         if gdf.crs is None:
@@ -163,6 +170,13 @@ def read_points(obj, *, name: str = "points", id_column: str = "id") -> Points:
     bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
     if bad.any():
         ex = ids[bad].iloc[:5].tolist()
+        hint = ""
+        if lonc is not None and latc is not None:  # decimal commas ('2,35' in a ;-separated file) are text, not numbers
+            raw = pd.concat([obj[lonc], obj[latc]]).astype(str)
+            comma = raw[raw.str.fullmatch(r"\s*-?\d+,\d+\s*")]
+            if len(comma):
+                hint = f"; decimal commas such as {comma.iloc[0].strip()!r} are not numbers: write decimal points"
         raise ValidationError(f"`{name}`{src} has {int(bad.sum())} rows with missing or out-of-range coordinates, "
-                              f"ids {ex!r}; coordinates must be lon/lat degrees (or give a GeoDataFrame with its CRS)")
+                              f"ids {ex!r}; coordinates must be lon/lat degrees (or give a GeoDataFrame with its CRS)"
+                              f"{hint}")
     return Points(ids=ids.to_numpy(), lon=lon, lat=lat, frame=obj, name=name)
