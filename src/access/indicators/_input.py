@@ -422,9 +422,10 @@ def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name:
     Ids are compared as strings (a CSV's ``"01001"`` and a Parquet's ``"01001"`` match; ``1001`` does not).
 
     The repeated-pair check is memory-bounded whatever the matrix size: each chunk (``chunk_rows`` rows) is checked
-    on its own; an origin seen in several chunks (a Parquet batch boundary, or partitions that overlap) is checked
-    in a second pass with a seen-bitmap of at most ``max_bytes`` (origins x destinations), block of origins by
-    block. Nothing proportional to the number of pairs is kept.
+    on its own, and across chunks with a seen-bitmap of origins x destinations when it fits in ``max_bytes``;
+    otherwise an origin seen in several chunks (a Parquet batch boundary, or partitions that overlap) is checked in
+    a second pass with such a bitmap, block of origins by block. Nothing proportional to the number of pairs is
+    kept.
 
     Returns
     -------
@@ -446,6 +447,9 @@ def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name:
     last_chunk = np.full(n_o, -1, np.int64)  # the last chunk where each origin was seen
     split = np.zeros(n_o, bool)  # origins seen in more than one chunk: their pairs need the second pass
     chunk_origins: list[np.ndarray] = []  # per chunk, its distinct origins (the second pass skips the others)
+    # when origins x destinations fit the budget, one seen-bitmap answers in this pass (no second pass)
+    # (per pair of ids, the row that holds it: -1 before; 4 bytes each)
+    dense = np.full(n_o * n_d, -1, np.int32) if 0 < 4 * n_o * n_d <= max_bytes else None
     for c, ch in enumerate(src.iter_columns(["from_id", "to_id"])):
         fo = _codes_in(ch["from_id"], o_index)
         to = _codes_in(ch["to_id"], d_index)
@@ -458,6 +462,20 @@ def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name:
         unknown_to += int((to < 0).sum())
         ok = (fo >= 0) & (to >= 0)
         fo, to = fo[ok].astype(np.int64), to[ok].astype(np.int64)
+        if dense is not None:
+            flat = fo * n_d + to
+            hit = dense[flat] >= 0  # written by an earlier chunk
+            if hit.any():
+                i = int(np.flatnonzero(hit)[0])
+                _raise_repeat(int(fo[i]), int(to[i]), None, o_index, d_index, where)
+            rows = np.arange(len(flat), dtype=np.int32)
+            dense[flat] = rows
+            again = dense[flat] != rows  # twice in this chunk: the later row overwrote the earlier one
+            if again.any():
+                i = int(np.flatnonzero(again)[0])
+                n_dup = len(np.unique(flat[again]))
+                _raise_repeat(int(fo[i]), int(to[i]), n_dup, o_index, d_index, where)
+            continue
         _raise_on_repeat(fo * (n_d + 1) + to, n_d, o_index, d_index, where)  # within the chunk
         u = np.unique(fo)
         seen_before = last_chunk[u] >= 0

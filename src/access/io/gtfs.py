@@ -590,7 +590,8 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
     if badseq.any():
         i = int(np.flatnonzero(badseq)[0])
         raise GTFSError(f"{file}: line {i + 2} (trip {trip[i]!r}): bad stop_sequence {st['stop_sequence'].iloc[i]!r}; "
-                        f"it must be a non-negative whole number (at most 2147483647) ({int(badseq.sum())} bad value(s))")
+                        "it must be a non-negative whole number (at most 2147483647) "
+                        f"({int(badseq.sum())} bad value(s))")
     arr = parse_times(_col(st, "arrival_time"), file=file, column="arrival_time", ids=trip, rows=line)
     dep = parse_times(_col(st, "departure_time"), file=file, column="departure_time", ids=trip, rows=line)
     dist = pd.to_numeric(_col(st, "shape_dist_traveled"), errors="coerce").to_numpy(np.float64) \
@@ -616,7 +617,8 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
     if len(used_bad):
         j = int(np.unique(sidx)[used_bad[0]])
         raise GTFSError(f"{fname}/stops.txt: line {j + 2} (stop {stops['stop_id'].iloc[j]!r}): no valid coordinates "
-                        f"(stop_lat {float(lat_s[j])!r}, stop_lon {float(lon_s[j])!r}) for a stop that trips use ({len(used_bad)} "
+                        f"(stop_lat {float(lat_s[j])!r}, stop_lon {float(lon_s[j])!r}) for a stop that trips use "
+                        f"({len(used_bad)} "
                         "such stop(s)); give stop_lat/stop_lon in degrees (WGS84), or a parent_station that has them")
     # rows of unknown trips: dropped with a warning
     tidx = pd.Index(trips["trip_id"]).get_indexer(trip)
