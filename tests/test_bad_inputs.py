@@ -758,6 +758,22 @@ CLI_CASES = [
     ("compare-cutoffs-neg", _compare, ["--cutoffs", "-5"], r"'--cutoffs'.*must be a number > 0"),
     ("compare-window-0", _compare, ["--window", "0"], r"'--window'.*between 1 and 1440"),
     ("compare-max-time-0", _compare, ["--max-time", "0"], r"'--max-time'.*must be a number > 0"),
+    ("matrix-out-csv", lambda f, *e: _matrix(f)[:-2] + ["--out", str(f["tmp"] / "m.csv")], [],
+     r"'--out'.*m.csv' must end with .parquet \(the format is taken from the name\); e.g. m.parquet"),
+    ("snap-out-xlsx", lambda f, *e: ["snap", "--network", f["net"], "--points", f["pts"], "--out",
+                                     str(f["tmp"] / "s.xlsx")], [],
+     r"'--out'.*s.xlsx' must end with .csv or .parquet or .gpkg"),
+    ("isochrones-out-shp", lambda f, *e: ["isochrones", "--network", f["net"], "--origins", f["pts"], "--out",
+                                          str(f["tmp"] / "i.shp")], [],
+     r"'--out'.*i.shp' must end with .gpkg or .geojson or .json.*e.g. i.gpkg"),
+    ("route-out-csv", lambda f, *e: ["route", "--network", f["net"], "--origins", f["pts"], "--destinations",
+                                     f["pts"], "--departure", "2024-01-01T08:00", "--out", str(f["tmp"] / "r.csv")],
+     [], r"'--out'.*r.csv' must end with .gpkg or .geojson or .json"),
+    ("export-out-csv", lambda f, *e: ["network", "export", f["net"], "--out", str(f["tmp"] / "n.csv")], [],
+     r"'--out'.*n.csv' must end with .gpkg"),
+    ("venues-out-without-venues", lambda f, *e: ["scenario", "apply", f["scn"], "--network", f["net"], "--out",
+                                                 str(f["tmp"] / "n2"), "--venues-out", str(f["tmp"] / "v.csv")], [],
+     r"'--venues-out'.*writes the edited venue table: give the table with --venues"),
 ]
 
 

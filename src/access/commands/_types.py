@@ -120,6 +120,14 @@ def check_writable(path: str | os.PathLike, option: str) -> None:
                                  "another path or fix its permissions", param_hint=f"'{option}'")
 
 
+def check_suffix(path: str | os.PathLike, option: str, suffixes: tuple[str, ...]) -> None:
+    """Fail before any work when output file ``path`` does not end with one of ``suffixes`` (a Parquet file named
+    ``.csv`` would be written silently otherwise)."""
+    if not str(path).lower().endswith(suffixes):
+        raise click.BadParameter(f"{str(path)!r} must end with {' or '.join(suffixes)} (the format is taken from the "
+                                 f"name); e.g. {Path(path).with_suffix(suffixes[0]).name}", param_hint=f"'{option}'")
+
+
 # the ranges the library enforces, for the options shared by several commands
 WALK_SPEED = Number("walk_speed_kmh", gt=0, le=50)
 BIKE_SPEED = Number("bike_speed_kmh", gt=0, le=80)

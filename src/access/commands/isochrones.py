@@ -6,6 +6,8 @@ import time
 
 import click
 
+from ._types import check_suffix
+
 
 @click.command("isochrones")
 @click.option("--network", "network_dir", required=True, type=click.Path(exists=True, file_okay=False),
@@ -29,6 +31,7 @@ def command(network_dir, origins, mode, cutoffs, cell_size, departure, window, p
     from ..isochrones import isochrones
     from ..network.bundle import TransportNetwork
 
+    check_suffix(out, "--out", (".gpkg", ".geojson", ".json"))
     t0 = time.perf_counter()
     net = TransportNetwork.load(network_dir)
     o = read_points(origins, name="origins", id_column=id_column)

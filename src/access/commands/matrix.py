@@ -16,6 +16,7 @@ from ._types import (
     Departure,
     Number,
     Percentiles,
+    check_suffix,
     check_writable,
 )
 
@@ -71,6 +72,8 @@ def command(network_dir, origins, destinations, mode, out, max_time, departure, 
         raise click.BadParameter(f"{out!r} is a folder; without --chunk-size/--memory-budget/--workers the matrix is "
                                  "one Parquet file: give a file path, or add --memory-budget to write (or resume) a "
                                  "partitioned folder", param_hint="'--out'")
+    if not chunked and not Path(out).is_dir():
+        check_suffix(out, "--out", (".parquet",))
     check_writable(out, "--out")
     if mode == "transit" and departure is None:
         raise click.BadParameter("--mode transit needs a first departure, e.g. --departure 2019-05-13T14:00",

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from ._types import BIKE_SPEED, WALK_SPEED, Modes, Number, check_writable
+from ._types import BIKE_SPEED, WALK_SPEED, Modes, Number, check_suffix, check_writable
 
 
 @click.group("network")
@@ -138,6 +138,7 @@ def export(bundle, out, modes):
     from .._io_util import atomic_path
     from ..network.bundle import TransportNetwork
 
+    check_suffix(out, "--out", (".gpkg",))
     t0 = time.perf_counter()
     net = TransportNetwork.load(bundle)
     layers = net.to_geodataframes([m.strip() for m in modes.split(",")] if modes else None)

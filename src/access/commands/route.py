@@ -6,6 +6,8 @@ import time
 
 import click
 
+from ._types import check_suffix
+
 
 @click.command("route")
 @click.option("--network", "network_dir", required=True, type=click.Path(exists=True, file_okay=False),
@@ -29,6 +31,7 @@ def command(network_dir, origins, destinations, departure, window, max_time, max
     from ..network.bundle import TransportNetwork
     from ..routing.itinerary import itineraries
 
+    check_suffix(out, "--out", (".gpkg", ".geojson", ".json"))
     t0 = time.perf_counter()
     net = TransportNetwork.load(network_dir)
     o = read_points(origins, name="origins", id_column=id_column)

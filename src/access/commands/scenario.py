@@ -31,6 +31,9 @@ def apply_cmd(scenario_file, network_dir, out, venues, venues_out, overwrite):
 
     check_writable(out, "--out")
     check_save_target(out, overwrite=overwrite)
+    if venues_out and not venues:
+        raise click.BadParameter("--venues-out writes the edited venue table: give the table with --venues",
+                                 param_hint="'--venues-out'")
     if venues_out:
         check_writable(venues_out, "--venues-out")
     t0 = time.perf_counter()

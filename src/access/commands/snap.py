@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ._types import check_suffix
+
 
 @click.command("snap")
 @click.option("--network", "network_dir", required=True, type=click.Path(exists=True, file_okay=False),
@@ -21,6 +23,7 @@ def command(network_dir, points, mode, max_snap, id_column, out):
     from ..network.bundle import TransportNetwork
     from ..routing.snap import find_snap
 
+    check_suffix(out, "--out", (".csv", ".parquet", ".gpkg"))
     net = TransportNetwork.load(network_dir)
     pts = read_points(points, name="points", id_column=id_column)
     res = find_snap(net, pts, mode=mode, max_snap_m=max_snap)
