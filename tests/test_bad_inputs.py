@@ -1340,3 +1340,66 @@ def test_bad_indicator_runs(ind_files, capsys, cols, extra, match):
     assert rc == 2 and out.count("error:") == 1 and "Traceback" not in out, out
     assert re.search(match, out.replace("\n", " ")), out
     assert not (f["tmp"] / "out").exists() or not any((f["tmp"] / "out").iterdir())  # nothing half-written
+
+
+# ---------------------------------------------------------------------------------------------------- barriers / typology TOML
+BARRIER_CONFIG_CASES = [
+    ("table-typo", {"evenin": {}}, r"barriers config: `\[evenin\]` must be one of the tables \['allocation', 'evening'"),
+    ("key-typo", {"no_car": {"treshold_min": 30}},
+     r"unknown key `no_car.treshold_min`; did you mean 'threshold_min'\?; fix the file \(see "
+     r"data/barriers_default.toml"),
+    ("threshold-string", {"no_car": {"threshold_min": "30"}},
+     r"`no_car.threshold_min` should be a number \(no quotes\), got '30'"),
+    ("threshold-negative", {"no_car": {"threshold_min": -5}}, r"`no_car.threshold_min` input should be greater than 0"),
+    ("mode-unknown", {"no_car": {"modes": ["plane"]}}, r"`no_car.modes.0` input should be 'walk', 'bike' or 'transit'"),
+    ("arrive-by-8pm", {"evening": {"arrive_by": "8pm"}}, r"`\[evening\] arrive_by` must be a time 'HH:MM', got '8pm'"),
+    ("wait-negative", {"evening": {"max_wait_min": -1}}, r"`evening.max_wait_min` input should be greater than or equal"),
+    ("venue-typo", {"evening": {"venue": "nearst"}}, r"`evening.venue` input should be 'nearest' or 'any'"),
+    ("chunk-cells-0", {"evening": {"chunk_cells": 0}}, r"`evening.chunk_cells` input should be greater than or equal to 1"),
+    ("enabled-yes", {"saturday": {"enabled": "yes"}}, r"`saturday.enabled` input should be a valid boolean, got 'yes'"),
+    ("saturday-departure", {"saturday": {"departure": "13/05/2019"}}, r"`\[saturday\] departure` must be a time"),
+    ("weight-text", {"index": {"weights": {"share_no_car": "high"}}},
+     r"`index.weights.share_no_car` should be a number \(no quotes\), got 'high'"),
+    ("high-threshold-2", {"index": {"high_threshold": 2}}, r"`index.high_threshold` input should be less than or equal"),
+    ("method-typo", {"allocation": {"method": "areall"}}, r"`allocation.method` input should be 'areal' or 'centre'"),
+    ("social-dimension-typo", {"typology": {"social_dimension": "index"}},
+     r"`typology.social_dimension` input should be 'barrier_index', 'typology' or 'both'"),
+]
+
+
+@pytest.mark.parametrize("cfg, match", [c[1:] for c in BARRIER_CONFIG_CASES], ids=[c[0] for c in BARRIER_CONFIG_CASES])
+def test_bad_barrier_configs(cfg, match):
+    from access.indicators.barriers import load_barriers_config
+
+    with pytest.raises(ValidationError, match=match):
+        load_barriers_config(cfg)
+
+
+def test_barrier_config_file_names_the_file(tmp_path):
+    from access.indicators.barriers import load_barriers_config
+
+    (tmp_path / "b.toml").write_text("[no_car]\nthreshold_min = \"thirty\"\n")
+    with pytest.raises(ValidationError, match=r"barriers config '.*b.toml': `no_car.threshold_min` should be a number"):
+        load_barriers_config(tmp_path / "b.toml")
+    assert load_barriers_config(None)["no_car"]["threshold_min"] == 30  # the defaults pass their own schema
+
+
+TYPOLOGY_CONFIG_CASES = [
+    ("table-typo", {"clases": {}}, r"typology config \(mapping\): unknown key `clases`; did you mean 'classes'\?"),
+    ("weight-text", {"combine": {"supply_weight": "half"}}, r"`combine.supply_weight` input should be a valid number"),
+    ("weight-negative", {"combine": {"supply_weight": -1}}, r"`combine.supply_weight` input should be greater than or"),
+    ("min-population-negative", {"region": {"min_population": -3}}, r"`region.min_population` input should be greater"),
+    ("beyond-not-list", {"access": {"beyond_min": "far"}}, r"`access.beyond_min` input should be a valid list"),
+    ("category-weight-text", {"supply": {"weights": {"library": "x"}}}, r"`supply.weights.library` input should be a "
+                                                                        r"valid number"),
+    ("exclude-not-list", {"supply": {"exclude": 3}}, r"`supply.exclude` input should be a valid list, got 3"),
+]
+
+
+@pytest.mark.parametrize("cfg, match", [c[1:] for c in TYPOLOGY_CONFIG_CASES],
+                         ids=[c[0] for c in TYPOLOGY_CONFIG_CASES])
+def test_bad_typology_configs(cfg, match):
+    from access.indicators.typology import load_typology_config
+
+    with pytest.raises(ValidationError, match=match):
+        load_typology_config(cfg)

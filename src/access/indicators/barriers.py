@@ -98,7 +98,76 @@ def load_barriers_config(config: str | os.PathLike | Mapping | None = None) -> d
             out["index"]["weights"] = dict(val["weights"])
             val = {k: v for k, v in val.items() if k != "weights"}
         out[sec].update(val)
+    _check_barriers_config(out, repr(str(config)) if isinstance(config, (str, os.PathLike)) else "(mapping)")
     return out
+
+
+def _barriers_schema():
+    """The strict schema of the barrier settings (pydantic; unknown keys refused, types strict, ranges checked)."""
+    from typing import Annotated, Literal, Union
+
+    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, create_model
+
+    num = Union[StrictInt, StrictFloat]
+    strict = ConfigDict(extra="forbid")
+    hhmm = StrictStr  # checked below as a time of day
+
+    def model(name, **fields):
+        return create_model(name, __config__=strict, **fields)
+
+    stability = model("stability", weight_factors=(list[Annotated[num, Field(gt=0)]], ...))
+    return model(
+        "barriers",
+        allocation=(model("allocation", method=(Literal["areal", "centre"], ...),
+                          vintage=(Annotated[StrictInt, Field(ge=0)], ...)), ...),
+        no_car=(model("no_car", modes=(Annotated[list[Literal["walk", "bike", "transit"]], Field(min_length=1)], ...),
+                      threshold_min=(Annotated[num, Field(gt=0, le=1440)], ...)), ...),
+        evening=(model("evening", arrive_by=(hhmm, ...), leave_after=(hhmm, ...),
+                       max_wait_min=(Annotated[num, Field(ge=0, le=1440)], ...),
+                       max_trip_min=(Annotated[num, Field(gt=0, le=1440)], ...),
+                       venue=(Literal["nearest", "any"], ...), categories=(list[StrictStr], ...),
+                       chunk_cells=(Annotated[StrictInt, Field(ge=1)], ...)), ...),
+        saturday=(model("saturday", enabled=(StrictBool, ...), departure=(hhmm, ...),
+                        window_min=(Annotated[StrictInt, Field(ge=1, le=1440)], ...),
+                        categories=(list[StrictStr], ...)), ...),
+        index=(model("index", high_threshold=(Annotated[num, Field(ge=0, le=1)], ...),
+                     weights=(dict[str, num], ...), stability=(stability, ...)), ...),
+        typology=(model("typology", social_dimension=(Literal["barrier_index", "typology", "both"], ...),
+                        index_weight=(Annotated[num, Field(ge=0)], ...)), ...),
+    ), BaseModel
+
+
+def _check_barriers_config(cfg: dict, source: str) -> None:
+    """Refuse unknown keys (with the nearest valid one), wrong types and out-of-range values, naming the key."""
+    import difflib
+
+    from pydantic import ValidationError as _PydanticError
+
+    schema, base = _barriers_schema()
+    try:
+        schema.model_validate(cfg)
+    except _PydanticError as e:
+        err = e.errors()[0]
+        loc = tuple(str(x) for x in err["loc"])
+        if loc and loc[-1] in ("int", "float"):  # a number (int or float) given as something else
+            loc = loc[:-1]
+            err = dict(err, msg="should be a number (no quotes)")
+        where = ".".join(loc)
+        if err["type"] == "extra_forbidden":
+            m = schema
+            for k in loc[:-1]:
+                ann = m.model_fields[k].annotation
+                m = ann if isinstance(ann, type) and issubclass(ann, base) else m
+            valid = list(m.model_fields)
+            close = difflib.get_close_matches(loc[-1], valid, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {valid}"
+            msg = f"unknown key `{where}`; {hint}"
+        else:
+            msg = f"`{where}` {err['msg'].lower()}, got {err.get('input')!r}"
+        raise ValidationError(f"barriers config {source}: {msg}; fix the file (see data/barriers_default.toml for "
+                              "every key)") from None
+    for sec, key in (("evening", "arrive_by"), ("evening", "leave_after"), ("saturday", "departure")):
+        _hhmm(cfg[sec][key], f"[{sec}] {key}")
 
 
 def _hhmm(value, key: str) -> int:
