@@ -1342,9 +1342,10 @@ def test_bad_indicator_runs(ind_files, capsys, cols, extra, match):
     assert not (f["tmp"] / "out").exists() or not any((f["tmp"] / "out").iterdir())  # nothing half-written
 
 
-# ---------------------------------------------------------------------------------------------------- barriers / typology TOML
+# ------------------------------------------------------------------------------------------ barriers / typology TOML
 BARRIER_CONFIG_CASES = [
-    ("table-typo", {"evenin": {}}, r"barriers config: `\[evenin\]` must be one of the tables \['allocation', 'evening'"),
+    ("table-typo", {"evenin": {}},
+     r"barriers config: `\[evenin\]` must be one of the tables \['allocation', 'evening'"),
     ("key-typo", {"no_car": {"treshold_min": 30}},
      r"unknown key `no_car.treshold_min`; did you mean 'threshold_min'\?; fix the file \(see "
      r"data/barriers_default.toml"),
@@ -1353,15 +1354,19 @@ BARRIER_CONFIG_CASES = [
     ("threshold-negative", {"no_car": {"threshold_min": -5}}, r"`no_car.threshold_min` input should be greater than 0"),
     ("mode-unknown", {"no_car": {"modes": ["plane"]}}, r"`no_car.modes.0` input should be 'walk', 'bike' or 'transit'"),
     ("arrive-by-8pm", {"evening": {"arrive_by": "8pm"}}, r"`\[evening\] arrive_by` must be a time 'HH:MM', got '8pm'"),
-    ("wait-negative", {"evening": {"max_wait_min": -1}}, r"`evening.max_wait_min` input should be greater than or equal"),
+    ("wait-negative", {"evening": {"max_wait_min": -1}},
+     r"`evening.max_wait_min` input should be greater than or equal"),
     ("venue-typo", {"evening": {"venue": "nearst"}}, r"`evening.venue` input should be 'nearest' or 'any'"),
-    ("chunk-cells-0", {"evening": {"chunk_cells": 0}}, r"`evening.chunk_cells` input should be greater than or equal to 1"),
+    ("chunk-cells-0", {"evening": {"chunk_cells": 0}},
+     r"`evening.chunk_cells` input should be greater than or equal to 1"),
     ("enabled-yes", {"saturday": {"enabled": "yes"}}, r"`saturday.enabled` input should be a valid boolean, got 'yes'"),
     ("saturday-departure", {"saturday": {"departure": "13/05/2019"}}, r"`\[saturday\] departure` must be a time"),
     ("weight-text", {"index": {"weights": {"share_no_car": "high"}}},
      r"`index.weights.share_no_car` should be a number \(no quotes\), got 'high'"),
-    ("high-threshold-2", {"index": {"high_threshold": 2}}, r"`index.high_threshold` input should be less than or equal"),
-    ("method-typo", {"allocation": {"method": "areall"}}, r"`allocation.method` input should be 'areal' or 'centre'"),
+    ("high-threshold-2", {"index": {"high_threshold": 2}},
+     r"`index.high_threshold` input should be less than or equal"),
+    ("method-typo", {"allocation": {"method": "areall"}},
+     r"`allocation.method` input should be 'areal' or 'centre'"),
     ("social-dimension-typo", {"typology": {"social_dimension": "index"}},
      r"`typology.social_dimension` input should be 'barrier_index', 'typology' or 'both'"),
 ]

@@ -104,11 +104,11 @@ def load_barriers_config(config: str | os.PathLike | Mapping | None = None) -> d
 
 def _barriers_schema():
     """The strict schema of the barrier settings (pydantic; unknown keys refused, types strict, ranges checked)."""
-    from typing import Annotated, Literal, Union
+    from typing import Annotated, Literal
 
     from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, create_model
 
-    num = Union[StrictInt, StrictFloat]
+    num = StrictInt | StrictFloat
     strict = ConfigDict(extra="forbid")
     hhmm = StrictStr  # checked below as a time of day
 
@@ -149,9 +149,9 @@ def _check_barriers_config(cfg: dict, source: str) -> None:
     except _PydanticError as e:
         err = e.errors()[0]
         loc = tuple(str(x) for x in err["loc"])
+        text = err["msg"].lower()
         if loc and loc[-1] in ("int", "float"):  # a number (int or float) given as something else
-            loc = loc[:-1]
-            err = dict(err, msg="should be a number (no quotes)")
+            loc, text = loc[:-1], "should be a number (no quotes)"
         where = ".".join(loc)
         if err["type"] == "extra_forbidden":
             m = schema
@@ -163,7 +163,7 @@ def _check_barriers_config(cfg: dict, source: str) -> None:
             hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {valid}"
             msg = f"unknown key `{where}`; {hint}"
         else:
-            msg = f"`{where}` {err['msg'].lower()}, got {err.get('input')!r}"
+            msg = f"`{where}` {text}, got {err.get('input')!r}"
         raise ValidationError(f"barriers config {source}: {msg}; fix the file (see data/barriers_default.toml for "
                               "every key)") from None
     for sec, key in (("evening", "arrive_by"), ("evening", "leave_after"), ("saturday", "departure")):
