@@ -57,6 +57,62 @@ def _bounded_walks(first_out, head, weight, seed_node, seed_cost, bound_s, tnode
     return out
 
 
+@njit(cache=True)
+def _by_target(dense, a0):
+    """The finite cells of ``dense[k, j]`` as (target, a0 + source, seconds) int32 triples by target, sources
+    increasing within a target."""
+    k, j = dense.shape
+    cnt = np.zeros(j + 1, dtype=np.int64)
+    for i in range(k):
+        for p in range(j):
+            if dense[i, p] != INF:
+                cnt[p + 1] += 1
+    for p in range(j):
+        cnt[p + 1] += cnt[p]
+    n = cnt[j]
+    tgt = np.empty(n, dtype=np.int32)
+    src = np.empty(n, dtype=np.int32)
+    val = np.empty(n, dtype=np.int32)
+    for i in range(k):
+        for p in range(j):
+            v = dense[i, p]
+            if v != INF:
+                q = cnt[p]
+                tgt[q] = p
+                src[q] = a0 + i
+                val[q] = v
+                cnt[p] = q + 1
+    return tgt, src, val
+
+
+@njit(cache=True)
+def _useful(sa_off, sa_org, sa_s, direct_s):
+    """Numba body of :func:`useful_access`."""
+    n_o, n_cols = direct_s.shape
+    n_stops = sa_off.shape[0] - 1
+    off = np.zeros((n_cols, n_stops + 1), dtype=np.int64)
+    n = 0
+    for g in range(n_cols):
+        for st in range(n_stops):
+            off[g, st] = n
+            for e in range(sa_off[st], sa_off[st + 1]):
+                w = direct_s[sa_org[e], g]
+                if w < 0 or sa_s[e] < w:
+                    n += 1
+        off[g, n_stops] = n
+    org = np.empty(n, dtype=np.int32)
+    sec = np.empty(n, dtype=np.int32)
+    q = 0
+    for g in range(n_cols):
+        for e in range(sa_off[0], sa_off[n_stops]):
+            w = direct_s[sa_org[e], g]
+            if w < 0 or sa_s[e] < w:
+                org[q] = sa_org[e]
+                sec[q] = sa_s[e]
+                q += 1
+    return off, org, sec
+
+
 def _node_to_points(n_nodes: int, node: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR node -> (point, seconds) from per-point ``node[k, s]``, ``cost[k, s]`` (-1 absent)."""
     k, s = node.shape
@@ -91,11 +147,11 @@ def access_walks_bounded(first_out: np.ndarray, head: np.ndarray, weight: np.nda
     tg, sr, sv = [], [], []
     for a in range(0, k, chunk):
         dense = _bounded_walks(first_out, head, weight, sn[a:a + chunk], sc[a:a + chunk], bd[a:a + chunk], toff, tpt,
-                               tcost, j, max(1, int(nthreads))).T  # [j, chunk]: nonzero walks it by target
-        t_, s_ = np.nonzero(dense != INF)
-        tg.append(t_.astype(np.int32))
-        sr.append((s_ + a).astype(np.int32))
-        sv.append(dense[t_, s_])
+                               tcost, j, max(1, int(nthreads)))
+        t_, s_, v_ = _by_target(dense, a)
+        tg.append(t_)
+        sr.append(s_)
+        sv.append(v_)
     if not tg:
         return np.zeros(j + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
     tgt, src, val = np.concatenate(tg), np.concatenate(sr), np.concatenate(sv).astype(np.int32)
@@ -245,20 +301,5 @@ def useful_access(sa_off: np.ndarray, sa_org: np.ndarray, sa_s: np.ndarray, dire
     origin's direct walk to the column (``direct_s`` int[n_o, n_cols], -1 none: all kept): a trip through a stop
     at least as far as the direct walk never beats it. Returns ``(off int64[n_cols, n_stops + 1], origin, seconds)``
     for :func:`backward_nearest_columns`."""
-    n_cols = direct_s.shape[1]
-    n_stops = sa_off.shape[0] - 1
-    org = np.asarray(sa_org, np.int64)
-    sec = np.asarray(sa_s, np.int64)
-    off = np.zeros((n_cols, n_stops + 1), np.int64)
-    orgs, secs = [], []
-    base = 0
-    for g in range(n_cols):
-        w = np.asarray(direct_s[:, g], np.int64)
-        keep = (w[org] < 0) | (sec < w[org])
-        pos = np.concatenate([[0], np.cumsum(keep)])
-        off[g] = base + pos[sa_off]
-        orgs.append(sa_org[keep])
-        secs.append(sa_s[keep])
-        base += int(pos[-1])
-    cat = (lambda a: np.concatenate(a).astype(np.int32)) if n_cols else (lambda a: np.zeros(0, np.int32))
-    return off, cat(orgs), cat(secs)
+    return _useful(np.asarray(sa_off, np.int64), np.asarray(sa_org, np.int32), np.asarray(sa_s, np.int32),
+                   np.ascontiguousarray(direct_s, dtype=np.int32))
