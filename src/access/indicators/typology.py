@@ -90,14 +90,14 @@ class ClassesSection(_Section):
 class StabilitySection(_Section):
     relative_change: float = Field(0.2, ge=0, lt=1)
     swaps: list[tuple[str, str]] = Field(default_factory=list)
-    transit_percentile: float | None = Field(75.0, gt=0, le=100)
+    transit_percentile: float | None = Field(75.0, ge=0, le=100)
 
 
 def twin_suffix(percentile: float | None) -> str | None:
     """The suffix of the columns recomputed at the other transit percentile (``_transit_p75``): the region pipeline
     writes ``<column><suffix>`` next to every column the transit times feed (transit times to the nearest venue, the
-    barrier index); ``None`` when there is no such variant."""
-    return None if percentile is None else f"_transit_p{float(percentile):g}"
+    barrier index); ``None`` when there is no such variant (``None`` or 0)."""
+    return None if not percentile else f"_transit_p{float(percentile):g}"
 
 
 class TypologyConfig(_Section):

@@ -467,7 +467,7 @@ def _other_transit_percentile(recipe, modes) -> float | None:
     if "transit" not in modes:
         return None
     p = load_typology_config(recipe.typology_path())["stability"].get("transit_percentile")
-    return None if p is None else float(p)
+    return float(p) if p else None
 
 
 # ---------------------------------------------------------------------------------------------- step: indicators

@@ -115,14 +115,14 @@ def transit_nearest_s(network, o_snap: Snap, d_snap: Snap, groups: np.ndarray, n
     """
     import numba
 
-    from ..core.dijkstra import csr_from_triples, transpose_csr
+    from ..core.dijkstra import transpose_csr
     from ..core.nearest import access_walks_bounded, backward_nearest_columns, useful_access
     from .street import graph_at_speed
     from .transit import _query, _scaled
 
     to, so = options, street
     to.require_departure()
-    q = _query(network, o_snap, d_snap, to, so, int(max_time_s), o, d)
+    q = _query(network, o_snap, d_snap, to, so, int(max_time_s), o, d, egress=False)
     groups = np.asarray(groups, np.int64)
     n_g = int(n_groups)
     walk = network.street("walk")
@@ -144,12 +144,25 @@ def transit_nearest_s(network, o_snap: Snap, d_snap: Snap, groups: np.ndarray, n
     sa_off, sa_org, sa_s = access_walks_bounded(q.fo, q.he, q.w, q.o_an, q.o_ac, bound, s_en, s_ec,
                                                 2 * int(numba.get_num_threads()))
     sa_off, sa_org, sa_s = useful_access(sa_off, sa_org, sa_s, direct)
-    # egress: per group and stop the shortest walk to any of its destinations, then by increasing seconds
-    eg_rows = np.repeat(np.arange(q.n_d, dtype=np.int64), np.diff(q.d_off))
-    d_off, st_, sv_ = csr_from_triples(groups[eg_rows], q.d_stop.astype(np.int64), q.d_s.astype(np.int64), n_g)
-    rows_ = np.repeat(np.arange(n_g, dtype=np.int64), np.diff(d_off))
-    o_ = np.lexsort((st_, sv_, rows_))
-    d_stop, d_s = st_[o_], sv_[o_]
+    # egress: per group and stop the shortest walk to any of its destinations (one multi-source search per group on
+    # the reversed walk graph, within the egress limit), by group then increasing seconds
+    max_egress_s = min(q.max_walk_s, int(round(to.egress_walk_limit_m / (so.walk_speed_kmh / 3.6))))
+    rf, rh, rw = q.rev
+    seed_node, seed_cost = _group_seeds(d_snap, groups, n_g)
+    dist = dj.sssp_many(rf, rh, np.asarray(rw, np.int32), seed_node, seed_cost, np.int32(max_egress_s))
+    s_an = np.asarray(tt.arrays["stop_access_node"])
+    s_ac = _scaled(tt.arrays["stop_access_cost_s"], f).astype(np.int64)
+    eg = np.full((n_g, tt.n_stops), np.int64(dj.INF), np.int64)
+    for k in range(s_an.shape[1]):
+        ok_k = (s_an[:, k] >= 0) & (s_ac[:, k] >= 0)
+        lab = dist[:, s_an[ok_k, k]].astype(np.int64)
+        eg[:, ok_k] = np.minimum(eg[:, ok_k], np.where(lab == dj.INF, np.int64(dj.INF), lab + s_ac[ok_k, k]))
+    eg_g, eg_s = np.nonzero(eg <= max_egress_s)
+    eg_v = eg[eg_g, eg_s]
+    o_ = np.lexsort((eg_s, eg_v, eg_g))
+    d_off = np.zeros(n_g + 1, np.int64)
+    d_off[1:] = np.cumsum(np.bincount(eg_g, minlength=n_g))
+    d_stop, d_s = eg_s[o_].astype(np.int32), eg_v[o_].astype(np.int32)
     xt_off, xt_from, xt_s, _ = transpose_csr(q.x_off, q.x_to, q.x_s)
     day = q.day
     times, pm = backward_nearest_columns(
