@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from .dijkstra import INF, _bucket_bits, bounded_search, search_scratch
-from .raptor import BIG, _deadline_events, _reduce_minutes, run_deadline
+from .raptor import BIG, _deadline_events, _last_at_most, _reduce_minutes
 
 __all__ = ["access_walks_bounded", "backward_nearest_columns", "useful_access"]
 
@@ -163,6 +163,142 @@ def access_walks_bounded(first_out: np.ndarray, head: np.ndarray, weight: np.nda
     return off, src, val
 
 
+@njit(cache=True, inline="always")
+def _mark_patterns_both(stops, n, mark, stop_pat_off, stop_pat, stop_pat_pos, pat_stop_off, allowed, pat_end,
+                        pat_start, pat_list):
+    """The patterns through ``stops[:n]`` (clearing their ``mark``) at alighting positions, each with its latest
+    (``pat_end``, -1 for patterns not listed yet) and earliest (``pat_start``) such position."""
+    npl = 0
+    for j in range(n):
+        s = stops[j]
+        mark[s] = False
+        for e in range(stop_pat_off[s], stop_pat_off[s + 1]):
+            p = stop_pat[e]
+            pos = stop_pat_pos[e]
+            if allowed[pat_stop_off[p] + pos] == 0:
+                continue
+            if pat_end[p] < 0:
+                pat_end[p] = pos
+                pat_start[p] = pos
+                pat_list[npl] = p
+                npl += 1
+            elif pos > pat_end[p]:
+                pat_end[p] = pos
+            elif pos < pat_start[p]:
+                pat_start[p] = pos
+    return npl
+
+
+@njit(cache=True)
+def _run_deadline_memo(lb, ev_stop, ev_seed, K, slack_s,
+                       pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
+                       stop_pat_off, stop_pat, stop_pat_pos, xt_off, xt_from, xt_s,
+                       lride, lboard, mark, list_a, list_b, pat_end, pat_start, pat_list, imp_flag, imp_list, n_imp,
+                       rec):
+    """:func:`access.core.raptor.run_deadline` with a memory of the pattern scans: the same labels, element for
+    element, without the scans that cannot raise any.
+
+    ``rec[k, q]`` (int32[K + 1, n_pattern_stops], -1 at the start of a search) is the latest trip with which
+    pattern position ``q`` was scanned (the trip used to board there) in a round ``<= k`` of this search, so
+    ``lboard[k]`` at that stop already holds that trip's departure (or it was below the label bound, which only
+    rises). Below ``pat_start[p]``, the earliest position of ``p`` whose alighting label rose in this round, the trip
+    changes only on labels that some earlier scan of a round ``<= k`` already met (a label rises only with its stop
+    marked for the next round), so once the trip at a position is no later than ``rec[k]`` there, every position
+    below is too: the scan stops.
+    """
+    nm = 0
+    for j in range(ev_stop.shape[0]):
+        s = ev_stop[j]
+        v = ev_seed[j]
+        if v < lb or v <= lride[0, s]:
+            continue
+        for r in range(K):
+            if v > lride[r, s]:
+                lride[r, s] = v
+        if not mark[s]:
+            mark[s] = True
+            list_a[nm] = s
+            nm += 1
+    for k in range(1, K + 1):
+        if nm == 0:
+            break
+        # patterns through the stops whose alighting label rose in the previous round, from the latest position
+        npl = _mark_patterns_both(list_a, nm, mark, stop_pat_off, stop_pat, stop_pat_pos, pat_stop_off,
+                                  pat_alight, pat_end, pat_start, pat_list)
+        nb = 0  # stops whose boarding label rose this round (list_b)
+        for j in range(npl):
+            p = pat_list[j]
+            end = pat_end[p]
+            start = pat_start[p]
+            pat_end[p] = -1
+            base = pat_stop_off[p]
+            ns = pat_stop_off[p + 1] - base
+            nt = pat_ntrips[p]
+            toff = pat_time_off[p]
+            tr = -1
+            for i in range(end, -1, -1):
+                q = base + i
+                if tr <= rec[k, q]:
+                    if i < start:
+                        break
+                else:
+                    for r in range(k, K + 1):
+                        if tr > rec[r, q]:
+                            rec[r, q] = tr
+                s = pat_stops[q]
+                if tr >= 0 and pat_board[base + i] != 0:
+                    c = t_dep[toff + tr * ns + i] - slack_s
+                    if c >= lb and c > lboard[k, s]:
+                        for r in range(k, K + 1):
+                            if c > lboard[r, s]:
+                                lboard[r, s] = c
+                        if lboard[K, s] == c and not imp_flag[s]:
+                            imp_flag[s] = True
+                            imp_list[n_imp] = s
+                            n_imp += 1
+                        if not mark[s]:
+                            mark[s] = True
+                            list_b[nb] = s
+                            nb += 1
+                if pat_alight[base + i] != 0:
+                    lim = lride[k - 1, s]
+                    lo = tr + 1
+                    if lo < nt and t_arr[toff + lo * ns + i] <= lim:
+                        tr = _last_at_most(t_arr, lo + 1, nt, ns, toff + i, lim)
+        for j in range(nb):
+            mark[list_b[j]] = False
+        nm = 0
+        if k == K:
+            break
+        # boarding labels -> alighting labels: board where one got off, or after one walking transfer
+        for j in range(nb):
+            s = list_b[j]
+            v0 = lboard[k, s]
+            if v0 > lride[k, s]:
+                for r in range(k, K):
+                    if v0 > lride[r, s]:
+                        lride[r, s] = v0
+                if not mark[s]:
+                    mark[s] = True
+                    list_a[nm] = s
+                    nm += 1
+            for e in range(xt_off[s], xt_off[s + 1]):
+                s2 = xt_from[e]
+                v = v0 - xt_s[e]
+                if v >= lb and v > lride[k, s2]:
+                    for r in range(k, K):
+                        if v > lride[r, s2]:
+                            lride[r, s2] = v
+                    if not mark[s2]:
+                        mark[s2] = True
+                        list_a[nm] = s2
+                        nm += 1
+    for j in range(nm):
+        mark[list_a[j]] = False
+    return n_imp
+
+
+
 @njit(cache=True, parallel=True)
 def backward_nearest_columns(sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, d_stop, d_s, dep_times, K, max_time_s,
                              slack_s, pct_index, pat_stop_off, pat_stops, pat_board, pat_alight, pat_ntrips,
@@ -199,6 +335,8 @@ def backward_nearest_columns(sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, 
         list_b = np.empty(n_stops, dtype=np.int32)
         pat_end = np.full(max(n_pat, 1), -1, dtype=np.int32)
         pat_list = np.empty(max(n_pat, 1), dtype=np.int32)
+        pat_start = np.full(max(n_pat, 1), -1, dtype=np.int32)
+        rec = np.empty((K + 1, pat_stops.shape[0]), dtype=np.int32)
         imp_flag = np.zeros(n_stops, dtype=np.bool_)
         imp_list = np.empty(n_stops, dtype=np.int32)
         f_o = np.empty(n_o, dtype=np.int32)
@@ -210,6 +348,7 @@ def backward_nearest_columns(sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, 
         for d in range(c, n_dest, nch):
             lride[:, :] = -BIG
             lboard[:, :] = -BIG
+            rec[:, :] = -1
             f_o[:] = -BIG
             nxt[:] = 0
             tt[:, :] = BIG
@@ -259,10 +398,11 @@ def backward_nearest_columns(sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, 
                     while g1 < n_ev and dl[g1] == A:
                         g1 += 1
                     lb = max(np.int64(t_first), A - horizon)
-                    ni = run_deadline(lb, ev_stop[g0:g1], ev_seed[g0:g1], K, slack_s, pat_stop_off, pat_stops,
-                                      pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep, stop_pat_off,
-                                      stop_pat, stop_pat_pos, xt_off, xt_from, xt_s, lride, lboard, mark, list_a,
-                                      list_b, pat_end, pat_list, imp_flag, imp_list, 0)
+                    ni = _run_deadline_memo(lb, ev_stop[g0:g1], ev_seed[g0:g1], K, slack_s, pat_stop_off,
+                                            pat_stops, pat_board, pat_alight, pat_ntrips, pat_time_off, t_arr, t_dep,
+                                            stop_pat_off, stop_pat, stop_pat_pos, xt_off, xt_from, xt_s, lride,
+                                            lboard, mark, list_a, list_b, pat_end, pat_start, pat_list, imp_flag,
+                                            imp_list, 0, rec)
                     # origins whose latest departure passed some of their minutes arrive at A at best
                     for j in range(ni):
                         s = imp_list[j]
