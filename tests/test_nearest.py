@@ -188,3 +188,11 @@ def test_transit_cuts_keep_every_minute(poa_net, poa_points, max_walk_min, max_t
     np.testing.assert_array_equal(got, ref)
     reach = got_pm >= 0
     assert 0.05 < reach.mean() < 1.0 and (got_pm[reach] > 20 * 60).any()
+
+
+def test_transit_refuses_what_it_does_not_model(poa_net, poa_points):
+    cells, venues = poa_points
+    for opt, name in [(dict(access_mode="bike"), "access_mode"), (dict(frequencies="monte_carlo"), "frequencies")]:
+        with pytest.raises(access.ValidationError, match=f"transit.{name}"):
+            _quiet(access.nearest_times, poa_net, cells.iloc[:5], venues, mode="transit",
+                   transit=access.TransitOptions(**opt), departure=dt.datetime(2019, 5, 13, 14, 0), window_min=5)

@@ -122,6 +122,13 @@ def transit_nearest_s(network, o_snap: Snap, d_snap: Snap, groups: np.ndarray, n
 
     to, so = options, street
     to.require_departure()
+    if to.access_mode != "walk" or to.frequencies != "deterministic":
+        from .._validate import fail
+
+        bad = "access_mode" if to.access_mode != "walk" else "frequencies"
+        raise fail(f"transit.{bad}", "the default (walk access, deterministic schedules) for nearest_times",
+                   getattr(to, bad), "use travel_time_matrix(..., per_minute=True) and take the minimum per "
+                   "category for bike/car access or Monte-Carlo frequencies")
     q = _query(network, o_snap, d_snap, to, so, int(max_time_s), o, d, egress=False)
     groups = np.asarray(groups, np.int64)
     n_g = int(n_groups)
