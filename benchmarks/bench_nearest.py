@@ -4,9 +4,12 @@ Porto Alegre (real OSM + EPTC/TRENSURB): the 1,227 hexagon centroids as cells, 3
 in 6 categories. Baseline: the full ``travel_time_matrix`` (streets: bounded at a day, i.e. no practical cap;
 transit: per-minute matrix) then the minimum per cell and category (transit: per minute, then the percentile), which
 is what the pipeline's indicators did. Ours: ``nearest_times``. Both are checked equal before timing is reported.
-Medians of ``--repeat`` runs (after one warm-up run each that compiles the kernels).
+Baseline and candidate alternate (ABAB, ``--repeat`` rounds after one warm-up run each that compiles the kernels),
+so that the load of a shared machine weighs on both alike; medians of wall-clock and of process CPU seconds are
+reported with the 1-min load average (with ``NUMBA_NUM_THREADS=1`` the CPU seconds are the work itself, which the
+load of other processes barely moves).
 
-    NUMBA_NUM_THREADS=1 python benchmarks/bench_nearest.py [--repeat 3] [--modes walk,bike,car,transit]
+    cd benchmarks && NUMBA_NUM_THREADS=1 python bench_nearest.py [--repeat 3] [--modes walk,bike,car,transit]
 
 Writes a table to stdout and JSON to ``benchmarks/results/bench_nearest.json``.
 """
@@ -15,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import statistics
+import time
 import warnings
 
 import numpy as np
 import pandas as pd
-from _common import need, timeit, write_json
+from _common import need, write_json
 
 import access
 from access.core.raptor import percentile_index
@@ -82,14 +88,31 @@ def main() -> None:
         rows = []
         for mode in modes:
             _matrix_min(net, cells, venues, mode), _nearest(net, cells, venues, mode)  # warm-up (compilation)
-            t_mat, ref = timeit(lambda m=mode: _matrix_min(net, cells, venues, m), a.repeat if mode != "transit" else 1)
-            t_near, got = timeit(lambda m=mode: _nearest(net, cells, venues, m), a.repeat)
-            equal = bool(np.array_equal(ref, got))
+            tm, tn, cm, cn, ratios, loads = [], [], [], [], [], []
+            equal = True
+            for _ in range(a.repeat):  # ABAB: baseline, candidate, baseline, candidate, ...
+                t0, c0 = time.perf_counter(), time.process_time()
+                ref = _matrix_min(net, cells, venues, mode)
+                t1, c1 = time.perf_counter(), time.process_time()
+                got = _nearest(net, cells, venues, mode)
+                t2, c2 = time.perf_counter(), time.process_time()
+                tm.append(t1 - t0)
+                tn.append(t2 - t1)
+                cm.append(c1 - c0)
+                cn.append(c2 - c1)
+                ratios.append((t1 - t0) / (t2 - t1))
+                loads.append(os.getloadavg()[0])
+                equal = equal and bool(np.array_equal(ref, got))
+            t_mat, t_near = statistics.median(tm), statistics.median(tn)
             rows.append(dict(mode=mode, cells=len(cells), venues=len(venues), categories=len(CATEGORIES),
-                             matrix_min_s=t_mat, nearest_s=t_near, speedup=t_mat / t_near, equal=equal,
+                             matrix_min_s=t_mat, nearest_s=t_near, speedup=t_mat / t_near,
+                             speedup_per_round=ratios, load_avg_1min=loads,
+                             matrix_min_cpu_s=statistics.median(cm), nearest_cpu_s=statistics.median(cn),
+                             cpu_speedup=statistics.median(cm) / statistics.median(cn), equal=equal,
                              finite_share=float(np.isfinite(got).mean())))
             print(f"{mode:8s} matrix+min {t_mat:8.3f} s   nearest_times {t_near:8.3f} s   x{t_mat / t_near:7.1f}"
-                  f"   equal={equal}")
+                  f"   per round {' '.join(f'x{r:.1f}' for r in ratios)}   cpu x{rows[-1]['cpu_speedup']:.1f}"
+                  f"   load {max(loads):.1f}   equal={equal}")
     write_json("bench_nearest", dict(inputs="Porto Alegre: 1,227 hexagon centroids x 300 venues (6 categories)",
                                      departure=DEPARTURE.isoformat(), window_min=WINDOW_MIN,
                                      transit_max_time_min=TRANSIT_MAX_MIN, repeat=a.repeat, results=rows), a.out)

@@ -154,3 +154,17 @@ def test_demo_summary_counts_everyone(demo):
     row = next(ln for ln in text.splitlines() if ln.startswith("| walk |"))
     assert row.split("|")[2].strip() == f"{s['median_min']:.0f}"
     assert row.split("|")[3].strip() == f"{100 * s['share_within']:.0f} %"
+
+
+def test_demo_stability_includes_the_other_transit_percentile(demo):
+    """Transit feeds the default social dimension (the barrier index, through the no-car times), so the class
+    stability includes the variant at the other transit percentile; the car means the typology uses leave nobody
+    out (uncapped nearest times), and the transit means say when they do."""
+    a = pd.read_parquet(demo / "epci.parquet")
+    notes = a["notes"].iloc[0]
+    assert "class_stability over" in notes and "transit percentile 75" in notes
+    assert "barrier_index_transit_p75" in a.columns and a["barrier_index_transit_p75"].notna().all()
+    assert {"time_transit_cinema_mean", "time_transit_cinema_mean_transit_p75"} <= set(a.columns)
+    assert (a.filter(regex=r"^time_car_\w+_share_unreachable$").fillna(0) == 0).all().all()
+    assert not any(c.startswith("time_car_") and "is a mean over the inhabitants who reach" in notes
+                   for c in notes.split("; "))

@@ -159,3 +159,40 @@ def test_transit_equals_percentile_of_per_minute_min_nantes(nantes):
     net, cells, venues = nantes
     near, _ = _check_transit(net, cells, venues, dt.datetime(2014, 6, 10, 8, 0), 15, (50,), 45)
     assert np.isfinite(near["travel_time"]).mean() > 0.5
+
+
+@pytest.mark.parametrize("max_walk_min,max_time_min", [(None, 90), (15, 45)])
+def test_transit_cuts_keep_every_minute(poa_net, poa_points, max_walk_min, max_time_min):
+    """The bounded access walks, the per-category access filter, the shrinking horizon and the early stop of
+    `transit_nearest_s` leave every per-minute time as the plain backward range-RAPTOR over the merged venues gives
+    it (walk limits long enough for every cell and short enough that many cells walk to no venue at all)."""
+    from access.matrix import transit_options
+    from access.options import StreetOptions
+    from access.routing.nearest import transit_nearest_s
+    from access.routing.street import graph_at_speed, snap_points
+    from access.routing.transit import transit_columns_to
+
+    cells, venues = poa_points
+    o, d = access.io.places.read_points(cells), access.io.places.read_points(venues)
+    so = StreetOptions()
+    to = transit_options(poa_net, None, departure=dt.datetime(2019, 5, 13, 7, 30), window_min=12,
+                         percentiles=(10, 50, 90), max_walk_min=max_walk_min, max_rides=None)
+    g = graph_at_speed(poa_net.street("walk"), so.walk_speed_kmh)
+    o_snap, d_snap = _quiet(snap_points, g, o, d, so.max_snap_m)
+    cats, groups = np.unique(venues["category"].to_numpy(dtype=object), return_inverse=True)
+    kw = dict(options=to, street=so, max_time_s=max_time_min * 60, per_minute=True)
+    got, got_pm = transit_nearest_s(poa_net, o_snap, d_snap, groups, len(cats), o=o, d=d, **kw)
+    ref, ref_pm = transit_columns_to(poa_net, o_snap, d_snap, origin_points=o, dest_points=d,
+                                     dest_groups=(groups, len(cats)), **kw)
+    np.testing.assert_array_equal(got_pm, ref_pm)
+    np.testing.assert_array_equal(got, ref)
+    reach = got_pm >= 0
+    assert 0.05 < reach.mean() < 1.0 and (got_pm[reach] > 20 * 60).any()
+
+
+def test_transit_refuses_what_it_does_not_model(poa_net, poa_points):
+    cells, venues = poa_points
+    for opt, name in [(dict(access_mode="bike"), "access_mode"), (dict(frequencies="monte_carlo"), "frequencies")]:
+        with pytest.raises(access.ValidationError, match=f"transit.{name}"):
+            _quiet(access.nearest_times, poa_net, cells.iloc[:5], venues, mode="transit",
+                   transit=access.TransitOptions(**opt), departure=dt.datetime(2019, 5, 13, 14, 0), window_min=5)

@@ -227,3 +227,43 @@ def test_removing_every_venue_of_a_category_from_an_area_worsens_its_access(tmp_
     assert drop.sum() >= 3
     after = access_scores(venues[~drop])
     assert after["NE"] < before["NE"] - 0.05, (before["NE"], after["NE"])
+
+
+def test_stability_runs_the_variants_that_apply():
+    """Only moves that can change something are variants (a weight whose pattern matches no column is not one);
+    the variants run are reported."""
+    t = _table()
+    res = typology(t)
+    names = res.attrs["stability_variants"]
+    # defaults: supply (2 patterns, one matches), access (2 patterns; the beyond shares come from the within
+    # share), social (4 patterns, 2 match), 2 combine weights, 2 thresholds; each x0.8 and x1.2
+    assert not any("venues_labelled" in n for n in names)
+    assert not any("share_elderly" in n or "density" in n for n in names)
+    assert sum("venues_per_10k_*" in n for n in names) == 2
+    assert len(names) == 2 * (1 + 2 + 2 + 2 + 2)
+    assert not any("transit percentile" in n for n in names)  # no transit-dependent column here
+    assert f"class_stability over {len(names)} variants (weights and thresholds)" in res["notes"].iloc[0]
+
+
+def test_stability_other_transit_percentile():
+    """When a used column has a twin at the other transit percentile (``<column>_transit_p75``, what the region
+    pipeline writes for the barrier index and the transit times), that twin is one more variant; the twin is never
+    an input of the patterns."""
+    t = _table().assign(barrier_index=[1.0, -1.0, 0.8, -0.5, 0.1, 0.2])
+    t["barrier_index_transit_p75"] = [1.0, -1.0, 0.2, 0.9, 0.1, 0.2]  # c and d change side of the threshold
+    cfg = {"social": {"weights": {"barrier_index*": 1.0}}, "stability": {"relative_change": 0.0}}
+    res = typology(t, config=cfg)
+    assert res.attrs["stability_variants"] == ["transit percentile 75"]
+    np.testing.assert_allclose(res["social_fragility"], z(t["barrier_index"]))  # the twin is not matched
+    alt = typology(t.assign(barrier_index=t["barrier_index_transit_p75"]).drop(columns="barrier_index_transit_p75"),
+                   config=cfg, stability=False)
+    same = (res["class"] == alt["class"]).astype(float)
+    assert (same == 0).any() and (same == 1).any()
+    np.testing.assert_array_equal(res["class_stability"], same)
+    assert "barrier_index_transit_p75" in res.columns  # reported as given
+    # another percentile configured: the p75 twin is an ordinary column again, no variant
+    other = typology(t, config={**cfg, "stability": {"relative_change": 0.0, "transit_percentile": 90}})
+    assert other.attrs["stability_variants"] == [] and (other["class_stability"] == 1.0).all()
+    # with the default moves too: one more variant than the weights and thresholds alone
+    full = typology(t, config={"social": {"weights": {"barrier_index": 1.0}}})
+    assert len(full.attrs["stability_variants"]) == 2 * (1 + 2 + 1 + 2 + 2) + 1

@@ -90,6 +90,14 @@ class ClassesSection(_Section):
 class StabilitySection(_Section):
     relative_change: float = Field(0.2, ge=0, lt=1)
     swaps: list[tuple[str, str]] = Field(default_factory=list)
+    transit_percentile: float | None = Field(75.0, ge=0, le=100)
+
+
+def twin_suffix(percentile: float | None) -> str | None:
+    """The suffix of the columns recomputed at the other transit percentile (``_transit_p75``): the region pipeline
+    writes ``<column><suffix>`` next to every column the transit times feed (transit times to the nearest venue, the
+    barrier index); ``None`` when there is no such variant (``None`` or 0)."""
+    return None if not percentile else f"_transit_p{float(percentile):g}"
 
 
 class TypologyConfig(_Section):
@@ -254,10 +262,18 @@ def _classify(table: pd.DataFrame, cfg: TypologyConfig, ref: np.ndarray, populat
     return dict(supply=supply, access=access, social=social, cultural=cultural, klass=klass)
 
 
-def _variants(cfg: TypologyConfig, table: pd.DataFrame) -> list[tuple[str, TypologyConfig, pd.DataFrame]]:
-    """The one-at-a-time moves of the stability check: every weight and threshold times (1 -/+ r), and each column
-    swap (e.g. ``("_p50", "_p75")``: every used column with ``_p50`` in its name takes the values of its ``_p75``
-    twin)."""
+def _variants(cfg: TypologyConfig, table: pd.DataFrame, used: set, twins: pd.DataFrame
+              ) -> list[tuple[str, TypologyConfig, pd.DataFrame]]:
+    """The one-at-a-time moves of the stability check that apply to this table and configuration (a move that
+    cannot change anything is not a variant, so it does not inflate the share):
+
+    - every weight whose pattern matches a column, and each of the combine weights and class thresholds, times
+      ``1 -/+ relative_change``;
+    - each column swap (e.g. ``("_p50", "_p75")``: every *used* column with ``_p50`` in its name takes the values of
+      its ``_p75`` twin), when some used column has a twin;
+    - the other transit percentile: every used column with a ``<column>_transit_p<P>`` twin (``twins``: the columns
+      the pipeline recomputed at percentile ``P``) takes its values, when some used column has one.
+    """
     r = cfg.stability.relative_change
     out = []
     if r > 0:
@@ -265,6 +281,8 @@ def _variants(cfg: TypologyConfig, table: pd.DataFrame) -> list[tuple[str, Typol
             for sec in ("supply", "access", "social"):
                 s = getattr(cfg, sec)
                 for pat in s.weights:
+                    if not _matching(table, s, pat):
+                        continue
                     w = {**s.weights, pat: s.weights[pat] * f}
                     out.append((f"{sec}.{pat} x{f:g}", cfg.model_copy(update={sec: s.model_copy(
                         update={"weights": w})}), table))
@@ -277,12 +295,22 @@ def _variants(cfg: TypologyConfig, table: pd.DataFrame) -> list[tuple[str, Typol
     for a, b in cfg.stability.swaps:
         t = table.copy()
         n = 0
-        for c in table.columns:
+        for c in used:
             if a in str(c) and str(c).replace(a, b) in table.columns:
                 t[c] = table[str(c).replace(a, b)]
                 n += 1
         if n:
             out.append((f"columns {a} -> {b}", cfg, t))
+    suf = twin_suffix(cfg.stability.transit_percentile)
+    if suf is not None:
+        t = table.copy()
+        n = 0
+        for c in used:
+            if f"{c}{suf}" in twins.columns:
+                t[c] = twins[f"{c}{suf}"].to_numpy()
+                n += 1
+        if n:
+            out.append((f"transit percentile {cfg.stability.transit_percentile:g}", cfg, t))
     return out
 
 
@@ -367,6 +395,11 @@ def typology(area_table: pd.DataFrame, *, config: Any = None, priority_areas: It
         raise ValidationError(f"`area_table[{area_id!r}]` must hold unique, non-missing ids; fix the duplicates")
     cfg = _resolve(config)
     area_table = _with_beyond_columns(area_table, cfg.access.beyond_min)
+    # the columns recomputed at the other transit percentile are variants only, never inputs of the patterns
+    suf = twin_suffix(cfg.stability.transit_percentile)
+    twin_cols = [c for c in area_table.columns if suf is not None and str(c).endswith(suf)]
+    twins = area_table[twin_cols]
+    area_table = area_table.drop(columns=twin_cols)
     table = area_table.copy()
     notes: list[str] = []
     n = len(table)
@@ -387,6 +420,13 @@ def typology(area_table: pd.DataFrame, *, config: Any = None, priority_areas: It
     res = _classify(table, cfg, ref, populated, notes, zcols)
     for c, z in zcols.items():
         table[f"z_{c}"] = z
+    for c in zcols:  # a mean over only those who reach a venue (e.g. within a transit trip limit) is named as such
+        su = f"{c[:-len('_mean')]}_share_unreachable" if str(c).endswith("_mean") else None
+        if su is not None and su in table.columns:
+            left = pd.to_numeric(table[su], errors="coerce").to_numpy(float)[ref]
+            if np.nanmax(left, initial=0.0) > 0:
+                notes.append(f"{c} is a mean over the inhabitants who reach a venue: up to {np.nanmax(left):.0%} "
+                             f"of an area's population reaches none ({su}) and is left out of it")
     table["supply_score"] = res["supply"]
     table["access_score"] = res["access"]
     table["social_fragility"] = res["social"]
@@ -399,11 +439,14 @@ def typology(area_table: pd.DataFrame, *, config: Any = None, priority_areas: It
     table["in_region"] = in_region
     if stability:
         same = np.zeros(n)
-        variants = _variants(cfg, area_table)
+        variants = _variants(cfg, area_table, set(zcols), twins)
         for _, vcfg, vtab in variants:
             same += _classify(vtab, vcfg, ref, populated, [], {})["klass"] == res["klass"]
         stab = same / len(variants) if variants else np.ones(n)
         table["class_stability"] = np.where(ref, stab, np.nan)
+        table.attrs["stability_variants"] = [name for name, _, _ in variants]
+        kinds = sorted({"weights and thresholds" if " x" in name else name for name, _, _ in variants})
+        notes.append(f"class_stability over {len(variants)} variants ({', '.join(kinds) or 'none'})")
     tc, ts = cfg.classes.cultural_threshold, cfg.classes.social_threshold
     sup, acc, soc, cul = res["supply"], res["access"], res["social"], res["cultural"]
 
@@ -420,5 +463,7 @@ def typology(area_table: pd.DataFrame, *, config: Any = None, priority_areas: It
         return s
 
     table["reason"] = [reason(i) for i in range(n)]
+    for c in twin_cols:  # reported as given
+        table[c] = twins[c].to_numpy()
     table["notes"] = "; ".join(notes)
     return table

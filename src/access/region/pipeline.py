@@ -44,6 +44,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -457,10 +458,22 @@ def _cost_column(mode: str, percentiles) -> str:
     return f"travel_time_p{50 if 50 in percentiles else percentiles[0]:g}"
 
 
+def _other_transit_percentile(recipe, modes) -> float | None:
+    """The typology's other transit percentile (``[stability] transit_percentile``) when transit is a mode: the
+    indicators step then also writes the transit times at it, the barriers step the barrier index, for the
+    stability variant; ``None`` otherwise."""
+    from ..indicators.typology import load_typology_config
+
+    if "transit" not in modes:
+        return None
+    p = load_typology_config(recipe.typology_path())["stability"].get("transit_percentile")
+    return float(p) if p else None
+
+
 # ---------------------------------------------------------------------------------------------- step: indicators
 def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentiles=(50,), network=None,
-                    departure=None, window_min: int = 60, transit_max_time_min: float | None = None
-                    ) -> pd.DataFrame:
+                    departure=None, window_min: int = 60, transit_max_time_min: float | None = None,
+                    other_transit_percentile: float | None = None) -> pd.DataFrame:
     """Per-cell indicators of each mode (see the module docstring for the columns).
 
     ``matrices`` maps mode -> long matrix (Parquet path or DataFrame). Returns one row per cell: ``id`` then, per
@@ -469,7 +482,9 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
     all; transit the percentile (50, else the first) over the departure window of the per-minute time to whichever
     venue is nearest that minute, ``inf`` beyond ``transit_max_time_min``, default ``max(120, the matrix's)``),
     ``reach_<mode>_<T>min`` (venues within T minutes), ``gravity_<mode>``, ``fca_<mode>`` (venues per 10,000
-    inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA); these three from the matrices.
+    inhabitants within :data:`FCA_CUTOFF_MIN`, 2SFCA); these three from the matrices. With
+    ``other_transit_percentile`` ``P`` (the typology's stability variant), also ``time_transit_<category>_transit_pP``
+    (the same nearest times at percentile ``P``, from the same backward search).
     """
     from ..indicators import cumulative_cutoff, decay_binary, decay_exponential, floating_catchment_area, gravity
     from ..matrix import nearest_times
@@ -492,16 +507,30 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
         tc = _cost_column(mode, tuple(percentiles))
         cols = {}
         kw: dict = {}
+        near_col, twins = tc, {}
         if mode == "transit":
-            kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles),
+            pcts = tuple(percentiles)
+            if other_transit_percentile is not None:
+                from ..indicators.typology import twin_suffix
+
+                main = 50 if 50 in pcts else pcts[0]
+                pcts = pcts + ((other_transit_percentile,) if other_transit_percentile not in pcts else ())
+                near_col = f"travel_time_p{main:g}" if len(pcts) > 1 else "travel_time"
+                twins = {f"travel_time_p{float(other_transit_percentile):g}" if len(pcts) > 1 else "travel_time":
+                         twin_suffix(other_transit_percentile)}
+            kw = dict(departure=departure, window_min=window_min, percentiles=pcts,
                       max_time_min=transit_max_time_min or DEFAULT_MAX_TIME_MIN)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the off-network points were reported with the matrices
             for by in ("category", None):
                 near = nearest_times(network, o, d, mode=mode, by=by, **kw)
-                wide = near.pivot(index="id", columns="category", values=tc)
+                wide = near.pivot(index="id", columns="category", values=near_col)
                 for c in wide.columns:
                     cols[f"time_{mode}_{c}"] = wide[c]
+                for col, suf in twins.items():
+                    wide = near.pivot(index="id", columns="category", values=col)
+                    for c in wide.columns:
+                        cols[f"time_{mode}_{c}{suf}"] = wide[c]
         reach = cumulative_cutoff(m, vlu, opportunity="venues", travel_cost=tc, cutoff=list(thresholds_min))
         if "cutoff" not in reach.columns:
             reach = reach.assign(cutoff=float(thresholds_min[0]))
@@ -628,9 +657,35 @@ def _barriers_step(recipe, src: _Sources, net, work: Path, modes, cfg: dict, pro
                        threshold_min=float(cfg["no_car"]["threshold_min"]), counts=counts)
     ab = pd.DataFrame({"id": areas["id"].astype(str).to_numpy()}).merge(ab, on="id", how="left")
     ab = ab.merge(barrier_index(ab, cfg), on="id", how="left")
+    twin = _barrier_index_other_percentile(res, nearest, links, areas, cats, cfg, counts)
+    if twin is not None:
+        ab = ab.merge(twin, on="id", how="left")
     with atomic_path(work / "barriers_epci.parquet", suffix=".parquet") as tmp:
         ab.to_parquet(tmp, index=False)
     log(f"barriers: {len(res):,} cells, {len(ab)} areas, index over {len(ab['barrier_index'].dropna())} areas")
+
+
+def _barrier_index_other_percentile(res: pd.DataFrame, nearest: dict, links, areas, cats, cfg: dict, counts):
+    """``id, barrier_index<suffix>``: the barrier index with the transit times at the typology's other percentile
+    (the cells' ``time_transit_<category><suffix>`` columns of the indicators step) in the no-car times, for the
+    typology's stability variant; ``None`` when the cells have no such columns or transit is no no-car mode."""
+    from ..indicators.barriers import area_barriers, barrier_index, no_car_times
+
+    twin_cols = [c for c in res.columns if c.startswith("time_transit_") and "_transit_p" in c[len("time_transit_"):]]
+    if not twin_cols or "transit" not in nearest or "transit" not in cfg["no_car"]["modes"]:
+        return None
+    suf = "_transit_p" + twin_cols[0].rsplit("_transit_p", 1)[1]
+    ids = res["id"].astype(str).to_numpy(dtype=object)
+    alt = {c: (pd.to_numeric(res[f"time_transit_{c}{suf}"], errors="coerce").fillna(np.inf).to_numpy(float)
+               if f"time_transit_{c}{suf}" in res.columns else nearest["transit"][c].to_numpy(float)) for c in cats}
+    near2 = {**nearest, "transit": pd.DataFrame(alt, index=ids)}
+    nc = no_car_times(near2, cats, no_car_modes=cfg["no_car"]["modes"])
+    res2 = res.drop(columns=[c for c in nc.columns if c != "id" and c in res.columns]).merge(nc, on="id", how="left")
+    ab2 = area_barriers(pd.DataFrame(res2.drop(columns="geometry", errors="ignore")), links, categories=cats,
+                        threshold_min=float(cfg["no_car"]["threshold_min"]), counts=counts)
+    ab2 = pd.DataFrame({"id": areas["id"].astype(str).to_numpy()}).merge(ab2, on="id", how="left")
+    bi = barrier_index(ab2, cfg)
+    return bi[["id", "barrier_index"]].rename(columns={"barrier_index": f"barrier_index{suf}"})
 
 
 def _typology_config_with_barriers(recipe, cfg: dict):
@@ -699,6 +754,11 @@ def _areas_step(recipe, work: Path, modes) -> None:
                         venues=venues[venues["in_region"]] if "in_region" in venues else venues,
                         venue_category="category",
                         inequality_columns=[c for c in count_cols if c.startswith("gravity_")])
+    # the transit times at the other percentile (time_transit_<c>_transit_pP): their aggregates end with the suffix
+    # (time_transit_<c>_mean_transit_pP), the name the typology's stability variant looks for
+    agg = agg.rename(columns={c: c.replace(m.group(0), "") + m.group(0) for c in agg.columns
+                              if c.startswith("time_transit_")
+                              and (m := re.search(r"_transit_p\d+(?:\.\d+)?(?=_)", c[len("time_transit"):]))})
     agg = agg.assign(**_labelled_supply(venues, areas, agg))
     prof = area_profile(cells, areas)
     agg = agg.merge(prof, on="id", how="left")
@@ -1005,6 +1065,8 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         return R.result
 
     # 5. per-cell indicators
+    other_pct = _other_transit_percentile(recipe, modes)
+
     def indicators():
         import geopandas as gpd
 
@@ -1013,14 +1075,16 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         vals = cell_indicators(mat_paths, cells, venues, thresholds_min=recipe.thresholds_min,
                                percentiles=recipe.percentiles, network=net, departure=departure,
                                window_min=recipe.window_min,
-                               transit_max_time_min=max(TRANSIT_NEAREST_MAX_MIN, recipe.max_time_min))
+                               transit_max_time_min=max(TRANSIT_NEAREST_MAX_MIN, recipe.max_time_min),
+                               other_transit_percentile=other_pct)
         res = cells.merge(vals, on="id", how="left")
         res["crowfly_km_any"] = _crowfly_nearest_km(cells, venues)
         _write_geoparquet(gpd.GeoDataFrame(res, geometry="geometry", crs=cells.crs), work / "cells_indicators.parquet")
 
     ind_key = R.step("indicators", {"matrices": mat_keys, "thresholds": list(recipe.thresholds_min),
                                     "gravity_half_life_min": GRAVITY_HALF_LIFE_MIN, "fca_cutoff_min": FCA_CUTOFF_MIN,
-                                    "nearest": {"transit_max_time_min": TRANSIT_NEAREST_MAX_MIN}},
+                                    "nearest": {"transit_max_time_min": TRANSIT_NEAREST_MAX_MIN,
+                                                "other_transit_percentile": other_pct}},
                      [work / "cells_indicators.parquet"], indicators)
     if stop_after("indicators"):
         R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")

@@ -148,8 +148,9 @@ def describe(column: str) -> IndicatorStyle:
         tgt = _target(cat)
         if stat in ("mean", "median"):
             what = "mean" if stat == "mean" else "median"
-            return IndicatorStyle(c, f"{mode}: {what} minutes to the nearest {tgt.split(' ', 1)[1]} (those who "
-                                  "reach one)", "minutes", "time", -1)
+            who = "those who reach one within the trip limit" if m.group(1) == "transit" else "those who reach one"
+            return IndicatorStyle(c, f"{mode}: {what} minutes to the nearest {tgt.split(' ', 1)[1]} ({who})",
+                                  "minutes", "time", -1)
         if stat == "share_unreachable":
             return IndicatorStyle(c, f"{mode}: share of inhabitants reaching no {tgt.split(' ', 1)[1]}",
                                   "% of inhabitants", "share", -1, (0.0, 1.0), 100.0)

@@ -105,9 +105,76 @@ def transit_nearest_s(network, o_snap: Snap, d_snap: Snap, groups: np.ndarray, n
     ``options`` and ``street`` are the :class:`~access.options.TransitOptions` and
     :class:`~access.options.StreetOptions` of the query; the snaps are on the walk graph timed at
     ``street.walk_speed_kmh``.
-    """
-    from .transit import transit_columns_to
 
-    return transit_columns_to(network, o_snap, d_snap, options=options, street=street, max_time_s=int(max_time_s),
-                              per_minute=per_minute, origin_points=o, dest_points=d,
-                              dest_groups=(np.asarray(groups, np.int64), int(n_groups)))
+    What the matrix path does per destination is done here per group: the direct walks are one multi-source search
+    per group (:func:`street_nearest_s` on the walk graph, bounded by the access limit: the walk any matrix row
+    would take to the group's nearest destination), the egress walks from each stop the shortest to any destination
+    of the group. The origins' access walks are bounded per origin by its longest direct walk over the groups
+    (:func:`access.core.nearest.access_walks_bounded`): a trip through a stop farther than the direct walk to the
+    nearest destination of a group is never faster than that walk, so the per-minute minimum is unchanged.
+    """
+    import numba
+
+    from ..core.dijkstra import transpose_csr
+    from ..core.nearest import access_walks_bounded, backward_nearest_columns, useful_access
+    from .street import graph_at_speed
+    from .transit import _query, _scaled
+
+    to, so = options, street
+    to.require_departure()
+    if to.access_mode != "walk" or to.frequencies != "deterministic":
+        from .._validate import fail
+
+        bad = "access_mode" if to.access_mode != "walk" else "frequencies"
+        raise fail(f"transit.{bad}", "the default (walk access, deterministic schedules) for nearest_times",
+                   getattr(to, bad), "use travel_time_matrix(..., per_minute=True) and take the minimum per "
+                   "category for bike/car access or Monte-Carlo frequencies")
+    q = _query(network, o_snap, d_snap, to, so, int(max_time_s), o, d, egress=False)
+    groups = np.asarray(groups, np.int64)
+    n_g = int(n_groups)
+    walk = network.street("walk")
+    g = graph_at_speed(walk, so.walk_speed_kmh)
+    # direct walks: origin -> nearest destination of each group within the access limit (pairs rules included)
+    direct = street_nearest_s(g, o_snap, d_snap, groups, n_g, q.max_walk_s, o, d)  # [n_o, n_g], -1 none
+    ok = direct >= 0
+    gi, oi = np.nonzero(ok.T)  # by group, origins increasing
+    dd_off = np.zeros(n_g + 1, np.int64)
+    dd_off[1:] = np.cumsum(np.bincount(gi, minlength=n_g))
+    dd_org, dd_s = oi.astype(np.int32), direct.T[gi, oi].astype(np.int32)
+    # access walks, each origin bounded by its longest direct walk over the groups (the access limit where some
+    # group is out of walking reach)
+    bound = np.where(ok, direct, q.max_walk_s).max(axis=1) if n_g else np.full(q.n_o, -1)
+    bound = np.where(np.asarray(o_snap.snapped), np.minimum(bound, q.max_walk_s), -1).astype(np.int32)
+    tt = network.timetable
+    f = float(walk.meta.get("speed_kmh") or 3.6) / float(so.walk_speed_kmh)
+    s_en, s_ec = np.asarray(tt.arrays["stop_egress_node"]), _scaled(tt.arrays["stop_egress_cost_s"], f)
+    sa_off, sa_org, sa_s = access_walks_bounded(q.fo, q.he, q.w, q.o_an, q.o_ac, bound, s_en, s_ec,
+                                                2 * int(numba.get_num_threads()))
+    sa_off, sa_org, sa_s = useful_access(sa_off, sa_org, sa_s, direct)
+    # egress: per group and stop the shortest walk to any of its destinations (one multi-source search per group on
+    # the reversed walk graph, within the egress limit), by group then increasing seconds
+    max_egress_s = min(q.max_walk_s, int(round(to.egress_walk_limit_m / (so.walk_speed_kmh / 3.6))))
+    rf, rh, rw = q.rev
+    seed_node, seed_cost = _group_seeds(d_snap, groups, n_g)
+    dist = dj.sssp_many(rf, rh, np.asarray(rw, np.int32), seed_node, seed_cost, np.int32(max_egress_s))
+    s_an = np.asarray(tt.arrays["stop_access_node"])
+    s_ac = _scaled(tt.arrays["stop_access_cost_s"], f).astype(np.int64)
+    eg = np.full((n_g, tt.n_stops), np.int64(dj.INF), np.int64)
+    for k in range(s_an.shape[1]):
+        ok_k = (s_an[:, k] >= 0) & (s_ac[:, k] >= 0)
+        lab = dist[:, s_an[ok_k, k]].astype(np.int64)
+        eg[:, ok_k] = np.minimum(eg[:, ok_k], np.where(lab == dj.INF, np.int64(dj.INF), lab + s_ac[ok_k, k]))
+    eg_g, eg_s = np.nonzero(eg <= max_egress_s)
+    eg_v = eg[eg_g, eg_s]
+    o_ = np.lexsort((eg_s, eg_v, eg_g))
+    d_off = np.zeros(n_g + 1, np.int64)
+    d_off[1:] = np.cumsum(np.bincount(eg_g, minlength=n_g))
+    d_stop, d_s = eg_s[o_].astype(np.int32), eg_v[o_].astype(np.int32)
+    xt_off, xt_from, xt_s, _ = transpose_csr(q.x_off, q.x_to, q.x_s)
+    day = q.day
+    times, pm = backward_nearest_columns(
+        sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, d_stop, d_s, q.dep_times, to.max_rides,
+        q.max_time_s, to.kernel_slack_s, q.pct_idx, day.pat_stop_off, day.pat_stops, day.pat_board, day.pat_alight,
+        day.pat_ntrips, day.pat_time_off, day.t_arr, day.t_dep, day.stop_pat_off, day.stop_pat, day.stop_pat_pos,
+        xt_off, xt_from, xt_s, q.n_o, int(numba.get_num_threads()), bool(per_minute))
+    return times, (pm if per_minute else None)

@@ -237,8 +237,9 @@ def _walk_at(walk, walk_speed_kmh):
 
 
 def _query(network: Any, origin_snap: Snap, dest_snap: Snap, to: TransitOptions, so: StreetOptions, max_time_s: int,
-           origin_points: Points | None, dest_points: Points | None) -> _Query:
-    """Prepare a transit query's walks: egress walks, footpaths, same-segment pairs, day layout."""
+           origin_points: Points | None, dest_points: Points | None, egress: bool = True) -> _Query:
+    """Prepare a transit query's walks: egress walks, footpaths, same-segment pairs, day layout (``egress=False``:
+    no egress walks, for a caller that computes its own; ``d_off`` is then all zeros)."""
     tt = network.timetable
     if tt is None:
         raise NetworkError("the network has no transit timetable; build it with GTFS feeds (`gtfs=[...]`)")
@@ -266,7 +267,8 @@ def _query(network: Any, origin_snap: Snap, dest_snap: Snap, to: TransitOptions,
     # egress: stop -> destination walks (reverse searches from destinations; the transposed graph is cached on it)
     rf, rh, rw = g.csr(reverse=True)
     max_egress_s = min(max_walk_s, int(round(to.egress_walk_limit_m / (walk_speed_kmh / 3.6))))
-    dr, sc_, dv = walk_points(rf, rh, rw, d_en, d_ec, s_an, s_ac, max_egress_s)
+    dr, sc_, dv = (walk_points(rf, rh, rw, d_en, d_ec, s_an, s_ac, max_egress_s) if egress
+                   else (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)))
     o_ = np.lexsort((sc_, dv, dr))  # by destination, then walk seconds
     d_off = np.zeros(n_d + 1, np.int64)
     np.add.at(d_off, dr + 1, 1)
