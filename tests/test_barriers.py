@@ -128,11 +128,13 @@ def test_no_car_times_against_the_mode_matrices(demo):
 
 
 def test_evening_round_trip_implies_transit_access(demo, evening):
-    """A round trip needs an outbound trip arriving by 20:30; checked against a forward per-minute query (the
-    outbound legs are computed by backward search) and the return by its own forward query."""
+    """The outbound leg is the arrive-by matrix (twin: the minimum over the category's columns of
+    travel_time_matrix(..., arrive_by=20:30), the full cells x venues table built here only); leaving at the
+    reported departure arrives by 20:30 (a forward query at that minute); a round trip implies that access."""
     from access import travel_time_matrix
 
     sub, v = demo["sub"], demo["venues"]
+    t_arr = dt.datetime(2026, 3, 17, 20, 30)
     assert evening[[f"evening_round_trip_{c}" for c in CATS]].to_numpy().any()
     for c in CATS:
         rt = evening[f"evening_round_trip_{c}"].to_numpy()
@@ -141,16 +143,33 @@ def test_evening_round_trip_implies_transit_access(demo, evening):
         vc = v[v["category"] == c].reset_index(drop=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fwd = travel_time_matrix(demo["net"], sub, vc, mode="transit", departure=dt.datetime(2026, 3, 17, 19, 30),
-                                     window_min=60, percentiles=(50,), max_time_min=60, per_minute=True,
-                                     search="forward", progress=False)
-        pm = fwd.per_minute_s
-        ok = (pm >= 0) & (pm <= ((60 - np.arange(60)) * 60)[None, None, :])
-        best = np.where(ok, pm, np.iinfo(np.int32).max).min(axis=(1, 2))
-        reach = ok.any(axis=(1, 2))
-        assert (reach[rt]).all()
-        np.testing.assert_array_equal(np.isfinite(out), reach)  # forward and backward agree on who gets there
-        np.testing.assert_allclose(out[reach], best[reach] / 60.0)
+            ab = travel_time_matrix(demo["net"], sub, vc, mode="transit", arrive_by=t_arr, max_time_min=60,
+                                    progress=False)
+        t = ab.times_s[:, :, 0].astype(float)
+        want = np.where(t >= 0, t, np.inf).min(axis=1)
+        reach = np.isfinite(want)
+        assert reach.any() and not reach.all()
+        assert (reach[rt]).all()  # a round trip implies transit access to the venue by 20:30
+        np.testing.assert_array_equal(np.isfinite(out), reach)
+        np.testing.assert_allclose(out[reach], want[reach] / 60.0)
+        # the venue reported is one with that arrive-by time, and its departure is the matrix's
+        col = {str(i): k for k, i in enumerate(ab.to_ids)}
+        ven = evening[f"evening_venue_{c}"].to_numpy()
+        dep = evening[f"evening_departure_{c}"].to_numpy()
+        rows = np.flatnonzero(reach)
+        ks = np.array([col[ven[i]] for i in rows])
+        np.testing.assert_array_equal(t[rows, ks], want[rows])
+        np.testing.assert_array_equal(dep[rows].astype("datetime64[s]"), ab.departure_time[rows, ks])
+        assert pd.isna(dep[~reach]).all() and all(x is None for x in ven[~reach])
+        # leaving home at the reported minute, one arrives by 20:30 (forward query at that minute)
+        for i in rows[:: max(1, len(rows) // 12)]:
+            d0 = pd.Timestamp(dep[i]).to_pydatetime()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                f = travel_time_matrix(demo["net"], sub.iloc[[i]], vc.iloc[[ks[list(rows).index(i)]]],
+                                       mode="transit", departure=d0, window_min=1, max_time_min=60, progress=False)
+            tf = int(f.times_s[0, 0, 0])
+            assert 0 <= tf and d0 + dt.timedelta(seconds=tf) <= t_arr
 
 
 def test_removing_evening_trips_of_a_route_removes_round_trips_and_nothing_else(demo, evening):

@@ -610,7 +610,7 @@ def _barriers_step(recipe, src: _Sources, net, work: Path, modes, cfg: dict, pro
             parts.append(evening_round_trips(
                 net, pts, venues, date=recipe.date, categories=evc, arrive_by=ev["arrive_by"],
                 leave_after=ev["leave_after"], max_wait_min=ev["max_wait_min"], max_trip_min=ev["max_trip_min"],
-                venue=ev.get("venue", "nearest"), chunk_cells=ev.get("chunk_cells", 4000)))
+                venue=ev.get("venue", "nearest"), memory_mb=float(ev.get("memory_mb", 256))))
         sat = cfg["saturday"]
         if sat.get("enabled", True):
             sc = cats if "*" in sat["categories"] else [c for c in sat["categories"] if c in cats]
