@@ -241,7 +241,7 @@ def _resolve_sources(recipe, cache_dir: Path, *, fetch: bool, progress: bool, lo
         for s in enabled:
             p = recipe.source_file(s, cache_dir)
             if s.extract:
-                p = Path(cache_dir) / f"{s.name}__{s.extract}"
+                p = Path(cache_dir) / s.extracted_name
             if not p.exists():
                 raise FetchError(f"source {s.name!r}: {str(p)!r} is not there and fetching is off; run "
                                  f"`access fetch {recipe.path or 'RECIPE'}` first or drop --no-fetch")
@@ -589,8 +589,10 @@ def _barriers_step(recipe, src: _Sources, net, work: Path, modes, cfg: dict, pro
         vint = int(cfg["allocation"].get("vintage", 0)) or None
         tabs = [read_census_logement(src.files[s.name], vintage=vint) for s in cen]
         census = pd.concat(tabs, ignore_index=True)
-        contours = gpd.GeoDataFrame(pd.concat([read_iris_contours(src.files[s.name]) for s in iri], ignore_index=True),
-                                    geometry="geometry", crs="EPSG:4326")
+        box = tuple(float(x) for x in cells.total_bounds)  # only the region's IRIS of the national files
+        contours = gpd.GeoDataFrame(pd.concat([read_iris_contours(src.files[s.name], bbox=box) for s in iri],
+                                              ignore_index=True), geometry="geometry", crs="EPSG:4326")
+        census = census[census["commune"].isin(set(contours["commune"]))].reset_index(drop=True)
         alloc = allocate_iris_to_cells(cells, census, contours, method=cfg["allocation"].get("method", "areal"))
         parts.append(alloc)
         log(f"barriers: census {tabs[0].attrs.get('vintage')} ({len(census):,} IRIS, {census['households'].sum():,.0f} "
