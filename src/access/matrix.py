@@ -465,6 +465,7 @@ def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any
         sub = Points(o.ids[a:a + size], o.lon[a:a + size], o.lat[a:a + size], None, o.name)
         m = travel_time_matrix(network, sub, d, mode="transit", transit=to, per_minute=True, **kw)
         settings = m.settings
+        assert m.per_minute_s is not None  # asked with per_minute=True
         last = latest_departure_offsets(m.per_minute_s)
         dep_off[a:a + size] = last
         tt_s[a:a + size] = np.where(last >= 0, 60 * (n_win - last), -1)
@@ -535,5 +536,6 @@ def arrive_by_columns(network: TransportNetwork, origins: Any, destinations: Any
         _, pm = transit_columns_to(network, o_snap, d_snap.subset(np.arange(a, b)), options=to, street=so,
                                    max_time_s=max_time_s, per_minute=True, origin_points=o, dest_points=sub,
                                    access=acc)
+        assert pm is not None  # asked with per_minute=True
         last = latest_departure_offsets(pm)
         yield a, b, np.where(last >= 0, 60 * (n_win - last), -1).astype(np.int32)

@@ -235,6 +235,7 @@ def _trip_home_s(network, v, j: int, o, idx: np.ndarray, *, leave: _dt.datetime,
     back = travel_time_matrix(network, _points_subset(v, [j]), _points_subset(o, idx), mode="transit",
                               departure=leave, window_min=max_wait_min + 1, percentiles=(50,),
                               max_time_min=max_trip_min, per_minute=True, search="forward", progress=False)
+    assert back.per_minute_s is not None  # asked with per_minute=True
     pm = back.per_minute_s[0]  # [origins, minutes]
     best = np.where(pm >= 0, pm, np.iinfo(np.int32).max).min(axis=1)
     return np.where((pm >= 0).any(axis=1), best, -1).astype(np.int32)

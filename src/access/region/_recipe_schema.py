@@ -323,9 +323,10 @@ class SourceSchema(_Table):
             raise ValueError("@`resource` only applies with `dataset` or `aom`; remove it or add one")
         allowed = KIND_FORMATS.get(self.kind)
         if allowed is not None and self.format not in allowed:
+            eg = ('e.g. format = "zip" for INSEE\'s base-ic-logement-2021_csv.zip' if self.kind == "census"
+                  else 'e.g. format = "7z" for IGN\'s CONTOURS-IRIS archive')
             raise ValueError(f"format: must be one of {list(allowed)} for kind {self.kind!r}, got {self.format!r}; "
-                             + ('e.g. format = "zip" for INSEE\'s base-ic-logement-2021_csv.zip' if self.kind == "census"
-                                else 'e.g. format = "7z" for IGN\'s CONTOURS-IRIS archive'))
+                             + eg)
         if self.format == "7z" and self.kind not in ("iris", "filosofi"):
             raise ValueError(f"format: '7z' archives are read for kinds 'iris' and 'filosofi' only, got kind "
                              f"{self.kind!r}; extract the file and give its own format")

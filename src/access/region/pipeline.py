@@ -606,19 +606,21 @@ def _barriers_step(recipe, src: _Sources, net, work: Path, modes, cfg: dict, pro
         parts.append(no_car_times(nearest, cats, no_car_modes=cfg["no_car"]["modes"]))
     if "transit" in modes and getattr(net, "timetable", None) is not None:
         pts = _points(cells, "cells")
-        ev = cfg["evening"]
-        evc = cats if "*" in ev["categories"] else [c for c in ev["categories"] if c in cats]
-        if evc:
-            parts.append(evening_round_trips(
-                net, pts, venues, date=recipe.date, categories=evc, arrive_by=ev["arrive_by"],
-                leave_after=ev["leave_after"], max_wait_min=ev["max_wait_min"], max_trip_min=ev["max_trip_min"],
-                venue=ev.get("venue", "nearest"), memory_mb=float(ev.get("memory_mb", 256))))
-        sat = cfg["saturday"]
-        if sat.get("enabled", True):
-            sc = cats if "*" in sat["categories"] else [c for c in sat["categories"] if c in cats]
-            parts.append(saturday_access(net, pts, venues, date=recipe.date, categories=sc,
-                                         departure=sat["departure"], window_min=sat["window_min"],
-                                         max_time_min=recipe.max_time_min))
+        with warnings.catch_warnings():  # the cells and venues off the network were reported with the matrices
+            warnings.filterwarnings("ignore", message=".*farther than max_snap_m.*")
+            ev = cfg["evening"]
+            evc = cats if "*" in ev["categories"] else [c for c in ev["categories"] if c in cats]
+            if evc:
+                parts.append(evening_round_trips(
+                    net, pts, venues, date=recipe.date, categories=evc, arrive_by=ev["arrive_by"],
+                    leave_after=ev["leave_after"], max_wait_min=ev["max_wait_min"], max_trip_min=ev["max_trip_min"],
+                    venue=ev.get("venue", "nearest"), memory_mb=float(ev.get("memory_mb", 256))))
+            sat = cfg["saturday"]
+            if sat.get("enabled", True):
+                sc = cats if "*" in sat["categories"] else [c for c in sat["categories"] if c in cats]
+                parts.append(saturday_access(net, pts, venues, date=recipe.date, categories=sc,
+                                             departure=sat["departure"], window_min=sat["window_min"],
+                                             max_time_min=recipe.max_time_min))
     per_cell = parts[0]
     for p in parts[1:]:
         per_cell = per_cell.merge(p, on="id", how="left")
