@@ -308,6 +308,35 @@ def test_area_barriers_and_index(demo, evening):
     assert (st["n_classes"] >= 1).all() and len(st) == len(ab)
     lines = barriers_summary_lines(ab.merge(idx, on="id").assign(name="x"), categories=list(CATS))
     assert lines[0] == "## Social barriers to culture" and sum(ln.startswith("| 2000") for ln in lines) == len(ab)
+    # the style table describes every barrier column (cells and EPCI): unit, direction, limits, legend
+    from access.report.style import describe
+
+    styled = barriers_summary_lines(ab.merge(idx, on="id").assign(name="x"), categories=list(CATS), style=describe)
+    assert any(" %" in ln for ln in styled[5:])  # shares as the maps show them ("40.0 %")
+    cols = [c for c in (*ab.columns, *idx.columns, *cells.columns) if c != "id" and (
+        c.startswith(("share_", "carless_", "evening_", "time_no_car", "barrier_", "census_", "households_no_car"))
+        or c in ("estimated", "main_barriers")) and not c.endswith(("_x", "_y"))]
+    assert len(cols) > 30
+    for c in cols:
+        st = describe(c)
+        assert st.title != c.replace("_", " ").capitalize(), c  # not the generic fallback
+        if c.startswith("share_") and c != "share_population_estimated_cells":
+            assert st.direction == -1 and st.limits == (0.0, 1.0) and st.scale == 100.0, c  # a barrier: worse up
+    for c in ("share_no_car", "share_single_parent", "share_poor_households"):
+        assert describe(c).unit == "% of households"
+    assert describe("share_65_plus").unit == "% of inhabitants"
+    st = describe("carless_share_beyond_30min_cinema")
+    assert st.unit == "% of households without a car" and st.direction == -1 and "30 minutes" in st.title
+    st = describe("evening_round_trip_share_cinema")
+    assert st.direction == +1 and st.limits == (0.0, 1.0) and st.cmap == "YlOrRd_r" and st.fmt(0.741) == "74.1 %"
+    assert describe("evening_round_trip_carless_share_cinema").unit == "% of households without a car"
+    st = describe("barrier_index")
+    assert st.direction == -1 and st.kind == "index" and "more barriers" in st.legend
+    for c in ("time_no_car_cinema", "carless_gap_cinema_mean", "evening_out_min_cinema",
+              "time_transit_saturday_cinema"):
+        assert describe(c).unit == "minutes" and describe(c).direction == -1, c
+    assert describe("time_transit_saturday_cinema_share_within_30min").direction == +1
+    assert "Saturday" in describe("time_transit_saturday_cinema").title
 
 
 def test_typology_takes_the_barrier_index_as_social_dimension(demo):

@@ -578,12 +578,21 @@ def barrier_index_stability(areas: pd.DataFrame, config=None, *, area_id: str = 
 
 
 def barriers_summary_lines(areas: pd.DataFrame, *, categories: Sequence[str], threshold_min: float = 30.0,
-                           name_column: str = "name") -> list[str]:
+                           name_column: str = "name", style=None) -> list[str]:
     """The ``summary.md`` section on social barriers: per EPCI the barrier index, its stability, the share of
     households without a car, the carless share beyond the threshold and the evening round-trip share of the main
-    evening category, and its two main barriers (Markdown lines)."""
-    def f(v, spec):
-        return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+    evening category, and its two main barriers (Markdown lines).
+
+    ``style``: a function column -> style with ``fmt(value)`` and ``unit`` (the report's
+    :func:`access.report.style.describe`, which the region run passes), so that the figures read as on the maps;
+    without it, plain percentages and two decimals.
+    """
+    plain = {"barrier_index": "+.2f", "barrier_index_stability": ".0%"}
+
+    def f(col, v):
+        if style is not None:
+            return style(col).fmt(v)
+        return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, plain.get(col, ".0%"))
 
     t = float(threshold_min)
     evc = [c for c in categories if f"evening_round_trip_share_{c}" in areas.columns]
@@ -601,10 +610,10 @@ def barriers_summary_lines(areas: pd.DataFrame, *, categories: Sequence[str], th
              "two main barriers |", "|---|---|---|---|---|---|---|---|"]
     order = areas.sort_values("barrier_index", ascending=False) if "barrier_index" in areas.columns else areas
     for _, r in order.iterrows():
+        far, eve = f"carless_share_beyond_{t:g}min_{far_c}", f"evening_round_trip_share_{ev}"
         lines.append("| " + " | ".join([
-            str(r["id"]), str(r.get(name_column, "")), f(r.get("barrier_index"), "+.2f"),
-            f(r.get("barrier_index_stability"), ".0%"), f(r.get("share_no_car"), ".0%"),
-            f(r.get(f"carless_share_beyond_{t:g}min_{far_c}"), ".0%"),
-            f(r.get(f"evening_round_trip_share_{ev}"), ".0%") if ev else "–",
+            str(r["id"]), str(r.get(name_column, "")), f("barrier_index", r.get("barrier_index")),
+            f("barrier_index_stability", r.get("barrier_index_stability")), f("share_no_car", r.get("share_no_car")),
+            f(far, r.get(far)), f(eve, r.get(eve)) if ev else "–",
             str(r.get("main_barriers", ""))]) + " |")
     return lines + [""]

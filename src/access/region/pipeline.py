@@ -764,19 +764,20 @@ def _barrier_maps(epci, maps_dir: Path) -> list:
 
     cols = [c for c in epci.columns if c in ("share_no_car", "barrier_index")
             or c.startswith("evening_round_trip_share_")]
-    return [choropleth_png(epci, c, maps_dir / f"{slug(c)}.png", title=c.replace("_", " "),
-                           units="SD" if c == "barrier_index" else "share") for c in cols]
+    # titles, legends, colour limits and directions from the style table (access.report.style.describe)
+    return [choropleth_png(epci, c, maps_dir / f"{slug(c)}.png") for c in cols]
 
 
 def _append_barriers_summary(path: Path, recipe, epci) -> None:
     """Add the social barriers section (:func:`access.indicators.barriers.barriers_summary_lines`) to
     ``summary.md``."""
     from ..indicators.barriers import barriers_summary_lines
+    from ..report.style import describe
 
     cfg, _ = _barriers_config(recipe)
     text = path.read_text(encoding="utf-8").rstrip("\n") + "\n\n"
     text += "\n".join(barriers_summary_lines(epci, categories=list(recipe.categories),
-                                              threshold_min=float(cfg["no_car"]["threshold_min"])))
+                                              threshold_min=float(cfg["no_car"]["threshold_min"]), style=describe))
     with atomic_path(path, suffix=".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
 
