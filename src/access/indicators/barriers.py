@@ -27,13 +27,14 @@ import datetime as _dt
 import fnmatch
 import os
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .._data import data_path
-from .._errors import InputFileError, ValidationError
+from .._errors import AccessWarning, GTFSError, InputFileError, ValidationError
 
 __all__ = ["BARRIER_SHARES", "NO_CAR_MODES", "area_barriers", "barrier_index", "barrier_index_stability",
            "barrier_profile", "barriers_summary_lines", "evening_round_trips", "load_barriers_config",
@@ -378,9 +379,14 @@ def saturday_access(network, cells, venues: pd.DataFrame, *, date: _dt.date, cat
                                       "category": sub["category"].astype(str).to_numpy(),
                                       "lon": sub.geometry.x.to_numpy(float), "lat": sub.geometry.y.to_numpy(float)}),
                         name="venues")
-        near = nearest_times(network, o, v, mode="transit", by="category", departure=dep, window_min=int(window_min),
-                             percentiles=(50,), max_time_min=max_time_min)
-        wide = near.pivot(index="id", columns="category", values="travel_time").reindex(res["id"])
+        try:
+            near = nearest_times(network, o, v, mode="transit", by="category", departure=dep,
+                                 window_min=int(window_min), percentiles=(50,), max_time_min=max_time_min)
+            wide = near.pivot(index="id", columns="category", values="travel_time").reindex(res["id"])
+        except GTFSError as e:  # no service at all on that Saturday: nobody gets there by transit
+            warnings.warn(f"Saturday access: {e}; time_transit_saturday_* are inf (no transit)", AccessWarning,
+                          stacklevel=2)
+            res.attrs["no_service"] = True
     for c in categories:
         res[f"time_transit_saturday_{c}"] = (wide[c].to_numpy(float) if c in wide.columns
                                              else np.full(len(res), np.inf))
