@@ -70,9 +70,12 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default=None, help="where the region and network are generated/cached")
     ap.add_argument("--compare-cells", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--skip-nearest", action="store_true", help="no nearest_times stages (evening, Saturday, "
+                    "allocation and areas only; the no-car times are then left out of the area table)")
     a = ap.parse_args(argv)
 
     import numpy as np
+    import pandas as pd
 
     from access import TransportNetwork, nearest_times
     from access.indicators import attach_cells
@@ -128,11 +131,12 @@ def main(argv=None) -> int:
     ven = venues[["id", "category", "geometry"]]
     dep = dt.datetime.combine(date, dt.time(14))
     nearest = {}
-    for m in ("walk", "bike", "transit"):
+    for m in (() if a.skip_nearest else ("walk", "bike", "transit")):
         kw = {"departure": dep, "window_min": 60, "percentiles": (50,), "max_time_min": 120} if m == "transit" else {}
         near = stage(f"nearest_{m}", lambda m=m, kw=kw: nearest_times(net, pts, ven, mode=m, by="category", **kw))
         nearest[m] = near.pivot(index="id", columns="category", values="travel_time").reindex(cells["id"])
-    nc = stage("no_car_times", lambda: no_car_times(nearest, cats))
+    nc = (stage("no_car_times", lambda: no_car_times(nearest, cats)) if nearest
+          else pd.DataFrame({"id": cells["id"].astype(str)}))
     ev = stage("evening", lambda: evening_round_trips(net, pts, venues, date=date, categories=EVENING))
     sat = stage("saturday", lambda: saturday_access(net, pts, venues, date=date, categories=cats))
     counts = cells.drop(columns="geometry")

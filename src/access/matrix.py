@@ -481,11 +481,12 @@ def latest_departure_offsets(per_minute_s: np.ndarray) -> np.ndarray:
     """The arrive-by rule on per-minute times ``int32[n_o, n_d, n_win + 1]`` (departure minutes ``T - n_win, ...,
     T``; ``-1`` unreachable): ``int32[n_o, n_d]`` index of the latest departure minute whose trip arrives by ``T``
     (the last minute), ``-1`` where none does. What :func:`travel_time_matrix` with ``arrive_by`` reports."""
-    pm = np.asarray(per_minute_s).astype(np.int64)
+    pm = np.asarray(per_minute_s)
     n_win = pm.shape[2] - 1
-    offsets = 60 * np.arange(n_win + 1, dtype=np.int64)
+    # int32 is enough (a day of minutes plus a trip is far below 2**31) and keeps the block small
+    offsets = 60 * np.arange(n_win + 1, dtype=np.int32)
     # arrival (seconds after the first departure) of each departure minute, leaving the origin then
-    arr = np.where(pm >= 0, offsets[None, None, :] + pm, np.iinfo(np.int64).max)
+    arr = np.where(pm >= 0, offsets[None, None, :] + pm.astype(np.int32, copy=False), np.iinfo(np.int32).max)
     ok = arr <= offsets[-1]  # arrives by T
     return np.where(ok.any(axis=2), n_win - np.argmax(ok[:, :, ::-1], axis=2), -1).astype(np.int32)
 
@@ -529,7 +530,8 @@ def arrive_by_columns(network: TransportNetwork, origins: Any, destinations: Any
     g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
     o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
     acc = transit_access(network, o_snap, max_walk_s=to.max_walk_s(max_time_s), walk_speed_kmh=so.walk_speed_kmh)
-    # per-minute int32 plus the int64 arrivals of the rule: about 12 bytes per origin, destination and minute
+    # per block: the kernel's per-minute int32, the rule's int32 arrivals and two boolean masks (~12 bytes per
+    # origin, destination and minute; measured peak about twice the budget with the kernel's own arrays)
     size = max(1, int(float(memory_mb) * 2**20 // (12 * max(1, len(o)) * (n_win + 1))))
     for a, b in _chunks(len(d), size):
         sub = Points(d.ids[a:b], d.lon[a:b], d.lat[a:b], None, d.name)
