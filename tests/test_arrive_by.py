@@ -96,3 +96,26 @@ def test_whole_minutes_truncate_as_r5(net, pts):
     ok = s >= 0
     assert np.array_equal(w[ok], s[ok] // 60) and np.isnan(w[~ok]).all()
     assert (m.to_frame()["travel_time"].to_numpy()[ok] >= w[ok]).all()
+
+
+def test_arrive_by_columns_stream_the_same_matrix(net, pts):
+    """access.matrix.arrive_by_columns (blocks of destinations, what the evening round trips stream) gives the
+    arrive-by matrix element for element, whatever the block size; a wrong setting is refused."""
+    from access.matrix import arrive_by_columns
+
+    o, d = pts.iloc[:10], pts.iloc[10:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = access.travel_time_matrix(net, o, d, mode="transit", arrive_by=T, max_time_min=45, progress=False)
+        for mb in (0.001, 256):  # one destination per block, then all in one
+            got = np.full((len(o), len(d)), -2, np.int32)
+            blocks = 0
+            for a, b, t in arrive_by_columns(net, o, d, T, max_time_min=45, memory_mb=mb):
+                got[:, a:b] = t
+                blocks += 1
+            assert blocks == (len(d) if mb < 1 else 1)
+            np.testing.assert_array_equal(got, m.times_s[:, :, 0])
+    assert (m.times_s >= 0).sum() >= 10
+    with pytest.raises(access.ValidationError, match="walking access"):
+        next(arrive_by_columns(net, o, d, T, max_time_min=45,
+                               transit=access.TransitOptions(access_mode="bike")))

@@ -128,11 +128,13 @@ def test_no_car_times_against_the_mode_matrices(demo):
 
 
 def test_evening_round_trip_implies_transit_access(demo, evening):
-    """A round trip needs an outbound trip arriving by 20:30; checked against a forward per-minute query (the
-    outbound legs are computed by backward search) and the return by its own forward query."""
+    """The outbound leg is the arrive-by matrix (twin: the minimum over the category's columns of
+    travel_time_matrix(..., arrive_by=20:30), the full cells x venues table built here only); leaving at the
+    reported departure arrives by 20:30 (a forward query at that minute); a round trip implies that access."""
     from access import travel_time_matrix
 
     sub, v = demo["sub"], demo["venues"]
+    t_arr = dt.datetime(2026, 3, 17, 20, 30)
     assert evening[[f"evening_round_trip_{c}" for c in CATS]].to_numpy().any()
     for c in CATS:
         rt = evening[f"evening_round_trip_{c}"].to_numpy()
@@ -141,16 +143,33 @@ def test_evening_round_trip_implies_transit_access(demo, evening):
         vc = v[v["category"] == c].reset_index(drop=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fwd = travel_time_matrix(demo["net"], sub, vc, mode="transit", departure=dt.datetime(2026, 3, 17, 19, 30),
-                                     window_min=60, percentiles=(50,), max_time_min=60, per_minute=True,
-                                     search="forward", progress=False)
-        pm = fwd.per_minute_s
-        ok = (pm >= 0) & (pm <= ((60 - np.arange(60)) * 60)[None, None, :])
-        best = np.where(ok, pm, np.iinfo(np.int32).max).min(axis=(1, 2))
-        reach = ok.any(axis=(1, 2))
-        assert (reach[rt]).all()
-        np.testing.assert_array_equal(np.isfinite(out), reach)  # forward and backward agree on who gets there
-        np.testing.assert_allclose(out[reach], best[reach] / 60.0)
+            ab = travel_time_matrix(demo["net"], sub, vc, mode="transit", arrive_by=t_arr, max_time_min=60,
+                                    progress=False)
+        t = ab.times_s[:, :, 0].astype(float)
+        want = np.where(t >= 0, t, np.inf).min(axis=1)
+        reach = np.isfinite(want)
+        assert reach.any() and not reach.all()
+        assert (reach[rt]).all()  # a round trip implies transit access to the venue by 20:30
+        np.testing.assert_array_equal(np.isfinite(out), reach)
+        np.testing.assert_allclose(out[reach], want[reach] / 60.0)
+        # the venue reported is one with that arrive-by time, and its departure is the matrix's
+        col = {str(i): k for k, i in enumerate(ab.to_ids)}
+        ven = evening[f"evening_venue_{c}"].to_numpy()
+        dep = evening[f"evening_departure_{c}"].to_numpy()
+        rows = np.flatnonzero(reach)
+        ks = np.array([col[ven[i]] for i in rows])
+        np.testing.assert_array_equal(t[rows, ks], want[rows])
+        np.testing.assert_array_equal(dep[rows].astype("datetime64[s]"), ab.departure_time[rows, ks])
+        assert pd.isna(dep[~reach]).all() and all(x is None for x in ven[~reach])
+        # leaving home at the reported minute, one arrives by 20:30 (forward query at that minute)
+        for i in rows[:: max(1, len(rows) // 12)]:
+            d0 = pd.Timestamp(dep[i]).to_pydatetime()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                f = travel_time_matrix(demo["net"], sub.iloc[[i]], vc.iloc[[ks[list(rows).index(i)]]],
+                                       mode="transit", departure=d0, window_min=1, max_time_min=60, progress=False)
+            tf = int(f.times_s[0, 0, 0])
+            assert 0 <= tf and d0 + dt.timedelta(seconds=tf) <= t_arr
 
 
 def test_removing_evening_trips_of_a_route_removes_round_trips_and_nothing_else(demo, evening):
@@ -289,6 +308,35 @@ def test_area_barriers_and_index(demo, evening):
     assert (st["n_classes"] >= 1).all() and len(st) == len(ab)
     lines = barriers_summary_lines(ab.merge(idx, on="id").assign(name="x"), categories=list(CATS))
     assert lines[0] == "## Social barriers to culture" and sum(ln.startswith("| 2000") for ln in lines) == len(ab)
+    # the style table describes every barrier column (cells and EPCI): unit, direction, limits, legend
+    from access.report.style import describe
+
+    styled = barriers_summary_lines(ab.merge(idx, on="id").assign(name="x"), categories=list(CATS), style=describe)
+    assert any(" %" in ln for ln in styled[5:])  # shares as the maps show them ("40.0 %")
+    cols = [c for c in (*ab.columns, *idx.columns, *cells.columns) if c != "id" and (
+        c.startswith(("share_", "carless_", "evening_", "time_no_car", "barrier_", "census_", "households_no_car"))
+        or c in ("estimated", "main_barriers")) and not c.endswith(("_x", "_y"))]
+    assert len(cols) > 30
+    for c in cols:
+        st = describe(c)
+        assert st.title != c.replace("_", " ").capitalize(), c  # not the generic fallback
+        if c.startswith("share_") and c != "share_population_estimated_cells":
+            assert st.direction == -1 and st.limits == (0.0, 1.0) and st.scale == 100.0, c  # a barrier: worse up
+    for c in ("share_no_car", "share_single_parent", "share_poor_households"):
+        assert describe(c).unit == "% of households"
+    assert describe("share_65_plus").unit == "% of inhabitants"
+    st = describe("carless_share_beyond_30min_cinema")
+    assert st.unit == "% of households without a car" and st.direction == -1 and "30 minutes" in st.title
+    st = describe("evening_round_trip_share_cinema")
+    assert st.direction == +1 and st.limits == (0.0, 1.0) and st.cmap == "YlOrRd_r" and st.fmt(0.741) == "74.1 %"
+    assert describe("evening_round_trip_carless_share_cinema").unit == "% of households without a car"
+    st = describe("barrier_index")
+    assert st.direction == -1 and st.kind == "index" and "more barriers" in st.legend
+    for c in ("time_no_car_cinema", "carless_gap_cinema_mean", "evening_out_min_cinema",
+              "time_transit_saturday_cinema"):
+        assert describe(c).unit == "minutes" and describe(c).direction == -1, c
+    assert describe("time_transit_saturday_cinema_share_within_30min").direction == +1
+    assert "Saturday" in describe("time_transit_saturday_cinema").title
 
 
 def test_typology_takes_the_barrier_index_as_social_dimension(demo):

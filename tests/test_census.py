@@ -229,3 +229,61 @@ def test_recipe_accepts_census_and_iris_sources(tmp_path):
     r = Recipe.from_file(p["recipe"])
     assert [s.name for s in r.enabled_sources("census")] == ["census_logement"]
     assert [s.name for s in r.enabled_sources("iris")] == ["iris"]
+
+
+def test_ign_contours_iris_7z_layout_extracted_and_read(tmp_path):
+    """IGN's CONTOURS-IRIS France .7z (nested delivery folders, one CONTOURS-IRIS.shp per territory, each in its
+    own CRS): the recipe's path pattern takes the Lambert-93 shapefile out with its sidecars (py7zr, no 7-Zip
+    program), the loader reads CODE_IRIS / INSEE_COM, and a bounding box reads only the region's IRIS."""
+    from access.region.fetch import extract_member
+    from access.synth.writers import write_contours_iris_7z
+
+    g = _square_iris(tmp_path)
+    g = g.assign(NOM_COM="Desvres", IRIS=g["CODE_IRIS"].str.slice(5), TYP_IRIS="H")
+    arc = tmp_path / "CONTOURS-IRIS_3-0__SHP__FRA_2023-01-01.7z"
+    write_contours_iris_7z(g, arc)
+    import py7zr
+
+    with py7zr.SevenZipFile(arc) as z:
+        names = z.getnames()
+    shp = [n for n in names if n.endswith("CONTOURS-IRIS.shp")]
+    assert len(shp) == 2 and any("LAMB93_FXX-ED2023-01-01/" in n for n in shp)
+    assert all(n.startswith("CONTOURS-IRIS_3-0__SHP__FRA_2023-01-01/CONTOURS-IRIS/1_DONNEES_LIVRAISON_")
+               for n in shp)
+    with pytest.raises(InputFileError, match="2 members matching"):  # the base name alone is ambiguous
+        extract_member(arc, "CONTOURS-IRIS.shp", tmp_path / "x.shp")
+    out = extract_member(arc, "*/CONTOURS-IRIS_3-0_SHP_LAMB93_FXX-*/CONTOURS-IRIS.shp",
+                         tmp_path / "iris__CONTOURS-IRIS.shp")
+    assert {p.suffix for p in tmp_path.glob("iris__CONTOURS-IRIS.*")} == {".shp", ".shx", ".dbf", ".prj", ".cpg"}
+    c = read_iris_contours(out)
+    assert c["iris"].tolist() == ["621190101", "621190102"] and c["commune"].tolist() == ["62119"] * 2
+    assert c.crs.to_epsg() == 4326
+    np.testing.assert_allclose(c.to_crs(3035).area, g.to_crs(3035).area, rtol=1e-9)
+    b = c.total_bounds
+    assert len(read_iris_contours(out, bbox=(b[0] - 0.01, b[1], b[2], b[3]))) == 2
+    assert len(read_iris_contours(out, bbox=(b[0] - 0.2, b[1], b[0] - 0.1, b[3]))) == 0  # ~7 km west: none read
+    with pytest.raises(InputFileError, match="no '"):
+        extract_member(arc, "*/NOPE/CONTOURS-IRIS.shp", tmp_path / "y.shp")
+
+
+@pytest.mark.parametrize("src, match", [
+    ('kind = "census"\nformat = "gpkg"\n', "for kind 'census'"),
+    ('kind = "iris"\nformat = "csv"\n', "for kind 'iris'"),
+    ('kind = "iris"\nformat = "7z"\n', "extract"),
+    ('kind = "iris"\nformat = "7z"\nextract = "*/FXX*/*.shp"\n', "file name"),
+    ('kind = "bpe"\nformat = "7z"\nextract = "x.csv"\n', "'7z' archives"),
+    ('kind = "census"\nformat = "zip"\nextrac = "x"\n', "did you mean `extract`"),
+])
+def test_recipe_is_strict_about_census_and_iris_sources(tmp_path, src, match):
+    import tomllib
+
+    from access.region.recipe import Recipe
+
+    text = open("networks/hauts-de-france.toml", encoding="utf-8").read()
+    data = tomllib.loads(text)
+    data["sources"]["bad"] = {**tomllib.loads(src), "url": "https://example.org/f", "licence": "LO 2.0"}
+    with pytest.raises(ValidationError, match=match):
+        Recipe.from_dict(data)
+    r = Recipe.from_file("networks/hauts-de-france.toml")
+    assert r.sources["census_logement"].format == "zip" and r.sources["iris"].format == "7z"
+    assert r.sources["iris"].extracted_name == "iris__CONTOURS-IRIS.shp"

@@ -413,6 +413,21 @@ def _hdf_fixture_files(tmp: Path) -> dict[str, bytes]:
         (tmp / "epci.geojson").read_bytes())
     files["communes"] = json.dumps([{"code": "59350", "nom": "Lille", "codeDepartement": "59",
                                      "codeEpci": "200093201", "population": 236710}]).encode()
+    # the census housing base by IRIS (INSEE's zip) and IGN's CONTOURS-IRIS .7z (issue 16)
+    from access.synth.writers import CENSUS_LOGEMENT_COLUMNS, write_census_logement, write_contours_iris_7z
+
+    codes = ["593500101", "593500102"]
+    census = pd.DataFrame({c.format(yy="21"): [10.0, 20.0] for c in CENSUS_LOGEMENT_COLUMNS})
+    census["IRIS"], census["COM"], census["DEP"], census["REG"] = codes, ["59350"] * 2, ["59"] * 2, ["32"] * 2
+    census["P21_RP"], census["P21_RP_VOIT1P"] = [900.0, 1100.0], [600.0, 700.0]
+    write_census_logement(census, tmp / "census.zip")
+    files["census_logement"] = (tmp / "census.zip").read_bytes()
+    iris = gpd.GeoDataFrame({"INSEE_COM": ["59350"] * 2, "NOM_COM": ["Lille"] * 2, "IRIS": ["0101", "0102"],
+                             "CODE_IRIS": codes, "NOM_IRIS": ["a", "b"], "TYP_IRIS": ["H", "H"]},
+                            geometry=[shapely.box(2.9, 50.5, 3.06, 50.8), shapely.box(3.06, 50.5, 3.2, 50.8)],
+                            crs=4326)
+    write_contours_iris_7z(iris, tmp / "iris.7z")
+    files["iris"] = (tmp / "iris.7z").read_bytes()
     return files
 
 
@@ -462,7 +477,7 @@ def test_hauts_de_france_run_up_to_network_from_local_server(file_server, tmp_pa
     assert rc == 0
     # every enabled source was downloaded once, the disabled ones never
     enabled = {s.name for s in r.enabled_sources()}
-    assert len(handler.hits) == len(enabled) == 8
+    assert len(handler.hits) == len(enabled) == 10
     lock = json.loads((tmp_path / "hauts-de-france.lock.json").read_text())
     assert set(lock["sources"]) == enabled
     for name, e in lock["sources"].items():

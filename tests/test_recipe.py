@@ -38,9 +38,11 @@ def test_every_source_has_url_format_licence():
         assert s.format in SOURCE_FORMATS and s.kind in SOURCE_KINDS, s.name
         assert s.licence.strip(), s.name
     kinds = {s.kind for s in r.enabled_sources()}
-    # BPE is out of the default recipe (documented there); the census housing base and the IRIS contours (issue 16)
-    # are not in the Hauts-de-France recipe yet (their download URLs are to be pinned)
-    assert kinds == set(SOURCE_KINDS) - {"bpe", "census", "iris"}
+    # BPE is out of the default recipe (documented there); every other kind is there, the census housing base and
+    # the IRIS contours (issue 16) included
+    assert kinds == set(SOURCE_KINDS) - {"bpe"}
+    assert "insee.fr" in r.sources["census_logement"].url and r.sources["census_logement"].url.endswith("_csv.zip")
+    assert "data.geopf.fr" in r.sources["iris"].url and "LAMB93_FXX" in r.sources["iris"].extract
     assert r.departments == ("02", "59", "60", "62", "80") and r.has_region and r.venue_buffer_km == 15
     osm = [s.url for s in r.enabled_sources("osm")]
     assert any("nord-pas-de-calais" in u for u in osm) and any("picardie" in u for u in osm)

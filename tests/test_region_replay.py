@@ -16,7 +16,13 @@ What is served (every file built here, nothing real copied but the region's EPCI
 - BPE 2025: a zip of one ``BPE25.csv`` in the 2024+ layout;
 - two overlapping ``.pbf`` extracts of a street grid in central Lille;
 - a TER-like GTFS (train and coach stop ids of one station) resolved through a transport.data.gouv.fr-shaped API
-  (``/api/datasets`` list with ``aom.siren``, ``/api/datasets/<id>`` with ``resources``).
+  (``/api/datasets`` list with ``aom.siren``, ``/api/datasets/<id>`` with ``resources``);
+- INSEE's census housing base by IRIS, ``base-ic-logement-2021_csv.zip`` (``;`` CSV ``base-ic-logement-2021.CSV``
+  with ``IRIS, REG, DEP, UU2020, COM, TYP_IRIS, LAB_IRIS, P21_LOG, P21_RP, ..., P21_RP_VOIT1P, ...`` and its
+  ``meta_`` dictionary), with IRIS of other regions and of Guadeloupe;
+- IGN's CONTOURS-IRIS 3.0 France ``.7z`` (``CONTOURS-IRIS_3-0__SHP__FRA_2023-01-01/CONTOURS-IRIS/
+  1_DONNEES_LIVRAISON_.../CONTOURS-IRIS_3-0_SHP_LAMB93_FXX-ED2023-01-01/CONTOURS-IRIS.shp`` in EPSG:2154 next to
+  an overseas territory's ``CONTOURS-IRIS.shp``), made with py7zr.
 """
 
 from __future__ import annotations
@@ -172,6 +178,52 @@ def _build_upstream(d: Path, files: dict, base: str) -> None:
              "resources": [{"format": "GTFS", "url": f"{base}/nope"}]}
     files["/api/datasets"] = json.dumps([other, ds]).encode()
     files["/api/datasets/5b1f"] = json.dumps(ds).encode()
+    # census 2021 by IRIS and the IGN contours: one IRIS around each cell of the region (commune code + 0000), the
+    # Lille grid cut into two IRIS (59350 0101 / 0102), IRIS of Nantes and Strasbourg outside the region
+    census, contours = _census_and_iris(rows, rng)
+    from access.synth.writers import write_census_logement, write_contours_iris_7z
+
+    write_census_logement(census, d / "base-ic-logement-2021_csv.zip", vintage=2021)
+    files["/insee/base-ic-logement-2021_csv.zip"] = (d / "base-ic-logement-2021_csv.zip").read_bytes()
+    write_contours_iris_7z(contours, d / "contours.7z")
+    files["/ign/CONTOURS-IRIS_3-0__SHP__FRA_2023-01-01.7z"] = (d / "contours.7z").read_bytes()
+
+
+def _census_and_iris(rows, rng):
+    """The census table in INSEE's column layout (:data:`access.synth.writers.CENSUS_LOGEMENT_COLUMNS`, 2021) and
+    the IRIS contours (IGN columns, EPSG:2154) around the cells' centres."""
+    import geopandas as gpd
+    import shapely
+    from pyproj import Transformer
+
+    from access.synth.writers import CENSUS_LOGEMENT_COLUMNS
+
+    tr = Transformer.from_crs(4326, 2154, always_xy=True)
+    polys: dict[str, list] = {}
+    mid = (LILLE[0] + LILLE[2]) / 2
+    for lon, lat, lcog in rows:
+        com = lcog[:5]
+        code = f"{com}{'0101' if lon < mid else '0102'}" if com == "59350" else f"{com}0000"
+        x, y = tr.transform(lon, lat)
+        polys.setdefault(code, []).append(shapely.box(x - 400, y - 400, x + 400, y + 400))
+    codes = sorted(polys)
+    geoms = [shapely.union_all(polys[c]) for c in codes]
+    n = len(codes)
+    rp = np.round(rng.uniform(200, 2000, n), 7)
+    no_car = rng.uniform(0.08, 0.45, n)
+    voit = np.round(rp * (1 - no_car), 7)
+    vals = {"IRIS": codes, "REG": ["32"] * n, "DEP": [c[:2] for c in codes], "UU2020": ["59702"] * n,
+            "COM": [c[:5] for c in codes], "TYP_IRIS": ["H"] * n, "LAB_IRIS": ["1"] * n}
+    census = pd.DataFrame({c.format(yy="21"): vals.get(c, np.round(rp * 1.1, 7)) for c in CENSUS_LOGEMENT_COLUMNS})
+    census["P21_RP"], census["P21_RP_VOIT1P"] = rp, voit
+    glp = {**{c: 0 for c in census.columns}, "IRIS": "971010101", "REG": "01", "DEP": "971", "COM": "97101",
+           "P21_RP": 900.5, "P21_RP_VOIT1P": 700.2}  # an overseas IRIS: not in the Lambert-93 contours
+    census = pd.concat([census, pd.DataFrame([glp])], ignore_index=True)
+    contours = gpd.GeoDataFrame({"INSEE_COM": [c[:5] for c in codes], "NOM_COM": [c[:5] for c in codes],
+                                 "IRIS": [c[5:] for c in codes], "CODE_IRIS": codes,
+                                 "NOM_IRIS": [f"Iris {c}" for c in codes], "TYP_IRIS": ["H"] * n},
+                                geometry=geoms, crs=2154)
+    return census, contours
 
 
 def _grid_pbfs(d: Path) -> tuple[Path, Path]:
@@ -279,6 +331,19 @@ kind = "epci"
 format = "geojson.gz"
 url = "{base}/etalab/2025/epci-100m.geojson.gz"
 licence = "LO 2.0"
+
+[sources.census_logement]
+kind = "census"
+format = "zip"
+url = "{base}/insee/base-ic-logement-2021_csv.zip"
+licence = "LO 2.0"
+
+[sources.iris]
+kind = "iris"
+format = "7z"
+url = "{base}/ign/CONTOURS-IRIS_3-0__SHP__FRA_2023-01-01.7z"
+extract = "*/CONTOURS-IRIS_3-0_SHP_LAMB93_FXX-*/CONTOURS-IRIS.shp"
+licence = "LO 2.0"
 """)
     return path
 
@@ -339,4 +404,25 @@ def test_fetch_and_run_the_region_end_to_end(served, tmp_path):
     assert "200093201" not in region["epci_without_stop"]
     summary = (out / "summary.md").read_text()
     assert "Nantes" not in summary and "Strasbourg" not in summary
+    # the social barriers through the census and IRIS sources: the Lambert-93 shapefile taken out of the .7z
+    assert {p.suffix for p in cache.glob("iris__CONTOURS-IRIS.*")} == {".shp", ".shx", ".dbf", ".prj", ".cpg"}
+    cb = gpd.read_parquet(out / "work" / "cells_barriers.parquet")
+    assert set(cb["id"]) == set(cells["id"])
+    for col in ("share_no_car", "census_households", "households_no_car", "share_65_plus", "share_poor_households",
+                "time_no_car_cinema", "evening_round_trip_cinema", "time_transit_saturday_cinema"):
+        assert col in cb.columns, col
+    s_nc = cb["share_no_car"].to_numpy(float)
+    assert np.isfinite(s_nc).all() and ((s_nc >= 0) & (s_nc <= 1)).all()  # every cell in an IRIS of the census
+    import zipfile
+
+    with zipfile.ZipFile(cache / "census_logement.zip") as z:
+        served_census = pd.read_csv(z.open("base-ic-logement-2021.CSV"), sep=";", dtype={"IRIS": str, "COM": str})
+    region_iris = served_census[~served_census["COM"].str.startswith(("44", "67", "97"))]
+    assert cb["census_households"].sum() == pytest.approx(region_iris["P21_RP"].sum(), rel=1e-9)  # conserved
+    ep = pd.read_parquet(out / "work" / "epci.parquet")
+    for col in ("share_no_car", "carless_share_beyond_30min_cinema", "evening_round_trip_share_cinema",
+                "barrier_index", "barrier_class", "main_barriers", "barrier_index_stability"):
+        assert col in ep.columns, col
+    assert ep["share_no_car"].notna().all() and ep["barrier_index"].notna().sum() >= 90
+    assert "Social barriers to culture" in summary
     assert elapsed < 90, elapsed

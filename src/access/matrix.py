@@ -32,7 +32,8 @@ from .routing.transit import transit_access, transit_columns_to, transit_travel_
 if TYPE_CHECKING:
     from .network.bundle import TransportNetwork
 
-__all__ = ["TravelTimeMatrix", "travel_time_matrix", "nearest_times", "long_table", "LongTableWriter",
+__all__ = ["TravelTimeMatrix", "travel_time_matrix", "nearest_times", "arrive_by_columns",
+           "latest_departure_offsets", "long_table", "LongTableWriter",
            "transit_options", "use_backward", "STREET_MODES", "ALL_MODES"]
 
 
@@ -463,17 +464,13 @@ def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any
     size = max(1, int(16e6 // max(1, len(d) * (n_win + 1))))
     tt_s = np.full((len(o), len(d)), -1, np.int32)
     dep_off = np.full((len(o), len(d)), -1, np.int32)  # minutes after the first departure
-    offsets = 60 * np.arange(n_win + 1, dtype=np.int64)
     settings: dict[str, Any] = {}
     for a in range(0, len(o), size):
         sub = Points(o.ids[a:a + size], o.lon[a:a + size], o.lat[a:a + size], None, o.name)
         m = travel_time_matrix(network, sub, d, mode="transit", transit=to, per_minute=True, **kw)
         settings = m.settings
-        pm = m.per_minute_s.astype(np.int64)
-        # arrival (seconds after the first departure) of each departure minute, leaving the origin then
-        arr = np.where(pm >= 0, offsets[None, None, :] + pm, np.iinfo(np.int64).max)
-        ok = arr <= offsets[-1]  # arrives by T
-        last = np.where(ok.any(axis=2), n_win - np.argmax(ok[:, :, ::-1], axis=2), -1)
+        assert m.per_minute_s is not None  # asked with per_minute=True
+        last = latest_departure_offsets(m.per_minute_s)
         dep_off[a:a + size] = last
         tt_s[a:a + size] = np.where(last >= 0, 60 * (n_win - last), -1)
     dep_np = np.where(dep_off >= 0, t_np - (60 * (n_win - dep_off)).astype("timedelta64[s]"),
@@ -482,3 +479,69 @@ def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any
     settings.pop("departure", None)
     return TravelTimeMatrix(o.ids, d.ids, tt_s[:, :, None], "transit", (50,), settings=settings,
                             departure_time=dep_np)
+
+
+def latest_departure_offsets(per_minute_s: np.ndarray) -> np.ndarray:
+    """The arrive-by rule on per-minute times ``int32[n_o, n_d, n_win + 1]`` (departure minutes ``T - n_win, ...,
+    T``; ``-1`` unreachable): ``int32[n_o, n_d]`` index of the latest departure minute whose trip arrives by ``T``
+    (the last minute), ``-1`` where none does. What :func:`travel_time_matrix` with ``arrive_by`` reports."""
+    pm = np.asarray(per_minute_s)
+    n_win = pm.shape[2] - 1
+    # int32 is enough (a day of minutes plus a trip is far below 2**31) and keeps the block small
+    offsets = 60 * np.arange(n_win + 1, dtype=np.int32)
+    # arrival (seconds after the first departure) of each departure minute, leaving the origin then
+    arr = np.where(pm >= 0, offsets[None, None, :] + pm.astype(np.int32, copy=False), np.iinfo(np.int32).max)
+    ok = arr <= offsets[-1]  # arrives by T
+    return np.where(ok.any(axis=2), n_win - np.argmax(ok[:, :, ::-1], axis=2), -1).astype(np.int32)
+
+
+def arrive_by_columns(network: TransportNetwork, origins: Any, destinations: Any, arrive_by: _dt.datetime | str, *,
+                      max_time_min: float = DEFAULT_MAX_TIME_MIN, street: StreetOptions | None = None,
+                      transit: TransitOptions | None = None, max_walk_min: float | None = None,
+                      max_rides: int | None = None, walk_speed_kmh: float | None = None,
+                      max_snap_m: float | None = None, memory_mb: float = 256.0):
+    """The transit arrive-by matrix streamed by blocks of destinations: yields ``(a, b, times_s)`` with
+    ``times_s`` int32[n_origins, b - a] equal, element for element, to ``travel_time_matrix(network, origins,
+    destinations, mode="transit", arrive_by=arrive_by, ...).times_s[:, a:b, 0]`` (seconds from the latest departure
+    minute that arrives by ``arrive_by`` to ``arrive_by``; ``-1`` none within ``max_time_min``).
+
+    One backward range-RAPTOR per destination over the departure minutes ``arrive_by - max_time_min .. arrive_by``,
+    the origins' walks to the stops computed once; only one block of ``origins x block x minutes`` per-minute times
+    is held (``memory_mb`` bounds it), so a caller can reduce over destinations (the nearest venue of a category,
+    say) without an origins x destinations table.
+
+    Examples
+    --------
+    >>> for a, b, t in arrive_by_columns(net, cells, venues, "2026-03-17 20:30", max_time_min=60):  # doctest: +SKIP
+    ...     best = np.maximum(best, t.max(axis=1))
+    """
+    from ._validate import fail, parse_departure
+
+    t_arr = parse_departure(arrive_by, "arrive_by").replace(second=0, microsecond=0)
+    max_time_s = round(check_max_time_min(max_time_min) * 60)
+    n_win = max_time_s // 60
+    base = transit if transit is not None else TransitOptions()
+    if not isinstance(base, TransitOptions):
+        raise fail("transit", "a TransitOptions", base)
+    to = transit_options(network, base.replace(departure=t_arr - _dt.timedelta(minutes=n_win), window_min=n_win + 1,
+                                               percentiles=(50,)), max_walk_min=max_walk_min, max_rides=max_rides)
+    if to.access_mode != "walk" or to.frequencies != "deterministic":
+        raise fail("transit", "walking access and deterministic frequencies for arrive_by_columns", base,
+                   "use travel_time_matrix(..., arrive_by=...) for bike/car access or Monte-Carlo schedules")
+    so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m)
+    o = origins if isinstance(origins, Points) else read_points(origins, name="origins")
+    d = destinations if isinstance(destinations, Points) else read_points(destinations, name="destinations")
+    g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
+    o_snap, d_snap = snap_points(g, o, d, so.max_snap_m)
+    acc = transit_access(network, o_snap, max_walk_s=to.max_walk_s(max_time_s), walk_speed_kmh=so.walk_speed_kmh)
+    # per block: the kernel's per-minute int32, the rule's int32 arrivals and two boolean masks (~12 bytes per
+    # origin, destination and minute; measured peak about twice the budget with the kernel's own arrays)
+    size = max(1, int(float(memory_mb) * 2**20 // (12 * max(1, len(o)) * (n_win + 1))))
+    for a, b in _chunks(len(d), size):
+        sub = Points(d.ids[a:b], d.lon[a:b], d.lat[a:b], None, d.name)
+        _, pm = transit_columns_to(network, o_snap, d_snap.subset(np.arange(a, b)), options=to, street=so,
+                                   max_time_s=max_time_s, per_minute=True, origin_points=o, dest_points=sub,
+                                   access=acc)
+        assert pm is not None  # asked with per_minute=True
+        last = latest_departure_offsets(pm)
+        yield a, b, np.where(last >= 0, 60 * (n_win - last), -1).astype(np.int32)

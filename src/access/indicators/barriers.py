@@ -27,13 +27,14 @@ import datetime as _dt
 import fnmatch
 import os
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .._data import data_path
-from .._errors import InputFileError, ValidationError
+from .._errors import AccessWarning, GTFSError, InputFileError, ValidationError
 
 __all__ = ["BARRIER_SHARES", "NO_CAR_MODES", "area_barriers", "barrier_index", "barrier_index_stability",
            "barrier_profile", "barriers_summary_lines", "evening_round_trips", "load_barriers_config",
@@ -285,22 +286,45 @@ def no_car_times(nearest: Mapping[str, pd.DataFrame], categories: Sequence[str],
     return out
 
 
-def _cell_chunks(n: int, size: int):
-    for a in range(0, n, size):
-        yield a, min(n, a + size)
+def _points_subset(p, idx):
+    from ..io.places import Points
+
+    idx = np.asarray(idx, np.int64)
+    return Points(p.ids[idx], p.lon[idx], p.lat[idx], None, p.name)
+
+
+def _trip_home_s(network, v, j: int, o, idx: np.ndarray, *, leave: _dt.datetime, max_wait_min: int,
+                 max_trip_min: int) -> np.ndarray:
+    """Seconds of the quickest trip from venue ``j`` to each origin ``idx`` leaving at one of the minutes ``leave ..
+    leave + max_wait_min`` (forward per-minute range-RAPTOR from the one venue; ``-1`` none within
+    ``max_trip_min``)."""
+    from ..matrix import travel_time_matrix
+
+    if len(idx) == 0:
+        return np.zeros(0, np.int32)
+    back = travel_time_matrix(network, _points_subset(v, [j]), _points_subset(o, idx), mode="transit",
+                              departure=leave, window_min=max_wait_min + 1, percentiles=(50,),
+                              max_time_min=max_trip_min, per_minute=True, search="forward", progress=False)
+    assert back.per_minute_s is not None  # asked with per_minute=True
+    pm = back.per_minute_s[0]  # [origins, minutes]
+    best = np.where(pm >= 0, pm, np.iinfo(np.int32).max).min(axis=1)
+    return np.where((pm >= 0).any(axis=1), best, -1).astype(np.int32)
 
 
 def evening_round_trips(network, cells, venues: pd.DataFrame, *, date: _dt.date, categories: Sequence[str],
                         arrive_by: str = "20:30", leave_after: str = "22:30", max_wait_min: int = 45,
-                        max_trip_min: int = 60, venue: str = "nearest", chunk_cells: int = 4000,
+                        max_trip_min: int = 60, venue: str = "nearest", memory_mb: float = 256.0,
                         progress: bool = False) -> pd.DataFrame:
     """Can one go to the nearest venue of each category by transit (and walking) for an evening show and come back?
 
-    Outbound: the departure minutes ``arrive_by - max_trip_min .. arrive_by`` (per minute, by backward range-RAPTOR
-    from the venues: :func:`access.routing.transit.transit_columns_to`); a departure at minute ``m`` arrives in time
-    when ``m + t_m <= arrive_by``. The venue is the one reached soonest in time (``venue="nearest"``; ``"any"``:
-    any venue of the category with both legs). Return: a forward query from the venue leaving at every minute of
-    ``leave_after .. leave_after + max_wait_min``; a round trip needs one departure home within ``max_trip_min``.
+    Outbound: the transit **arrive-by** matrix (:func:`access.arrive_by_columns`, the same numbers as
+    ``travel_time_matrix(..., arrive_by=...)``): for each cell and venue, the latest departure minute (searched over
+    the ``max_trip_min`` before ``arrive_by``) whose trip arrives by ``arrive_by``; streamed venue by venue, so no
+    cells x venues table is held. The venue is the one of the category with the latest such departure
+    (``venue="nearest"``: the arrive-by nearest; ties to the first venue). Return: a forward per-minute query from
+    that venue leaving at each minute of ``leave_after .. leave_after + max_wait_min``; a round trip needs one of
+    these departures to get home within ``max_trip_min`` (its wait at the stop included). ``venue="any"``: any
+    venue of the category with both legs (one forward query per venue reached: an upper bound, and dearer).
 
     Parameters
     ----------
@@ -318,18 +342,19 @@ def evening_round_trips(network, cells, venues: pd.DataFrame, *, date: _dt.date,
     max_wait_min, max_trip_min : int
         Longest wait after ``leave_after`` (the last minute one may leave the venue) and longest trip each way.
     venue : {"nearest", "any"}
-    chunk_cells : int
-        Cells per query (bounds memory: ``chunk_cells x venues x max_trip_min`` int32).
+    memory_mb : float
+        Bound of the per-minute block of the outbound search (cells x a few venues x ``max_trip_min + 1``).
 
     Returns
     -------
     DataFrame
-        ``id`` then per category ``evening_round_trip_<c>`` (bool), ``evening_out_min_<c>`` (minutes of the
-        quickest trip arriving in time, inf = none), ``evening_back_min_<c>`` (quickest trip home from that venue
-        within the waiting window, inf = none).
+        ``id`` then per category ``evening_round_trip_<c>`` (bool), ``evening_out_min_<c>`` (the arrive-by travel
+        time: ``arrive_by`` minus the latest departure, minutes; inf = none), ``evening_departure_<c>`` (that
+        departure, a timestamp; NaT = none), ``evening_venue_<c>`` (the venue's id; None = none) and
+        ``evening_back_min_<c>`` (the quickest trip home from that venue within the waiting window; inf = none).
     """
     from ..io.places import Points, read_points
-    from ..matrix import travel_time_matrix
+    from ..matrix import arrive_by_columns
 
     if venue not in ("nearest", "any"):
         raise ValidationError(f"`venue` must be 'nearest' or 'any', got {venue!r}")
@@ -342,53 +367,61 @@ def evening_round_trips(network, cells, venues: pd.DataFrame, *, date: _dt.date,
         raise ValidationError("evening times must leave the outbound window within the day; fix arrive_by")
     o = cells if isinstance(cells, Points) else read_points(cells, name="cells")
     day = _dt.datetime.combine(date, _dt.time())
-    out_dep = day + _dt.timedelta(minutes=a_min - max_trip_min)
-    back_dep = day + _dt.timedelta(minutes=l_min)
+    t_arr = day + _dt.timedelta(minutes=a_min)
+    leave = day + _dt.timedelta(minutes=l_min)
     n = len(o)
+    big = np.iinfo(np.int32).max
     res = pd.DataFrame({"id": o.ids.astype(str)})
+    home = {"network": network, "o": o, "leave": leave, "max_wait_min": max_wait_min, "max_trip_min": max_trip_min}
     for c in categories:
         sub = venues[venues["category"].astype(str) == c]
+        out_s = np.full(n, big, np.int64)  # arrive-by seconds to the chosen venue
+        out_j = np.full(n, -1, np.int64)
+        back_s = np.full(n, -1, np.int64)
         rt = np.zeros(n, bool)
-        t_out = np.full(n, np.inf)
-        t_back = np.full(n, np.inf)
+        v = None
         if len(sub):
             v = read_points(sub[["id", "geometry"]].reset_index(drop=True), name=f"{c} venues")
             # venues off the walk network (e.g. across the border beyond the street extract) have no round trip
             on = network.street("walk").snap(v.lon, v.lat, warn=False).snapped
             v = Points(v.ids[on], v.lon[on], v.lat[on], None, v.name)
-        if len(sub) and len(v):
-            for a, b in _cell_chunks(n, int(chunk_cells)):
-                oc = Points(o.ids[a:b], o.lon[a:b], o.lat[a:b], None, o.name)
-                fwd = travel_time_matrix(network, oc, v, mode="transit", departure=out_dep, window_min=max_trip_min,
-                                         percentiles=(50,), max_time_min=max_trip_min, per_minute=True,
-                                         search="backward", progress=progress)
-                pm = fwd.per_minute_s  # [cells, venues, minutes], seconds, -1 unreachable
-                slack = (max_trip_min - np.arange(max_trip_min)) * 60
-                ok = (pm >= 0) & (pm <= slack[None, None, :])
-                best_out = np.where(ok, pm, np.iinfo(np.int32).max).min(axis=2)  # [cells, venues]
-                out_ok = ok.any(axis=2)
-                back = travel_time_matrix(network, v, oc, mode="transit", departure=back_dep,
-                                          window_min=max_wait_min + 1, percentiles=(50,), max_time_min=max_trip_min,
-                                          per_minute=True, search="forward", progress=progress)
-                bp = back.per_minute_s  # [venues, cells, minutes]
-                best_back = np.where(bp >= 0, bp, np.iinfo(np.int32).max).min(axis=2).T  # [cells, venues]
-                back_ok = (bp >= 0).any(axis=2).T
-                if venue == "nearest":
-                    k = np.argmin(best_out, axis=1)
-                    r = np.arange(b - a)
-                    has = out_ok[r, k]
-                    rt[a:b] = has & back_ok[r, k]
-                    t_out[a:b] = np.where(has, best_out[r, k] / 60.0, np.inf)
-                    t_back[a:b] = np.where(has & back_ok[r, k], best_back[r, k] / 60.0, np.inf)
-                else:
-                    both = out_ok & back_ok
-                    rt[a:b] = both.any(axis=1)
-                    t_out[a:b] = np.where(out_ok.any(axis=1), best_out.min(axis=1) / 60.0, np.inf)
-                    t_back[a:b] = np.where(rt[a:b], np.where(both, best_back, np.iinfo(np.int32).max)
-                                           .min(axis=1) / 60.0, np.inf)
+        any_s = np.full(n, big, np.int64)  # venue="any": arrive-by seconds and venue of the round trip
+        any_j = np.full(n, -1, np.int64)
+        if v is not None and len(v):
+            for a, b, t in arrive_by_columns(network, o, v, t_arr, max_time_min=max_trip_min, memory_mb=memory_mb):
+                for k in range(b - a):
+                    tk = t[:, k].astype(np.int64)
+                    ok = tk >= 0
+                    if venue == "nearest":
+                        better = ok & (tk < out_s)
+                        out_s[better], out_j[better] = tk[better], a + k
+                        continue
+                    idx = np.flatnonzero(ok)
+                    bk = _trip_home_s(v=v, j=a + k, idx=idx, **home).astype(np.int64)
+                    both = np.zeros(n, bool)
+                    both[idx] = bk >= 0
+                    bks = np.full(n, -1, np.int64)
+                    bks[idx] = bk
+                    better = both & (tk < any_s)  # the round trip leaving home the latest
+                    any_s[better], any_j[better], back_s[better] = tk[better], a + k, bks[better]
+                    rt |= both
+                    near = ok & (tk < out_s)
+                    out_s[near], out_j[near] = tk[near], a + k
+            if venue == "nearest":
+                for j in np.unique(out_j[out_j >= 0]):
+                    idx = np.flatnonzero(out_j == j)
+                    back_s[idx] = _trip_home_s(v=v, j=int(j), idx=idx, **home)
+                rt = back_s >= 0
+            else:  # the outbound time, departure and venue of the round trip where there is one
+                out_s, out_j = np.where(rt, any_s, out_s), np.where(rt, any_j, out_j)
+        has = out_s < big
         res[f"evening_round_trip_{c}"] = rt
-        res[f"evening_out_min_{c}"] = t_out
-        res[f"evening_back_min_{c}"] = t_back
+        res[f"evening_out_min_{c}"] = np.where(has, out_s / 60.0, np.inf)
+        dep = np.datetime64(t_arr, "s") - np.where(has, out_s, 0).astype("timedelta64[s]")
+        res[f"evening_departure_{c}"] = pd.Series(np.where(has, dep, np.datetime64("NaT", "s")))
+        ids = v.ids if v is not None and len(v) else np.array([], dtype=object)
+        res[f"evening_venue_{c}"] = pd.Series([str(ids[j]) if j >= 0 else None for j in out_j], dtype=object)
+        res[f"evening_back_min_{c}"] = np.where(rt, back_s / 60.0, np.inf)
     res.attrs.update(arrive_by=arrive_by, leave_after=leave_after, max_wait_min=max_wait_min,
                      max_trip_min=max_trip_min, venue=venue, date=date.isoformat())
     return res
@@ -396,31 +429,36 @@ def evening_round_trips(network, cells, venues: pd.DataFrame, *, date: _dt.date,
 
 def saturday_access(network, cells, venues: pd.DataFrame, *, date: _dt.date, categories: Sequence[str],
                     departure: str = "14:00", window_min: int = 60, max_time_min: int = 60,
-                    chunk_cells: int = 4000, progress: bool = False) -> pd.DataFrame:
+                    progress: bool = False) -> pd.DataFrame:
     """``time_transit_saturday_<c>``: median minutes by transit (and walking) to the nearest venue of each category
     over ``window_min`` departure minutes from ``departure`` on the Saturday of ``date``'s week (``inf`` = none
-    within ``max_time_min``)."""
+    within ``max_time_min``), by :func:`access.nearest_times` (one backward search per category: at each minute the
+    nearest venue of the category, then the median over the minutes; no cells x venues table)."""
     from ..io.places import Points, read_points
-    from ..matrix import travel_time_matrix
+    from ..matrix import nearest_times
 
     o = cells if isinstance(cells, Points) else read_points(cells, name="cells")
     sat = saturday_of(date)
     dep = _dt.datetime.combine(sat, _dt.time()) + _dt.timedelta(minutes=_hhmm(departure, "saturday.departure"))
     res = pd.DataFrame({"id": o.ids.astype(str)})
-    v = read_points(venues[["id", "geometry"]].reset_index(drop=True), name="venues")
-    cat = venues["category"].astype(str).to_numpy()
-    best = {c: np.full(len(o), np.inf) for c in categories}
-    for a, b in _cell_chunks(len(o), int(chunk_cells)):
-        oc = Points(o.ids[a:b], o.lon[a:b], o.lat[a:b], None, o.name)
-        t = travel_time_matrix(network, oc, v, mode="transit", departure=dep, window_min=int(window_min),
-                               percentiles=(50,), max_time_min=max_time_min, progress=progress).times_s[:, :, 0]
-        t = np.where(t >= 0, t / 60.0, np.inf)
-        for c in categories:
-            m = cat == c
-            if m.any():
-                best[c][a:b] = t[:, m].min(axis=1)
+    sub = venues[venues["category"].astype(str).isin(list(categories))]
+    wide = pd.DataFrame(index=res["id"])
+    if len(sub):
+        v = read_points(pd.DataFrame({"id": sub["id"].astype(str).to_numpy(),
+                                      "category": sub["category"].astype(str).to_numpy(),
+                                      "lon": sub.geometry.x.to_numpy(float), "lat": sub.geometry.y.to_numpy(float)}),
+                        name="venues")
+        try:
+            near = nearest_times(network, o, v, mode="transit", by="category", departure=dep,
+                                 window_min=int(window_min), percentiles=(50,), max_time_min=max_time_min)
+            wide = near.pivot(index="id", columns="category", values="travel_time").reindex(res["id"])
+        except GTFSError as e:  # no service at all on that Saturday: nobody gets there by transit
+            warnings.warn(f"Saturday access: {e}; time_transit_saturday_* are inf (no transit)", AccessWarning,
+                          stacklevel=2)
+            res.attrs["no_service"] = True
     for c in categories:
-        res[f"time_transit_saturday_{c}"] = best[c]
+        res[f"time_transit_saturday_{c}"] = (wide[c].to_numpy(float) if c in wide.columns
+                                             else np.full(len(res), np.inf))
     res.attrs.update(date=sat.isoformat(), departure=departure, window_min=int(window_min))
     return res
 
@@ -615,12 +653,21 @@ def barrier_index_stability(areas: pd.DataFrame, config=None, *, area_id: str = 
 
 
 def barriers_summary_lines(areas: pd.DataFrame, *, categories: Sequence[str], threshold_min: float = 30.0,
-                           name_column: str = "name") -> list[str]:
+                           name_column: str = "name", style=None) -> list[str]:
     """The ``summary.md`` section on social barriers: per EPCI the barrier index, its stability, the share of
     households without a car, the carless share beyond the threshold and the evening round-trip share of the main
-    evening category, and its two main barriers (Markdown lines)."""
-    def f(v, spec):
-        return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+    evening category, and its two main barriers (Markdown lines).
+
+    ``style``: a function column -> style with ``fmt(value)`` and ``unit`` (the report's
+    :func:`access.report.style.describe`, which the region run passes), so that the figures read as on the maps;
+    without it, plain percentages and two decimals.
+    """
+    plain = {"barrier_index": "+.2f", "barrier_index_stability": ".0%"}
+
+    def f(col, v):
+        if style is not None:
+            return style(col).fmt(v)
+        return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, plain.get(col, ".0%"))
 
     t = float(threshold_min)
     evc = [c for c in categories if f"evening_round_trip_share_{c}" in areas.columns]
@@ -638,10 +685,10 @@ def barriers_summary_lines(areas: pd.DataFrame, *, categories: Sequence[str], th
              "two main barriers |", "|---|---|---|---|---|---|---|---|"]
     order = areas.sort_values("barrier_index", ascending=False) if "barrier_index" in areas.columns else areas
     for _, r in order.iterrows():
+        far, eve = f"carless_share_beyond_{t:g}min_{far_c}", f"evening_round_trip_share_{ev}"
         lines.append("| " + " | ".join([
-            str(r["id"]), str(r.get(name_column, "")), f(r.get("barrier_index"), "+.2f"),
-            f(r.get("barrier_index_stability"), ".0%"), f(r.get("share_no_car"), ".0%"),
-            f(r.get(f"carless_share_beyond_{t:g}min_{far_c}"), ".0%"),
-            f(r.get(f"evening_round_trip_share_{ev}"), ".0%") if ev else "–",
+            str(r["id"]), str(r.get(name_column, "")), f("barrier_index", r.get("barrier_index")),
+            f("barrier_index_stability", r.get("barrier_index_stability")), f("share_no_car", r.get("share_no_car")),
+            f(far, r.get(far)), f(eve, r.get(eve)) if ev else "–",
             str(r.get("main_barriers", ""))]) + " |")
     return lines + [""]

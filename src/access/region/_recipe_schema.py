@@ -32,7 +32,15 @@ from .._errors import ValidationError
 MODES = ("walk", "bike", "car", "transit")
 VENUE_CATEGORIES = ("cinema", "library", "museum", "performing_arts", "conservatoire", "arts_centre", "heritage")
 SOURCE_KINDS = ("osm", "gtfs", "filosofi", "basilic", "bpe", "epci", "communes", "census", "iris")
-SOURCE_FORMATS = ("osm.pbf", "gtfs.zip", "gpkg", "csv", "geojson", "geojson.gz", "parquet", "zip", "json")
+SOURCE_FORMATS = ("osm.pbf", "gtfs.zip", "gpkg", "csv", "geojson", "geojson.gz", "parquet", "zip", "json", "7z",
+                  "xlsx")
+#: the formats a kind accepts, where the kind is strict about it (the census base and the IRIS contours)
+KIND_FORMATS = {
+    "census": ("zip", "csv", "xlsx"),  # INSEE's base-ic-logement-YYYY_csv.zip (or its CSV / XLSX)
+    "iris": ("7z", "gpkg", "zip", "geojson", "geojson.gz"),  # IGN CONTOURS-IRIS .7z, or a GeoPackage / GeoJSON
+}
+#: formats that are archives of several files: the member to read must be named by `extract`
+_NEEDS_EXTRACT = {"7z"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DEP_RE = re.compile(r"^(\d{2}|2[AB]|97\d)$")
 _EPCI_RE = re.compile(r"^\d{9}$")
@@ -313,6 +321,26 @@ class SourceSchema(_Table):
                              "give `url` instead")
         if self.resource is not None and self.dataset is None and self.aom is None:
             raise ValueError("@`resource` only applies with `dataset` or `aom`; remove it or add one")
+        allowed = KIND_FORMATS.get(self.kind)
+        if allowed is not None and self.format not in allowed:
+            eg = ('e.g. format = "zip" for INSEE\'s base-ic-logement-2021_csv.zip' if self.kind == "census"
+                  else 'e.g. format = "7z" for IGN\'s CONTOURS-IRIS archive')
+            raise ValueError(f"format: must be one of {list(allowed)} for kind {self.kind!r}, got {self.format!r}; "
+                             + eg)
+        if self.format == "7z" and self.kind not in ("iris", "filosofi"):
+            raise ValueError(f"format: '7z' archives are read for kinds 'iris' and 'filosofi' only, got kind "
+                             f"{self.kind!r}; extract the file and give its own format")
+        if self.format in _NEEDS_EXTRACT and self.extract is None:
+            raise ValueError(f"extract: is missing; a {self.format} archive holds several files: name the member to "
+                             "read, e.g. extract = \"*/CONTOURS-IRIS_3-0_SHP_LAMB93_FXX-*/CONTOURS-IRIS.shp\"")
+        if self.extract is not None:
+            last = self.extract.rsplit("/", 1)[-1]
+            if not last or any(ch in last for ch in "*?[]\\"):
+                raise ValueError(f"extract: must end with the member's file name (wildcards only in the folders), got "
+                                 f"{self.extract!r}; e.g. extract = \"*/LAMB93_FXX*/CONTOURS-IRIS.shp\"")
+            if self.path is not None:
+                raise ValueError("extract: applies to downloaded archives (`url`); for a local `path`, extract the "
+                                 "file and give its path")
         return self
 
 

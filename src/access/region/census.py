@@ -192,16 +192,20 @@ def read_census_logement(path, *, vintage: int | None = None) -> pd.DataFrame:
     return out
 
 
-def read_iris_contours(path, *, layer=None):
+def read_iris_contours(path, *, layer=None, bbox=None):
     """Read IRIS polygons (IGN CONTOURS-IRIS ``CODE_IRIS`` or Etalab ``code_iris``) into ``iris, commune,
     geometry`` (EPSG:4326).
 
     Parameters
     ----------
     path : path-like
-        GeoPackage, Shapefile, GeoJSON or a zip of one.
+        GeoPackage, Shapefile (IGN's ``CONTOURS-IRIS.shp`` of the Lambert-93 territory, taken out of the ``.7z``
+        by ``access fetch``), GeoJSON or a zip of one.
     layer : str, optional
         GeoPackage layer (default: the first).
+    bbox : (lon_min, lat_min, lon_max, lat_max), optional
+        Read only the IRIS meeting this box (GeoPackage and Shapefile: the box is taken to the file's CRS, so only
+        the region's part of the national file is read).
 
     Returns
     -------
@@ -212,7 +216,10 @@ def read_iris_contours(path, *, layer=None):
     from .sources import _columns, _pick
 
     where = f"IRIS contours {str(path)!r}"
-    g = _read_any(path, "IRIS contours", layer=layer, geo=True)
+    g = _read_any(path, "IRIS contours", layer=layer, geo=True, bbox_4326=bbox)
+    if bbox is not None and isinstance(g, gpd.GeoDataFrame) and len(g) == 0:  # no IRIS in the box
+        return gpd.GeoDataFrame({"iris": pd.Series([], dtype=object), "commune": pd.Series([], dtype=object)},
+                                geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     if not isinstance(g, gpd.GeoDataFrame) or g.geometry.isna().all():
         raise ValidationError(f"{where}: no geometries; expected IGN CONTOURS-IRIS polygons (GeoPackage/Shapefile) "
                               "or the Etalab GeoJSON")

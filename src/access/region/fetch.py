@@ -292,47 +292,115 @@ def write_lock(path, recipe_name: str, entries: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- archives
-def extract_member(archive, member: str, out) -> Path:
-    """Take ``member`` (a file name, matched on its base name) out of a zip ``archive`` into ``out``, atomically.
+#: the files of a shapefile taken out with its ``.shp`` (same folder, same stem)
+SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+_7Z_MAGIC = b"7z\xbc\xaf\x27\x1c"
 
-    When the zip holds the member inside an inner ``.7z`` archive (INSEE's Filosofi 2019 zip holds
-    ``Filosofi2019_carreaux_200m_gpkg.7z`` with ``carreaux_200m_met.gpkg``), the inner archive is read with
-    ``py7zr`` (pure Python: no 7-Zip program needed); only the asked member is written.
+
+def _member_matches(names, member: str) -> list[str]:
+    """Members named by ``member``: its base name, or (with a ``/`` or a wildcard) a glob over the whole path,
+    case-insensitive (``*/CONTOURS-IRIS_3-0_SHP_LAMB93_FXX-*/CONTOURS-IRIS.shp``)."""
+    import fnmatch
+
+    files = [n for n in names if not n.endswith("/")]
+    if "/" in member or any(ch in member for ch in "*?["):
+        pat = member.lower()
+        return [n for n in files if fnmatch.fnmatchcase(n.lower(), pat)
+                or ("/" not in member and fnmatch.fnmatchcase(Path(n).name.lower(), pat))]
+    return [n for n in files if Path(n).name == member]
+
+
+def _with_sidecars(names, hit: str) -> list[tuple[str, str]]:
+    """``(member, suffix)`` pairs to write: the member, and for a ``.shp`` its sidecar files."""
+    out = [(hit, "")]
+    if hit.lower().endswith(".shp"):
+        stem = hit[:-4]
+        by_lower = {n.lower(): n for n in names}
+        for ext in SHAPEFILE_SIDECARS:
+            n = by_lower.get((stem + ext).lower())
+            if n is not None:
+                out.append((n, ext))
+    return out
+
+
+def _one_match(names, member: str, where: str) -> str | None:
+    hits = _member_matches(names, member)
+    if len(hits) > 1:
+        raise InputFileError(f"{where} holds {len(hits)} members matching {member!r} ({hits[:4]}); make `extract` "
+                             "name one, e.g. a path pattern such as '*/CONTOURS-IRIS_3-0_SHP_LAMB93_FXX-*/"
+                             "CONTOURS-IRIS.shp'")
+    return hits[0] if hits else None
+
+
+def _extract_7z(archive: Path, member: str, out: Path, where: str) -> Path:
+    import py7zr
+
+    try:
+        with py7zr.SevenZipFile(archive, mode="r") as sz:
+            names = sz.getnames()
+            hit = _one_match(names, member, where)
+            if hit is None:
+                raise InputFileError(f"{where} holds no {member!r} (members: {names[:10]}); fix `extract` in the "
+                                     "recipe")
+            pairs = _with_sidecars(names, hit)
+            with tempfile.TemporaryDirectory(dir=out.parent) as td:
+                sz.extract(path=td, targets=[m for m, _ in pairs])
+                if hit.lower().endswith(".shp"):
+                    missing = [e for e in (".shx", ".dbf") if e not in {x for _, x in pairs}]
+                    if missing:
+                        raise InputFileError(f"{where}: the shapefile {hit!r} has no {missing} next to it; the "
+                                             "archive is incomplete: download it again")
+                for m, ext in pairs[1:]:  # sidecars first: the .shp appears last, complete
+                    os.replace(Path(td) / m, out.with_suffix(ext))
+                os.replace(Path(td) / hit, out)
+    except py7zr.exceptions.Bad7zFile as e:
+        raise InputFileError(f"{where} is not a readable 7-Zip archive ({e}); delete it and run `access fetch` "
+                             "again") from None
+    except OSError as e:  # a full disk while unpacking: the temp folder is gone, say so
+        if not is_disk_full(e):
+            raise
+        raise disk_full_error(out, e) from None
+    return out
+
+
+def extract_member(archive, member: str, out) -> Path:
+    """Take ``member`` out of ``archive`` into ``out``, atomically.
+
+    ``archive`` is a zip or a 7-Zip archive (IGN's CONTOURS-IRIS ``.7z``), read with ``py7zr`` (pure Python: no
+    7-Zip program needed). ``member`` is a file's base name or, with a ``/`` or a wildcard, a glob over the
+    member's whole path (case-insensitive); it must name one member. A ``.shp`` comes out with its sidecar files
+    (``.shx``, ``.dbf``, ``.prj``, ``.cpg``) next to ``out``, with ``out``'s stem. When a zip holds the member
+    inside an inner ``.7z`` archive (INSEE's Filosofi 2019 zip holds ``Filosofi2019_carreaux_200m_gpkg.7z`` with
+    ``carreaux_200m_met.gpkg``), the inner archive is read the same way; only the asked member is written.
     """
     archive, out = Path(archive), Path(out)
+    with open(archive, "rb") as f:
+        magic = f.read(6)
+    if magic == _7Z_MAGIC:
+        return _extract_7z(archive, member, out, f"{str(archive)!r}")
     try:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile:
-        raise InputFileError(f"{str(archive)!r} is not a zip archive; delete it and run `access fetch` again") from None
+        raise InputFileError(f"{str(archive)!r} is neither a zip nor a 7-Zip archive; delete it and run `access "
+                             "fetch` again") from None
     with zf:
         names = zf.namelist()
-        hit = [n for n in names if Path(n).name == member]
+        hit = _one_match(names, member, f"{str(archive)!r}")
         if hit:
-            with atomic_path(out) as tmp, zf.open(hit[0]) as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+            for m, ext in _with_sidecars(names, hit)[1:] + [(hit, "")]:
+                with atomic_path(out.with_suffix(ext) if ext else out) as tmp, zf.open(m) as src, \
+                        open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
             return out
         inner = [n for n in names if n.lower().endswith(".7z")]
         if not inner:
             raise InputFileError(f"{str(archive)!r} holds no member named {member!r} (members: {names[:10]}); fix "
                                  "`extract` in the recipe")
-        import py7zr
-
         try:
             with tempfile.TemporaryDirectory(dir=out.parent) as td:
                 zf.extract(inner[0], td)
-                try:
-                    with py7zr.SevenZipFile(Path(td) / inner[0], mode="r") as sz:
-                        inside = [n for n in sz.getnames() if Path(n).name == member]
-                        if not inside:
-                            raise InputFileError(f"the 7-Zip archive {inner[0]!r} in {str(archive)!r} holds no "
-                                                 f"{member!r} (members: {sz.getnames()[:10]}); fix `extract` in the "
-                                                 "recipe")
-                        sz.extract(path=td, targets=inside)
-                except py7zr.exceptions.Bad7zFile as e:
-                    raise InputFileError(f"{inner[0]!r} in {str(archive)!r} is not a readable 7-Zip archive ({e}); "
-                                         "delete the zip and run `access fetch` again") from None
+                _extract_7z(Path(td) / inner[0], member, out, f"the 7-Zip archive {inner[0]!r} in {str(archive)!r}")
                 (Path(td) / inner[0]).unlink()
-                os.replace(Path(td) / inside[0], out)
         except OSError as e:  # a full disk while unpacking: the temp folder is gone, say so
             if not is_disk_full(e):
                 raise
@@ -610,7 +678,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
         entries[s.name] = entry
         path = dest
         if s.extract:
-            out = cache_dir / f"{s.name}__{s.extract}"
+            out = cache_dir / s.extracted_name
             if not out.exists() or out.stat().st_mtime < dest.stat().st_mtime or report.status[s.name] == "downloaded":
                 say(f"{s.name}: extracting {s.extract}")
                 extract_member(dest, s.extract, out)

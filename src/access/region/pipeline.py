@@ -242,7 +242,7 @@ def _resolve_sources(recipe, cache_dir: Path, *, fetch: bool, progress: bool, lo
         for s in enabled:
             p = recipe.source_file(s, cache_dir)
             if s.extract:
-                p = Path(cache_dir) / f"{s.name}__{s.extract}"
+                p = Path(cache_dir) / s.extracted_name
             if not p.exists():
                 raise FetchError(f"source {s.name!r}: {str(p)!r} is not there and fetching is off; run "
                                  f"`access fetch {recipe.path or 'RECIPE'}` first or drop --no-fetch")
@@ -618,8 +618,10 @@ def _barriers_step(recipe, src: _Sources, net, work: Path, modes, cfg: dict, pro
         vint = int(cfg["allocation"].get("vintage", 0)) or None
         tabs = [read_census_logement(src.files[s.name], vintage=vint) for s in cen]
         census = pd.concat(tabs, ignore_index=True)
-        contours = gpd.GeoDataFrame(pd.concat([read_iris_contours(src.files[s.name]) for s in iri], ignore_index=True),
-                                    geometry="geometry", crs="EPSG:4326")
+        box = tuple(float(x) for x in cells.total_bounds)  # only the region's IRIS of the national files
+        contours = gpd.GeoDataFrame(pd.concat([read_iris_contours(src.files[s.name], bbox=box) for s in iri],
+                                              ignore_index=True), geometry="geometry", crs="EPSG:4326")
+        census = census[census["commune"].isin(set(contours["commune"]))].reset_index(drop=True)
         alloc = allocate_iris_to_cells(cells, census, contours, method=cfg["allocation"].get("method", "areal"))
         parts.append(alloc)
         log(f"barriers: census {tabs[0].attrs.get('vintage')} ({len(census):,} IRIS, {census['households'].sum():,.0f} "
@@ -633,19 +635,21 @@ def _barriers_step(recipe, src: _Sources, net, work: Path, modes, cfg: dict, pro
         parts.append(no_car_times(nearest, cats, no_car_modes=cfg["no_car"]["modes"]))
     if "transit" in modes and getattr(net, "timetable", None) is not None:
         pts = _points(cells, "cells")
-        ev = cfg["evening"]
-        evc = cats if "*" in ev["categories"] else [c for c in ev["categories"] if c in cats]
-        if evc:
-            parts.append(evening_round_trips(
-                net, pts, venues, date=recipe.date, categories=evc, arrive_by=ev["arrive_by"],
-                leave_after=ev["leave_after"], max_wait_min=ev["max_wait_min"], max_trip_min=ev["max_trip_min"],
-                venue=ev.get("venue", "nearest"), chunk_cells=ev.get("chunk_cells", 4000)))
-        sat = cfg["saturday"]
-        if sat.get("enabled", True):
-            sc = cats if "*" in sat["categories"] else [c for c in sat["categories"] if c in cats]
-            parts.append(saturday_access(net, pts, venues, date=recipe.date, categories=sc,
-                                         departure=sat["departure"], window_min=sat["window_min"],
-                                         max_time_min=recipe.max_time_min))
+        with warnings.catch_warnings():  # the cells and venues off the network were reported with the matrices
+            warnings.filterwarnings("ignore", message=".*farther than max_snap_m.*")
+            ev = cfg["evening"]
+            evc = cats if "*" in ev["categories"] else [c for c in ev["categories"] if c in cats]
+            if evc:
+                parts.append(evening_round_trips(
+                    net, pts, venues, date=recipe.date, categories=evc, arrive_by=ev["arrive_by"],
+                    leave_after=ev["leave_after"], max_wait_min=ev["max_wait_min"], max_trip_min=ev["max_trip_min"],
+                    venue=ev.get("venue", "nearest"), memory_mb=float(ev.get("memory_mb", 256))))
+            sat = cfg["saturday"]
+            if sat.get("enabled", True):
+                sc = cats if "*" in sat["categories"] else [c for c in sat["categories"] if c in cats]
+                parts.append(saturday_access(net, pts, venues, date=recipe.date, categories=sc,
+                                             departure=sat["departure"], window_min=sat["window_min"],
+                                             max_time_min=recipe.max_time_min))
     per_cell = parts[0]
     for p in parts[1:]:
         per_cell = per_cell.merge(p, on="id", how="left")
@@ -820,19 +824,20 @@ def _barrier_maps(epci, maps_dir: Path) -> list:
 
     cols = [c for c in epci.columns if c in ("share_no_car", "barrier_index")
             or c.startswith("evening_round_trip_share_")]
-    return [choropleth_png(epci, c, maps_dir / f"{slug(c)}.png", title=c.replace("_", " "),
-                           units="SD" if c == "barrier_index" else "share") for c in cols]
+    # titles, legends, colour limits and directions from the style table (access.report.style.describe)
+    return [choropleth_png(epci, c, maps_dir / f"{slug(c)}.png") for c in cols]
 
 
 def _append_barriers_summary(path: Path, recipe, epci) -> None:
     """Add the social barriers section (:func:`access.indicators.barriers.barriers_summary_lines`) to
     ``summary.md``."""
     from ..indicators.barriers import barriers_summary_lines
+    from ..report.style import describe
 
     cfg, _ = _barriers_config(recipe)
     text = path.read_text(encoding="utf-8").rstrip("\n") + "\n\n"
     text += "\n".join(barriers_summary_lines(epci, categories=list(recipe.categories),
-                                              threshold_min=float(cfg["no_car"]["threshold_min"])))
+                                              threshold_min=float(cfg["no_car"]["threshold_min"]), style=describe))
     with atomic_path(path, suffix=".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
 

@@ -49,7 +49,8 @@ from ._recipe_schema import MODES, SOURCE_FORMATS, SOURCE_KINDS, VENUE_CATEGORIE
 __all__ = ["MODES", "SOURCE_FORMATS", "SOURCE_KINDS", "VENUE_CATEGORIES", "PriorityZone", "Recipe", "Source"]
 
 _EXT = {"osm.pbf": ".osm.pbf", "gtfs.zip": ".gtfs.zip", "gpkg": ".gpkg", "csv": ".csv", "geojson": ".geojson",
-        "geojson.gz": ".geojson.gz", "parquet": ".parquet", "zip": ".zip", "json": ".json"}
+        "geojson.gz": ".geojson.gz", "parquet": ".parquet", "zip": ".zip", "json": ".json", "7z": ".7z",
+        "xlsx": ".xlsx"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,14 @@ class Source:
     def is_remote(self) -> bool:
         """True when the file is downloaded from ``url`` (False for a local ``path``)."""
         return self.url is not None or self.dataset is not None or self.aom is not None
+
+    @property
+    def extracted_name(self) -> str:
+        """File name in the cache of the member taken out of the archive (``extract``): ``<name>__<base name>``
+        (a path pattern keeps its last part: ``*/LAMB93_FXX*/CONTOURS-IRIS.shp`` -> ``iris__CONTOURS-IRIS.shp``)."""
+        if self.extract is None:
+            raise ValueError(f"source {self.name!r} has no `extract`")
+        return f"{self.name}__{self.extract.rsplit('/', 1)[-1]}"
 
     @property
     def cache_name(self) -> str:

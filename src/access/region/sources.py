@@ -154,7 +154,7 @@ def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_4326=None,
             return gpd.read_file(f"/vsizip/{path}/{member}", layer=layer)
         if name.endswith(".gz"):
             return gpd.read_file(f"/vsigzip/{path}", layer=layer)
-        if bbox_4326 is not None and name.endswith(".gpkg"):
+        if bbox_4326 is not None and name.endswith((".gpkg", ".shp")):
             import pyogrio
             from pyproj import CRS, Transformer
 

@@ -124,6 +124,97 @@ def _target(cat: str) -> str:
     return ("an " if name[:1] in "aeiou" else "a ") + name
 
 
+#: the social-barrier shares (:mod:`access.indicators.barriers`): title, unit (their denominators)
+_BARRIER_SHARES = {
+    "share_65_plus": ("Share of inhabitants aged 65 or more", "% of inhabitants"),
+    "share_80_plus": ("Share of inhabitants aged 80 or more", "% of inhabitants"),
+    "share_under_18": ("Share of inhabitants under 18", "% of inhabitants"),
+    "share_single_person": ("Share of households of one person (living alone)", "% of households"),
+    "share_single_parent": ("Share of single-parent families", "% of households"),
+    "share_poor_households": ("Share of households under the poverty line", "% of households"),
+    "share_social_housing": ("Social dwellings per household", "% of households"),
+    "share_no_car": ("Share of households without a car (census, by IRIS)", "% of households"),
+}
+
+
+def _barrier_style(c: str) -> IndicatorStyle | None:
+    """Styles of the social-barrier columns (``docs/barriers.md``); None for other columns. A barrier share is
+    worse when higher; a round-trip share or a Saturday share within a threshold is better when higher."""
+    if c in _BARRIER_SHARES:
+        t, u = _BARRIER_SHARES[c]
+        return IndicatorStyle(c, t, u, "share", -1, (0.0, 1.0), 100.0)
+    fixed = {
+        "share_population_estimated_cells": ("Share of inhabitants in cells whose Filosofi values are imputed "
+                                             "(under 11 households)", "% of inhabitants", "share", 0, (0.0, 1.0),
+                                             100.0, 1),
+        "census_households": ("Households (census, allocated from the IRIS)", "households", "count", 0, None, 1.0, 1),
+        "households_no_car": ("Households without a car (census, allocated from the IRIS)", "households", "count",
+                              -1, None, 1.0, 1),
+        "barrier_index": ("Social barriers to culture: barrier index (weighted z-scores over the region's EPCI)",
+                          "index (z-score; higher = more barriers)", "index", -1, None, 1.0, 2),
+        "barrier_index_stability": ("Stability of the barrier class under other index weights",
+                                    "% of weight variants keeping the class", "share", +1, (0.0, 1.0), 100.0, 0),
+        "barrier_index_rank": ("Rank of the barrier index (1 = most barriers)", "rank", "count", 0, None, 1.0, 0),
+        "barrier_class": ("Social barriers to culture: class", "class", "category", 0, None, 1.0, 0),
+        "main_barriers": ("The two main barriers", "barriers", "category", 0, None, 1.0, 0),
+        "estimated": ("Filosofi values imputed (INSEE i_est_200)", "yes / no", "category", 0, None, 1.0, 0),
+    }
+    if c in fixed:
+        t, u, k, d, lim, sc, dec = fixed[c]
+        return IndicatorStyle(c, t, u, k, d, lim, sc, dec)
+    m = re.fullmatch(r"carless_share_beyond_(\d+(?:\.\d+)?)min_(.+)", c)
+    if m:
+        return IndicatorStyle(c, f"Households without a car beyond {m.group(1)} minutes of {_target(m.group(2))} "
+                              "(walk, bike or transit)", "% of households without a car", "share", -1, (0.0, 1.0),
+                              100.0)
+    m = re.fullmatch(r"carless_gap_(.+?)(_mean)?", c)
+    if m:
+        what = "mean extra minutes" if m.group(2) else "extra minutes"
+        return IndicatorStyle(c, f"Without a car: {what} to the nearest {_target(m.group(1)).split(' ', 1)[1]} "
+                              "(no-car time minus the time with a car)", "minutes", "time", -1)
+    m = re.fullmatch(r"time_(no_car|with_car)_(.+?)(?:_(mean|median))?", c)
+    if m:
+        who = ("Without a car (best of walk, bike and transit)" if m.group(1) == "no_car"
+               else "With a car (best of the car and the other modes)")
+        stat = f"{m.group(3)} minutes" if m.group(3) else "minutes"
+        return IndicatorStyle(c, f"{who}: {stat} to the nearest {_target(m.group(2)).split(' ', 1)[1]}", "minutes",
+                              "time", -1)
+    m = re.fullmatch(r"evening_round_trip_(carless_)?share_(.+)", c)
+    if m:
+        who, unit = (("households without a car", "% of households without a car") if m.group(1)
+                     else ("inhabitants", "% of inhabitants"))
+        tgt = _target(m.group(2)).split(" ", 1)[1]
+        return IndicatorStyle(c, f"Evening: share of {who} who can go to the nearest {tgt} by transit for the show "
+                              "and get home after it", unit, "share", +1, (0.0, 1.0), 100.0)
+    m = re.fullmatch(r"evening_round_trip_(.+)", c)
+    if m:
+        return IndicatorStyle(c, f"Evening round trip by transit to the nearest "
+                              f"{_target(m.group(1)).split(' ', 1)[1]}", "1 = yes, 0 = no", "count", +1, (0.0, 1.0),
+                              1.0, 0)
+    m = re.fullmatch(r"evening_(out|back)_min_(.+)", c)
+    if m:
+        tgt = _target(m.group(2)).split(" ", 1)[1]
+        t = (f"Evening: minutes between leaving home and the show at the nearest {tgt} (arrive-by, by transit)"
+             if m.group(1) == "out" else f"Evening: minutes of the trip home by transit from the {tgt} after the show")
+        return IndicatorStyle(c, t, "minutes", "time", -1)
+    m = re.fullmatch(r"evening_(departure|venue)_(.+)", c)
+    if m:
+        tgt = _target(m.group(2)).split(" ", 1)[1]
+        t = (f"Evening: latest departure from home to arrive in time at the {tgt}" if m.group(1) == "departure"
+             else f"Evening: the {tgt} of the round trip")
+        return IndicatorStyle(c, t, "time of day" if m.group(1) == "departure" else "venue", "category")
+    m = re.fullmatch(r"time_transit_saturday_(.+?)(?:_(mean|median)|_share_within_(\d+(?:\.\d+)?)min)?", c)
+    if m:
+        tgt = _target(m.group(1))
+        if m.group(3):
+            return IndicatorStyle(c, f"Transit on Saturday afternoon: share of inhabitants within {m.group(3)} "
+                                  f"minutes of {tgt}", "% of inhabitants", "share", +1, (0.0, 1.0), 100.0)
+        stat = f"{m.group(2)} minutes" if m.group(2) else "minutes"
+        return IndicatorStyle(c, f"Transit on Saturday afternoon: {stat} to the nearest {tgt.split(' ', 1)[1]}",
+                              "minutes", "time", -1)
+    return None
+
+
 def describe(column: str) -> IndicatorStyle:
     """The :class:`IndicatorStyle` of an indicator column (any column gets one; unknown ones a neutral style)."""
     c = str(column)
@@ -141,6 +232,9 @@ def describe(column: str) -> IndicatorStyle:
                               base.scale, base.decimals)
     if c == "class":
         return IndicatorStyle(c, "Typology of the territories (cultural stakes)", "class", "category")
+    bs = _barrier_style(c)
+    if bs is not None:
+        return bs
     m = re.fullmatch(r"time_(?:(walk|bike|car|transit)_)?(.+?)_(mean|median|share_unreachable"
                      r"|share_within_(\d+(?:\.\d+)?)min|share_beyond_(\d+(?:\.\d+)?)min)", c)
     if m:

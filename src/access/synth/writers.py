@@ -363,3 +363,40 @@ def write_census_logement(census: pd.DataFrame, path, *, vintage: int = 2021, fm
 def write_iris_contours(contours, path, *, layer: str = "CONTOURS_IRIS") -> None:
     """Write IRIS contours as IGN distributes them (a GeoPackage layer in EPSG:2154 with ``CODE_IRIS``...)."""
     write_filosofi_gpkg(contours.to_crs(2154), path, layer=layer)
+
+
+def write_contours_iris_7z(contours, path, *, edition: str = "2023-01-01", delivery: str = "2024-02-00238") -> None:
+    """Write IRIS contours as IGN distributes CONTOURS-IRIS 3.0 for France: one 7-Zip archive (made with py7zr)
+    ``CONTOURS-IRIS_3-0__SHP__FRA_<edition>.7z`` holding ``CONTOURS-IRIS_3-0__SHP__FRA_<edition>/CONTOURS-IRIS/
+    1_DONNEES_LIVRAISON_<delivery>/CONTOURS-IRIS_3-0_SHP_LAMB93_FXX-ED<edition>/CONTOURS-IRIS.shp`` (with its
+    ``.shx``, ``.dbf``, ``.prj``, ``.cpg``; EPSG:2154; ``INSEE_COM, NOM_COM, IRIS, CODE_IRIS, NOM_IRIS,
+    TYP_IRIS``), the same file name for an overseas territory in its own CRS (Guadeloupe, EPSG:5490, one IRIS) and
+    the delivery's documentation folder, as in the real archive."""
+    import tempfile
+
+    import geopandas as gpd
+    import py7zr
+    import shapely
+
+    top = f"CONTOURS-IRIS_3-0__SHP__FRA_{edition}"
+    liv = f"{top}/CONTOURS-IRIS/1_DONNEES_LIVRAISON_{delivery}"
+    cols = ["INSEE_COM", "NOM_COM", "IRIS", "CODE_IRIS", "NOM_IRIS", "TYP_IRIS"]
+    fxx = contours.to_crs(2154)[cols + ["geometry"]]
+    glp = gpd.GeoDataFrame({"INSEE_COM": ["97101"], "NOM_COM": ["Les Abymes"], "IRIS": ["0101"],
+                            "CODE_IRIS": ["971010101"], "NOM_IRIS": ["Iris 0101"], "TYP_IRIS": ["H"]},
+                           geometry=[shapely.box(-61.51, 16.26, -61.49, 16.28)], crs=4326).to_crs(5490)
+    with tempfile.TemporaryDirectory() as td:
+        members = []
+        for gdf, folder in ((fxx, f"{liv}/CONTOURS-IRIS_3-0_SHP_LAMB93_FXX-ED{edition}"),
+                            (glp, f"{liv}/CONTOURS-IRIS_3-0_SHP_RGAF09UTM20_GLP-ED{edition}")):
+            d = Path(td) / folder
+            d.mkdir(parents=True)
+            gdf.to_file(d / "CONTOURS-IRIS.shp", driver="ESRI Shapefile", encoding="UTF-8")
+            members += sorted(p for p in d.iterdir())
+        doc = Path(td) / f"{top}/CONTOURS-IRIS/2_METADONNEES_LIVRAISON_{delivery}"
+        doc.mkdir(parents=True)
+        (doc / "CONTOURS-IRIS_3-0_SHP_LAMB93_FXX.md5").write_text("synthetic\n")
+        members.append(doc / "CONTOURS-IRIS_3-0_SHP_LAMB93_FXX.md5")
+        with atomic_path(Path(path), suffix=".7z") as tmp, py7zr.SevenZipFile(tmp, "w") as z:
+            for m in members:
+                z.write(m, arcname=str(m.relative_to(td)))
