@@ -127,7 +127,7 @@ def _barriers_schema():
                        max_wait_min=(Annotated[num, Field(ge=0, le=1440)], ...),
                        max_trip_min=(Annotated[num, Field(gt=0, le=1440)], ...),
                        venue=(Literal["nearest", "any"], ...), categories=(list[StrictStr], ...),
-                       chunk_cells=(Annotated[StrictInt, Field(ge=1)], ...)), ...),
+                       memory_mb=(Annotated[num, Field(gt=0)], ...)), ...),
         saturday=(model("saturday", enabled=(StrictBool, ...), departure=(hhmm, ...),
                         window_min=(Annotated[StrictInt, Field(ge=1, le=1440)], ...),
                         categories=(list[StrictStr], ...)), ...),
