@@ -312,6 +312,9 @@ class TransportNetwork:
                 arrays, meta = self.timetable.to_arrays()
                 _save_component(tmp / "transit", arrays, meta)
                 comps.append("transit")
+                if self.timetable.shapes is not None:  # shapes.txt: its own component (bundles without still load)
+                    _save_component(tmp / "transit_shapes", *self.timetable.shapes.to_arrays())
+                    comps.append("transit_shapes")
             man = dict(self.manifest, format_version=FORMAT_VERSION, components=comps)
             man["checksums"] = _checksums(tmp)
             (tmp / "manifest.json").write_text(json.dumps(man, indent=1, default=_json_default))
@@ -339,6 +342,7 @@ class TransportNetwork:
                                "(`access network build`)")
         streets = {}
         timetable = None
+        shapes = None
         for comp in manifest.get("components", []):
             arrays, meta = _load_component(path / comp, mmap=mmap)
             if comp.startswith("street_"):
@@ -347,6 +351,12 @@ class TransportNetwork:
                 from .transit import Timetable
 
                 timetable = Timetable.from_arrays(arrays, meta)
+            elif comp == "transit_shapes":
+                from .shapes import TripShapes
+
+                shapes = TripShapes.from_arrays(arrays, meta)
+        if timetable is not None:
+            timetable.shapes = shapes
         return cls(streets, timetable, manifest=manifest)
 
     # ------------------------------------------------------------------ GIS export (issue 19)

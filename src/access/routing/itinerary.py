@@ -276,6 +276,20 @@ ITINERARY_COLUMNS = ["from_id", "to_id", "option", "departure_time", "total_dura
                      "ride_s", "distance_m", "n_stops", "geometry"]
 
 
+def _ride_lonlat(tt: Any, day: Any, lg: dict, stop_ll: np.ndarray) -> np.ndarray:
+    """The geometry of a ride leg: along the trip's ``shapes.txt`` shape between the boarding and alighting stops
+    (:mod:`access.network.shapes`), else stop to stop along the pattern."""
+    a, b = lg["_pos"]
+    p = lg["_pat"]
+    if tt.shapes is not None:
+        base = int(day.pat_stop_off[p])
+        pstops = day.pat_stops[base:int(day.pat_stop_off[p + 1])]
+        xy = tt.shapes.ride_lonlat(lg["trip_id"], pstops, a - base, b - base, stop_ll)
+        if xy is not None:
+            return xy
+    return stop_ll[day.pat_stops[a:b + 1]]
+
+
 def _haversine_m(lon1, lat1, lon2, lat2):
     r = 6_371_008.8
     p1, p2 = np.radians(lat1), np.radians(lat2)
@@ -386,7 +400,8 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
         ("direct"|"access"|"ride"|"transfer"|"egress"), mode ("walk"|"transit"), from/to stop id and name,
         route_id, route_short_name, route_long_name, trip_id, departure, arrival, duration_s, wait_s (before a
         ride), walk_s, ride_s (in vehicle), distance_m (along the geometry), n_stops, geometry`` (walks along the
-        streets; rides stop to stop along the pattern). Unreachable pairs have no rows.
+        streets; rides along the trip's ``shapes.txt`` shape between the boarding and alighting stops, or stop to
+        stop when the trip has no shape). Unreachable pairs have no rows.
 
     Examples
     --------
@@ -413,6 +428,7 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
     paths = _Paths(ctx.g)
     tt, day = ctx.tt, ctx.day
     slon, slat = np.asarray(tt.arrays["stop_lon"], float), np.asarray(tt.arrays["stop_lat"], float)
+    stop_ll = np.column_stack([slon, slat])
     rl = np.asarray(tt.arrays["route_long_name"])
     rid_index = {str(r): i for i, r in enumerate(np.asarray(tt.arrays["route_id"]))}
     pairs = ([(i, j) for i in range(len(o)) for j in range(len(d))] if all_to_all
@@ -434,9 +450,7 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
             for n_leg, lg in enumerate(legs):
                 kind = lg["kind"]
                 if kind == "ride":
-                    a, b = lg["_pos"]
-                    st = day.pat_stops[a:b + 1]
-                    xy = np.column_stack([slon[st], slat[st]])
+                    xy = _ride_lonlat(tt, day, lg, stop_ll)
                 else:
                     a_, b_ = lg["_a"], lg["_b"]
                     start = ctx.o_xy[i] if a_ is None else (slon[a_], slat[a_])
