@@ -398,6 +398,24 @@ def chunk_size_for_budget(memory_budget_mb: float, n_destinations: int, *, n_per
     return int(max(1, budget // max(1, per_pair * max(1, n_destinations))))
 
 
+#: transit settings a chunked run records only where they differ from these defaults (so that the run hash of a
+#: plain walk-access run stays what it was), and gives back to every chunk
+TRANSIT_EXTRA_DEFAULTS = {"access_mode": "walk", "max_bike_min": None, "max_car_min": None,
+                          "park_ride_distance_m": 300.0, "route_types": None, "max_transfer_walk_min": None,
+                          "frequencies": "deterministic", "draws_per_minute": 5, "seed": None}
+
+
+def _transit_extras(to: TransitOptions, so: StreetOptions) -> dict:
+    """The job settings of the transit options beyond the classic ones (access mode, route types, ...)."""
+    d = to.as_dict()
+    out = {k: d[k] for k, v in TRANSIT_EXTRA_DEFAULTS.items() if d[k] != v}
+    if to.access_mode == "bike":
+        out["bike_speed_kmh"] = float(so.bike_speed_kmh)
+        if so.max_lts is not None:
+            out["max_lts"] = int(so.max_lts)
+    return out
+
+
 def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_time_min: float = 120,
                 street: StreetOptions | None = None, transit: TransitOptions | None = None,
                 departure=None, window_min: int | None = None, percentiles=None, max_walk_min: float | None = None,
@@ -405,7 +423,7 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
                 max_snap_m: float | None = None, chunk_size: int | None = None, memory_budget_mb: float | None = None,
                 direction: str = "auto", dest_block: int | None = None, drop_unreachable: bool = False,
                 write_matrix: bool = True, indicators: Indicators | None = None,
-                network_hash: str | None = None) -> MatrixJob:
+                network_hash: str | None = None, access_mode: str | None = None) -> MatrixJob:
     """Validate the inputs, snap the points once and fix the chunking: the plan every chunk follows."""
     from ..matrix import transit_options
     from ..options import ALL_MODES, StreetOptions, check_max_time_min
@@ -429,7 +447,7 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
         settings.update(speed_kmh=speed)
     else:
         to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
-                             max_walk_min=max_walk_min, max_rides=max_rides)
+                             max_walk_min=max_walk_min, max_rides=max_rides, access_mode=access_mode)
         ps = to.percentiles
         g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
         dep = to.require_departure()
@@ -437,6 +455,7 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
                         max_rides=to.max_rides, walk_speed_kmh=float(so.walk_speed_kmh),
                         percentiles=[float(p) for p in ps], board_slack_s=to.board_slack_s,
                         egress_walk_limit_m=to.egress_walk_limit_m, transfers_txt=to.transfers_txt)
+        settings.update(_transit_extras(to, so))
     o_snap, d_snap = snap_points(g, o, d, max_snap_m)
     if direction == "auto":
         direction = "reverse" if (mode in STREET_MODES and len(o) > 2 * len(d)) else "forward"
@@ -541,11 +560,21 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
     from ..routing.transit import transit_travel_times
 
     s = job.settings
+    extra = {k: (tuple(v) if isinstance(v, list) else v) for k, v in s.items() if k in TRANSIT_EXTRA_DEFAULTS}
     to = TransitOptions(departure=s["departure"], window_min=s["window_min"], percentiles=job.percentiles,
                         max_rides=s["max_rides"], max_walk_min=s["max_walk_s"] / 60.0,
                         board_slack_s=s.get("board_slack_s", TransitOptions.board_slack_s),
                         transfers_txt=s.get("transfers_txt", True),
-                        egress_walk_limit_m=s.get("egress_walk_limit_m", TransitOptions.egress_walk_limit_m))
+                        egress_walk_limit_m=s.get("egress_walk_limit_m", TransitOptions.egress_walk_limit_m), **extra)
+    if to.access_mode != "walk":  # bike / car to the first stop: the same call as the in-memory matrix
+        from ..routing.transit import transit_travel_times_by
+
+        so = StreetOptions(walk_speed_kmh=s["walk_speed_kmh"], max_snap_m=s["max_snap_m"],
+                           **({"bike_speed_kmh": s["bike_speed_kmh"]} if "bike_speed_kmh" in s else {}),
+                           **({"max_lts": s["max_lts"]} if s.get("max_lts") else {}))
+        times, _ = transit_travel_times_by(network, _points_of(job, "o", a, b), _points_of(job, "d"), options=to,
+                                           street=so, max_time_s=int(max_time_s), progress=False)
+        return times
     times, _ = transit_travel_times(network, _snap_obj(job.o_snap, a, b), _snap_obj(job.d_snap), options=to,
                                     street=StreetOptions(walk_speed_kmh=s["walk_speed_kmh"]),
                                     max_time_s=int(max_time_s), progress=False,
