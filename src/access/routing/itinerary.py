@@ -370,7 +370,7 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
                 street: StreetOptions | None = None, transit: TransitOptions | None = None,
                 max_walk_min: float | None = None, max_rides: int | None = None,
                 walk_speed_kmh: float | None = None, max_snap_m: float | None = None, all_to_all: bool = False,
-                progress: bool = True) -> Any:
+                progress: bool = True, arrive_by: _dt.datetime | str | None = None) -> Any:
     """Itineraries with geometry between points (r5r's ``detailed_itineraries``), walk + transit.
 
     For every departure minute of the window, the earliest-arrival journey (the same RAPTOR labels, walks and
@@ -392,6 +392,10 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
         As :func:`access.travel_time_matrix`.
     progress : bool
         A progress bar over the pairs.
+    arrive_by : datetime or str, optional
+        Instead of ``departure``/``window_min``: for each pair, the journey leaving at the latest departure minute
+        that arrives by this time (the ``departure_time`` of ``travel_time_matrix(..., arrive_by=...)``), one
+        option per pair.
 
     Returns
     -------
@@ -419,11 +423,31 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
     if not all_to_all and len(o) != len(d):
         raise ValidationError(f"`origins` and `destinations` must have the same length to be paired row by row, got "
                               f"{len(o)} and {len(d)}; fix: pass all_to_all=True for every pair")
-    to = TransitOptions.resolve(transit, departure=departure, window_min=window_min, max_walk_min=max_walk_min,
-                                max_rides=max_rides)
-    if window_min is None and transit is None:
-        to = to.replace(window_min=1)
     so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m)
+    dep_minutes = None  # arrive-by: the departure minute (after the first) of each (origin, destination)
+    if arrive_by is not None:
+        from .._validate import fail, parse_departure
+        from ..matrix import travel_time_matrix
+
+        if departure is not None or window_min is not None:
+            raise fail("arrive_by", "used without departure/window_min", arrive_by,
+                       "give either departure=... (leave at) or arrive_by=... (arrive by), not both")
+        t_arr = parse_departure(arrive_by, "arrive_by").replace(second=0, microsecond=0)
+        m = travel_time_matrix(network, o, d, mode="transit", arrive_by=t_arr, max_time_min=max_time_min,
+                               street=so, transit=transit, max_walk_min=max_walk_min, max_rides=max_rides,
+                               progress=False)
+        n_win = round(check_max_time_min(max_time_min) * 60) // 60
+        first = t_arr - _dt.timedelta(minutes=n_win)
+        off = (np.asarray(m.departure_time) - np.datetime64(first.replace(tzinfo=None), "s")).astype(
+            "timedelta64[m]").astype(np.int64)
+        dep_minutes = np.where(np.isnat(np.asarray(m.departure_time)), -1, off)
+        to = TransitOptions.resolve(transit, max_walk_min=max_walk_min, max_rides=max_rides).replace(
+            departure=first, window_min=1)
+    else:
+        to = TransitOptions.resolve(transit, departure=departure, window_min=window_min, max_walk_min=max_walk_min,
+                                    max_rides=max_rides)
+        if window_min is None and transit is None:
+            to = to.replace(window_min=1)
     ctx = _PairContext(network, list(zip(o.lon, o.lat)), list(zip(d.lon, d.lat)), to, so, max_time_min)
     paths = _Paths(ctx.g)
     tt, day = ctx.tt, ctx.day
@@ -436,7 +460,9 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
     rows = []
     for i, j in tqdm(pairs, desc="itineraries", unit="pair", disable=not progress):
         seen: dict = {}
-        for m in range(to.window_min):
+        minutes_ = range(to.window_min) if dep_minutes is None else \
+            ([int(dep_minutes[i, j])] if dep_minutes[i, j] >= 0 else [])
+        for m in minutes_:
             t0 = ctx.t0 + 60 * m
             legs = ctx.legs(i, j, t0)
             if legs is None:
