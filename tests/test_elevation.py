@@ -247,3 +247,18 @@ def test_trips_uphill_slower_than_downhill(flat, hilly, dem_path):
     assert np.median(ratio[up]) > 1.03
     assert np.median(ratio[up]) > np.median(ratio[down]) + 0.01
     assert np.median((h45 / np.where(h > 0, h, 1))[ok]) == pytest.approx(3.6 / 4.5, rel=0.02)
+
+
+def test_network_build_cli_elevation(hilly, dem_path, tmp_path):
+    from click.testing import CliRunner
+
+    from access.cli import cli
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = CliRunner().invoke(cli, ["network", "build", "--osm", str(data_file("porto_alegre", "poa_osm.pbf")),
+                                       "--modes", "walk", "--elevation", str(dem_path), "--out", str(tmp_path / "n")])
+    assert res.exit_code == 0, res.output
+    net = access.TransportNetwork.load(tmp_path / "n")
+    assert net.manifest["settings"]["elevation"] == str(dem_path)
+    assert np.array_equal(net.street("walk").travel_time_s, hilly.street("walk").travel_time_s)
