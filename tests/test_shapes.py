@@ -188,3 +188,73 @@ def test_itinerary_rides_along_shapes_and_bundle(tmp_path):
         stop_to_stop = shapely.LineString(np.column_stack([slon, slat])[[a, b]])
         n_curved += len(xy) > r.n_stops + 1 or r.geometry.hausdorff_distance(stop_to_stop) > 1e-4
     assert n_curved >= 1
+
+
+def test_shape_dist_traveled_path(tmp_path):
+    """Where shapes.txt and stop_times.txt both give shape_dist_traveled, stops are placed by it. TRENSURB with both
+    columns filled from the twin (metres along the shape in UTM, each stop's shapely projection): the rides equal the
+    twin's substrings."""
+    import shapely
+
+    src = data_file("porto_alegre", "poa_trensurb.zip")
+    twin = _Twin(src)
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    with zipfile.ZipFile(src) as z:
+        for name in z.namelist():
+            if name not in ("shapes.txt", "stop_times.txt"):
+                (folder / name).write_bytes(z.read(name))
+    lines = {}
+    with open(folder / "shapes.txt", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence", "shape_dist_traveled"])
+        for sid, ll in twin.shapes.items():
+            xy = np.column_stack(twin.fwd.transform(*ll.T))
+            lines[sid] = shapely.LineString(xy)
+            cum = np.r_[0.0, np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]
+            for k, ((lon, lat), dist) in enumerate(zip(ll, cum)):
+                w.writerow([sid, f"{lat:.7f}", f"{lon:.7f}", k, f"{dist:.3f}"])
+    rows = _raw(src, "stop_times.txt")
+    ordered_trips = set()
+    with open(folder / "stop_times.txt", "w", newline="") as f:
+        cols = [c for c in rows[0] if c != "shape_dist_traveled"] + ["shape_dist_traveled"]
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        pos = {}
+        for tid, stops in twin.trip_stops.items():
+            line = lines.get(twin.trip_shape.get(tid, ""))
+            if line is None:
+                continue
+            p = [line.project(shapely.Point(*twin.fwd.transform(*twin.stop_ll[s]))) for s in stops]
+            if np.all(np.diff(p) >= 0):
+                ordered_trips.add(tid)
+            pos[tid] = dict(zip(range(len(stops)), p))
+        seq = defaultdict(list)
+        for r in rows:
+            seq[r["trip_id"].strip()].append(int(r["stop_sequence"]))
+        rank = {t: {s: i for i, s in enumerate(sorted(v))} for t, v in seq.items()}
+        for r in rows:
+            t = r["trip_id"].strip()
+            r = {k: r[k] for k in cols if k != "shape_dist_traveled"}
+            i = rank[t][int(r["stop_sequence"])]
+            r["shape_dist_traveled"] = f"{pos[t][i]:.3f}" if t in pos else ""
+            w.writerow(r)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tt = Timetable.build(folder)
+    a = tt.shapes.arrays
+    assert np.isfinite(a["profile_dist"]).mean() > 0.9 and np.isfinite(a["shape_dist"]).all()
+    stop_ll = np.column_stack([tt.arrays["stop_lon"], tt.arrays["stop_lat"]])
+    n = 0
+    for trip, ps, b, e in _rides(tt, 40, 4):
+        if trip not in ordered_trips:
+            continue
+        xy = tt.shapes.ride_lonlat(trip, ps, b, e, stop_ll)
+        line, _ = twin.ride(trip, b, e)
+        if xy is None:
+            continue
+        mine = shapely.LineString(np.column_stack(twin.fwd.transform(xy[:, 0], xy[:, 1])))
+        if line.length >= 1:
+            assert shapely.hausdorff_distance(mine, line) < 2.0, trip
+            n += 1
+    assert n >= 20

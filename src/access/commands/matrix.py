@@ -84,10 +84,6 @@ def command(ctx, network_dir, origins, destinations, mode, out, max_time, depart
                                  "partitioned folder", param_hint="'--out'")
     check_writable(out, "--out")
     transit_flags = check_transit_flags(ctx, mode, departure, arrive_by, access_mode, max_bike, max_car)
-    if arrive_by is not None and chunked:
-        raise click.BadParameter("an arrive-by matrix is written as one Parquet file; drop --chunk-size/"
-                                 "--memory-budget/--workers/--scheduler, or use --departure",
-                                 param_hint="'--arrive-by'")
     t0 = time.perf_counter()
     net = TransportNetwork.load(network_dir)
     o = read_points(origins, name="origins", id_column=id_column)
