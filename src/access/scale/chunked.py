@@ -42,6 +42,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -578,7 +579,8 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
     from ..routing.transit import transit_travel_times
 
     s = job.settings
-    extra = {k: (tuple(v) if isinstance(v, list) else v) for k, v in s.items() if k in TRANSIT_EXTRA_DEFAULTS}
+    extra: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in s.items()
+                             if k in TRANSIT_EXTRA_DEFAULTS}
     to = TransitOptions(departure=s["departure"], window_min=s["window_min"], percentiles=job.percentiles,
                         max_rides=s["max_rides"], max_walk_min=s["max_walk_s"] / 60.0,
                         board_slack_s=s.get("board_slack_s", TransitOptions.board_slack_s),
@@ -614,7 +616,8 @@ def compute_chunk_arrive_by(network, graph, job: MatrixJob, i: int, out_dir=None
     from ..matrix import travel_time_matrix
 
     a, b = job.bounds(i)
-    extra = {k: (tuple(v) if isinstance(v, list) else v) for k, v in s.items() if k in TRANSIT_EXTRA_DEFAULTS}
+    extra: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in s.items()
+                             if k in TRANSIT_EXTRA_DEFAULTS}
     to = TransitOptions(max_rides=s["max_rides"], max_walk_min=s["max_walk_s"] / 60.0,
                         board_slack_s=s.get("board_slack_s", TransitOptions.board_slack_s),
                         transfers_txt=s.get("transfers_txt", True),
