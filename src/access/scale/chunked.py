@@ -628,6 +628,7 @@ def compute_chunk_arrive_by(network, graph, job: MatrixJob, i: int, out_dir=None
     m = travel_time_matrix(network, _points_of(job, "o", a, b), _points_of(job, "d"), mode="transit",
                            arrive_by=s["arrive_by"], transit=to, street=so, max_time_min=s["max_time_min"],
                            progress=False)
+    assert m.departure_time is not None  # an arrive-by matrix always has them
     return m.times_s, m.departure_time
 
 
