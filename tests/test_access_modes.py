@@ -90,3 +90,38 @@ def test_route_types_and_transfer_radius_only_remove_options(net, pts):
     assert (bus > full).sum() + (rail > full).sum() > 0 and (short > full).sum() > 0
     with pytest.raises(access.ValidationError, match="max_transfer_walk_min"):
         _tt(net, o.iloc[:1], d.iloc[:1], transit=access.TransitOptions(max_transfer_walk_min=30))
+
+
+def test_chunked_and_dask_bike_access_equal_in_memory(net, pts, tmp_path):
+    """access_mode in the chunked run (memory budget, several chunks, one process) and on a 2-worker Dask cluster:
+    the same times as the in-memory matrix, and the mode recorded in the partitions' metadata."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from access.scale.chunked import chunked_travel_time_matrix
+
+    o, d = pts.iloc[:24], pts.iloc[60:]
+    kw = {**KW, "access_mode": "bike"}
+    kw.pop("progress")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = access.travel_time_matrix(net, o, d, mode="transit", progress=False, **kw).to_frame()
+        res = chunked_travel_time_matrix(net, o, d, tmp_path / "one", mode="transit", chunk_size=10,
+                                         progress=False, **kw)
+        walk = access.travel_time_matrix(net, o, d, mode="transit", **KW).to_frame()
+    assert (ref["travel_time"] < walk["travel_time"]).sum() > 20  # not walk access under another name
+    assert res.n_chunks == 3
+    got = pd.read_parquet(tmp_path / "one")
+    pd.testing.assert_frame_equal(got, ref, check_dtype=False)
+    meta = json.loads(pq.read_metadata(sorted((tmp_path / "one").glob("part-*.parquet"))[0]).metadata[b"access"])
+    assert meta["access_mode"] == "bike" and meta["bike_speed_kmh"] == 12.0
+    pytest.importorskip("distributed")
+    from access.scale.distributed import chunked_matrix
+
+    bundle = net.save(tmp_path / "bundle")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chunked_matrix(bundle, o, d, tmp_path / "two", mode="transit", chunk_size=10, workers=2, progress=False,
+                       **kw)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "two"), ref, check_dtype=False)

@@ -42,6 +42,21 @@ def test_to_geodataframes(net):
     stops, routes = layers["stops"], layers["routes"]
     assert len(stops) == net.timetable.n_stops and stops.linked.any()
     assert len(routes) and routes.geometry.notna().all() and (routes.n_stops >= 2).all()
+    # TRENSURB has shapes.txt: the routes follow it (longer than stop to stop, no shorter than the straight line)
+    # (a pattern whose stops come out of order along its shape is drawn stop to stop)
+    assert (routes.geometry_source == "shape").mean() > 0.9
+    routes = routes[routes.geometry_source == "shape"]
+    utm = routes.estimate_utm_crs()
+    along = routes.to_crs(utm).length.to_numpy()
+    slon, slat = np.asarray(net.timetable.stop_lon), np.asarray(net.timetable.stop_lat)
+    pso, ps = np.asarray(net.timetable.pattern_stop_off), np.asarray(net.timetable.pattern_stops)
+    import geopandas as gpd
+    import shapely
+
+    s2s = gpd.GeoSeries([shapely.LineString(np.column_stack([slon, slat])[ps[pso[p]:pso[p + 1]]])
+                         for p in routes.pattern], crs=4326).to_crs(utm).length.to_numpy()
+    # (a few TRENSURB patterns run past the end of their trips' shape: those are shorter along it)
+    assert np.mean(along >= 0.98 * s2s - 50) > 0.8 and np.median(along / s2s) > 1.0
 
 
 def test_export_and_snap_cli(net, tmp_path):

@@ -599,3 +599,63 @@ def test_nantes_full_disk_mid_report_then_resumes(nantes_run, tmp_path, monkeypa
     res = run(r2, out2, progress=False, log=lambda m: None)
     assert {"inputs", "matrix_walk", "matrix_transit"} <= set(res.reused)
     assert "reach_walk_15min" in res.cells.columns
+
+
+def _flat_dem(path: Path, bbox, z: int = 30) -> None:
+    """A flat GeoTIFF DEM (EPSG:4326, uint8 metres, ~30 m pixels) covering ``bbox`` (lon0, lat0, lon1, lat1)."""
+    from PIL import Image
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+    lon0, lat0, lon1, lat1 = bbox
+    d = 1 / 3600
+    w, h = int((lon1 - lon0) / d) + 4, int((lat1 - lat0) / d) + 4
+    info = ImageFileDirectory_v2()
+    info[33550] = (d, d, 0.0)
+    info[33922] = (0.0, 0.0, 0.0, lon0 - 2 * d, lat1 + 2 * d, 0.0)
+    info[34735] = (1, 1, 0, 3, 1024, 0, 1, 2, 1025, 0, 1, 1, 2048, 0, 1, 4326)
+    Image.fromarray(np.full((h, w), z, np.uint8), mode="L").save(path, tiffinfo=info)
+
+
+def test_pipeline_bike_access_and_elevation_keys(tmp_path):
+    """``[analysis] access_mode = "bike"`` (+ ``max_bike_min``) and ``[network] elevation``: the pipeline builds the
+    bike graph and the slope-aware network from the DEM, and its transit matrix equals the library's bike-access
+    matrix on that network."""
+    import access
+    from access.region.pipeline import _points, _read_geoparquet, run
+
+    recipe = make_nantes_region(tmp_path / "data", modes=("transit",))
+    _flat_dem(tmp_path / "data" / "flat.tif", _osm_bbox(NANTES / "nantes_subset.osm.pbf"))
+    text = recipe.read_text(encoding="utf-8")
+    text = text.replace("max_time_min = 45\n", 'max_time_min = 45\naccess_mode = "bike"\nmax_bike_min = 15\n')
+    text = text.replace("[venues]", '[network]\nelevation = "flat.tif"\n\n[venues]')
+    recipe.write_text(text, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run(recipe, tmp_path / "out", progress=False, log=lambda m: None, until="matrix")
+    net = res.network
+    assert "bike" in net.modes and net.street("walk").meta.get("elevation") and net.street("bike").meta.get(
+        "elevation")
+    assert net.manifest["settings"]["elevation"].endswith("flat.tif")
+    work = tmp_path / "out" / "work"
+    got = pd.read_parquet(work / "matrix_transit.parquet")
+    cells = _points(_read_geoparquet(work / "cells.parquet"), "cells")
+    venues = _points(_read_geoparquet(work / "venues.parquet"), "venues")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kw = dict(mode="transit", departure=dt.datetime(2014, 6, 10, 8, 0), window_min=20, max_time_min=45,
+                  progress=False)
+        ref = access.travel_time_matrix(net, cells, venues, access_mode="bike",
+                                        transit=access.TransitOptions(max_bike_min=15), **kw).to_frame(
+            drop_unreachable=True)
+        walk = access.travel_time_matrix(net, cells, venues, **kw).to_frame(drop_unreachable=True)
+    key = ["from_id", "to_id"]
+    ref = ref.assign(from_id=ref.from_id.astype(str), to_id=ref.to_id.astype(str)).sort_values(key)
+    got = got.assign(from_id=got.from_id.astype(str), to_id=got.to_id.astype(str)).sort_values(key)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), ref.reset_index(drop=True), check_dtype=False)
+    both = ref.merge(walk.assign(from_id=walk.from_id.astype(str), to_id=walk.to_id.astype(str)), on=key,
+                     suffixes=("_bike", "_walk"))
+    assert (both.travel_time_bike < both.travel_time_walk).mean() > 0.2  # riding to the stops is faster for many
+    # a bad key is refused before any work
+    recipe.write_text(text.replace('elevation = "flat.tif"', 'elevation = "flat.png"'), encoding="utf-8")
+    with pytest.raises(access.ValidationError, match=r"`network.elevation` must be the path of a GeoTIFF"):
+        run(recipe, tmp_path / "out2", progress=False, log=lambda m: None, until="matrix")

@@ -90,6 +90,9 @@ def _base():
 
 def _with(path, value):
     d = _base()
+    if len(path) == 1 and path[0] not in d:  # a new table
+        d[path[0]] = value
+        return d
     cur = d
     for k in path[:-1]:
         cur = cur[k]
@@ -126,6 +129,12 @@ def _with(path, value):
     (("region", "departments"), ["59"], r"`region.departments` needs the commune -> EPCI membership"),
     (("region", "epci"), ["1234"], r"`region.epci` has codes that are not 9-digit EPCI SIREN codes"),
     (("sources", "osm", "dataset"), "abc", r"`sources.osm` must have exactly one of `url` and `path`"),
+    (("analysis", "access_mode"), "train", r"`analysis.access_mode` must be one of 'walk', 'bike', 'car'"),
+    (("analysis", "max_bike_min"), -3, r"`analysis.max_bike_min` must be a number of minutes in \[0, 1440\]"),
+    (("analysis", "max_car_min"), "10", r"`analysis.max_car_min` must be a number of minutes"),
+    (("network",), {"elevation": "dem.png"}, r"`network.elevation` must be the path of a GeoTIFF DEM"),
+    (("network",), {"elevation": 3}, r"`network.elevation` must be a path to a GeoTIFF DEM"),
+    (("network",), {"elevaton": "dem.tif"}, r"`network.elevaton` is not a known key; did you mean `elevation`\?"),
 ])
 def test_validation_errors_name_key_and_fix(path, value, match):
     with pytest.raises(ValidationError, match=match):
@@ -152,6 +161,19 @@ def test_local_paths_resolve_against_the_recipe(tmp_path):
     assert r.source_file("osm") == r.sources["osm"].path and not r.sources["osm"].is_remote
     assert r.typology_path() == tmp_path / "typo.toml"
     assert r.lock_path == tmp_path / "r.lock.json"
+
+
+def test_access_mode_and_elevation_keys(tmp_path):
+    d = _base()
+    d["analysis"].update(access_mode="bike", max_bike_min=20)
+    d["network"] = {"elevation": "dem/poa.tif"}
+    (tmp_path / "r.toml").write_text("")
+    r = Recipe.from_dict(d, path=tmp_path / "r.toml")
+    assert r.elevation == (tmp_path / "dem" / "poa.tif").resolve()
+    to = r.transit_options()
+    assert (to.access_mode, to.max_bike_min, to.max_car_min) == ("bike", 20.0, None)
+    r0 = Recipe.from_dict(_base())
+    assert r0.elevation is None and r0.access_mode == "walk"
 
 
 def test_file_errors(tmp_path):

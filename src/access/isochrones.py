@@ -82,7 +82,9 @@ def travel_time_surface(network: TransportNetwork, origin: tuple[float, float], 
     import warnings
 
     extra: dict[str, Any] = dict(kwargs)
-    if mode == "transit":
+    if mode == "transit" and extra.get("arrive_by") is not None:  # the latest departure arriving by then
+        extra.update(transit=transit)
+    elif mode == "transit":
         extra.update(transit=transit, departure=departure, window_min=window_min, percentiles=(percentile,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # grid points off the network are expected
@@ -140,7 +142,9 @@ def isochrones(network: TransportNetwork, origins: Any, *, mode: str = "walk",
     percentile : float
         Transit: the percentile of the per-minute travel times over the departure window that is contoured.
     street, transit, departure, window_min, max_snap_m :
-        As in :func:`access.travel_time_matrix`; other keywords go to it too (e.g. ``max_walk_min``).
+        As in :func:`access.travel_time_matrix`; other keywords go to it too (e.g. ``max_walk_min``,
+        ``access_mode="bike"``, or ``arrive_by=T``: the area reached when leaving at the latest departure that
+        arrives by ``T``, i.e. ``T`` minus the time, instead of a departure window).
     progress : bool
         A progress bar over the origins.
 

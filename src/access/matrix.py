@@ -91,7 +91,7 @@ class TravelTimeMatrix:
     def to_arrow(self, *, drop_unreachable: bool = True) -> pa.Table:
         """The long table as Arrow: ``from_id, to_id`` (strings, the one id encoding of every matrix file), one float64 minutes column per percentile (NaN unreachable)."""
         return long_table(self.from_ids, self.to_ids, self.times_s, self.time_columns,
-                          drop_unreachable=drop_unreachable)
+                          drop_unreachable=drop_unreachable, departure_time=self.departure_time)
 
     def to_parquet(self, path: str | Path, *, drop_unreachable: bool = False, origins_per_row_group: int = 256
                    ) -> Path:
@@ -103,15 +103,17 @@ class TravelTimeMatrix:
             for a in range(0, max(self.shape[0], 1), origins_per_row_group):
                 b = a + origins_per_row_group
                 w.write(long_table(self.from_ids[a:b], self.to_ids, self.times_s[a:b], self.time_columns,
-                                   drop_unreachable=drop_unreachable))
+                                   drop_unreachable=drop_unreachable,
+                                   departure_time=None if self.departure_time is None else self.departure_time[a:b]))
         return path
 
 
 def long_table(from_ids: np.ndarray, to_ids: np.ndarray, times_s: np.ndarray, columns: Sequence[str], *,
-               drop_unreachable: bool = True) -> pa.Table:
+               drop_unreachable: bool = True, departure_time: np.ndarray | None = None) -> pa.Table:
     """Pairs of a block of a matrix (``times_s`` int32[n_o, n_d, n_p], -1 unreachable) as the long Arrow table every
     matrix file holds: ids as strings (Parquet dictionary-encodes them on disk), minutes float64 (NaN for a percentile that is unreachable
-    while another is not); unreachable pairs left out with ``drop_unreachable``."""
+    while another is not); unreachable pairs left out with ``drop_unreachable``; arrive-by matrices add
+    ``departure_time`` (``departure_time``: datetime64[n_o, n_d], NaT unreachable)."""
     t = np.asarray(times_s)
     if drop_unreachable:
         i, j = np.nonzero((t >= 0).any(axis=2))
@@ -122,6 +124,9 @@ def long_table(from_ids: np.ndarray, to_ids: np.ndarray, times_s: np.ndarray, co
             "to_id": _str_ids(to_ids).take(pa.array(j.astype(np.int64)))}
     for k, c in enumerate(columns):
         cols[c] = pa.array(minutes(t[i, j, k]), pa.float64())
+    if departure_time is not None:  # arrive-by matrices: the latest departure (local time), null unreachable
+        dep = np.asarray(departure_time).astype("datetime64[s]")[i, j]
+        cols["departure_time"] = pa.array(dep, pa.timestamp("s"), mask=np.isnat(dep))
     return pa.table(cols)
 
 

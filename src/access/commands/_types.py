@@ -134,3 +134,38 @@ BIKE_SPEED = Number("bike_speed_kmh", gt=0, le=80)
 MAX_SNAP = Number("max_snap_m", gt=0, le=1e5)
 MAX_TIME = Number("max_time_min", gt=0, le=24 * 60)
 WINDOW = Number("window_min", integer=True, ge=1, le=24 * 60)
+
+
+def check_transit_flags(ctx: click.Context, mode: str, departure, arrive_by, access_mode: str, max_bike, max_car,
+                  *, window_name: str = "window", percentile_name: str = "percentiles") -> dict:
+    """The checks every command with --departure/--arrive-by/--access-mode makes, and the keywords it passes on:
+    ``access_mode`` and a ``transit`` TransitOptions holding the access bounds (only for transit)."""
+    from click.core import ParameterSource
+
+    from ..options import TransitOptions
+
+    if departure is not None and arrive_by is not None:
+        raise click.BadParameter("give either --departure (leave at) or --arrive-by (arrive by), not both",
+                                 param_hint="'--arrive-by'")
+    if arrive_by is not None:
+        for name in (window_name, percentile_name):
+            if name in ctx.params and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+                raise click.BadParameter(f"--{name} does not apply to an arrive-by query (it searches every minute "
+                                         "of the max travel time before the deadline); drop it",
+                                         param_hint=f"'--{name}'")
+    if mode == "transit" and departure is None and arrive_by is None:
+        raise click.BadParameter("--mode transit needs a first departure, e.g. --departure 2019-05-13T14:00 (or "
+                                 "--arrive-by 2019-05-13T20:30)", param_hint="'--departure'")
+    if mode != "transit":
+        for flag, v, default in (("--access-mode", access_mode, "walk"), ("--max-bike", max_bike, None),
+                                 ("--max-car", max_car, None)):
+            if v != default:
+                raise click.BadParameter(f"{flag} applies to --mode transit (the first leg to the stop); with "
+                                         f"--mode {mode} drop it", param_hint=f"'{flag}'")
+        return {}
+    if max_bike is not None and access_mode != "bike":
+        raise click.BadParameter("--max-bike needs --access-mode bike", param_hint="'--max-bike'")
+    if max_car is not None and access_mode != "car":
+        raise click.BadParameter("--max-car needs --access-mode car", param_hint="'--max-car'")
+    return {"access_mode": access_mode, "transit": TransitOptions(max_bike_min=max_bike, max_car_min=max_car)}
+

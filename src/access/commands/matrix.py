@@ -17,6 +17,7 @@ from ._types import (
     Number,
     Percentiles,
     check_suffix,
+    check_transit_flags,
     check_writable,
 )
 
@@ -54,9 +55,19 @@ from ._types import (
 @click.option("--workers", default=None, type=Number("workers", integer=True, ge=1, le=1024),
               help="run chunks on a local Dask cluster of N workers")
 @click.option("--scheduler", default=None, help="address of an existing dask.distributed scheduler")
-def command(network_dir, origins, destinations, mode, out, max_time, departure, window, percentiles, max_walk,
+@click.option("--arrive-by", default=None, type=Departure(),
+              help="arrive-by matrix (instead of --departure): latest departure arriving by this time, e.g. "
+                   "2019-05-13T20:30; the table gets a departure_time column")
+@click.option("--access-mode", type=click.Choice(["walk", "bike", "car"]), default="walk", show_default=True,
+              help="transit: how the first stop is reached (bike: any stop; car: park-and-ride stops)")
+@click.option("--max-bike", default=None, type=Number("max_bike_min", ge=0, le=24 * 60),
+              help="transit with --access-mode bike: max bike leg, minutes")
+@click.option("--max-car", default=None, type=Number("max_car_min", ge=0, le=24 * 60),
+              help="transit with --access-mode car: max drive to the park-and-ride stop, minutes")
+@click.pass_context
+def command(ctx, network_dir, origins, destinations, mode, out, max_time, departure, window, percentiles, max_walk,
             max_rides, walk_speed, bike_speed, max_snap, id_column, drop_unreachable, chunk_size, memory_budget_mb,
-            workers, scheduler):
+            workers, scheduler, arrive_by, access_mode, max_bike, max_car):
     """Compute travel times from ORIGINS to DESTINATIONS and write a long Parquet table."""
     from pathlib import Path
 
@@ -75,16 +86,18 @@ def command(network_dir, origins, destinations, mode, out, max_time, departure, 
     if not chunked and not Path(out).is_dir():
         check_suffix(out, "--out", (".parquet",))
     check_writable(out, "--out")
-    if mode == "transit" and departure is None:
-        raise click.BadParameter("--mode transit needs a first departure, e.g. --departure 2019-05-13T14:00",
-                                 param_hint="'--departure'")
+    transit_flags = check_transit_flags(ctx, mode, departure, arrive_by, access_mode, max_bike, max_car)
     t0 = time.perf_counter()
     net = TransportNetwork.load(network_dir)
     o = read_points(origins, name="origins", id_column=id_column)
     d = read_points(destinations, name="destinations", id_column=id_column) if destinations else o
     opts = dict(mode=mode, max_time_min=max_time, departure=departure, window_min=window, percentiles=percentiles,
                 max_walk_min=max_walk, max_rides=max_rides, walk_speed_kmh=walk_speed, bike_speed_kmh=bike_speed,
-                max_snap_m=max_snap)
+                max_snap_m=max_snap, **transit_flags)
+    if arrive_by is not None:
+        for k in ("departure", "window_min", "percentiles"):
+            opts.pop(k)
+        opts["arrive_by"] = arrive_by
     if chunked:
         from ..scale.distributed import chunked_matrix
 
@@ -98,3 +111,4 @@ def command(network_dir, origins, destinations, mode, out, max_time, departure, 
     ttm = travel_time_matrix(net, o, d, progress=True, **opts)
     ttm.to_parquet(out, drop_unreachable=drop_unreachable)
     click.echo(f"{ttm}\nwritten to {out} in {time.perf_counter() - t0:.1f} s")
+

@@ -26,7 +26,9 @@ def command():
 @click.option("--max-transfer-walk", default=10.0, show_default=True,
               type=Number("max_transfer_walk_min", ge=0, le=120), help="transit transfers: max walk, minutes")
 @click.option("--overwrite", is_flag=True, help="replace OUT even if it is a non-empty folder that is not a bundle")
-def build(osm, gtfs, out, modes, walk_speed, bike_speed, max_transfer_walk, overwrite):
+@click.option("--elevation", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="GeoTIFF DEM (EPSG:4326): walk and bike times follow the slopes as R5 (Tobler, edge by edge)")
+def build(osm, gtfs, out, modes, walk_speed, bike_speed, max_transfer_walk, overwrite, elevation):
     """Build the street graphs (and the transit timetable) and save them as a bundle in OUT."""
     from ..network.bundle import TransportNetwork, check_save_target
 
@@ -35,7 +37,7 @@ def build(osm, gtfs, out, modes, walk_speed, bike_speed, max_transfer_walk, over
     t0 = time.perf_counter()
     net = TransportNetwork.from_files(osm, list(gtfs), modes=list(modes), walk_speed_kmh=walk_speed,
                                       bike_speed_kmh=bike_speed, max_transfer_walk_min=max_transfer_walk,
-                                      progress=True)
+                                      progress=True, elevation=elevation)
     net.save(out, overwrite=overwrite)
     click.echo(f"{net}\nsaved to {out} in {time.perf_counter() - t0:.1f} s")
     for m in net.modes:

@@ -52,6 +52,7 @@ from access._units import haversine_m
 
 __all__ = [
     "GTFSFeed",
+    "read_shapes",
     "read_gtfs",
     "read_feeds",
     "parse_times",
@@ -103,6 +104,10 @@ class GTFSFeed:
         The warnings issued while reading.
     id_prefix : str
         The prefix added to every id (empty unless combined with other feeds).
+    shapes : DataFrame
+        ``shapes.txt`` as ``shape_id, lon, lat, dist`` (``dist``: its ``shape_dist_traveled``, NaN when absent),
+        sorted by shape and point sequence (see :func:`read_shapes`); ``trips`` then has a ``shape_id`` column and
+        ``stop_times`` a ``shape_dist_traveled`` one (NaN when absent).
     """
 
     feed_id: str
@@ -119,6 +124,7 @@ class GTFSFeed:
     n_frequency_trips: int = 0
     warnings: tuple = field(default_factory=tuple)
     id_prefix: str = ""
+    shapes: pd.DataFrame = field(default_factory=lambda: empty_shapes())
 
     def with_prefix(self, prefix: str) -> GTFSFeed:
         """A copy with every id (stop, parent station, route, trip, service) prefixed by ``prefix``."""
@@ -136,6 +142,8 @@ class GTFSFeed:
             route_id=p(self.trips["route_id"]),
             service_id=p(self.trips["service_id"]),
         )
+        if "shape_id" in trips.columns:
+            trips["shape_id"] = p(trips["shape_id"])
         st = self.stop_times.assign(trip_id=p(self.stop_times["trip_id"]), stop_id=p(self.stop_times["stop_id"]))
         cal = self.calendar.assign(service_id=p(self.calendar["service_id"]))
         cd = self.calendar_dates.assign(service_id=p(self.calendar_dates["service_id"]))
@@ -146,6 +154,7 @@ class GTFSFeed:
         return replace(
             self, stops=stops, routes=routes, trips=trips, stop_times=st, calendar=cal, calendar_dates=cd,
             frequencies=fr, transfers=tr, id_prefix=prefix + self.id_prefix,
+            shapes=self.shapes.assign(shape_id=p(self.shapes["shape_id"])),
         )
 
 
@@ -376,7 +385,7 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
         raise GTFSError(f"{fname}/trips.txt: no rows (only a header); the feed has no trips to route, so no date "
                         "can work; use a feed with trips")
     trips = pd.DataFrame({"trip_id": _col(t, "trip_id"), "route_id": _col(t, "route_id"),
-                          "service_id": _col(t, "service_id")})
+                          "service_id": _col(t, "service_id"), "shape_id": _col(t, "shape_id")})
     _no_empty_ids(trips["trip_id"], f"{fname}/trips.txt", "trip_id")
     dup = trips["trip_id"].duplicated()
     if dup.any():
@@ -538,7 +547,7 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
     feed = GTFSFeed(
         feed_id=feed_id, path=str(path), timezone=timezone, stops=stops, routes=routes, trips=trips,
         stop_times=st, calendar=calendar, calendar_dates=calendar_dates, frequencies=freq, transfers=tr,
-        n_frequency_trips=n_freq, warnings=tuple(warn_list),
+        n_frequency_trips=n_freq, warnings=tuple(warn_list), shapes=read_shapes(src, fname, warn_list),
     )
     return feed.with_prefix(prefix) if prefix else feed
 
@@ -562,6 +571,60 @@ def _whole_numbers(df: pd.DataFrame, column: str, default: int, file: str, id_co
         raise GTFSError(f"{file}: line {i + 2} ({id_column.removesuffix('_id')} {_col(df, id_column).iloc[i]!r}): bad "
                         f"{column} {raw.iloc[i]!r}; {hint} ({int(bad.sum())} bad value(s))")
     return v.fillna(default)
+
+
+def empty_shapes() -> pd.DataFrame:
+    """The ``shapes`` table of a feed without ``shapes.txt``."""
+    return pd.DataFrame({"shape_id": pd.Series(dtype=object), "lon": pd.Series(dtype=np.float64),
+                         "lat": pd.Series(dtype=np.float64), "dist": pd.Series(dtype=np.float64)})
+
+
+def read_shapes(src: _Source, fname: str, warn_list: list[str]) -> pd.DataFrame:
+    """``shapes.txt`` as ``shape_id, lon, lat, dist`` sorted by shape and ``shape_pt_sequence`` (empty without the
+    file). ``dist`` is ``shape_dist_traveled`` (the feed's unit; NaN where absent).
+
+    Raises
+    ------
+    GTFSError
+        A missing required column, or a non-numeric or out-of-range coordinate or sequence (naming the line and
+        shape), or a repeated ``shape_pt_sequence`` within a shape.
+    """
+    if not src.has("shapes.txt"):
+        return empty_shapes()
+    sh = src.read("shapes.txt")
+    if not len(sh):
+        return empty_shapes()
+    file = f"{fname}/shapes.txt"
+    _need_cols(sh, "shapes.txt", ["shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence"], fname)
+    ids = _col(sh, "shape_id").to_numpy()
+    lat = pd.to_numeric(_col(sh, "shape_pt_lat"), errors="coerce").to_numpy(np.float64)
+    lon = pd.to_numeric(_col(sh, "shape_pt_lon"), errors="coerce").to_numpy(np.float64)
+    seq = pd.to_numeric(_col(sh, "shape_pt_sequence"), errors="coerce").to_numpy(np.float64)
+    dist = (pd.to_numeric(_col(sh, "shape_dist_traveled"), errors="coerce").to_numpy(np.float64)
+            if "shape_dist_traveled" in sh.columns else np.full(len(sh), np.nan))
+    for name, v, lo, hi in (("shape_pt_lat", lat, -90, 90), ("shape_pt_lon", lon, -180, 180),
+                            ("shape_pt_sequence", seq, 0, np.inf)):
+        bad = ~np.isfinite(v) | (v < lo) | (v > hi)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise GTFSError(f"{file}: line {i + 2} (shape {ids[i]!r}): bad {name} {sh[name].iloc[i]!r}; it must be "
+                            f"a number in {lo}..{hi} ({int(bad.sum())} bad value(s)); fix the shape points")
+    df = pd.DataFrame({"shape_id": ids, "lon": lon, "lat": lat, "dist": dist, "_seq": seq,
+                       "_line": np.arange(len(sh)) + 2})
+    df = df.sort_values(["shape_id", "_seq"], kind="stable").reset_index(drop=True)
+    dup = (df["shape_id"].to_numpy()[1:] == df["shape_id"].to_numpy()[:-1]) & \
+        (df["_seq"].to_numpy()[1:] == df["_seq"].to_numpy()[:-1])
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0]) + 1
+        raise GTFSError(f"{file}: line {df['_line'].iloc[i]} (shape {df['shape_id'].iloc[i]!r}): duplicate "
+                        f"shape_pt_sequence {df['_seq'].iloc[i]:g}; each point of a shape needs its own sequence")
+    n_pts = df.groupby("shape_id", sort=False)["lon"].transform("size").to_numpy()
+    if (n_pts < 2).any():
+        short = pd.unique(df["shape_id"].to_numpy()[n_pts < 2])
+        _warn(f"{file}: {len(short)} shape(s) with a single point dropped, e.g. {short[0]!r} (their trips are drawn "
+              "stop to stop)", warn_list)
+        df = df[n_pts >= 2].reset_index(drop=True)
+    return df[["shape_id", "lon", "lat", "dist"]]
 
 
 def _parse_dates(s: pd.Series, file: str, column: str) -> pd.Series:
@@ -704,6 +767,7 @@ def _read_stop_times(st: pd.DataFrame, stops: pd.DataFrame, trips: pd.DataFrame,
             "departure_s": dep.astype(np.int32),
             "pickup_type": df["pickup_type"].to_numpy(),
             "drop_off_type": df["drop_off_type"].to_numpy(),
+            "shape_dist_traveled": df["_dist"].to_numpy(np.float64),
         }
     )
     return out
@@ -771,11 +835,14 @@ def _expand_frequencies(trips: pd.DataFrame, st: pd.DataFrame, freq: pd.DataFram
             "departure_s": (merged["departure_s"].to_numpy() + shift).astype(np.int32),
             "pickup_type": merged["pickup_type"].to_numpy(),
             "drop_off_type": merged["drop_off_type"].to_numpy(),
+            **({"shape_dist_traveled": merged["shape_dist_traveled"].to_numpy()}
+               if "shape_dist_traveled" in merged.columns else {}),
         }
     ).sort_values(["trip_id", "stop_sequence"], kind="stable")
     tmeta = trips.set_index("trip_id").loc[dep_tab["trip_id"]]
     new_trips = pd.DataFrame({"trip_id": dep_tab["new_id"].to_numpy(), "route_id": tmeta["route_id"].to_numpy(),
-                              "service_id": tmeta["service_id"].to_numpy()})
+                              "service_id": tmeta["service_id"].to_numpy(),
+                              **({"shape_id": tmeta["shape_id"].to_numpy()} if "shape_id" in tmeta.columns else {})})
     trips = pd.concat([trips[~trips["trip_id"].isin(templates)], new_trips], ignore_index=True)
     st = pd.concat([st[~st["trip_id"].isin(templates)], new_st], ignore_index=True)
     return trips, st, len(new_trips)

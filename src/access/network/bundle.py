@@ -312,6 +312,9 @@ class TransportNetwork:
                 arrays, meta = self.timetable.to_arrays()
                 _save_component(tmp / "transit", arrays, meta)
                 comps.append("transit")
+                if self.timetable.shapes is not None:  # shapes.txt: its own component (bundles without still load)
+                    _save_component(tmp / "transit_shapes", *self.timetable.shapes.to_arrays())
+                    comps.append("transit_shapes")
             man = dict(self.manifest, format_version=FORMAT_VERSION, components=comps)
             man["checksums"] = _checksums(tmp)
             (tmp / "manifest.json").write_text(json.dumps(man, indent=1, default=_json_default))
@@ -339,6 +342,7 @@ class TransportNetwork:
                                "(`access network build`)")
         streets = {}
         timetable = None
+        shapes = None
         for comp in manifest.get("components", []):
             arrays, meta = _load_component(path / comp, mmap=mmap)
             if comp.startswith("street_"):
@@ -347,6 +351,12 @@ class TransportNetwork:
                 from .transit import Timetable
 
                 timetable = Timetable.from_arrays(arrays, meta)
+            elif comp == "transit_shapes":
+                from .shapes import TripShapes
+
+                shapes = TripShapes.from_arrays(arrays, meta)
+        if timetable is not None:
+            timetable.shapes = shapes
         return cls(streets, timetable, manifest=manifest)
 
     # ------------------------------------------------------------------ GIS export (issue 19)
@@ -365,8 +375,9 @@ class TransportNetwork:
             ``"streets"``: one row per directed edge and mode: ``mode, edge, from_osm_node, to_osm_node, way_id,
             highway, length_m, travel_time_s, speed_kmh, geometry``; with a timetable, ``"stops"``: ``stop_id,
             stop_name, used, linked, geometry`` (linked: snapped onto the walk graph) and ``"routes"``: one row per
-            stop pattern, ``route_id, route_short_name, route_long_name, route_type, pattern, n_stops, geometry``
-            (stop to stop: the timetable keeps no ``shapes.txt``).
+            stop pattern, ``route_id, route_short_name, route_long_name, route_type, pattern, n_stops,
+            geometry_source, geometry``: along ``shapes.txt`` (the shape of the pattern's first trip, from its first to
+            its last stop; ``geometry_source="shape"``), else stop to stop (``"stops"``).
 
         Examples
         --------
@@ -420,11 +431,26 @@ class TransportNetwork:
             if len(okp):
                 lines = shapely.linestrings(np.column_stack([lon[ps], lat[ps]])[sel], indices=rank[idx[sel]])
                 geoms[okp] = list(lines)
+            source = np.where(ok, "stops", None).astype(object)
+            if tt.shapes is not None:  # along shapes.txt: the shape of the pattern's first trip, first to last stop
+                tp = np.asarray(a["trip_pattern"])
+                pats, first_trip = np.unique(tp, return_index=True)
+                tids = np.asarray(a["trip_id"])
+                stop_ll = np.column_stack([lon, lat])
+                for p_, t_ in zip(pats, first_trip):
+                    if not ok[p_]:
+                        continue
+                    xy = tt.shapes.ride_lonlat(str(tids[t_]), ps[pso[p_]:pso[p_ + 1]], 0, int(counts[p_]) - 1,
+                                               stop_ll)
+                    if xy is not None:
+                        geoms[p_] = shapely.linestrings(xy)
+                        source[p_] = "shape"
             out["routes"] = gpd.GeoDataFrame({
                 "route_id": np.asarray(a["route_id"]).astype(str)[pr],
                 "route_short_name": np.asarray(a["route_short_name"]).astype(str)[pr],
                 "route_long_name": np.asarray(a["route_long_name"]).astype(str)[pr],
-                "route_type": np.asarray(a["route_type"])[pr], "pattern": np.arange(n_p), "n_stops": counts},
+                "route_type": np.asarray(a["route_type"])[pr], "pattern": np.arange(n_p), "n_stops": counts,
+                "geometry_source": source},
                 geometry=list(geoms), crs="EPSG:4326")
         return out
 

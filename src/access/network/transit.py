@@ -35,6 +35,7 @@ from .._errors import AccessWarning, GTFSError, NetworkError, ValidationError
 from .._units import EARTH_RADIUS_M, haversine_m
 from ..core.walk import walk_points
 from ..io import gtfs as _gtfs
+from .shapes import TripShapes
 
 __all__ = ["Timetable", "DayTimetable"]
 
@@ -182,12 +183,14 @@ class Timetable:
         the transfer times), ``max_transfer_walk_min``, ``max_snap_m``, ``feeds``, counts.
     """
 
-    def __init__(self, arrays: dict, meta: dict):
+    def __init__(self, arrays: dict, meta: dict, shapes: TripShapes | None = None):
         missing = [k for k in _ARRAY_KEYS if k not in arrays]
         if missing:
             raise NetworkError(f"transit component lacks arrays {missing}; rebuild the network bundle")
         self.arrays = arrays
         self.meta = dict(meta)
+        #: the feeds' shapes.txt (:class:`access.network.shapes.TripShapes`), None without
+        self.shapes = shapes
         self._day_cache: OrderedDict[_dt.date, DayTimetable] = OrderedDict()
         self._stop_index: pd.Index | None = None
 
@@ -585,7 +588,8 @@ class Timetable:
             linked=walk_graph is not None,
             n_unlinked=int((used & (acc_n[:, 0] < 0) & (acc_n[:, 1] < 0)).sum()) if walk_graph is not None else None,
         )
-        return cls(arrays, meta)
+        return cls(arrays, meta, shapes=TripShapes.build(feeds, trip_ids, tmeta.get("shape_id"), trip_time_off, sidx,
+                                                         st.get("shape_dist_traveled")))
 
     # -------------------------------------------------------------------------------------------- persistence
     def to_arrays(self) -> tuple[dict, dict]:

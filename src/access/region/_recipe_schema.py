@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     field_validator,
@@ -62,6 +63,12 @@ HINTS: dict[str, tuple[str, str]] = {
     "analysis.thresholds_min": ("a non-empty list of positive integers", "e.g. thresholds_min = [10, 20, 30, 45]"),
     "analysis.percentiles": ("a list of integers in [1, 99]", "e.g. percentiles = [50]"),
     "analysis.max_time_min": ("an integer >= the largest threshold", "e.g. max_time_min = 60"),
+    "analysis.access_mode": ("one of 'walk', 'bike', 'car'", 'how transit trips reach the first stop, e.g. '
+                             'access_mode = "bike"'),
+    "analysis.max_bike_min": ("a number of minutes in [0, 1440]", "e.g. max_bike_min = 20"),
+    "analysis.max_car_min": ("a number of minutes in [0, 1440]", "e.g. max_car_min = 15"),
+    "network.elevation": ("a path to a GeoTIFF DEM (.tif)", 'e.g. elevation = "dem/hdf_srtm.tif" (relative to the '
+                          "recipe)"),
     "venues.categories": ("a non-empty list of category names", f"choose among {list(VENUE_CATEGORIES)}"),
     "venues.taxonomy": ("a file name", 'e.g. taxonomy = "venue_taxonomy.csv"'),
     "areas.typology": ("a path string", 'e.g. typology = "embedded:typology.toml" or a path relative to the recipe'),
@@ -155,6 +162,17 @@ class AnalysisSchema(_Table):
     thresholds_min: list[StrictInt] = Field(min_length=1)
     percentiles: list[StrictInt] = Field(default_factory=lambda: [50], min_length=1)
     max_time_min: StrictInt | None = None
+    #: how transit trips reach their first stop (TransitOptions.access_mode), and the bounds of that leg
+    access_mode: StrictStr = "walk"
+    max_bike_min: StrictInt | StrictFloat | None = Field(default=None, ge=0, le=24 * 60)
+    max_car_min: StrictInt | StrictFloat | None = Field(default=None, ge=0, le=24 * 60)
+
+    @field_validator("access_mode")
+    @classmethod
+    def _access_mode(cls, v):
+        if v not in ("walk", "bike", "car"):
+            raise ValueError(f"must be one of 'walk', 'bike', 'car', got {v!r}; e.g. access_mode = \"bike\"")
+        return v
 
     @field_validator("date", mode="before")
     @classmethod
@@ -364,6 +382,21 @@ class BarriersSchema(_Table):
     config: StrictStr | None = None
 
 
+class NetworkSchema(_Table):
+    """``[network]``: how the transport network is built."""
+
+    #: a GeoTIFF DEM (EPSG:4326): slope-aware walk and bike times, as R5 (access.network.elevation)
+    elevation: StrictStr | None = Field(default=None, min_length=1)
+
+    @field_validator("elevation")
+    @classmethod
+    def _tif(cls, v):
+        if v is not None and not v.lower().endswith((".tif", ".tiff")):
+            raise ValueError(f"must be the path of a GeoTIFF DEM (.tif or .tiff), got {v!r}; e.g. elevation = "
+                             '"dem/hdf_srtm.tif"')
+        return v
+
+
 class RecipeSchema(_Table):
     """A whole recipe."""
 
@@ -374,6 +407,7 @@ class RecipeSchema(_Table):
     sources: dict[StrictStr, SourceSchema]
     fetch: FetchSchema = Field(default_factory=FetchSchema)
     barriers: BarriersSchema = Field(default_factory=BarriersSchema)
+    network: NetworkSchema = Field(default_factory=NetworkSchema)
 
     @field_validator("sources")
     @classmethod
@@ -388,7 +422,8 @@ class RecipeSchema(_Table):
 
 def _valid_keys(loc: tuple) -> list[str]:
     tables = {(): RecipeSchema, ("region",): RegionSchema, ("analysis",): AnalysisSchema,
-              ("venues",): VenuesSchema, ("areas",): AreasSchema, ("fetch",): FetchSchema}
+              ("venues",): VenuesSchema, ("areas",): AreasSchema, ("fetch",): FetchSchema,
+              ("network",): NetworkSchema}
     if loc in tables:
         return list(tables[loc].model_fields)
     if len(loc) == 2 and loc[0] == "sources":

@@ -423,7 +423,7 @@ def _slice(p, a: int, b: int):
 
 def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, max_time_min: float,
                       departure=None, window_min: int = 60, percentiles=(50,), chunk_origins: int | None = None,
-                      progress: bool = True) -> int:
+                      progress: bool = True, transit=None) -> int:
     """Compute ``origins x destinations`` travel times by chunks of origins and stream the reachable pairs to a long
     Parquet file (``from_id, to_id, travel_time...`` minutes). Returns the number of pairs written."""
     from tqdm.auto import tqdm
@@ -435,9 +435,14 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
     kw = {}
     if mode == "transit":
         kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles))
+    meta = dict(kw)
+    if mode == "transit" and transit is not None:  # the first leg's mode and bounds (TransitOptions)
+        kw["transit"] = transit
+        meta.update({k: v for k, v in transit.as_dict().items()
+                     if k in ("access_mode", "max_bike_min", "max_car_min") and v not in (None, "walk")})
     bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
     try:
-        with LongTableWriter(path, settings=dict(mode=mode, max_time_min=max_time_min, **kw)) as w:
+        with LongTableWriter(path, settings=dict(mode=mode, max_time_min=max_time_min, **meta)) as w:
             for a in range(0, n_o, size):
                 b = min(n_o, a + size)
                 with warnings.catch_warnings():
@@ -1016,10 +1021,13 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
     street_modes = [m for m in ("walk", "bike", "car") if m in modes]
     if "transit" in modes and "walk" not in street_modes:
         street_modes.insert(0, "walk")
+    if "transit" in modes and recipe.access_mode != "walk" and recipe.access_mode not in street_modes:
+        street_modes.append(recipe.access_mode)  # bike / car access to transit needs that graph
     t0 = time.perf_counter()
-    log("[network] building or loading")
+    log("[network] building or loading" + (f" (elevation {recipe.elevation.name})" if recipe.elevation else ""))
     net = TransportNetwork.from_files(src.osm, src.gtfs if "transit" in modes else [],
-                                      cache_dir=out / "cache" / "network", modes=street_modes, progress=progress)
+                                      cache_dir=out / "cache" / "network", modes=street_modes, progress=progress,
+                                      elevation=recipe.elevation)
     net_key = net.manifest.get("key", "")
     R.result.timings_s["network"] = time.perf_counter() - t0
     log(f"[network] done in {R.result.timings_s['network']:.1f} s: {net!r}")
@@ -1056,11 +1064,15 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         if m == "transit":
             settings.update(departure=departure.isoformat(), window_min=recipe.window_min,
                             percentiles=list(recipe.percentiles))
+            if recipe.access_mode != "walk":  # (walk: the cache keys of earlier runs stay valid)
+                settings.update(access_mode=recipe.access_mode, max_bike_min=recipe.max_bike_min,
+                                max_car_min=recipe.max_car_min)
 
         def compute(m=m, path=path):
             o, d = pts()
             n = matrix_to_parquet(net, o, d, path, mode=m, max_time_min=recipe.max_time_min, departure=departure,
-                                  window_min=recipe.window_min, percentiles=recipe.percentiles, progress=progress)
+                                  window_min=recipe.window_min, percentiles=recipe.percentiles, progress=progress,
+                                  transit=recipe.transit_options() if m == "transit" else None)
             log(f"matrix {m}: {len(o):,} cells x {len(d):,} venues, {n:,} pairs within {recipe.max_time_min} min")
 
         mat_keys[m] = R.step(f"matrix_{m}", {"network": net_key, "inputs": in_key, "settings": settings},

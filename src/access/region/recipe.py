@@ -137,6 +137,20 @@ class Recipe:
     venue_buffer_km: float = 15.0
     #: base URL of transport.data.gouv.fr's API (``dataset`` sources are resolved through it)
     transport_api: str = "https://transport.data.gouv.fr/api"
+    #: transit trips reach their first stop this way (``[analysis] access_mode``), within these bounds
+    access_mode: str = "walk"
+    max_bike_min: float | None = None
+    max_car_min: float | None = None
+    #: ``[network] elevation``: a GeoTIFF DEM giving slope-aware walk and bike times (resolved against the recipe)
+    elevation: Path | None = None
+
+    def transit_options(self) -> Any:
+        """The :class:`access.TransitOptions` of the recipe's transit matrices beyond departure and window (the
+        first leg's mode and bounds)."""
+        from ..options import TransitOptions
+
+        return TransitOptions(access_mode=self.access_mode, max_bike_min=self.max_bike_min,
+                              max_car_min=self.max_car_min)
 
     @property
     def has_region(self) -> bool:
@@ -206,7 +220,12 @@ class Recipe:
                    osm_clip_buffer_km=float(reg.osm_clip_buffer_km), priority_zones=zones, typology=areas.typology,
                    taxonomy=ven.taxonomy, path=path, raw=dict(data), departments=tuple(reg.departments),
                    epci=tuple(reg.epci), venue_buffer_km=float(reg.venue_buffer_km),
-                   transport_api=m.fetch.transport_api)
+                   transport_api=m.fetch.transport_api, access_mode=an.access_mode,
+                   max_bike_min=None if an.max_bike_min is None else float(an.max_bike_min),
+                   max_car_min=None if an.max_car_min is None else float(an.max_car_min),
+                   elevation=None if m.network.elevation is None else
+                   (base / m.network.elevation).resolve() if not Path(m.network.elevation).is_absolute()
+                   else Path(m.network.elevation))
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -276,6 +276,20 @@ ITINERARY_COLUMNS = ["from_id", "to_id", "option", "departure_time", "total_dura
                      "ride_s", "distance_m", "n_stops", "geometry"]
 
 
+def _ride_lonlat(tt: Any, day: Any, lg: dict, stop_ll: np.ndarray) -> np.ndarray:
+    """The geometry of a ride leg: along the trip's ``shapes.txt`` shape between the boarding and alighting stops
+    (:mod:`access.network.shapes`), else stop to stop along the pattern."""
+    a, b = lg["_pos"]
+    p = lg["_pat"]
+    if tt.shapes is not None:
+        base = int(day.pat_stop_off[p])
+        pstops = day.pat_stops[base:int(day.pat_stop_off[p + 1])]
+        xy = tt.shapes.ride_lonlat(lg["trip_id"], pstops, a - base, b - base, stop_ll)
+        if xy is not None:
+            return xy
+    return stop_ll[day.pat_stops[a:b + 1]]
+
+
 def _haversine_m(lon1, lat1, lon2, lat2):
     r = 6_371_008.8
     p1, p2 = np.radians(lat1), np.radians(lat2)
@@ -356,7 +370,7 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
                 street: StreetOptions | None = None, transit: TransitOptions | None = None,
                 max_walk_min: float | None = None, max_rides: int | None = None,
                 walk_speed_kmh: float | None = None, max_snap_m: float | None = None, all_to_all: bool = False,
-                progress: bool = True) -> Any:
+                progress: bool = True, arrive_by: _dt.datetime | str | None = None) -> Any:
     """Itineraries with geometry between points (r5r's ``detailed_itineraries``), walk + transit.
 
     For every departure minute of the window, the earliest-arrival journey (the same RAPTOR labels, walks and
@@ -378,6 +392,10 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
         As :func:`access.travel_time_matrix`.
     progress : bool
         A progress bar over the pairs.
+    arrive_by : datetime or str, optional
+        Instead of ``departure``/``window_min``: for each pair, the journey leaving at the latest departure minute
+        that arrives by this time (the ``departure_time`` of ``travel_time_matrix(..., arrive_by=...)``), one
+        option per pair.
 
     Returns
     -------
@@ -386,7 +404,8 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
         ("direct"|"access"|"ride"|"transfer"|"egress"), mode ("walk"|"transit"), from/to stop id and name,
         route_id, route_short_name, route_long_name, trip_id, departure, arrival, duration_s, wait_s (before a
         ride), walk_s, ride_s (in vehicle), distance_m (along the geometry), n_stops, geometry`` (walks along the
-        streets; rides stop to stop along the pattern). Unreachable pairs have no rows.
+        streets; rides along the trip's ``shapes.txt`` shape between the boarding and alighting stops, or stop to
+        stop when the trip has no shape). Unreachable pairs have no rows.
 
     Examples
     --------
@@ -404,15 +423,36 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
     if not all_to_all and len(o) != len(d):
         raise ValidationError(f"`origins` and `destinations` must have the same length to be paired row by row, got "
                               f"{len(o)} and {len(d)}; fix: pass all_to_all=True for every pair")
-    to = TransitOptions.resolve(transit, departure=departure, window_min=window_min, max_walk_min=max_walk_min,
-                                max_rides=max_rides)
-    if window_min is None and transit is None:
-        to = to.replace(window_min=1)
     so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m)
+    dep_minutes = None  # arrive-by: the departure minute (after the first) of each (origin, destination)
+    if arrive_by is not None:
+        from .._validate import fail, parse_departure
+        from ..matrix import travel_time_matrix
+
+        if departure is not None or window_min is not None:
+            raise fail("arrive_by", "used without departure/window_min", arrive_by,
+                       "give either departure=... (leave at) or arrive_by=... (arrive by), not both")
+        t_arr = parse_departure(arrive_by, "arrive_by").replace(second=0, microsecond=0)
+        m = travel_time_matrix(network, o, d, mode="transit", arrive_by=t_arr, max_time_min=max_time_min,
+                               street=so, transit=transit, max_walk_min=max_walk_min, max_rides=max_rides,
+                               progress=False)
+        n_win = round(check_max_time_min(max_time_min) * 60) // 60
+        first = t_arr - _dt.timedelta(minutes=n_win)
+        off = (np.asarray(m.departure_time) - np.datetime64(first.replace(tzinfo=None), "s")).astype(
+            "timedelta64[m]").astype(np.int64)
+        dep_minutes = np.where(np.isnat(np.asarray(m.departure_time)), -1, off)
+        to = TransitOptions.resolve(transit, max_walk_min=max_walk_min, max_rides=max_rides).replace(
+            departure=first, window_min=1)
+    else:
+        to = TransitOptions.resolve(transit, departure=departure, window_min=window_min, max_walk_min=max_walk_min,
+                                    max_rides=max_rides)
+        if window_min is None and transit is None:
+            to = to.replace(window_min=1)
     ctx = _PairContext(network, list(zip(o.lon, o.lat)), list(zip(d.lon, d.lat)), to, so, max_time_min)
     paths = _Paths(ctx.g)
     tt, day = ctx.tt, ctx.day
     slon, slat = np.asarray(tt.arrays["stop_lon"], float), np.asarray(tt.arrays["stop_lat"], float)
+    stop_ll = np.column_stack([slon, slat])
     rl = np.asarray(tt.arrays["route_long_name"])
     rid_index = {str(r): i for i, r in enumerate(np.asarray(tt.arrays["route_id"]))}
     pairs = ([(i, j) for i in range(len(o)) for j in range(len(d))] if all_to_all
@@ -420,7 +460,9 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
     rows = []
     for i, j in tqdm(pairs, desc="itineraries", unit="pair", disable=not progress):
         seen: dict = {}
-        for m in range(to.window_min):
+        minutes_ = range(to.window_min) if dep_minutes is None else \
+            ([int(dep_minutes[i, j])] if dep_minutes[i, j] >= 0 else [])
+        for m in minutes_:
             t0 = ctx.t0 + 60 * m
             legs = ctx.legs(i, j, t0)
             if legs is None:
@@ -434,9 +476,7 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
             for n_leg, lg in enumerate(legs):
                 kind = lg["kind"]
                 if kind == "ride":
-                    a, b = lg["_pos"]
-                    st = day.pat_stops[a:b + 1]
-                    xy = np.column_stack([slon[st], slat[st]])
+                    xy = _ride_lonlat(tt, day, lg, stop_ll)
                 else:
                     a_, b_ = lg["_a"], lg["_b"]
                     start = ctx.o_xy[i] if a_ is None else (slon[a_], slat[a_])

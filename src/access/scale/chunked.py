@@ -42,6 +42,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -398,6 +399,24 @@ def chunk_size_for_budget(memory_budget_mb: float, n_destinations: int, *, n_per
     return int(max(1, budget // max(1, per_pair * max(1, n_destinations))))
 
 
+#: transit settings a chunked run records only where they differ from these defaults (so that the run hash of a
+#: plain walk-access run stays what it was), and gives back to every chunk
+TRANSIT_EXTRA_DEFAULTS = {"access_mode": "walk", "max_bike_min": None, "max_car_min": None,
+                          "park_ride_distance_m": 300.0, "route_types": None, "max_transfer_walk_min": None,
+                          "frequencies": "deterministic", "draws_per_minute": 5, "seed": None}
+
+
+def _transit_extras(to: TransitOptions, so: StreetOptions) -> dict:
+    """The job settings of the transit options beyond the classic ones (access mode, route types, ...)."""
+    d = to.as_dict()
+    out = {k: d[k] for k, v in TRANSIT_EXTRA_DEFAULTS.items() if d[k] != v}
+    if to.access_mode == "bike":
+        out["bike_speed_kmh"] = float(so.bike_speed_kmh)
+        if so.max_lts is not None:
+            out["max_lts"] = int(so.max_lts)
+    return out
+
+
 def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_time_min: float = 120,
                 street: StreetOptions | None = None, transit: TransitOptions | None = None,
                 departure=None, window_min: int | None = None, percentiles=None, max_walk_min: float | None = None,
@@ -405,7 +424,7 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
                 max_snap_m: float | None = None, chunk_size: int | None = None, memory_budget_mb: float | None = None,
                 direction: str = "auto", dest_block: int | None = None, drop_unreachable: bool = False,
                 write_matrix: bool = True, indicators: Indicators | None = None,
-                network_hash: str | None = None) -> MatrixJob:
+                network_hash: str | None = None, access_mode: str | None = None, arrive_by=None) -> MatrixJob:
     """Validate the inputs, snap the points once and fix the chunking: the plan every chunk follows."""
     from ..matrix import transit_options
     from ..options import ALL_MODES, StreetOptions, check_max_time_min
@@ -427,9 +446,23 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
         speed = so.speed_kmh(mode)
         g = graph_at_speed(network.street(mode), speed)
         settings.update(speed_kmh=speed)
+    elif arrive_by is not None:  # arrive-by: the latest departure minute arriving by then (one time column)
+        from .._validate import fail, parse_departure
+
+        if departure is not None or window_min is not None or percentiles is not None:
+            raise fail("arrive_by", "used without departure/window_min/percentiles", arrive_by,
+                       "give either departure=... (leave at) or arrive_by=... (arrive by), not both")
+        t_arr = parse_departure(arrive_by, "arrive_by").replace(second=0, microsecond=0)
+        to = transit_options(network, transit, departure=t_arr, max_walk_min=max_walk_min, max_rides=max_rides,
+                             access_mode=access_mode)
+        g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
+        settings.update(max_walk_s=to.max_walk_s(max_time_s), max_rides=to.max_rides,
+                        walk_speed_kmh=float(so.walk_speed_kmh), board_slack_s=to.board_slack_s,
+                        egress_walk_limit_m=to.egress_walk_limit_m, transfers_txt=to.transfers_txt)
+        settings.update(_transit_extras(to, so))
     else:
         to = transit_options(network, transit, departure=departure, window_min=window_min, percentiles=percentiles,
-                             max_walk_min=max_walk_min, max_rides=max_rides)
+                             max_walk_min=max_walk_min, max_rides=max_rides, access_mode=access_mode)
         ps = to.percentiles
         g = graph_at_speed(network.street("walk"), so.walk_speed_kmh)
         dep = to.require_departure()
@@ -437,6 +470,11 @@ def prepare_job(network, origins, destinations=None, *, mode: str = "walk", max_
                         max_rides=to.max_rides, walk_speed_kmh=float(so.walk_speed_kmh),
                         percentiles=[float(p) for p in ps], board_slack_s=to.board_slack_s,
                         egress_walk_limit_m=to.egress_walk_limit_m, transfers_txt=to.transfers_txt)
+        settings.update(_transit_extras(to, so))
+    if arrive_by is not None:
+        from .._validate import parse_departure
+
+        settings["arrive_by"] = parse_departure(arrive_by, "arrive_by").replace(second=0, microsecond=0).isoformat()
     o_snap, d_snap = snap_points(g, o, d, max_snap_m)
     if direction == "auto":
         direction = "reverse" if (mode in STREET_MODES and len(o) > 2 * len(d)) else "forward"
@@ -541,11 +579,22 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
     from ..routing.transit import transit_travel_times
 
     s = job.settings
+    extra: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in s.items()
+                             if k in TRANSIT_EXTRA_DEFAULTS}
     to = TransitOptions(departure=s["departure"], window_min=s["window_min"], percentiles=job.percentiles,
                         max_rides=s["max_rides"], max_walk_min=s["max_walk_s"] / 60.0,
                         board_slack_s=s.get("board_slack_s", TransitOptions.board_slack_s),
                         transfers_txt=s.get("transfers_txt", True),
-                        egress_walk_limit_m=s.get("egress_walk_limit_m", TransitOptions.egress_walk_limit_m))
+                        egress_walk_limit_m=s.get("egress_walk_limit_m", TransitOptions.egress_walk_limit_m), **extra)
+    if to.access_mode != "walk":  # bike / car to the first stop: the same call as the in-memory matrix
+        from ..routing.transit import transit_travel_times_by
+
+        so = StreetOptions(walk_speed_kmh=s["walk_speed_kmh"], max_snap_m=s["max_snap_m"],
+                           **({"bike_speed_kmh": s["bike_speed_kmh"]} if "bike_speed_kmh" in s else {}),
+                           **({"max_lts": s["max_lts"]} if s.get("max_lts") else {}))
+        times, _ = transit_travel_times_by(network, _points_of(job, "o", a, b), _points_of(job, "d"), options=to,
+                                           street=so, max_time_s=int(max_time_s), progress=False)
+        return times
     times, _ = transit_travel_times(network, _snap_obj(job.o_snap, a, b), _snap_obj(job.d_snap), options=to,
                                     street=StreetOptions(walk_speed_kmh=s["walk_speed_kmh"]),
                                     max_time_s=int(max_time_s), progress=False,
@@ -553,13 +602,45 @@ def compute_chunk(network, graph, job: MatrixJob, i: int, out_dir=None) -> np.nd
     return times
 
 
-def matrix_table(job: MatrixJob, i: int, times_s: np.ndarray):
-    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable) of chunk ``i``: the one
-    long-table layout (:func:`access.matrix.long_table`) with the run's settings and chunk in the metadata."""
+def compute_chunk_arrive_by(network, graph, job: MatrixJob, i: int, out_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """Arrive-by chunk ``i``: (times int32[k, n_d, 1], departure_time datetime64[s][k, n_d]) as
+    ``travel_time_matrix(..., arrive_by=...)`` gives them."""
+    import datetime as _dt
+
+    s = job.settings
+    t_np = np.datetime64(_dt.datetime.fromisoformat(s["arrive_by"]).replace(tzinfo=None), "s")
+    if job.mode in STREET_MODES:
+        times = compute_chunk(network, graph, job, i, out_dir)
+        t = times[:, :, 0]
+        return times, np.where(t >= 0, t_np - t.astype("timedelta64[s]"), np.datetime64("NaT", "s"))
+    from ..matrix import travel_time_matrix
+
+    a, b = job.bounds(i)
+    extra: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in s.items()
+                             if k in TRANSIT_EXTRA_DEFAULTS}
+    to = TransitOptions(max_rides=s["max_rides"], max_walk_min=s["max_walk_s"] / 60.0,
+                        board_slack_s=s.get("board_slack_s", TransitOptions.board_slack_s),
+                        transfers_txt=s.get("transfers_txt", True),
+                        egress_walk_limit_m=s.get("egress_walk_limit_m", TransitOptions.egress_walk_limit_m), **extra)
+    so = StreetOptions(walk_speed_kmh=s["walk_speed_kmh"], max_snap_m=s["max_snap_m"],
+                       **({"bike_speed_kmh": s["bike_speed_kmh"]} if "bike_speed_kmh" in s else {}),
+                       **({"max_lts": s["max_lts"]} if s.get("max_lts") else {}))
+    m = travel_time_matrix(network, _points_of(job, "o", a, b), _points_of(job, "d"), mode="transit",
+                           arrive_by=s["arrive_by"], transit=to, street=so, max_time_min=s["max_time_min"],
+                           progress=False)
+    assert m.departure_time is not None  # an arrive-by matrix always has them
+    return m.times_s, m.departure_time
+
+
+def matrix_table(job: MatrixJob, i: int, times_s: np.ndarray, departure_time: np.ndarray | None = None):
+    """The long Arrow table ``from_id, to_id, travel_time...`` (minutes, NaN unreachable; arrive-by runs add
+    ``departure_time``) of chunk ``i``: the one long-table layout (:func:`access.matrix.long_table`) with the run's
+    settings and chunk in the metadata."""
     from ..matrix import long_table
 
     a, b = job.bounds(i)
-    table = long_table(job.o_ids[a:b], job.d_ids, times_s, job.time_columns, drop_unreachable=job.drop_unreachable)
+    table = long_table(job.o_ids[a:b], job.d_ids, times_s, job.time_columns, drop_unreachable=job.drop_unreachable,
+                       departure_time=departure_time)
     info = {k_: v for k_, v in job.settings.items() if k_ != "indicators"}
     info.update(mode=job.mode, percentiles=list(job.percentiles))
     meta = {b"access": json.dumps(info, sort_keys=True, default=str).encode(),
@@ -597,12 +678,16 @@ def run_chunk(network, graph, job: MatrixJob, out_dir, i: int, *, _before_write=
     t0 = time.perf_counter()
     if chunk_done(job, out_dir, i):
         return dict(chunk=i, skipped=True, rows=None, seconds=0.0)
-    times = compute_chunk(network, graph, job, i, out_dir)
+    dep = None
+    if "arrive_by" in job.settings:
+        times, dep = compute_chunk_arrive_by(network, graph, job, i, out_dir)
+    else:
+        times = compute_chunk(network, graph, job, i, out_dir)
     if _before_write is not None:
         _before_write(i)
     rows = 0
     if job.write_matrix:
-        table = matrix_table(job, i, times)
+        table = matrix_table(job, i, times, dep)
         rows = table.num_rows
         with atomic_path(out_dir / job.part_name(i), suffix=".parquet") as tmp:
             pq.write_table(table, tmp)

@@ -64,6 +64,7 @@ class _Editable:
     def __init__(self, tt: Timetable):
         self.a = {k: np.asarray(v) for k, v in tt.arrays.items()}
         self.meta = dict(tt.meta)
+        self.shapes = tt.shapes  # keyed by trip id: edited trips keep theirs, new ones have none
 
     # ---------------------------------------------------------------- trips & patterns
     def trip_rows(self) -> np.ndarray:
@@ -187,7 +188,7 @@ class _Editable:
     def build(self) -> Timetable:
         a = self.a
         meta = dict(self.meta, n_stops=len(a["stop_id"]))
-        return Timetable({k: np.ascontiguousarray(v) for k, v in a.items()}, meta)
+        return Timetable({k: np.ascontiguousarray(v) for k, v in a.items()}, meta, shapes=self.shapes)
 
 
 # ------------------------------------------------------------------------------------------------ edits
