@@ -17,9 +17,9 @@ def atomic_path(path, *, suffix: str | None = None):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
     os.close(fd)
-    tmp = Path(tmp)
+    tmp = Path(tmp_name)
     try:
         yield tmp
         if tmp.exists():
@@ -95,7 +95,7 @@ def clean_stale_temps(path) -> list[Path]:
     import shutil
 
     path = Path(path)
-    gone = []
+    gone: list[Path] = []
     if not path.parent.is_dir():
         return gone
     for p in path.parent.glob(f".{path.name}.*"):

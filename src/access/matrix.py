@@ -465,6 +465,7 @@ def _arrive_by_matrix(network: TransportNetwork, origins: Any, destinations: Any
         sub = Points(o.ids[a:a + size], o.lon[a:a + size], o.lat[a:a + size], None, o.name)
         m = travel_time_matrix(network, sub, d, mode="transit", transit=to, per_minute=True, **kw)
         settings = m.settings
+        assert m.per_minute_s is not None  # (asked with per_minute=True)
         pm = m.per_minute_s.astype(np.int64)
         # arrival (seconds after the first departure) of each departure minute, leaving the origin then
         arr = np.where(pm >= 0, offsets[None, None, :] + pm, np.iinfo(np.int64).max)

@@ -152,8 +152,9 @@ def barrier_profile(cells: pd.DataFrame) -> pd.DataFrame:
     missing = []
     for name, (nums, den) in _SHARES.items():
         d = _count(cells, den)
-        parts = [_count(cells, c) for c in nums]
-        if d is None or any(p is None for p in parts):
+        counted = [_count(cells, c) for c in nums]
+        parts = [p for p in counted if p is not None]
+        if d is None or len(parts) < len(counted):
             out[name] = np.nan
             missing.append(name)
             continue
@@ -294,6 +295,7 @@ def evening_round_trips(network, cells, venues: pd.DataFrame, *, date: _dt.date,
                                          percentiles=(50,), max_time_min=max_trip_min, per_minute=True,
                                          search="backward", progress=progress)
                 pm = fwd.per_minute_s  # [cells, venues, minutes], seconds, -1 unreachable
+                assert pm is not None  # (asked with per_minute=True)
                 slack = (max_trip_min - np.arange(max_trip_min)) * 60
                 ok = (pm >= 0) & (pm <= slack[None, None, :])
                 best_out = np.where(ok, pm, np.iinfo(np.int32).max).min(axis=2)  # [cells, venues]
@@ -302,6 +304,7 @@ def evening_round_trips(network, cells, venues: pd.DataFrame, *, date: _dt.date,
                                           window_min=max_wait_min + 1, percentiles=(50,), max_time_min=max_trip_min,
                                           per_minute=True, search="forward", progress=progress)
                 bp = back.per_minute_s  # [venues, cells, minutes]
+                assert bp is not None  # (asked with per_minute=True)
                 best_back = np.where(bp >= 0, bp, np.iinfo(np.int32).max).min(axis=2).T  # [cells, venues]
                 back_ok = (bp >= 0).any(axis=2).T
                 if venue == "nearest":
@@ -400,8 +403,9 @@ def area_barriers(cells: pd.DataFrame, links: pd.DataFrame, *, categories: Seque
         cc = d[["id"]].merge(counts, on="id", how="left")
         for name, (nums, den) in _SHARES.items():
             dd = _count(cc, den)
-            parts = [_count(cc, c) for c in nums]
-            if dd is None or any(p is None for p in parts):
+            counted = [_count(cc, c) for c in nums]
+            parts = [p for p in counted if p is not None]
+            if dd is None or len(parts) < len(counted):
                 out[name] = np.nan
                 continue
             out[name] = np.clip(ratio(tot(np.sum(parts, axis=0) * w), tot(dd * w)), 0, 1)

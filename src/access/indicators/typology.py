@@ -272,14 +272,14 @@ def _variants(cfg: TypologyConfig, table: pd.DataFrame) -> list[tuple[str, Typol
                 c = cfg.combine.model_copy(update={key: getattr(cfg.combine, key) * f})
                 out.append((f"combine.{key} x{f:g}", cfg.model_copy(update={"combine": c}), table))
             for key in ("cultural_threshold", "social_threshold"):
-                c = cfg.classes.model_copy(update={key: getattr(cfg.classes, key) * f})
-                out.append((f"classes.{key} x{f:g}", cfg.model_copy(update={"classes": c}), table))
+                cl = cfg.classes.model_copy(update={key: getattr(cfg.classes, key) * f})
+                out.append((f"classes.{key} x{f:g}", cfg.model_copy(update={"classes": cl}), table))
     for a, b in cfg.stability.swaps:
         t = table.copy()
         n = 0
-        for c in table.columns:
-            if a in str(c) and str(c).replace(a, b) in table.columns:
-                t[c] = table[str(c).replace(a, b)]
+        for col in table.columns:
+            if a in str(col) and str(col).replace(a, b) in table.columns:
+                t[col] = table[str(col).replace(a, b)]
                 n += 1
         if n:
             out.append((f"columns {a} -> {b}", cfg, t))

@@ -281,6 +281,31 @@ class StreetGraph:
         lines = shapely.linestrings(np.column_stack([x[pos], y[pos]]), indices=ids)
         return canon, lines, shapely.STRtree(lines)
 
+    @cached_property
+    def _edge_lines_lonlat(self):
+        """shapely LineStrings (lon/lat) of every edge (scenario polygon selections)."""
+        import shapely
+
+        counts = np.diff(self.geom_offsets)
+        return shapely.linestrings(self.geom_lonlat, indices=np.repeat(np.arange(self.n_edges), counts))
+
+    @cached_property
+    def _edge_boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-edge (min lon, min lat) and (max lon, max lat) of the geometry (scenario polygon selections)."""
+        off = self.geom_offsets[:-1]
+        ll = self.geom_lonlat
+        if not len(ll):
+            return np.zeros((0, 2)), np.zeros((0, 2))
+        return np.minimum.reduceat(ll, off, axis=0), np.maximum.reduceat(ll, off, axis=0)
+
+    @cached_property
+    def _node_kdtree(self):
+        """KD-tree (scipy ``cKDTree``) on the projected nodes (scenario links snap to the nearest node)."""
+        from scipy.spatial import cKDTree
+
+        x, y = self.project(self.node_lon, self.node_lat)
+        return cKDTree(np.column_stack([x, y]))
+
     def snap(self, lon, lat, *, max_snap_m: float = DEFAULT_MAX_SNAP_M, ids=None, warn: bool = True) -> Snap:
         """Snap points to the nearest point of the nearest usable edge.
 
