@@ -88,7 +88,8 @@ class TravelTimeMatrix:
         return df
 
     def to_arrow(self, *, drop_unreachable: bool = True) -> pa.Table:
-        """The long table as Arrow: ``from_id, to_id`` (strings, the one id encoding of every matrix file), one float64 minutes column per percentile (NaN unreachable)."""
+        """The long table as Arrow: ``from_id, to_id`` (strings, the one id encoding of every matrix file), one
+        float64 minutes column per percentile (NaN unreachable)."""
         return long_table(self.from_ids, self.to_ids, self.times_s, self.time_columns,
                           drop_unreachable=drop_unreachable)
 
@@ -109,7 +110,8 @@ class TravelTimeMatrix:
 def long_table(from_ids: np.ndarray, to_ids: np.ndarray, times_s: np.ndarray, columns: Sequence[str], *,
                drop_unreachable: bool = True) -> pa.Table:
     """Pairs of a block of a matrix (``times_s`` int32[n_o, n_d, n_p], -1 unreachable) as the long Arrow table every
-    matrix file holds: ids as strings (Parquet dictionary-encodes them on disk), minutes float64 (NaN for a percentile that is unreachable
+    matrix file holds: ids as strings (Parquet dictionary-encodes them on disk), minutes float64 (NaN for a percentile
+    that is unreachable
     while another is not); unreachable pairs left out with ``drop_unreachable``."""
     t = np.asarray(times_s)
     if drop_unreachable:

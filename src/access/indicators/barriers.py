@@ -297,16 +297,16 @@ def evening_round_trips(network, cells, venues: pd.DataFrame, *, date: _dt.date,
                 pm = fwd.per_minute_s  # [cells, venues, minutes], seconds, -1 unreachable
                 assert pm is not None  # (asked with per_minute=True)
                 slack = (max_trip_min - np.arange(max_trip_min)) * 60
-                ok = (pm >= 0) & (pm <= slack[None, None, :])
+                ok = np.asarray((pm >= 0) & (pm <= slack[None, None, :]))
                 best_out = np.where(ok, pm, np.iinfo(np.int32).max).min(axis=2)  # [cells, venues]
-                out_ok = ok.any(axis=2)
+                out_ok = np.asarray(ok.any(axis=2))
                 back = travel_time_matrix(network, v, oc, mode="transit", departure=back_dep,
                                           window_min=max_wait_min + 1, percentiles=(50,), max_time_min=max_trip_min,
                                           per_minute=True, search="forward", progress=progress)
                 bp = back.per_minute_s  # [venues, cells, minutes]
                 assert bp is not None  # (asked with per_minute=True)
                 best_back = np.where(bp >= 0, bp, np.iinfo(np.int32).max).min(axis=2).T  # [cells, venues]
-                back_ok = (bp >= 0).any(axis=2).T
+                back_ok = np.asarray(np.asarray(bp >= 0).any(axis=2)).T
                 if venue == "nearest":
                     k = np.argmin(best_out, axis=1)
                     r = np.arange(b - a)

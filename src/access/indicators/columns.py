@@ -8,7 +8,10 @@ Three tables hold per-origin indicators, in two shapes, and all name their colum
   :data:`NEAREST_MIN`, :func:`within_col` (``within_<c>min``), :data:`GRAVITY`, :data:`FCA`;
 * **wide** (one row per cell, a column per mode and measure): the regional study's ``cells_indicators.parquet``
   (:func:`access.region.pipeline.cell_indicators`): :func:`time_col` (``time_<mode>_<category>``), :func:`reach_col`
-  (``reach_<mode>_<T>min``), :func:`gravity_col` (``gravity_<mode>``), :func:`fca_col` (``fca_<mode>``).
+  (``reach_<mode>_<T>min``), :func:`gravity_col` (``gravity_<mode>``), :func:`fca_col` (``fca_<mode>``);
+* **per category** (one row per cell, a column per venue category and measure): a scenario state's
+  :meth:`~access.scenarios.AccessibilityState.indicators`: :func:`state_col` (``time_<c>``, ``cum<cutoff>_<c>``,
+  ``gravity_<c>``, ``fca2_<c>``, and ``bfca_<c>``, ``sa_<c>`` for the measures recomputed fully).
 
 A new per-origin measure gets its names here, then is written by each table that computes it.
 """
@@ -60,3 +63,17 @@ def gravity_col(mode: str) -> str:
 def fca_col(mode: str) -> str:
     """Wide tables: the :data:`FCA` measure of one mode (venues per 10,000 inhabitants), ``fca_<mode>``."""
     return f"{FCA_PREFIX}{mode}"
+
+
+#: per-category tables (scenario states): the prefix of each measure's columns
+STATE_PREFIXES = {NEAREST: "time", GRAVITY: GRAVITY, FCA: "fca2", "bfca": "bfca", "spatial_availability": "sa"}
+
+
+def state_col(measure: str, category: str, cutoff_min: float | None = None) -> str:
+    """Per-category tables: the column of ``measure`` for venues of ``category`` (:data:`CUMULATIVE` needs the
+    cutoff: ``cum<cutoff>_<c>``)."""
+    if measure == CUMULATIVE:
+        if cutoff_min is None:
+            raise ValueError("the cumulative column needs its cutoff")
+        return f"cum{cutoff_min:g}_{category}"
+    return f"{STATE_PREFIXES[measure]}_{category}"

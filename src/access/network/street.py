@@ -185,7 +185,8 @@ class StreetGraph:
         )
 
     def to_networkx(self):
-        """``networkx.MultiDiGraph`` with node ``x``/``y`` (lon/lat) and edge ``travel_time`` (s), ``length``, ``osmid``."""
+        """``networkx.MultiDiGraph`` with node ``x``/``y`` (lon/lat) and edge ``travel_time`` (s), ``length``,
+        ``osmid``."""
         import networkx as nx
 
         G = nx.MultiDiGraph(crs="EPSG:4326", mode=self.mode)
@@ -220,9 +221,14 @@ class StreetGraph:
             if isinstance(osmid, (list, tuple)):
                 osmid = osmid[0]
             g = d.get("geometry")
-            coords = np.asarray(g.coords) if g is not None else np.array([[lon[idx[u]], lat[idx[u]]], [lon[idx[v]], lat[idx[v]]]])
-            tails.append(idx[u]); heads.append(idx[v]); tt.append(max(1, int(round(t)))); ln.append(length)
-            ways.append(int(osmid)); geoms.append(coords)
+            coords = np.asarray(g.coords) if g is not None else np.array([[lon[idx[u]], lat[idx[u]]],
+                                                                          [lon[idx[v]], lat[idx[v]]]])
+            tails.append(idx[u])
+            heads.append(idx[v])
+            tt.append(max(1, int(round(t))))
+            ln.append(length)
+            ways.append(int(osmid))
+            geoms.append(coords)
         osm_ids = np.array([n if isinstance(n, (int, np.integer)) else -1 for n in nodes], dtype=np.int64)
         return _assemble(mode, np.array(tails), np.array(heads), np.array(tt), np.array(ln), np.array(ways),
                          np.full(len(tails), profiles.highway_code("other")), np.full(len(tails), -1),

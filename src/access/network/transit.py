@@ -12,7 +12,8 @@ Stops are linked to the walk graph with :meth:`StreetGraph.snap`; stops farther 
 ``max_transfer_walk_min`` (one bounded Dijkstra per stop), plus ``transfers.txt`` (a ``min_transfer_time`` is a
 lower bound on the walk; ``transfer_type`` 3 removes the pair; a row linking stops the walk search did not link
 walks at least the straight line, never 0 s; station-level rows apply to all the station's stops; queries with
-``TransitOptions(transfers_txt=False)`` ignore the file, as R5). Without a walk graph (stop-level use), transfers are straight-line walks within the same time.
+``TransitOptions(transfers_txt=False)`` ignore the file, as R5). Without a walk graph (stop-level use), transfers are
+straight-line walks within the same time.
 
 Times inside are int32 seconds since midnight of the query date in the feed's time zone (a trip of the previous
 service day at 25:10 is at 01:10). On the days clocks change, GTFS times count from noon minus 12 h; we use

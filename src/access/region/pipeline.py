@@ -30,7 +30,8 @@ Caching: every step's outputs live in ``<out>/work`` and ``<out>/work/state.json
 step's inputs and settings (input files by sha256, upstream steps by their own keys, this module's
 :data:`PIPELINE_VERSION` and a fingerprint of the code behind the step, :data:`STEP_CODE`, so an upgrade
 recomputes). A step whose key is unchanged and whose outputs exist is skipped; a changed input therefore
-recomputes only the steps downstream of it. The network bundle has its own content-hash cache (``<out>/cache/network``), and downloads are skipped by
+recomputes only the steps downstream of it. The network bundle has its own content-hash cache
+(``<out>/cache/network``), and downloads are skipped by
 :func:`~access.io.fetch.fetch_recipe` when the cached file matches the lock file.
 
 Scale: matrices keep every pair within ``max_time_min`` (Parquet, ids dictionary-encoded) and the indicators
@@ -47,9 +48,9 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -652,7 +653,8 @@ def _typology_config_with_barriers(recipe, cfg: dict):
         tcfg["social"] = {**tcfg["social"], "weights": {"barrier_index": 1.0}}
     elif how == "both":
         tcfg["social"] = {**tcfg["social"], "weights": {**tcfg["social"]["weights"],
-                                                        "barrier_index": float(cfg["typology"].get("index_weight", 1.0))}}
+                                                        "barrier_index": float(cfg["typology"].get("index_weight",
+                                                                                                   1.0))}}
     return tcfg
 
 

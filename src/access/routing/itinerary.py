@@ -211,10 +211,13 @@ class _PairContext:
 
         def leg(kind, a, b, dep, arr, **kw):
             row = {"kind": kind, "mode": "transit" if kind == "ride" else "walk",
-                       "from_stop_id": None if a is None else str(ids[a]), "from_stop_name": None if a is None else str(names[a]),
-                       "to_stop_id": None if b is None else str(ids[b]), "to_stop_name": None if b is None else str(names[b]),
-                       "route_id": None, "route_short_name": None, "trip_id": None, "departure": self.clock(dep), "arrival": self.clock(arr),
-                       "duration_s": int(arr - dep), "wait_s": 0, "n_stops": None, "_a": a, "_b": b}
+                   "from_stop_id": None if a is None else str(ids[a]),
+                   "from_stop_name": None if a is None else str(names[a]),
+                   "to_stop_id": None if b is None else str(ids[b]),
+                   "to_stop_name": None if b is None else str(names[b]),
+                   "route_id": None, "route_short_name": None, "trip_id": None, "departure": self.clock(dep),
+                   "arrival": self.clock(arr),
+                   "duration_s": int(arr - dep), "wait_s": 0, "n_stops": None, "_a": a, "_b": b}
             row.update(kw)
             return row
 

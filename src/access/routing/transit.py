@@ -357,9 +357,9 @@ def transit_columns_to(network: Any, origin_snap: Snap, dest_snap: Snap, *, opti
     d = q.day
     times, pm = _rp.backward_range_raptor_columns(
         sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, d_stop, d_s, q.dep_times, to.max_rides,
-        q.max_time_s, to.kernel_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
-        d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from, xt_s, q.n_o,
-        int(numba.get_num_threads()), bool(per_minute))
+        q.max_time_s, to.kernel_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight,
+        d.pat_ntrips, d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from,
+        xt_s, q.n_o, int(numba.get_num_threads()), bool(per_minute))
     return times, (pm if per_minute else None)
 
 

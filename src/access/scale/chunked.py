@@ -116,8 +116,8 @@ class Indicators:
         d = self.decay_function
         return dict(category=self.category, opportunity=self.opportunity,
                     cutoffs_min=[float(c) for c in self.cutoffs_min],
-                    decay=None if d is None else dict(kind=d.kind, params={k: (list(v) if isinstance(v, (list, tuple))
-                                                                                  else v) for k, v in d.params.items()}))
+                    decay=None if d is None else dict(kind=d.kind, params={
+                        k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in d.params.items()}))
 
     def columns(self) -> list[str]:
         cols = [ind_cols.NEAREST_MIN] + [ind_cols.within_col(c) for c in self.cutoffs_min]

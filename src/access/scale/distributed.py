@@ -143,7 +143,8 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
     out : path
         Output folder of the partitions (must be shared storage for a multi-machine cluster).
     chunk_size, memory_budget_mb : optional
-        Origins per task, or the per-task working memory that sets it (see :func:`access.chunked.chunk_size_for_budget`).
+        Origins per task, or the per-task working memory that sets it (see
+        :func:`access.chunked.chunk_size_for_budget`).
     workers : int, optional
         Start a local cluster of this many worker processes for the run (closed afterwards).
     scheduler : str, optional
@@ -214,7 +215,8 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
         if n_workers > 1:
             # enough tasks for every worker: by default at least 4 chunks (and destination blocks) per worker
             job = job.replan(
-                chunk_size=None if chunk_size is not None else min(job.chunk_size, -(-job.n_origins // (4 * n_workers))),
+                chunk_size=None if chunk_size is not None
+                else min(job.chunk_size, -(-job.n_origins // (4 * n_workers))),
                 dest_block=None if dest_block is not None or job.direction != "reverse"
                 else min(job.dest_block, -(-job.n_destinations // (4 * n_workers))))
         if not overwrite:

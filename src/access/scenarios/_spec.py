@@ -36,7 +36,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 from pydantic import ValidationError as _PydanticError
@@ -70,14 +70,14 @@ ORDER = [(s, k) for s, kinds in SECTIONS.items() for k in kinds]
 STREET_MODES = ("walk", "bike", "car")
 
 # ---------------------------------------------------------------------------------------------- the schema
-_Num = Union[StrictInt, StrictFloat]
-_Id = Union[StrictStr, StrictInt]
-_Ids = Union[_Id, list[_Id]]
-_Strs = Union[StrictStr, list[StrictStr]]
-_Clock = Union[StrictStr, StrictInt, Annotated[Any, "toml local time"]]
+_Num = StrictInt | StrictFloat
+_Id = StrictStr | StrictInt
+_Ids = _Id | list[_Id]
+_Strs = StrictStr | list[StrictStr]
+_Clock = StrictStr | StrictInt | Annotated[Any, "toml local time"]
 _Point = list[_Num]
 _TYPES: dict[str, Any] = {
-    "way_ids": Union[StrictInt, list[StrictInt]], "polygon": Union[StrictStr, list, dict], "highway": _Strs,
+    "way_ids": StrictInt | list[StrictInt], "polygon": StrictStr | list | dict, "highway": _Strs,
     "modes": _Strs, "speed_kmh": _Num, "factor": _Num, "from": _Point, "to": _Point, "oneway": StrictBool,
     "max_snap_m": _Num, "length_m": _Num, "stop_ids": _Ids, "route_ids": _Ids, "route_id": _Id, "headway_min": _Num,
     "start": _Clock, "end": _Clock, "stops": list[_Point], "departures": list[_Clock], "dwell_s": _Num,

@@ -714,8 +714,8 @@ class AccessibilityState:
         with np.errstate(divide="ignore", invalid="ignore"):
             inc.weighted_add(fca, 0, w, float(np.float64(capacity) / np.float64(s)))
         p = self.population
-        out: dict[str, Any] = {ind_cols.NEAREST_MIN: dn, ind_cols.CUMULATIVE: cum[:, 0, :], ind_cols.GRAVITY: grav[:, 0],
-               ind_cols.FCA: fca[:, 0]}
+        out: dict[str, Any] = {ind_cols.NEAREST_MIN: dn, ind_cols.CUMULATIVE: cum[:, 0, :],
+                               ind_cols.GRAVITY: grav[:, 0], ind_cols.FCA: fca[:, 0]}
         with np.errstate(invalid="ignore"):
             out.update({f"{ind_cols.NEAREST_MIN}_total": float(np.sum(p * np.where(np.isfinite(dn), dn, 0.0))),
                         f"{ind_cols.CUMULATIVE}_total": (p[:, None] * out[ind_cols.CUMULATIVE]).sum(axis=0),
@@ -893,16 +893,16 @@ class AccessibilityState:
 
     def indicators(self) -> pd.DataFrame:
         """Per cell: ``id, population`` and, per venue category ``c``: ``time_c`` (minutes to the nearest venue,
-        inf when none), ``cum{cutoff}_c`` (capacity reachable within the cutoff), ``gravity_c``, ``fca2_c`` (+ ``bfca_c``,
-        ``sa_c`` when asked: recomputed fully)."""
+        inf when none), ``cum{cutoff}_c`` (capacity reachable within the cutoff), ``gravity_c``, ``fca2_c``
+        (+ ``bfca_c``, ``sa_c`` when asked: recomputed fully); names from :mod:`access.indicators.columns`."""
         out = {"id": self.cells.ids, "population": self.population}
         for c, name in enumerate(self.categories):
             nr = self._nearest[:, c]
-            out[f"time_{name}"] = np.where(nr == INF, np.inf, nr / 60.0)
+            out[ind_cols.state_col(ind_cols.NEAREST, name)] = np.where(nr == INF, np.inf, nr / 60.0)
             for k, cut in enumerate(self.settings.cutoffs_min):
-                out[f"cum{cut:g}_{name}"] = self._cum[:, c, k].copy()
-            out[f"gravity_{name}"] = self._grav[:, c].copy()
-            out[f"fca2_{name}"] = self._fca[:, c].copy()
+                out[ind_cols.state_col(ind_cols.CUMULATIVE, name, cut)] = self._cum[:, c, k].copy()
+            out[ind_cols.state_col(ind_cols.GRAVITY, name)] = self._grav[:, c].copy()
+            out[ind_cols.state_col(ind_cols.FCA, name)] = self._fca[:, c].copy()
         df = pd.DataFrame(out)
         if self.settings.full_measures:
             df = self._full_measures(df)
@@ -917,12 +917,10 @@ class AccessibilityState:
             if meas == "bfca":
                 r = floating_catchment_area(m, lu, opportunity="capacity", demand="population", method="bfca",
                                             decay_function=self.settings.fca_decay, group_by="category")
-                prefix = "bfca"
             else:
                 r = spatial_availability(m, lu, opportunity="capacity", demand="population",
                                          decay_function=self.settings.fca_decay, group_by="category")
-                prefix = "sa"
             for cat in self.categories:
                 sub = r[r["category"] == cat].set_index("id")["capacity"]
-                df[f"{prefix}_{cat}"] = sub.reindex(df["id"]).fillna(0.0).to_numpy()
+                df[ind_cols.state_col(meas, cat)] = sub.reindex(df["id"]).fillna(0.0).to_numpy()
         return df

@@ -260,7 +260,8 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
                    "feed_version": f"demo-seed-{seed}"},
     )
     # rail: stations ~150 m off each served town's centre, tracks between them
-    rail_lines: list[tuple[str, list[int | None], int, int, str]] = [("K1", [1, None, 0, 2], 1800, 3600, "Hautmesnil - Bercaville - Saint-Aubert-sur-Selle"),
+    rail_lines: list[tuple[str, list[int | None], int, int, str]] = [
+                  ("K1", [1, None, 0, 2], 1800, 3600, "Hautmesnil - Bercaville - Saint-Aubert-sur-Selle"),
                   ("K2", [4, 0, 3], 3600, 3600, "Vaudricourt - Bercaville - Ronchin-le-Haut")]
     stations: dict[int, int] = {}
     station_node: dict[int, tuple] = {}

@@ -126,7 +126,8 @@ def make_region(out_dir, *, scale: float = 1.0, seed: int = 0, data_dir=None, ce
     seed : int
         Seed of every random choice (same seed, same files).
     data_dir : path-like, optional
-        The ``hauts_de_france`` folder of the shared test data (default: ``$ACCESS_TEST_DATA/hauts_de_france``, else ``../shared/data/hauts_de_france`` next to the repository).
+        The ``hauts_de_france`` folder of the shared test data (default: ``$ACCESS_TEST_DATA/hauts_de_france``,
+        else ``../shared/data/hauts_de_france`` next to the repository).
     center_lonlat : (float, float)
         Where a partial region grows from.
     progress : bool
