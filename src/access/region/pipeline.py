@@ -434,12 +434,15 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
     from tqdm.auto import tqdm
 
     from ..matrix import LongTableWriter, travel_time_matrix
+    from ..options import TransitOptions
 
     n_o = len(origins)
     size = int(chunk_origins or CHUNK_ORIGINS.get(mode, 2000))
-    kw = {}
+    kw: dict[str, Any] = {}
+    to = None
     if mode == "transit":
         kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles))
+        to = TransitOptions(**kw)  # the recipe's transit settings, validated once
     bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
     try:
         with LongTableWriter(path, settings=dict(mode=mode, max_time_min=max_time_min, **kw)) as w:
@@ -449,7 +452,7 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                     if a > 0:  # the off-network warnings were given with the first chunk
                         warnings.simplefilter("ignore")
                     ttm = travel_time_matrix(network, _slice(origins, a, b), destinations, mode=mode,
-                                             max_time_min=max_time_min, progress=False, **kw)
+                                             max_time_min=max_time_min, transit=to, progress=False)
                 w.write(ttm.to_arrow())
                 bar.update(b - a)
     finally:
@@ -479,7 +482,7 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
     """
     from ..indicators import cumulative_cutoff, decay_binary, decay_exponential, floating_catchment_area, gravity
     from ..matrix import nearest_times
-    from ..options import DEFAULT_MAX_TIME_MIN
+    from ..options import DEFAULT_MAX_TIME_MIN, TransitOptions
 
     if network is None:
         raise ValidationError("`network` must be the TransportNetwork of the matrices (the times to the nearest "
@@ -499,7 +502,8 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
         cols = {}
         kw: dict = {}
         if mode == "transit":
-            kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles),
+            kw = dict(transit=TransitOptions(departure=departure, window_min=window_min,
+                                             percentiles=tuple(percentiles)),
                       max_time_min=transit_max_time_min or DEFAULT_MAX_TIME_MIN)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the off-network points were reported with the matrices

@@ -336,8 +336,9 @@ class AccessibilityState:
     def build(cls, network, cells, venues, *, mode: str = "walk", max_time_min: float = 60,
               cutoffs_min=(15, 30), gravity_decay=None, fca_decay=None, full_measures=(),
               demand: str = "population", capacity: str = "capacity", category: str = "category",
-              walk_speed_kmh: float = 3.6, bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-              progress: bool = False, storage: str = "sparse", **transit) -> AccessibilityState:
+              walk_speed_kmh: float | None = None, bike_speed_kmh: float | None = None,
+              max_snap_m: float | None = None, progress: bool = False, storage: str = "sparse",
+              street: StreetOptions | None = None, **transit) -> AccessibilityState:
         """Compute the travel times cells -> venues and every reduction.
 
         ``storage="sparse"`` (default) keeps only the pairs within ``max_time_min``, by venue and by cell
@@ -363,14 +364,21 @@ class AccessibilityState:
             Also report these (recomputed fully after every change).
         storage : {"sparse", "dense"}
             How the travel times are held (same results; sparse memory grows with the pairs within the max time).
+        street : StreetOptions, optional
+            Walk/bike speeds and ``max_snap_m`` (``walk_speed_kmh``, ``bike_speed_kmh``, ``max_snap_m``: shortcuts
+            that override it; defaults 3.6 km/h, 12 km/h, 500 m).
         **transit
-            ``departure``, ``window_min``, ``percentiles`` ... for ``mode="transit"`` (first percentile used).
+            ``transit=TransitOptions(...)``, or ``departure``, ``window_min``, ``percentiles`` ... for
+            ``mode="transit"`` (first percentile used).
         """
         settings = IndicatorSettings(cutoffs_min, gravity_decay, fca_decay, tuple(full_measures))
         pts = cells if isinstance(cells, Points) else read_points(cells, name="cells")
         pop = (pd.to_numeric(pts.frame[demand], errors="coerce").fillna(0).to_numpy(np.float64)
                if pts.frame is not None and demand in pts.frame.columns else np.ones(len(pts)))
         vdf = normalise_venues(venues, capacity=capacity, category=category)
+        so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                                   max_snap_m=max_snap_m)
+        walk_speed_kmh, bike_speed_kmh, max_snap_m = so.walk_speed_kmh, so.bike_speed_kmh, so.max_snap_m
         kw: dict[str, Any] = dict(walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
                                   max_snap_m=max_snap_m)
         max_time_s = int(round(max_time_min * 60))
