@@ -1086,7 +1086,7 @@ def _step_indicators(R: _Runner, recipe, net, departure, mat_keys: dict, mat_pat
 
 
 def _step_barriers(R: _Runner, recipe, src, net, net_key: str, in_key: str, ind_key: str, work: Path,
-                       modes: tuple[str, ...], progress: bool, log: Callable[[str], None]) -> str:
+                   modes: tuple[str, ...], progress: bool, log: Callable[[str], None]) -> str:
     """5b. social barriers."""
     # 5b. social barriers (profile, no car, evening round trips, Saturday, barrier index)
     bar_cfg, _ = _barriers_config(recipe)
@@ -1100,7 +1100,7 @@ def _step_barriers(R: _Runner, recipe, src, net, net_key: str, in_key: str, ind_
 
 
 def _step_areas(R: _Runner, recipe, in_key: str, ind_key: str, bar_key: str, work: Path,
-                    modes: tuple[str, ...]) -> str:
+                modes: tuple[str, ...]) -> str:
     """6. areas: aggregation, profile, typology."""
     # 6. areas: aggregation, profile, typology
     typ_path = recipe.typology_path()
@@ -1114,7 +1114,7 @@ def _step_areas(R: _Runner, recipe, in_key: str, ind_key: str, bar_key: str, wor
 
 
 def _step_report(R: _Runner, recipe, src, net, area_key: str, out: Path, work: Path, modes: tuple[str, ...],
-                     progress: bool) -> Path:
+                 progress: bool) -> Path:
     """7. report: the files of the report folder; returns the listing of what was written."""
     # 7. report
     report_files = [out / "summary.md", out / "epci.gpkg", out / "epci.parquet", out / "epci_map.html",
