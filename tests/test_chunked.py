@@ -147,13 +147,19 @@ def test_interrupted_run_resumes_to_identical_files(poa_network, points, tmp_pat
     out = tmp_path / "run"
     calls = []
 
-    def boom(i):
+    import access.scale.chunked as chunked
+
+    write = chunked._write_chunk
+
+    def boom(job, out_dir, i, times):
         calls.append(i)
         if len(calls) == 3:
             raise KeyboardInterrupt("simulated interruption before chunk 2 is written")
+        return write(job, out_dir, i, times)
 
-    with pytest.raises(KeyboardInterrupt):
-        _run(poa_network, o, d, out, _before_write=boom, **kw)
+    with pytest.raises(KeyboardInterrupt), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(chunked, "_write_chunk", boom)
+        _run(poa_network, o, d, out, **kw)
     assert sorted(p.name for p in out.glob("part-*.parquet")) == ["part-00000.parquet", "part-00001.parquet"]
     # what a killed process leaves: a half-written temporary file, and (on a file system without atomic renames)
     # a truncated partition under its final name

@@ -82,13 +82,55 @@ def test_two_workers_equal_one_process_walk(client, bundle, points, tmp_path):
     assert len(pids) == 2
 
 
+def _kill_on_chunk(index, marker):
+    """A function for ``client.run``: wrap the workers' chunk step so that the first time chunk ``index`` runs, the
+    worker process is killed (marker file ``marker``), leaving a half-written temporary partition behind, as a
+    machine failure would."""
+
+    def install():
+        import functools
+        import os
+        import signal
+        from pathlib import Path
+
+        import access.scale.distributed as dist
+
+        real = dist.run_chunk
+
+        @functools.wraps(real)
+        def run_chunk(network, graph, job, out_dir, i, *args, **kwargs):
+            m = Path(marker)
+            if i == index and not m.exists():
+                m.write_text(f"killed pid {os.getpid()} on chunk {i}\n")
+                (Path(out_dir) / f".{job.part_name(i)}.crash.parquet").write_bytes(b"PAR1 half-written")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(network, graph, job, out_dir, i, *args, **kwargs)
+
+        dist.run_chunk = run_chunk
+
+    return install
+
+
+def _restore_run_chunk():
+    def restore():
+        import access.scale.distributed as dist
+
+        dist.run_chunk = getattr(dist.run_chunk, "__wrapped__", dist.run_chunk)
+
+    return restore
+
+
 def test_killed_worker_still_complete_and_identical(client, bundle, points, tmp_path):
     o, d = points
     kw = dict(mode="walk", max_time_min=40, chunk_size=45, direction="reverse", dest_block=16)
     ref = _chunked(bundle, o, d, tmp_path / "ref", **kw)
     marker = tmp_path / "killed-once"
     pids_before = set(client.run(lambda: __import__("os").getpid()).values())
-    res = _chunked(bundle, o, d, tmp_path / "run", client=client, _fault=(3, str(marker)), **kw)
+    client.run(_kill_on_chunk(3, str(marker)))  # in every worker process: a machine failure on chunk 3
+    try:
+        res = _chunked(bundle, o, d, tmp_path / "run", client=client, **kw)
+    finally:
+        client.run(_restore_run_chunk())
     assert marker.exists(), "the fault was not injected"
     killed_pid = int(marker.read_text().split()[2])
     assert killed_pid in pids_before
@@ -161,14 +203,20 @@ def test_scheduler_address_and_resume_across_backends(client, bundle, points, tm
     ref = _chunked(bundle, o, d, tmp_path / "ref", **kw)
     seen = []
 
-    def stop(i):
+    import access.scale.chunked as chunked
+
+    write = chunked._write_chunk
+
+    def stop(job, out_dir, i, times):
         seen.append(i)
         if len(seen) == 3:
             raise KeyboardInterrupt
+        return write(job, out_dir, i, times)
 
-    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
+    with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
         warnings.simplefilter("ignore")
-        chunked_travel_time_matrix(bundle, o, d, tmp_path / "run", progress=False, _before_write=stop, **kw)
+        mp.setattr(chunked, "_write_chunk", stop)
+        chunked_travel_time_matrix(bundle, o, d, tmp_path / "run", progress=False, **kw)
     res = _chunked(bundle, o, d, tmp_path / "run", scheduler=client.scheduler.address, direction="reverse", **kw)
     assert res.chunks_computed == ref.n_chunks - 2 == 2
     assert _files(tmp_path / "run") == _files(tmp_path / "ref")

@@ -162,7 +162,7 @@ def clean_stale_temps(path) -> list[Path]:
     import shutil
 
     path = Path(path)
-    gone = []
+    gone: list[Path] = []
     if not path.parent.is_dir():
         return gone
     for p in path.parent.glob(f".{path.name}.*"):

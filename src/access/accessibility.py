@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -152,7 +153,7 @@ def accessibility(network: TransportNetwork, origins: Any, destinations: Any, *,
                          "accessibility": acc.ravel()})
 
 
-class _CallableModule(__import__("types").ModuleType):
+class _CallableModule(types.ModuleType):
     """``access.accessibility`` is this module once imported (e.g. by the CLI) and the function before: both call it."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,7 @@ def travel_time_surface(network: TransportNetwork, origin: tuple[float, float], 
     bbox = (float(np.min(g.node_lon)), float(np.min(g.node_lat)), float(np.max(g.node_lon)),
             float(np.max(g.node_lat)))
     speed = _MAX_SPEED_KMH.get(mode) or so.speed_kmh(mode)
+    assert speed is not None  # (walk and bike speeds come from the options, car and transit from the table)
     radius_m = speed / 3.6 * max_time_min * 60 + cell_size_m
     lon0, lat0 = float(origin[0]), float(origin[1])
     x, y = _grid_around(lon0, lat0, radius_m, cell_size_m, bbox)
@@ -105,7 +107,8 @@ def _polygons(x: np.ndarray, y: np.ndarray, z: np.ndarray, cutoff: float):
     xx = np.concatenate([[x[0] - dx], x, [x[-1] + dx]])
     yy = np.concatenate([[y[0] - dy], y, [y[-1] + dy]])
     gen = contourpy.contour_generator(xx, yy, zz, fill_type=contourpy.FillType.OuterOffset)
-    points, offsets = gen.filled(-1.0, float(cutoff))
+    # FillType.OuterOffset gives (points, offsets); contourpy's stub types filled() for every fill type at once
+    points, offsets = gen.filled(-1.0, float(cutoff))  # type: ignore[misc]
     polys = []
     for pts, off in zip(points, offsets):
         rings = [pts[off[i]:off[i + 1]] for i in range(len(off) - 1)]
@@ -116,7 +119,7 @@ def _polygons(x: np.ndarray, y: np.ndarray, z: np.ndarray, cutoff: float):
                 p = p.buffer(0)
             if not p.is_empty:
                 polys.append(p)
-    parts = []
+    parts: list[Polygon] = []
     for p in polys:
         parts.extend(p.geoms if isinstance(p, MultiPolygon) else [p])
     return MultiPolygon(parts)
@@ -178,7 +181,7 @@ def isochrones(network: TransportNetwork, origins: Any, *, mode: str = "walk",
     return gpd.GeoDataFrame({"id": list(ids), "cutoff": list(cs)}, geometry=list(geoms), crs="EPSG:4326")
 
 
-class _CallableModule(__import__("types").ModuleType):
+class _CallableModule(types.ModuleType):
     """``access.isochrones`` is this module once imported (e.g. by the CLI) and the function before: both call it."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

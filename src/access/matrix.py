@@ -89,7 +89,8 @@ class TravelTimeMatrix:
         return df
 
     def to_arrow(self, *, drop_unreachable: bool = True) -> pa.Table:
-        """The long table as Arrow: ``from_id, to_id`` (strings, the one id encoding of every matrix file), one float64 minutes column per percentile (NaN unreachable)."""
+        """The long table as Arrow: ``from_id, to_id`` (strings, the one id encoding of every matrix file), one
+        float64 minutes column per percentile (NaN unreachable)."""
         return long_table(self.from_ids, self.to_ids, self.times_s, self.time_columns,
                           drop_unreachable=drop_unreachable, departure_time=self.departure_time)
 
@@ -111,9 +112,9 @@ class TravelTimeMatrix:
 def long_table(from_ids: np.ndarray, to_ids: np.ndarray, times_s: np.ndarray, columns: Sequence[str], *,
                drop_unreachable: bool = True, departure_time: np.ndarray | None = None) -> pa.Table:
     """Pairs of a block of a matrix (``times_s`` int32[n_o, n_d, n_p], -1 unreachable) as the long Arrow table every
-    matrix file holds: ids as strings (Parquet dictionary-encodes them on disk), minutes float64 (NaN for a percentile that is unreachable
-    while another is not); unreachable pairs left out with ``drop_unreachable``; arrive-by matrices add
-    ``departure_time`` (``departure_time``: datetime64[n_o, n_d], NaT unreachable)."""
+    matrix file holds: ids as strings (Parquet dictionary-encodes them on disk), minutes float64 (NaN for a
+    percentile that is unreachable while another is not); unreachable pairs left out with ``drop_unreachable``;
+    arrive-by matrices add ``departure_time`` (``departure_time``: datetime64[n_o, n_d], NaT unreachable)."""
     t = np.asarray(times_s)
     if drop_unreachable:
         i, j = np.nonzero((t >= 0).any(axis=2))

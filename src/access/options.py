@@ -224,7 +224,8 @@ class TransitOptions:
 
     @property
     def kernel_slack_s(self) -> int:
-        """The slack given to the RAPTOR kernels (``dep >= arrival + slack``): ``board_slack_s + 1``, R5's strict rule."""
+        """The slack given to the RAPTOR kernels (``dep >= arrival + slack``): ``board_slack_s + 1``, R5's strict
+        rule."""
         return int(self.board_slack_s) + 1
 
     def replace(self, **changes: Any) -> TransitOptions:

@@ -366,11 +366,11 @@ def _sparse_searches(g, seed_node, seed_cost, tgt_node, tgt_cost, n_targets, max
 # =============================================================================================== inputs
 def _population(population, times: CandidateTimes, name: str = "population") -> np.ndarray:
     if isinstance(population, pd.Series) and not isinstance(population.index, pd.RangeIndex):
-        p = population.reindex(times.cell_ids)
-        if p.isna().any():
+        p_s = population.reindex(times.cell_ids)
+        if p_s.isna().any():
             raise ValidationError(f"`{name}` (a Series indexed by cell id) lacks cells, e.g. "
-                                  f"{times.cell_ids[p.isna().to_numpy()][:3].tolist()!r}")
-        p = p.to_numpy(np.float64)
+                                  f"{times.cell_ids[p_s.isna().to_numpy()][:3].tolist()!r}")
+        p = p_s.to_numpy(np.float64)
     else:
         p = np.asarray(population, dtype=np.float64).reshape(-1)
     if p.shape[0] != times.n_cells:
@@ -532,8 +532,9 @@ class SitingResult:
         from ._io_util import atomic_path
 
         t = self.times
-        if t.cell_lon is None or t.site_lon is None:
+        if t.cell_lon is None or t.cell_lat is None or t.site_lon is None or t.site_lat is None:
             raise ValidationError("the candidate times carry no coordinates; compute them with candidate_times")
+        cell_lon, cell_lat, site_lon, site_lat = t.cell_lon, t.cell_lat, t.site_lon, t.site_lat
         fig = Figure(figsize=(8, 8))  # no pyplot, no backend switch: the caller's matplotlib state is untouched
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
@@ -543,14 +544,14 @@ class SitingResult:
         vmax = max_minutes or (self.threshold_min * 2 if self.threshold_min else np.nanmax(after) if
                                np.isfinite(after).any() else 1.0)
         none = np.isnan(after)
-        ax.scatter(t.cell_lon[none], t.cell_lat[none], s=6, c="0.8", label="no venue within bound")
-        sc = ax.scatter(t.cell_lon[~none], t.cell_lat[~none], s=8, c=after[~none], cmap="YlOrRd", vmin=0,
+        ax.scatter(cell_lon[none], cell_lat[none], s=6, c="0.8", label="no venue within bound")
+        sc = ax.scatter(cell_lon[~none], cell_lat[~none], s=8, c=after[~none], cmap="YlOrRd", vmin=0,
                         vmax=vmax)
         fig.colorbar(sc, ax=ax, shrink=0.7, label="minutes to the nearest venue (after)")
         ex_lon, ex_lat = self.details.get("existing_lon"), self.details.get("existing_lat")
-        if ex_lon is not None and len(ex_lon):
+        if ex_lon is not None and ex_lat is not None and len(ex_lon):
             ax.scatter(ex_lon, ex_lat, marker="s", s=30, c="black", label="existing venues")
-        lon, lat = t.site_lon[self.sites], t.site_lat[self.sites]
+        lon, lat = site_lon[self.sites], site_lat[self.sites]
         ax.scatter(lon, lat, marker="*", s=220, c="red", edgecolors="black", linewidths=0.5, label="chosen sites")
         for r, (x, y) in enumerate(zip(lon, lat), start=1):
             ax.annotate(str(r), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=9, weight="bold")
@@ -558,7 +559,7 @@ class SitingResult:
         ax.set_xlabel("lon")
         ax.set_ylabel("lat")
         ax.legend(loc="lower left", fontsize=8)
-        ax.set_aspect(1.0 / max(math.cos(math.radians(float(np.nanmean(t.cell_lat)))), 1e-6))
+        ax.set_aspect(1.0 / max(math.cos(math.radians(float(np.nanmean(cell_lat)))), 1e-6))
         path = Path(path)
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
@@ -825,14 +826,14 @@ def minimax_coverage(times: CandidateTimes, population, k: int, *, threshold_min
         dec.append(worst - nw)
         cur.append(nw)
         worst = nw
-    chosen = np.asarray(chosen, np.int64)
+    chosen_a = np.asarray(chosen, np.int64)
     w_end, a_end = worst_of(unc)
-    after_s = _nearest_after(times, base, chosen)
+    after_s = _nearest_after(times, base, chosen_a)
     details = dict(info, worst_area_before=uniq[a0] if a0 >= 0 else None,
                    worst_area_after=uniq[a_end] if a_end >= 0 else None,
                    covered_after=float(pop[covered].sum()))
-    table = _table(times, chosen, dec, cur)
-    return SitingResult("minimax share beyond threshold", table, chosen, times, pop,
+    table = _table(times, chosen_a, dec, cur)
+    return SitingResult("minimax share beyond threshold", table, chosen_a, times, pop,
                         np.where(base == INF, -1, base).astype(np.int32), after_s, w0, w_end, float(threshold_min),
                         details)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,11 +91,11 @@ class PerMinuteAccessibility:
 
 def _opportunities(ttm, opportunities) -> np.ndarray:
     if isinstance(opportunities, pd.Series) and not isinstance(opportunities.index, pd.RangeIndex):
-        o = opportunities.reindex(ttm.to_ids)
-        if o.isna().any():
+        o_s = opportunities.reindex(ttm.to_ids)
+        if o_s.isna().any():
             raise ValidationError("`opportunities` (a Series indexed by destination id) lacks destinations, e.g. "
-                                  f"{ttm.to_ids[o.isna().to_numpy()][:3].tolist()!r}")
-        o = o.to_numpy(np.float64)
+                                  f"{ttm.to_ids[o_s.isna().to_numpy()][:3].tolist()!r}")
+        o = o_s.to_numpy(np.float64)
     else:
         o = np.asarray(opportunities, np.float64).reshape(-1)
     if o.shape[0] != len(ttm.to_ids):
@@ -192,6 +193,7 @@ def area_distribution(pm: PerMinuteAccessibility, cells, areas, *, population: s
     w = pop * links["weight"].to_numpy(float)
     v = pm.values[pos]
     if pm.measure == "nearest":
+        assert threshold_min is not None  # (checked above)
         v = (v <= float(threshold_min)).astype(np.float64)
     codes, uniq = pd.factorize(links[a_col])
     na = len(uniq)
@@ -223,7 +225,7 @@ def area_distribution(pm: PerMinuteAccessibility, cells, areas, *, population: s
 
 
 # ============================================================================================ stability
-def site_stability(result, variants: Mapping[str, object]) -> pd.DataFrame:
+def site_stability(result, variants: Mapping[str, Any]) -> pd.DataFrame:
     """How often each chosen site is chosen again across variants; adds a ``stability`` column to
     ``result.table`` (share of the variants that choose the site) and ``details["stability"]``.
 

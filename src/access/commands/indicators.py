@@ -166,6 +166,7 @@ def _points_gdf(path, name: str):
 
     pts = read_points(str(path), name=name)
     frame = pts.frame
+    assert frame is not None  # (read_points keeps the table)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         return frame.to_crs(4326)
     return gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(pts.lon, pts.lat), crs=4326)

@@ -40,7 +40,8 @@ from ._types import (
               help="transit: e.g. 5,25,50,75,95")
 @click.option("--max-walk", default=None, type=Number("max_walk_min", ge=0, le=24 * 60),
               help="transit: max walk per leg, minutes")
-@click.option("--max-rides", default=3, show_default=True, type=Number("max_rides", integer=True, ge=0, le=MAX_RIDES_CAP),
+@click.option("--max-rides", default=3, show_default=True,
+              type=Number("max_rides", integer=True, ge=0, le=MAX_RIDES_CAP),
               help="transit: max vehicles boarded")
 @click.option("--walk-speed", default=3.6, show_default=True, type=WALK_SPEED, help="km/h")
 @click.option("--bike-speed", default=12.0, show_default=True, type=BIKE_SPEED, help="km/h")
@@ -102,7 +103,8 @@ def command(ctx, network_dir, origins, destinations, mode, out, max_time, depart
         from ..scale.distributed import chunked_matrix
 
         res = chunked_matrix(network_dir, o, d, out, chunk_size=chunk_size, memory_budget_mb=memory_budget_mb,
-                             workers=workers, scheduler=scheduler, drop_unreachable=drop_unreachable, progress=True, **opts)
+                             workers=workers, scheduler=scheduler, drop_unreachable=drop_unreachable, progress=True,
+                             **opts)
         if res.chunks_computed == 0:
             click.echo(f"{res}\n{out} was already complete (all {res.n_chunks} chunks written); nothing to compute")
         else:

@@ -17,7 +17,8 @@ def command():
 @command.command("build")
 @click.option("--osm", "osm", required=True, type=click.Path(exists=True, dir_okay=False),
               help="OpenStreetMap .pbf extract")
-@click.option("--gtfs", multiple=True, type=click.Path(exists=True), help="GTFS feed (zip or folder); repeat for several")
+@click.option("--gtfs", multiple=True, type=click.Path(exists=True),
+              help="GTFS feed (zip or folder); repeat for several")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="output bundle folder")
 @click.option("--modes", default="walk,bike,car", show_default=True, type=Modes(("walk", "bike", "car")),
               help="street modes, comma-separated")

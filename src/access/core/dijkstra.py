@@ -10,7 +10,8 @@ The priority queue is Dial's circular bucket queue (integer seconds, bounded edg
 which is what makes it about 3x faster than scipy's Fibonacci heap on road graphs. When an edge or seed cost
 exceeds ``2**MAX_BUCKET_BITS`` s the kernels fall back to a binary heap of packed int64 keys
 ``cost << 32 | node`` with lazy deletion. Edges whose weight is ``INF`` or negative are *closed* (skipped):
-scenarios close streets that way without rebuilding the CSR arrays. Each thread allocates its scratch (labels, heap, touched list) once per
+scenarios close streets that way without rebuilding the CSR arrays. Each thread allocates its scratch (labels, heap,
+touched list) once per
 batch and resets only the labels it touched.
 """
 

@@ -59,7 +59,8 @@ def node_cell_index(access_node, access_cost_s, n_nodes):
 
 
 @njit(cache=True, parallel=True)
-def _candidate_block_kernel(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
+def _candidate_block_kernel(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells,
+                            max_time_s,
                     nthreads=0):
     """Seconds from every cell to each candidate: int32[k, n_cells], ``INF`` beyond ``max_time_s``.
 
@@ -111,7 +112,8 @@ def candidate_block(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_ce
 
 
 @njit(cache=True, parallel=True)
-def _candidate_lists_kernel(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells, max_time_s,
+def _candidate_lists_kernel(first_out, head, weight, seed_node, seed_cost, nc_ptr, nc_cell, nc_cost, n_cells,
+                            max_time_s,
                     cap, nthreads=0):
     """Sparse twin of :func:`candidate_block`: per candidate only the cells reached within ``max_time_s``.
 

@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,7 +155,7 @@ class GroupSpace(DynamicSpace):
             keys[:] = [(u,) for u in np.asarray(uniques).tolist()]
         else:
             mi = pd.MultiIndex.from_arrays(cols)
-            codes, uniques = pd.factorize(mi)
+            codes, uniques = pd.factorize(mi)  # type: ignore[assignment]  # uniques: an Index here, an array above
             keys = np.empty(len(uniques), dtype=object)
             keys[:] = list(uniques)
         return self._codes_of_uniques(keys)[codes] if len(keys) else np.zeros(0, dtype=np.int32)
@@ -322,6 +323,7 @@ class MatrixSource:
         """Codes and uniques of a non-integer id column of an in-memory frame, computed once (then reused)."""
         cache = self.__dict__.setdefault("_fact_cache", {})
         if column not in cache:
+            assert self.frame is not None  # (only called for in-memory frames)
             codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
             if (codes < 0).any():
                 raise ValidationError(f"`travel_matrix[{column!r}]` has {int((codes < 0).sum())} missing ids")
@@ -455,7 +457,8 @@ def check_matrix_ids(travel_matrix, origin_ids, destination_ids, *, matrix_name:
         to = _codes_in(ch["to_id"], d_index)
         n_rows += len(fo)
         if first_from is None and len(fo):
-            f0, t0 = ch["from_id"], ch["to_id"]
+            f0: Any = ch["from_id"]
+            t0: Any = ch["to_id"]
             first_from = f0[0].as_py() if isinstance(f0, (pa.Array, pa.ChunkedArray)) else f0[0]
             first_to = t0[0].as_py() if isinstance(t0, (pa.Array, pa.ChunkedArray)) else t0[0]
         unknown_from += int((fo < 0).sum())

@@ -233,9 +233,9 @@ def aggregate(cell_values: pd.DataFrame, cells: gpd.GeoDataFrame, areas: gpd.Geo
         x = d[c].to_numpy(float)
         w = d["_w"].to_numpy(float)
         ok = ~np.isnan(x)
-        g = d[a_col].to_numpy()
-        s = pd.Series(np.where(ok, w * np.where(ok, x, 0.0), 0.0)).groupby(g).sum()
-        sw = pd.Series(np.where(ok, w, 0.0)).groupby(g).sum()
+        keys = d[a_col].to_numpy()
+        s = pd.Series(np.where(ok, w * np.where(ok, x, 0.0), 0.0)).groupby(keys).sum()
+        sw = pd.Series(np.where(ok, w, 0.0)).groupby(keys).sum()
         with np.errstate(divide="ignore", invalid="ignore"):
             cols[f"{c}_mean"] = s / sw
     for c in inequality_columns:

@@ -222,8 +222,9 @@ def barrier_profile(cells: pd.DataFrame) -> pd.DataFrame:
     missing = []
     for name, (nums, den) in _SHARES.items():
         d = _count(cells, den)
-        parts = [_count(cells, c) for c in nums]
-        if d is None or any(p is None for p in parts):
+        counted = [_count(cells, c) for c in nums]
+        parts = [p for p in counted if p is not None]
+        if d is None or len(parts) < len(counted):
             out[name] = np.nan
             missing.append(name)
             continue
@@ -507,8 +508,9 @@ def area_barriers(cells: pd.DataFrame, links: pd.DataFrame, *, categories: Seque
         cc = d[["id"]].merge(counts, on="id", how="left")
         for name, (nums, den) in _SHARES.items():
             dd = _count(cc, den)
-            parts = [_count(cc, c) for c in nums]
-            if dd is None or any(p is None for p in parts):
+            counted = [_count(cc, c) for c in nums]
+            parts = [p for p in counted if p is not None]
+            if dd is None or len(parts) < len(counted):
                 out[name] = np.nan
                 continue
             out[name] = np.clip(ratio(tot(np.sum(parts, axis=0) * w), tot(dd * w)), 0, 1)

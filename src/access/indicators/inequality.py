@@ -367,6 +367,8 @@ def theil_t(accessibility_data, sociodemographic_data, *, opportunity: str, popu
         rows.append((*key, d["_wx"].sum(), d[population].astype(float).sum(),
                      weighted_theil_t(d[opportunity], d[population])))
     summ = pd.DataFrame(rows, columns=[*keys, "tot_access", "tot_pop", "group_theil_t"])
+    tot_a: pd.Series | float
+    tot_p: pd.Series | float
     if g:
         tot_a = summ.groupby(g)["tot_access"].transform("sum")
         tot_p = summ.groupby(g)["tot_pop"].transform("sum")

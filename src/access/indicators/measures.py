@@ -31,6 +31,7 @@ at a departure time it never runs) with 0.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -347,8 +348,9 @@ def cumulative_interval(travel_matrix, land_use_data, *, opportunity: str, trave
     # R: seq.int(start, end, by = increment)
     n_steps = int(np.floor((iv[1] - iv[0]) / inc + 1e-10))
     cuts = iv[0] + np.arange(n_steps + 1) * inc
+    fn: Callable[..., Any] | None
     if isinstance(summary_function, str):
-        fn = {"median": np.median, "mean": np.mean}.get(summary_function)
+        fn = {"median": np.median, "mean": np.mean}.get(summary_function)  # type: ignore[assignment]  # numpy's stubs type these as overloaded functions
         if fn is None:
             raise ValidationError(
                 f"`summary_function` must be 'median', 'mean' or a callable, got {summary_function!r}")

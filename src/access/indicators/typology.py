@@ -290,8 +290,8 @@ def _variants(cfg: TypologyConfig, table: pd.DataFrame, used: set, twins: pd.Dat
                 c = cfg.combine.model_copy(update={key: getattr(cfg.combine, key) * f})
                 out.append((f"combine.{key} x{f:g}", cfg.model_copy(update={"combine": c}), table))
             for key in ("cultural_threshold", "social_threshold"):
-                c = cfg.classes.model_copy(update={key: getattr(cfg.classes, key) * f})
-                out.append((f"classes.{key} x{f:g}", cfg.model_copy(update={"classes": c}), table))
+                cl = cfg.classes.model_copy(update={key: getattr(cfg.classes, key) * f})
+                out.append((f"classes.{key} x{f:g}", cfg.model_copy(update={"classes": cl}), table))
     for a, b in cfg.stability.swaps:
         t = table.copy()
         n = 0

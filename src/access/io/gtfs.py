@@ -315,6 +315,28 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
     if not (src.has("calendar.txt") or src.has("calendar_dates.txt")):
         raise GTFSError(f"{fname}: neither calendar.txt nor calendar_dates.txt is present; no service dates known")
 
+    timezone = _read_agency(src, fname, warn_list)
+    stops = _read_stops(src, fname)
+    routes = _read_routes(src, fname)
+    trips, routes = _read_trips(src, fname, routes, warn_list)
+    calendar = _read_calendar(src, fname)
+    calendar_dates = _read_calendar_dates(src, fname, warn_list)
+    st = _read_stop_times_txt(src, fname, stops, trips, warn_list)
+    _check_services(fname, trips, st, calendar, calendar_dates, warn_list)
+    freq, trips, st, n_freq = _read_frequencies(src, fname, trips, st, warn_list)
+    tr = _read_transfers(src, fname, stops, warn_list)
+
+    feed = GTFSFeed(
+        feed_id=feed_id, path=str(path), timezone=timezone, stops=stops, routes=routes, trips=trips,
+        stop_times=st, calendar=calendar, calendar_dates=calendar_dates, frequencies=freq, transfers=tr,
+        n_frequency_trips=n_freq, warnings=tuple(warn_list), shapes=read_shapes(src, fname, warn_list),
+    )
+    return feed.with_prefix(prefix) if prefix else feed
+
+
+# ---------------------------------------------------------------------------------------- read_gtfs: one file each
+def _read_agency(src: _Source, fname: str, warn_list: list[str]) -> str | None:
+    """The feed's time zone from agency.txt (None when unknown)."""
     # agency / timezone
     timezone = None
     if src.has("agency.txt"):
@@ -326,7 +348,11 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
             timezone = tzs[0] if tzs else None
     else:
         _warn(f"{fname}: agency.txt missing; the feed's time zone is unknown (times read as local)", warn_list)
+    return timezone
 
+
+def _read_stops(src: _Source, fname: str) -> pd.DataFrame:
+    """stops.txt, with the parent station's coordinates where a stop has none."""
     # stops
     stops = src.read("stops.txt")
     _need_cols(stops, "stops.txt", _REQUIRED["stops.txt"], fname)
@@ -354,7 +380,11 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
         ok = pp.isin(par.index)
         stops.loc[pp[ok].index, "stop_lat"] = par.loc[pp[ok], "stop_lat"].to_numpy()
         stops.loc[pp[ok].index, "stop_lon"] = par.loc[pp[ok], "stop_lon"].to_numpy()
+    return stops
 
+
+def _read_routes(src: _Source, fname: str) -> pd.DataFrame:
+    """routes.txt (an empty table when absent)."""
     # routes
     if src.has("routes.txt"):
         r = src.read("routes.txt")
@@ -377,7 +407,12 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                             "every route needs its own id")
     else:
         routes = pd.DataFrame(columns=["route_id", "agency_id", "route_short_name", "route_long_name", "route_type"])
+    return routes
 
+
+def _read_trips(src: _Source, fname: str, routes: pd.DataFrame,
+                warn_list: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """trips.txt, and the routes with those the trips name but routes.txt lacks."""
     # trips
     t = src.read("trips.txt")
     _need_cols(t, "trips.txt", _REQUIRED["trips.txt"], fname)
@@ -402,7 +437,11 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                                    "route_type": np.int16(3)})],
             ignore_index=True,
         )
+    return trips, routes
 
+
+def _read_calendar(src: _Source, fname: str) -> pd.DataFrame:
+    """calendar.txt (an empty table when absent)."""
     # calendars
     if src.has("calendar.txt"):
         c = src.read("calendar.txt")
@@ -431,6 +470,11 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
     else:
         calendar = pd.DataFrame({"service_id": pd.Series(dtype=object), **{d: pd.Series(dtype=bool) for d in _WEEKDAYS},
                                  "start_date": pd.Series(dtype="int64"), "end_date": pd.Series(dtype="int64")})
+    return calendar
+
+
+def _read_calendar_dates(src: _Source, fname: str, warn_list: list[str]) -> pd.DataFrame:
+    """calendar_dates.txt (an empty table when absent)."""
     if src.has("calendar_dates.txt"):
         cd = src.read("calendar_dates.txt")
     else:
@@ -452,7 +496,12 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
     else:
         calendar_dates = pd.DataFrame({"service_id": pd.Series(dtype=object), "date": pd.Series(dtype="int64"),
                                        "exception_type": pd.Series(dtype=np.int8)})
+    return calendar_dates
 
+
+def _read_stop_times_txt(src: _Source, fname: str, stops: pd.DataFrame, trips: pd.DataFrame,
+                         warn_list: list[str]) -> pd.DataFrame:
+    """stop_times.txt, checked and decoded (:func:`_read_stop_times`)."""
     # stop_times
     st = src.read("stop_times.txt")
     _need_cols(st, "stop_times.txt", _REQUIRED["stop_times.txt"], fname)
@@ -460,6 +509,12 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
         if col not in st.columns:
             raise GTFSError(f"{fname}/stop_times.txt: required column {col!r} missing")
     st = _read_stop_times(st, stops, trips, fname, warn_list)
+    return st
+
+
+def _check_services(fname: str, trips: pd.DataFrame, st: pd.DataFrame, calendar: pd.DataFrame,
+                    calendar_dates: pd.DataFrame, warn_list: list[str]) -> None:
+    """Warn about trips whose service no calendar defines; refuse a feed where no trip can run."""
     # services: a trip whose service_id no calendar defines never runs
     known_sv = set(calendar["service_id"]) | set(calendar_dates["service_id"])
     used_tr = trips[trips["trip_id"].isin(pd.unique(st["trip_id"]))]
@@ -472,6 +527,10 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
             raise GTFSError(msg + "; no trip of the feed can run on any date: fix the service ids")
         _warn(msg, warn_list)
 
+
+def _read_frequencies(src: _Source, fname: str, trips: pd.DataFrame, st: pd.DataFrame,
+                      warn_list: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """frequencies.txt, and the trips and stop times with the frequency trips expanded."""
     # frequencies
     freq = pd.DataFrame({"trip_id": pd.Series(dtype=object), "start_s": pd.Series(dtype=np.int32),
                          "end_s": pd.Series(dtype=np.int32), "headway_s": pd.Series(dtype=np.int32),
@@ -518,7 +577,11 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                         f"{_fmt(freq['end_s'].iloc[i])} ({int(n_dep[i]):,} departures); fix headway_secs or the "
                         "start/end times")
                 trips, st, n_freq = _expand_frequencies(trips, st, freq)
+    return freq, trips, st, n_freq
 
+
+def _read_transfers(src: _Source, fname: str, stops: pd.DataFrame, warn_list: list[str]) -> pd.DataFrame:
+    """transfers.txt (rows naming unknown stops dropped)."""
     # transfers
     tr = pd.DataFrame({"from_stop_id": pd.Series(dtype=object), "to_stop_id": pd.Series(dtype=object),
                        "transfer_type": pd.Series(dtype=np.int8), "min_transfer_time_s": pd.Series(dtype=np.int32)})
@@ -543,13 +606,7 @@ def read_gtfs(path, *, feed_id: str | None = None, prefix: str = "") -> GTFSFeed
                 _warn(f"{fname}/transfers.txt: {int(bad.sum())} row(s) naming unknown stops dropped, first at line "
                       f"{int(np.flatnonzero(bad.to_numpy())[0]) + 2}", warn_list)
                 tr = tr[~bad].reset_index(drop=True)
-
-    feed = GTFSFeed(
-        feed_id=feed_id, path=str(path), timezone=timezone, stops=stops, routes=routes, trips=trips,
-        stop_times=st, calendar=calendar, calendar_dates=calendar_dates, frequencies=freq, transfers=tr,
-        n_frequency_trips=n_freq, warnings=tuple(warn_list), shapes=read_shapes(src, fname, warn_list),
-    )
-    return feed.with_prefix(prefix) if prefix else feed
+    return tr
 
 
 def _no_empty_ids(ids: pd.Series, file: str, column: str) -> None:
@@ -818,9 +875,10 @@ def _expand_frequencies(trips: pd.DataFrame, st: pd.DataFrame, freq: pd.DataFram
     first_dep = st.groupby("trip_id", sort=False)["departure_s"].first()
     templates = freq["trip_id"].unique()
     rows = []
-    for r in freq.itertuples(index=False):
-        starts = np.arange(int(r.start_s), int(r.end_s), int(r.headway_s), dtype=np.int64)
-        rows.append(pd.DataFrame({"trip_id": r.trip_id, "start": starts}))
+    for tid, s0, s1, hw in zip(freq["trip_id"], freq["start_s"].to_numpy(np.int64), freq["end_s"].to_numpy(np.int64),
+                               freq["headway_s"].to_numpy(np.int64)):
+        starts = np.arange(int(s0), int(s1), int(hw), dtype=np.int64)
+        rows.append(pd.DataFrame({"trip_id": tid, "start": starts}))
     dep_tab = pd.concat(rows, ignore_index=True).drop_duplicates()
     dep_tab["new_id"] = dep_tab["trip_id"] + "@" + [_fmt(s) for s in dep_tab["start"]]
     tst = st[st["trip_id"].isin(templates)]
@@ -945,7 +1003,8 @@ def service_date_matrix(calendar: pd.DataFrame, calendar_dates: pd.DataFrame, se
         if i < 0:
             continue
         mask = np.array([getattr(r, w) for w in _WEEKDAYS], dtype=bool)[weekday]
-        mask &= (days + day0 >= r.start_date) & (days + day0 <= r.end_date)
+        # (itertuples fields are typed as any pandas scalar: these are the int64 day numbers of _parse_dates)
+        mask &= (days + day0 >= int(r.start_date)) & (days + day0 <= int(r.end_date))  # type: ignore[arg-type]
         active[i, mask] = 1
     if len(calendar_dates):
         si = service_ids.get_indexer(calendar_dates["service_id"])

@@ -29,7 +29,7 @@ class Points:
     ids: np.ndarray
     lon: np.ndarray
     lat: np.ndarray
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None
     name: str
 
     def __len__(self) -> int:

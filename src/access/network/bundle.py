@@ -235,7 +235,7 @@ class TransportNetwork:
         for m in modes:
             check_choice("modes", m, STREET_MODES)
         extra = [Path(elevation)] if elevation is not None else []
-        for p in [osm_pbf, *gtfs, *extra]:
+        for p in [Path(osm_pbf), *(Path(g) for g in gtfs), *extra]:
             if not p.exists():
                 raise InputFileError(f"input file {str(p)!r} does not exist; check the path")
         if osm_pbf.is_dir():

@@ -119,7 +119,7 @@ def read_dem(path) -> DEM:
 
     try:
         im = Image.open(path)
-        tags = im.tag_v2
+        tags = im.tag_v2  # type: ignore[attr-defined]  # a TIFF's tags: Pillow's stub types open() as ImageFile
         z = np.asarray(im, dtype=np.float64)
     except Exception as e:
         raise InputFileError(f"{path}: cannot read the DEM ({e}); give a single-band GeoTIFF, or install "

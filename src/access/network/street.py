@@ -185,7 +185,8 @@ class StreetGraph:
         )
 
     def to_networkx(self):
-        """``networkx.MultiDiGraph`` with node ``x``/``y`` (lon/lat) and edge ``travel_time`` (s), ``length``, ``osmid``."""
+        """``networkx.MultiDiGraph`` with node ``x``/``y`` (lon/lat) and edge ``travel_time`` (s), ``length``,
+        ``osmid``."""
         import networkx as nx
 
         G = nx.MultiDiGraph(crs="EPSG:4326", mode=self.mode)
@@ -220,9 +221,14 @@ class StreetGraph:
             if isinstance(osmid, (list, tuple)):
                 osmid = osmid[0]
             g = d.get("geometry")
-            coords = np.asarray(g.coords) if g is not None else np.array([[lon[idx[u]], lat[idx[u]]], [lon[idx[v]], lat[idx[v]]]])
-            tails.append(idx[u]); heads.append(idx[v]); tt.append(max(1, int(round(t)))); ln.append(length)
-            ways.append(int(osmid)); geoms.append(coords)
+            coords = np.asarray(g.coords) if g is not None else np.array([[lon[idx[u]], lat[idx[u]]],
+                                                                          [lon[idx[v]], lat[idx[v]]]])
+            tails.append(idx[u])
+            heads.append(idx[v])
+            tt.append(max(1, int(round(t))))
+            ln.append(length)
+            ways.append(int(osmid))
+            geoms.append(coords)
         osm_ids = np.array([n if isinstance(n, (int, np.integer)) else -1 for n in nodes], dtype=np.int64)
         return _assemble(mode, np.array(tails), np.array(heads), np.array(tt), np.array(ln), np.array(ways),
                          np.full(len(tails), profiles.highway_code("other")), np.full(len(tails), -1),
@@ -280,6 +286,31 @@ class StreetGraph:
         ids = np.repeat(np.arange(len(canon)), counts)
         lines = shapely.linestrings(np.column_stack([x[pos], y[pos]]), indices=ids)
         return canon, lines, shapely.STRtree(lines)
+
+    @cached_property
+    def _edge_lines_lonlat(self):
+        """shapely LineStrings (lon/lat) of every edge (scenario polygon selections)."""
+        import shapely
+
+        counts = np.diff(self.geom_offsets)
+        return shapely.linestrings(self.geom_lonlat, indices=np.repeat(np.arange(self.n_edges), counts))
+
+    @cached_property
+    def _edge_boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-edge (min lon, min lat) and (max lon, max lat) of the geometry (scenario polygon selections)."""
+        off = self.geom_offsets[:-1]
+        ll = self.geom_lonlat
+        if not len(ll):
+            return np.zeros((0, 2)), np.zeros((0, 2))
+        return np.minimum.reduceat(ll, off, axis=0), np.maximum.reduceat(ll, off, axis=0)
+
+    @cached_property
+    def _node_kdtree(self):
+        """KD-tree (scipy ``cKDTree``) on the projected nodes (scenario links snap to the nearest node)."""
+        from scipy.spatial import cKDTree
+
+        x, y = self.project(self.node_lon, self.node_lat)
+        return cKDTree(np.column_stack([x, y]))
 
     def snap(self, lon, lat, *, max_snap_m: float = DEFAULT_MAX_SNAP_M, ids=None, warn: bool = True) -> Snap:
         """Snap points to the nearest point of the nearest usable edge.

@@ -12,7 +12,8 @@ Stops are linked to the walk graph with :meth:`StreetGraph.snap`; stops farther 
 ``max_transfer_walk_min`` (one bounded Dijkstra per stop), plus ``transfers.txt`` (a ``min_transfer_time`` is a
 lower bound on the walk; ``transfer_type`` 3 removes the pair; a row linking stops the walk search did not link
 walks at least the straight line, never 0 s; station-level rows apply to all the station's stops; queries with
-``TransitOptions(transfers_txt=False)`` ignore the file, as R5). Without a walk graph (stop-level use), transfers are straight-line walks within the same time.
+``TransitOptions(transfers_txt=False)`` ignore the file, as R5). Without a walk graph (stop-level use), transfers are
+straight-line walks within the same time.
 
 Times inside are int32 seconds since midnight of the query date in the feed's time zone (a trip of the previous
 service day at 25:10 is at 01:10). On the days clocks change, GTFS times count from noon minus 12 h; we use
@@ -409,154 +410,17 @@ class Timetable:
         >>> tt = Timetable.build(["poa_eptc.zip", "poa_trensurb.zip"], net.street("walk"))  # doctest: +SKIP
         >>> day = tt.for_date("2019-05-13")  # doctest: +SKIP
         """
-        if isinstance(feeds, (str, Path, _gtfs.GTFSFeed)):
-            feeds = [feeds]
-        feeds = _gtfs.read_feeds(list(feeds))
-        if not feeds:
-            raise ValidationError("`feeds` is empty; give at least one GTFS feed")
-        tzs = [f.timezone for f in feeds if f.timezone]
-        if len(set(tzs)) > 1:
-            warnings.warn(f"GTFS feeds have different time zones {sorted(set(tzs))}; using {tzs[0]!r}",
-                          AccessWarning, stacklevel=2)
-        stops = pd.concat([f.stops for f in feeds], ignore_index=True)
-        routes = pd.concat([f.routes for f in feeds], ignore_index=True)
-        trips = pd.concat([f.trips for f in feeds], ignore_index=True)
-        st = pd.concat([f.stop_times for f in feeds], ignore_index=True)
-        cal = pd.concat([f.calendar for f in feeds], ignore_index=True)
-        cd = pd.concat([f.calendar_dates for f in feeds], ignore_index=True)
-        xfers = pd.concat([f.transfers for f in feeds], ignore_index=True)
-
-        # internal stop order: first appearance along the trips (stops ridden one after the other get nearby
-        # numbers, so RAPTOR's per-stop labels are read from nearby memory); stops no trip serves come last
-        seen = pd.unique(st.sort_values(["trip_id", "stop_sequence"], kind="stable")["stop_id"])
-        rank = pd.Index(seen).get_indexer(stops["stop_id"])
-        rank = np.where(rank < 0, len(seen) + np.arange(len(stops)), rank)
-        stops = stops.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
-        stop_index = pd.Index(stops["stop_id"])
+        feeds, tzs, stops, routes, trips, st, cal, cd, xfers = _merged_feeds(feeds)
+        stops, stop_index, parent = _ordered_stops(stops, st)
         n_stops = len(stops)
-        parent = stop_index.get_indexer(stops["parent_station"].where(stops["parent_station"] != "", "\0none"))
-        route_index = pd.Index(routes["route_id"])
-
-        # trips: keep those with at least 2 stop times
-        st = st.sort_values(["trip_id", "stop_sequence"], kind="stable").reset_index(drop=True)
-        tcode, trip_uniques = pd.factorize(st["trip_id"], sort=False)
-        counts = np.bincount(tcode, minlength=len(trip_uniques))
-        keep_t = counts >= 2
-        if (~keep_t).any():
-            warnings.warn(f"{int((~keep_t).sum())} trip(s) with fewer than 2 stop times dropped, "
-                          f"e.g. {trip_uniques[np.flatnonzero(~keep_t)[0]]!r}", AccessWarning, stacklevel=2)
-            km = keep_t[tcode]
-            st = st[km].reset_index(drop=True)
-            tcode, trip_uniques = pd.factorize(st["trip_id"], sort=False)
-            counts = np.bincount(tcode, minlength=len(trip_uniques))
-        trip_ids = np.asarray(trip_uniques, dtype=object)
-        n_trips = len(trip_ids)
-        tmeta = trips.set_index("trip_id").loc[trip_ids]
-        trip_route = route_index.get_indexer(tmeta["route_id"]).astype(np.int32)
-        service_ids = np.array(sorted(set(trips["service_id"]) | set(cal["service_id"]) | set(cd["service_id"])),
-                               dtype=object)
-        trip_service = pd.Index(service_ids).get_indexer(tmeta["service_id"]).astype(np.int32)
-        day0, active = _gtfs.service_date_matrix(cal, cd, service_ids)
-
-        # patterns: (route, stops, pickup, drop-off)
-        trip_time_off = np.zeros(n_trips + 1, dtype=np.int64)
-        trip_time_off[1:] = np.cumsum(counts)
-        sidx = stop_index.get_indexer(st["stop_id"]).astype(np.int32)
-        board = (st["pickup_type"].to_numpy() != 1).astype(np.uint8)
-        alight = (st["drop_off_type"].to_numpy() != 1).astype(np.uint8)
-        keys = {}
-        trip_pattern = np.empty(n_trips, dtype=np.int32)
-        pat_route, pat_stops_l, pat_board_l, pat_alight_l = [], [], [], []
-        for t in range(n_trips):
-            a, b = trip_time_off[t], trip_time_off[t + 1]
-            key = (int(trip_route[t]), sidx[a:b].tobytes(), board[a:b].tobytes(), alight[a:b].tobytes())
-            p = keys.get(key)
-            if p is None:
-                p = len(keys)
-                keys[key] = p
-                pat_route.append(trip_route[t])
-                pat_stops_l.append(sidx[a:b])
-                pat_board_l.append(board[a:b])
-                pat_alight_l.append(alight[a:b])
-            trip_pattern[t] = p
-        pattern_stop_off = np.zeros(len(keys) + 1, dtype=np.int32)
-        pattern_stop_off[1:] = np.cumsum([len(x) for x in pat_stops_l])
-
-        used = np.zeros(n_stops, dtype=bool)
-        used[sidx] = True
-        lon = stops["stop_lon"].to_numpy(np.float64)
-        lat = stops["stop_lat"].to_numpy(np.float64)
-        nocoord = used & ~(np.isfinite(lon) & np.isfinite(lat))
-        if nocoord.any():
-            raise GTFSError(f"stops.txt: {int(nocoord.sum())} stop(s) served by trips have no coordinates (nor a "
-                            f"parent station with some), e.g. {stops['stop_id'].iloc[np.flatnonzero(nocoord)[0]]!r}")
-
-        # links to the walk graph
-        acc_n = np.full((n_stops, 2), -1, np.int32)
-        acc_c = np.full((n_stops, 2), -1, np.int32)
-        eg_n = np.full((n_stops, 2), -1, np.int32)
-        eg_c = np.full((n_stops, 2), -1, np.int32)
-        max_xfer_s = int(round(max_transfer_walk_min * 60))
-        ui = np.flatnonzero(used)
-        if walk_graph is not None:
-            speed = float(walk_graph.meta.get("speed_kmh") or 3.6)
-            snap = walk_graph.snap(lon[ui], lat[ui], max_snap_m=max_snap_m, warn=False)
-            acc_n[ui], acc_c[ui], eg_n[ui], eg_c[ui] = (snap.access_node, snap.access_cost_s, snap.egress_node,
-                                                        snap.egress_cost_s)
-            unl = ui[~snap.snapped]
-            if len(unl):
-                ex = [str(stops["stop_id"].iloc[i]) for i in unl[:5]]
-                warnings.warn(f"{len(unl)} of {len(ui)} served stops are farther than max_snap_m={max_snap_m:g} m "
-                              f"from the walk network and stay unlinked (no access, egress or walking transfer), "
-                              f"e.g. {ex}", AccessWarning, stacklevel=2)
-            f, h, w = walk_graph.first_out, walk_graph.head, walk_graph.travel_time_s
-            r, c, v = walk_points(f, h, w, acc_n[ui], acc_c[ui], eg_n[ui], eg_c[ui], max_xfer_s)
-            xr, xc, xv = ui[r], ui[c], v
-        else:
-            speed = float(walk_speed_kmh or 3.6)
-            xr, xc, xv = _crowfly_pairs(lon, lat, ui, max_xfer_s, speed)
-        ok = xr != xc
-        xr, xc, xv = xr[ok], xc[ok], xv[ok]
-        xmin = np.full(len(xr), -1, np.int32)
-        # transfers.txt
-        if len(xfers):
-            fr = stop_index.get_indexer(xfers["from_stop_id"])
-            to = stop_index.get_indexer(xfers["to_stop_id"])
-            children = pd.Series(np.arange(n_stops)).groupby(parent).apply(list).to_dict() if (parent >= 0).any() \
-                else {}
-            pairs = {}
-            for a, b, ty, mt in zip(fr, to, xfers["transfer_type"].to_numpy(), xfers["min_transfer_time_s"]):
-                aa = children.get(a, [a]) if not used[a] else [a]
-                bb = children.get(b, [b]) if not used[b] else [b]
-                for x in aa:
-                    for y in bb:
-                        if x != y and used[x] and used[y]:
-                            pairs[(x, y)] = (int(ty), int(mt))
-            if pairs:
-                cur = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(xr, xc))}
-                add_r, add_c, add_m = [], [], []
-                for (x, y), (ty, mt) in pairs.items():
-                    i = cur.get((x, y))
-                    if ty == 3:
-                        if i is not None:
-                            xmin[i] = XFER_FORBIDDEN  # kept, so that transfers_txt=False can restore it
-                        continue
-                    if i is not None:
-                        xmin[i] = max(mt, 0)
-                    else:
-                        add_r.append(x)
-                        add_c.append(y)
-                        add_m.append(mt)
-                ar, ac = np.array(add_r, np.int64), np.array(add_c, np.int64)
-                # a pair the walk search did not link (farther than the transfer walk) walks at least the straight
-                # line: a row without min_transfer_time is not a 0 s link between distant stops
-                crow = np.rint(haversine_m(lon[ar], lat[ar], lon[ac], lat[ac]) / (speed / 3.6)) if len(ar) \
-                    else np.zeros(0)
-                crow = np.where(np.isfinite(crow), crow, 0)
-                xr = np.concatenate([xr, ar])
-                xc = np.concatenate([xc, ac])
-                xv = np.concatenate([xv, crow.astype(np.int32)])
-                xmin = np.concatenate([xmin, XFER_ADDED - np.maximum(np.array(add_m, np.int32), 0)])
+        st, counts, trip_ids, trip_route, service_ids, trip_service, day0, active = _kept_trips(st, trips, routes,
+                                                                                                 cal, cd)
+        (trip_time_off, sidx, trip_pattern, pat_route, pat_stops_l, pat_board_l, pat_alight_l,
+         pattern_stop_off) = _patterns(st, stop_index, trip_route, counts)
+        used, lon, lat = _served_stops(stops, sidx, n_stops)
+        acc_n, acc_c, eg_n, eg_c, speed, xr, xc, xv = _walk_links(walk_graph, stops, used, lon, lat,
+                                                                  max_transfer_walk_min, max_snap_m, walk_speed_kmh)
+        xr, xc, xv, xmin = _transfers_txt(xfers, stop_index, parent, used, n_stops, lon, lat, speed, xr, xc, xv)
         order = np.lexsort((xc, xr))
         xr, xc, xv, xmin = xr[order], xc[order], xv[order], xmin[order]
         transfer_off = np.zeros(n_stops + 1, dtype=np.int64)
@@ -588,7 +452,8 @@ class Timetable:
             linked=walk_graph is not None,
             n_unlinked=int((used & (acc_n[:, 0] < 0) & (acc_n[:, 1] < 0)).sum()) if walk_graph is not None else None,
         )
-        return cls(arrays, meta, shapes=TripShapes.build(feeds, trip_ids, tmeta.get("shape_id"), trip_time_off, sidx,
+        trip_shape = trips.set_index("trip_id").loc[trip_ids].get("shape_id")
+        return cls(arrays, meta, shapes=TripShapes.build(feeds, trip_ids, trip_shape, trip_time_off, sidx,
                                                          st.get("shape_dist_traveled")))
 
     # -------------------------------------------------------------------------------------------- persistence
@@ -660,7 +525,8 @@ class Timetable:
         dep = np.asarray(a["st_dep_s"])
         first_dep = dep[tto[:-1]]
         last_arr = arr[tto[1:] - 1]
-        sel, shifts = [], []
+        sel: list[np.ndarray] = []
+        shifts: list[np.ndarray] = []
         for off, shift in ((-1, -DAY_S), (0, 0), (1, DAY_S)):
             on = self._active_services(o + off)
             run = on[trip_service] if len(trip_service) else np.zeros(0, bool)
@@ -763,6 +629,189 @@ class Timetable:
             self._stop_index = pd.Index(np.asarray(self.arrays["stop_id"]).astype(object))
         return self._stop_index
 
+
+# ------------------------------------------------------------------------------------ build steps (Timetable.build)
+def _merged_feeds(feeds):
+    """The feeds read and their tables concatenated (ids already prefixed per feed), with their time zones."""
+    if isinstance(feeds, (str, Path, _gtfs.GTFSFeed)):
+        feeds = [feeds]
+    feeds = _gtfs.read_feeds(list(feeds))
+    if not feeds:
+        raise ValidationError("`feeds` is empty; give at least one GTFS feed")
+    tzs = [f.timezone for f in feeds if f.timezone]
+    if len(set(tzs)) > 1:
+        warnings.warn(f"GTFS feeds have different time zones {sorted(set(tzs))}; using {tzs[0]!r}",
+                      AccessWarning, stacklevel=3)
+    stops = pd.concat([f.stops for f in feeds], ignore_index=True)
+    routes = pd.concat([f.routes for f in feeds], ignore_index=True)
+    trips = pd.concat([f.trips for f in feeds], ignore_index=True)
+    st = pd.concat([f.stop_times for f in feeds], ignore_index=True)
+    cal = pd.concat([f.calendar for f in feeds], ignore_index=True)
+    cd = pd.concat([f.calendar_dates for f in feeds], ignore_index=True)
+    xfers = pd.concat([f.transfers for f in feeds], ignore_index=True)
+    return feeds, tzs, stops, routes, trips, st, cal, cd, xfers
+
+
+def _ordered_stops(stops: pd.DataFrame, st: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index, np.ndarray]:
+    """Stops in the internal order, their index and each one's parent station (-1: none)."""
+    # internal stop order: first appearance along the trips (stops ridden one after the other get nearby
+    # numbers, so RAPTOR's per-stop labels are read from nearby memory); stops no trip serves come last
+    seen = pd.unique(st.sort_values(["trip_id", "stop_sequence"], kind="stable")["stop_id"])
+    rank = pd.Index(seen).get_indexer(pd.Index(stops["stop_id"]))
+    rank = np.where(rank < 0, len(seen) + np.arange(len(stops)), rank)
+    stops = stops.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+    stop_index = pd.Index(stops["stop_id"])
+    parent = stop_index.get_indexer(stops["parent_station"].where(stops["parent_station"] != "", "\0none"))
+    return stops, stop_index, parent
+
+
+def _kept_trips(st: pd.DataFrame, trips: pd.DataFrame, routes: pd.DataFrame, cal: pd.DataFrame,
+                cd: pd.DataFrame):
+    """Stop times of the trips with at least 2 of them, the trips' routes and services, the service days."""
+    route_index = pd.Index(routes["route_id"])
+
+    # trips: keep those with at least 2 stop times
+    st = st.sort_values(["trip_id", "stop_sequence"], kind="stable").reset_index(drop=True)
+    tcode, trip_uniques = pd.factorize(st["trip_id"], sort=False)
+    counts = np.bincount(tcode, minlength=len(trip_uniques))
+    keep_t = counts >= 2
+    if (~keep_t).any():
+        warnings.warn(f"{int((~keep_t).sum())} trip(s) with fewer than 2 stop times dropped, "
+                      f"e.g. {trip_uniques[np.flatnonzero(~keep_t)[0]]!r}", AccessWarning, stacklevel=3)
+        km = keep_t[tcode]
+        st = st[km].reset_index(drop=True)
+        tcode, trip_uniques = pd.factorize(st["trip_id"], sort=False)
+        counts = np.bincount(tcode, minlength=len(trip_uniques))
+    trip_ids = np.asarray(trip_uniques, dtype=object)
+    tmeta = trips.set_index("trip_id").loc[trip_ids]
+    trip_route = route_index.get_indexer(tmeta["route_id"]).astype(np.int32)
+    service_ids = np.array(sorted(set(trips["service_id"]) | set(cal["service_id"]) | set(cd["service_id"])),
+                           dtype=object)
+    trip_service = pd.Index(service_ids).get_indexer(tmeta["service_id"]).astype(np.int32)
+    day0, active = _gtfs.service_date_matrix(cal, cd, service_ids)
+    return st, counts, trip_ids, trip_route, service_ids, trip_service, day0, active
+
+
+def _patterns(st: pd.DataFrame, stop_index: pd.Index, trip_route: np.ndarray, counts: np.ndarray):
+    """Trips grouped into patterns (same route, stops, pickup and drop-off): each trip's pattern and the patterns."""
+    n_trips = len(trip_route)
+    # patterns: (route, stops, pickup, drop-off)
+    trip_time_off = np.zeros(n_trips + 1, dtype=np.int64)
+    trip_time_off[1:] = np.cumsum(counts)
+    sidx = stop_index.get_indexer(pd.Index(st["stop_id"])).astype(np.int32)
+    board = (st["pickup_type"].to_numpy() != 1).astype(np.uint8)
+    alight = (st["drop_off_type"].to_numpy() != 1).astype(np.uint8)
+    keys: dict[tuple[int, bytes, bytes, bytes], int] = {}
+    trip_pattern = np.empty(n_trips, dtype=np.int32)
+    pat_route, pat_stops_l, pat_board_l, pat_alight_l = [], [], [], []
+    for t in range(n_trips):
+        a, b = trip_time_off[t], trip_time_off[t + 1]
+        key = (int(trip_route[t]), sidx[a:b].tobytes(), board[a:b].tobytes(), alight[a:b].tobytes())
+        p = keys.get(key)
+        if p is None:
+            p = len(keys)
+            keys[key] = p
+            pat_route.append(trip_route[t])
+            pat_stops_l.append(sidx[a:b])
+            pat_board_l.append(board[a:b])
+            pat_alight_l.append(alight[a:b])
+        trip_pattern[t] = p
+    pattern_stop_off = np.zeros(len(keys) + 1, dtype=np.int32)
+    pattern_stop_off[1:] = np.cumsum([len(x) for x in pat_stops_l])
+    return (trip_time_off, sidx, trip_pattern, pat_route, pat_stops_l, pat_board_l, pat_alight_l,
+            pattern_stop_off)
+
+
+def _served_stops(stops: pd.DataFrame, sidx: np.ndarray, n_stops: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which stops the trips serve, and every stop's coordinates (a served stop must have some)."""
+    used = np.zeros(n_stops, dtype=bool)
+    used[sidx] = True
+    lon = stops["stop_lon"].to_numpy(np.float64)
+    lat = stops["stop_lat"].to_numpy(np.float64)
+    nocoord = used & ~(np.isfinite(lon) & np.isfinite(lat))
+    if nocoord.any():
+        raise GTFSError(f"stops.txt: {int(nocoord.sum())} stop(s) served by trips have no coordinates (nor a "
+                        f"parent station with some), e.g. {stops['stop_id'].iloc[np.flatnonzero(nocoord)[0]]!r}")
+    return used, lon, lat
+
+
+def _walk_links(walk_graph, stops: pd.DataFrame, used: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                max_transfer_walk_min: float, max_snap_m: float, walk_speed_kmh: float | None):
+    """Stops snapped to the walk graph and the walking transfers between them (straight lines without a graph)."""
+    n_stops = len(stops)
+    # links to the walk graph
+    acc_n = np.full((n_stops, 2), -1, np.int32)
+    acc_c = np.full((n_stops, 2), -1, np.int32)
+    eg_n = np.full((n_stops, 2), -1, np.int32)
+    eg_c = np.full((n_stops, 2), -1, np.int32)
+    max_xfer_s = int(round(max_transfer_walk_min * 60))
+    ui = np.flatnonzero(used)
+    if walk_graph is not None:
+        speed = float(walk_graph.meta.get("speed_kmh") or 3.6)
+        snap = walk_graph.snap(lon[ui], lat[ui], max_snap_m=max_snap_m, warn=False)
+        acc_n[ui], acc_c[ui], eg_n[ui], eg_c[ui] = (snap.access_node, snap.access_cost_s, snap.egress_node,
+                                                    snap.egress_cost_s)
+        unl = ui[~snap.snapped]
+        if len(unl):
+            ex = [str(stops["stop_id"].iloc[i]) for i in unl[:5]]
+            warnings.warn(f"{len(unl)} of {len(ui)} served stops are farther than max_snap_m={max_snap_m:g} m "
+                          f"from the walk network and stay unlinked (no access, egress or walking transfer), "
+                          f"e.g. {ex}", AccessWarning, stacklevel=3)
+        f, h, w = walk_graph.first_out, walk_graph.head, walk_graph.travel_time_s
+        r, c, v = walk_points(f, h, w, acc_n[ui], acc_c[ui], eg_n[ui], eg_c[ui], max_xfer_s)
+        xr, xc, xv = ui[r], ui[c], v
+    else:
+        speed = float(walk_speed_kmh or 3.6)
+        xr, xc, xv = _crowfly_pairs(lon, lat, ui, max_xfer_s, speed)
+    ok = xr != xc
+    xr, xc, xv = xr[ok], xc[ok], xv[ok]
+    return acc_n, acc_c, eg_n, eg_c, speed, xr, xc, xv
+
+
+def _transfers_txt(xfers: pd.DataFrame, stop_index: pd.Index, parent: np.ndarray, used: np.ndarray, n_stops: int,
+                   lon: np.ndarray, lat: np.ndarray, speed: float, xr: np.ndarray, xc: np.ndarray, xv: np.ndarray):
+    """The walking transfers with the rules of transfers.txt: minimum times, forbidden and added pairs."""
+    xmin = np.full(len(xr), -1, np.int32)
+    # transfers.txt
+    if len(xfers):
+        fr = stop_index.get_indexer(pd.Index(xfers["from_stop_id"]))
+        to = stop_index.get_indexer(pd.Index(xfers["to_stop_id"]))
+        children = pd.Series(np.arange(n_stops)).groupby(parent).apply(list).to_dict() if (parent >= 0).any() \
+            else {}
+        pairs = {}
+        for a, b, ty, mt in zip(fr, to, xfers["transfer_type"].to_numpy(), xfers["min_transfer_time_s"]):
+            aa = children.get(a, [a]) if not used[a] else [a]
+            bb = children.get(b, [b]) if not used[b] else [b]
+            for x in aa:
+                for y in bb:
+                    if x != y and used[x] and used[y]:
+                        pairs[(x, y)] = (int(ty), int(mt))
+        if pairs:
+            cur = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(xr, xc))}
+            add_r, add_c, add_m = [], [], []
+            for (x, y), (ty, mt) in pairs.items():
+                i = cur.get((int(x), int(y)))
+                if ty == 3:
+                    if i is not None:
+                        xmin[i] = XFER_FORBIDDEN  # kept, so that transfers_txt=False can restore it
+                    continue
+                if i is not None:
+                    xmin[i] = max(mt, 0)
+                else:
+                    add_r.append(x)
+                    add_c.append(y)
+                    add_m.append(mt)
+            ar, ac = np.array(add_r, np.int64), np.array(add_c, np.int64)
+            # a pair the walk search did not link (farther than the transfer walk) walks at least the straight
+            # line: a row without min_transfer_time is not a 0 s link between distant stops
+            crow = np.rint(haversine_m(lon[ar], lat[ar], lon[ac], lat[ac]) / (speed / 3.6)) if len(ar) \
+                else np.zeros(0)
+            crow = np.where(np.isfinite(crow), crow, 0)
+            xr = np.concatenate([xr, ar])
+            xc = np.concatenate([xc, ac])
+            xv = np.concatenate([xv, crow.astype(np.int32)])
+            xmin = np.concatenate([xmin, XFER_ADDED - np.maximum(np.array(add_m, np.int32), 0)])
+    return xr, xc, xv, xmin
 
 def _crowfly_pairs(lon, lat, ui, max_s, speed_kmh):
     """Straight-line walking pairs among stops ``ui`` within ``max_s`` seconds."""

@@ -425,7 +425,7 @@ def _valid_keys(loc: tuple) -> list[str]:
               ("venues",): VenuesSchema, ("areas",): AreasSchema, ("fetch",): FetchSchema,
               ("network",): NetworkSchema}
     if loc in tables:
-        return list(tables[loc].model_fields)
+        return list(tables[loc].model_fields)  # type: ignore[attr-defined]  # pydantic's metaclass stub lacks it
     if len(loc) == 2 and loc[0] == "sources":
         return list(SourceSchema.model_fields)
     if len(loc) == 3 and loc[:2] == ("areas", "priority_zones"):

@@ -180,7 +180,7 @@ def read_census_logement(path, *, vintage: int | None = None) -> pd.DataFrame:
         i = int(np.flatnonzero(over.to_numpy())[0])
         raise ValidationError(f"{where}: IRIS {iris.iloc[i]}: {voit} ({car.iloc[i]}) exceeds {rp} ({hh.iloc[i]}); "
                               "main residences with a car are a subset of the main residences: check the columns")
-    car = np.minimum(car, hh)
+    car = np.minimum(car, hh)  # type: ignore[assignment]  # a Series (pandas-stubs lacks Series.__array_ufunc__)
     com = (_normalise_codes(df[cols["COM"]], 5) if "COM" in cols else iris.str.slice(0, 5))
     no_car = (hh - car).to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):

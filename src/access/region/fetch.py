@@ -42,6 +42,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._errors import FetchError, InputFileError
 from .._io_util import atomic_path, disk_full_error, is_disk_full, sha256_file
@@ -126,9 +127,9 @@ def _attempt(url, part: Path, *, timeout_s, chunk_bytes, progress, desc) -> bool
         part.unlink(missing_ok=True)
         offset = 0
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    if offset:
+    if offset and meta is not None:  # (meta is None -> offset was reset to 0 above)
         headers["Range"] = f"bytes={offset}-"
-        headers["If-Range"] = meta.get("etag") or meta.get("last_modified")
+        headers["If-Range"] = str(meta.get("etag") or meta.get("last_modified"))  # (_read_part_meta: one is set)
     req = urllib.request.Request(url, headers=headers)
     try:
         resp = urllib.request.urlopen(req, timeout=timeout_s)
@@ -441,7 +442,8 @@ def merge_sorted_extracts(inputs, out) -> Path:
                 break
             k = min(live)
             same = [i for i, x in enumerate(keys) if x == k]
-            best = max(same, key=lambda i: heads[i].version)
+            # pyosmium's stubs type the items as Node | Way | ... | None; these heads are live OSM objects
+            best = max(same, key=lambda i: heads[i].version)  # type: ignore[union-attr]
             w.add(heads[best])
             for i in same:
                 if k < last[i]:
@@ -509,6 +511,7 @@ def prepare_osm(inputs, out, *, bbox=None, use_osmium_tool: bool | None = None) 
                 # node locations in a file-backed index: memory stays bounded whatever the extract's size
                 fp = osmium.FileProcessor(str(merged)).with_locations(
                     f"sparse_file_array,{Path(td) / 'locations.idx'}").with_filter(osmium.filter.EmptyTagFilter())
+                o: Any  # pyosmium's stubs type the items as a union without a common is_node()/location
                 for o in fp:
                     if o.is_node():
                         loc = o.location
@@ -649,7 +652,7 @@ def fetch_recipe(recipe, *, cache_dir=None, update: bool = False, verify: bool =
                                timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, progress=progress,
                                desc=s.name)
             except ChecksumMismatch as e:
-                if s.sha256 is None and locked is not None and not update:
+                if s.sha256 is None and locked is not None and lock_path is not None and not update:
                     errors.append(ChecksumMismatch(
                         f"source {s.name!r}: the upstream file changed since {lock_path.name} was written ({e}); "
                         "nothing was replaced. Run `access fetch --update` to accept the new file (results will "
@@ -894,10 +897,10 @@ def plan_recipe(recipe, *, cache_dir=None, bandwidth_mb_s: float = 10.0) -> tupl
         if unpacked is None and s.extract and size is not None:
             unpacked = size * UNPACK_FACTOR.get(s.kind, 3.0)
         rows.append(PlanRow(s.name, s.kind, where, size, frm, cached, unpacked))
-    known = [r for r in rows if r.size_mb is not None]
-    dl = sum(r.size_mb for r in known if not r.cached)
-    osm_mb = sum(r.size_mb for r in known if r.kind == "osm")
-    disk = sum(r.size_mb for r in known) + sum(r.unpacked_mb or 0 for r in rows) + osm_mb * 1.0 + osm_mb * 2.0
+    known = [(r, r.size_mb) for r in rows if r.size_mb is not None]
+    dl = sum(mb for r, mb in known if not r.cached)
+    osm_mb = sum(mb for r, mb in known if r.kind == "osm")
+    disk = sum(mb for _, mb in known) + sum(r.unpacked_mb or 0 for r in rows) + osm_mb * 1.0 + osm_mb * 2.0
     n_modes = len([m for m in recipe.modes if m != "transit"]) + ("transit" in recipe.modes)
     mem = max(osm_mb * 3.0 * max(n_modes, 1), 500.0)
     time_s = dl / bandwidth_mb_s + (osm_mb / OSM_MERGE_MB_S if len(recipe.enabled_sources("osm")) > 1 else 0) \

@@ -30,7 +30,8 @@ Caching: every step's outputs live in ``<out>/work`` and ``<out>/work/state.json
 step's inputs and settings (input files by sha256, upstream steps by their own keys, this module's
 :data:`PIPELINE_VERSION` and a fingerprint of the code behind the step, :data:`STEP_CODE`, so an upgrade
 recomputes). A step whose key is unchanged and whose outputs exist is skipped; a changed input therefore
-recomputes only the steps downstream of it. The network bundle has its own content-hash cache (``<out>/cache/network``), and downloads are skipped by
+recomputes only the steps downstream of it. The network bundle has its own content-hash cache
+(``<out>/cache/network``), and downloads are skipped by
 :func:`~access.io.fetch.fetch_recipe` when the cached file matches the lock file.
 
 Scale: matrices keep every pair within ``max_time_min`` (Parquet, ids dictionary-encoded) and the indicators
@@ -50,12 +51,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._errors import FetchError, InputFileError, ValidationError
 from .._io_util import atomic_path, sha256_file
+from ..indicators import columns as ind_cols
+
+if TYPE_CHECKING:
+    from ..io.places import Points
 
 __all__ = ["PIPELINE_VERSION", "STEPS", "RunResult", "run"]
 
@@ -140,7 +146,7 @@ class _State:
 
     def __init__(self, path: Path):
         self.path = path
-        self.data = {"pipeline_version": PIPELINE_VERSION, "steps": {}, "files": {}}
+        self.data: dict[str, Any] = {"pipeline_version": PIPELINE_VERSION, "steps": {}, "files": {}}
         if path.exists():
             try:
                 d = json.loads(path.read_text())
@@ -429,17 +435,20 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
     from tqdm.auto import tqdm
 
     from ..matrix import LongTableWriter, travel_time_matrix
+    from ..options import TransitOptions
 
     n_o = len(origins)
     size = int(chunk_origins or CHUNK_ORIGINS.get(mode, 2000))
-    kw = {}
+    kw: dict[str, Any] = {}
+    to = None
     if mode == "transit":
         kw = dict(departure=departure, window_min=window_min, percentiles=tuple(percentiles))
     meta = dict(kw)
-    if mode == "transit" and transit is not None:  # the first leg's mode and bounds (TransitOptions)
-        kw["transit"] = transit
-        meta.update({k: v for k, v in transit.as_dict().items()
-                     if k in ("access_mode", "max_bike_min", "max_car_min") and v not in (None, "walk")})
+    if mode == "transit":  # the recipe's transit settings, validated once (+ the first leg's mode and bounds)
+        to = TransitOptions.resolve(transit, **kw)
+        if transit is not None:
+            meta.update({k: v for k, v in transit.as_dict().items()
+                         if k in ("access_mode", "max_bike_min", "max_car_min") and v not in (None, "walk")})
     bar = tqdm(total=n_o, desc=f"{mode} matrix", unit="cell", disable=not progress)
     try:
         with LongTableWriter(path, settings=dict(mode=mode, max_time_min=max_time_min, **meta)) as w:
@@ -449,7 +458,7 @@ def matrix_to_parquet(network, origins, destinations, path: Path, *, mode: str, 
                     if a > 0:  # the off-network warnings were given with the first chunk
                         warnings.simplefilter("ignore")
                     ttm = travel_time_matrix(network, _slice(origins, a, b), destinations, mode=mode,
-                                             max_time_min=max_time_min, progress=False, **kw)
+                                             max_time_min=max_time_min, transit=to, progress=False)
                 w.write(ttm.to_arrow())
                 bar.update(b - a)
     finally:
@@ -493,7 +502,7 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
     """
     from ..indicators import cumulative_cutoff, decay_binary, decay_exponential, floating_catchment_area, gravity
     from ..matrix import nearest_times
-    from ..options import DEFAULT_MAX_TIME_MIN
+    from ..options import DEFAULT_MAX_TIME_MIN, TransitOptions
 
     if network is None:
         raise ValidationError("`network` must be the TransportNetwork of the matrices (the times to the nearest "
@@ -523,7 +532,7 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
                 near_col = f"travel_time_p{main:g}" if len(pcts) > 1 else "travel_time"
                 twins = {f"travel_time_p{float(other_transit_percentile):g}" if len(pcts) > 1 else "travel_time":
                          twin_suffix(other_transit_percentile)}
-            kw = dict(departure=departure, window_min=window_min, percentiles=pcts,
+            kw = dict(transit=TransitOptions(departure=departure, window_min=window_min, percentiles=pcts),
                       max_time_min=transit_max_time_min or DEFAULT_MAX_TIME_MIN)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the off-network points were reported with the matrices
@@ -531,24 +540,24 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
                 near = nearest_times(network, o, d, mode=mode, by=by, **kw)
                 wide = near.pivot(index="id", columns="category", values=near_col)
                 for c in wide.columns:
-                    cols[f"time_{mode}_{c}"] = wide[c]
+                    cols[ind_cols.time_col(mode, c)] = wide[c]
                 for col, suf in twins.items():
                     wide = near.pivot(index="id", columns="category", values=col)
                     for c in wide.columns:
-                        cols[f"time_{mode}_{c}{suf}"] = wide[c]
+                        cols[ind_cols.time_col(mode, c) + suf] = wide[c]
         reach = cumulative_cutoff(m, vlu, opportunity="venues", travel_cost=tc, cutoff=list(thresholds_min))
         if "cutoff" not in reach.columns:
             reach = reach.assign(cutoff=float(thresholds_min[0]))
         for t, sub in reach.groupby("cutoff"):
-            cols[f"reach_{mode}_{t:g}min"] = sub.set_index("id")["venues"]
+            cols[ind_cols.reach_col(mode, float(t))] = sub.set_index("id")["venues"]  # type: ignore[arg-type]
         gr = gravity(m, vlu, opportunity="venues", travel_cost=tc, decay_function=decay_exponential(beta))
-        cols[f"gravity_{mode}"] = gr.set_index("id")["venues"]
+        cols[ind_cols.gravity_col(mode)] = gr.set_index("id")["venues"]
         fca = floating_catchment_area(m, lu_fca, opportunity="venues", travel_cost=tc, demand="population",
                                       decay_function=decay_binary(FCA_CUTOFF_MIN))
-        cols[f"fca_{mode}"] = fca.set_index("id")["venues"] * 1e4
+        cols[ind_cols.fca_col(mode)] = fca.set_index("id")["venues"] * 1e4
         for name, s in cols.items():
             v = pd.Series(s).reindex(ids).to_numpy(float)
-            fill = np.inf if name.startswith("time_") else 0.0
+            fill = np.inf if name.startswith(ind_cols.TIME_PREFIX) else 0.0
             out[name] = np.where(np.isnan(v), fill, v)
     return out
 
@@ -711,7 +720,8 @@ def _typology_config_with_barriers(recipe, cfg: dict):
         tcfg["social"] = {**tcfg["social"], "weights": {"barrier_index": 1.0}}
     elif how == "both":
         tcfg["social"] = {**tcfg["social"], "weights": {**tcfg["social"]["weights"],
-                                                        "barrier_index": float(cfg["typology"].get("index_weight", 1.0))}}
+                                                        "barrier_index": float(cfg["typology"].get("index_weight",
+                                                                                                   1.0))}}
     return tcfg
 
 
@@ -748,10 +758,10 @@ def _areas_step(recipe, work: Path, modes) -> None:
     cells = _read_geoparquet(work / "cells_indicators.parquet")
     venues = _read_geoparquet(work / "venues.parquet")
     areas = _read_geoparquet(work / "areas.parquet")
-    ind = [c for c in cells.columns if c.startswith(("time_", "reach_", "gravity_", "fca_"))]
+    ind = [c for c in cells.columns if c.startswith(ind_cols.WIDE_PREFIXES)]
     vals = pd.DataFrame(cells[["id", *ind]])
-    time_cols = [c for c in ind if c.startswith("time_")]
-    count_cols = [c for c in ind if not c.startswith("time_")]
+    time_cols = [c for c in ind if c.startswith(ind_cols.TIME_PREFIX)]
+    count_cols = [c for c in ind if not c.startswith(ind_cols.TIME_PREFIX)]
     cfg = load_typology_config(recipe.typology_path())
     # the shares beyond the official bands (5/10/15/30 min) come from the shares within them
     thresholds = sorted(set(map(float, recipe.thresholds_min)) | set(cfg["access"]["beyond_min"]))
@@ -986,13 +996,13 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
     def stop_after(step: str) -> bool:
         if until == step:
             R.result.timings_s["total"] = time.perf_counter() - t_all
-            log(f"stopped after step {step!r} as asked ({R.result.timings_s['total']:.1f} s)")
+            R.log(f"stopped after step {step!r} as asked ({R.result.timings_s['total']:.1f} s)")
             return True
         return False
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    log = log or _log.info
-    R = _Runner(out, log, progress)
+    say: Callable[[str], None] = log or _log.info
+    R = _Runner(out, say, progress)
     work = R.work
     if cache_dir is None:  # downloads are shared between runs; a recipe of local files keeps its clip in out_dir
         remote = any(s.is_remote for s in recipe.enabled_sources())
@@ -1000,6 +1010,44 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
     cache_dir = Path(cache_dir)
     t_all = time.perf_counter()
 
+    src = _step_sources(R, recipe, cache_dir, fetch, progress, say, fetch_options)
+    if stop_after("sources"):
+        return R.result
+    net, net_key = _step_network(R, recipe, src, modes, out, progress, say)
+    if stop_after("network"):
+        return R.result
+    in_key = _step_inputs(R, recipe, src, work, say)
+    if stop_after("inputs"):
+        return R.result
+    departure, mat_keys, mat_paths = _step_matrices(R, recipe, net, net_key, in_key, work, modes, progress, say)
+    if stop_after("matrix"):
+        return R.result
+    ind_key = _step_indicators(R, recipe, net, departure, mat_keys, mat_paths, work, modes)
+    if stop_after("indicators"):
+        R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
+        return R.result
+    bar_key = _step_barriers(R, recipe, src, net, net_key, in_key, ind_key, work, modes, progress, say)
+    if stop_after("barriers"):
+        R.result.cells = _read_geoparquet(work / "cells_barriers.parquet")
+        return R.result
+    area_key = _step_areas(R, recipe, in_key, ind_key, bar_key, work, modes)
+    if stop_after("areas"):
+        R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
+        R.result.areas = _read_geoparquet(work / "epci.parquet")
+        return R.result
+    listing = _step_report(R, recipe, src, net, area_key, out, work, modes, progress)
+    R.result.files.update(json.loads(listing.read_text()))
+    R.result.areas = _read_geoparquet(work / "epci.parquet")
+    R.result.cells = _read_geoparquet(_cells_table_path(work))
+    R.result.timings_s["total"] = time.perf_counter() - t_all
+    say(f"done in {R.result.timings_s['total']:.1f} s; report in {out}")
+    return R.result
+
+
+# ------------------------------------------------------------------------------------------ run(): one call per step
+def _step_sources(R: _Runner, recipe, cache_dir: Path, fetch: bool, progress: bool, log: Callable[[str], None],
+                  fetch_options: dict | None):
+    """1. sources: resolved (fetched where missing) and hashed."""
     # 1. sources
     t0 = time.perf_counter()
     log("[sources] resolving" + (" (fetching what is missing)" if fetch else " (no fetch)"))
@@ -1010,9 +1058,12 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
     log(f"[sources] done in {R.result.timings_s['sources']:.1f} s: osm {src.osm.name}, "
         f"{len(src.gtfs)} GTFS feed(s)")
     R.result.files["sources"] = {k: str(v) for k, v in src.files.items()}
-    if stop_after("sources"):
-        return R.result
+    return src
 
+
+def _step_network(R: _Runner, recipe, src, modes: tuple[str, ...], out: Path, progress: bool,
+                  log: Callable[[str], None]):
+    """2. network: built, or loaded from its cache keyed by the content of the OSM/GTFS files and the settings."""
     # 2. network (the bundle cache is keyed by the content of the OSM/GTFS files and the settings)
     from ..network.bundle import TransportNetwork
 
@@ -1032,9 +1083,11 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
     R.result.timings_s["network"] = time.perf_counter() - t0
     log(f"[network] done in {R.result.timings_s['network']:.1f} s: {net!r}")
     R.result.network = net
-    if stop_after("network"):
-        return R.result
+    return net, net_key
 
+
+def _step_inputs(R: _Runner, recipe, src, work: Path, log: Callable[[str], None]) -> str:
+    """3. inputs: cells, venues and areas."""
     # 3. inputs
     input_names = [s.name for s in recipe.enabled_sources()
                    if s.kind in ("filosofi", "basilic", "bpe", "epci", "communes")]
@@ -1044,13 +1097,17 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
                                           "venue_buffer_km": recipe.venue_buffer_km}},
                     [work / "cells.parquet", work / "venues.parquet", work / "areas.parquet"],
                     lambda: _load_inputs(recipe, src, work, log))
-    if stop_after("inputs"):
-        return R.result
+    return in_key
 
+
+def _step_matrices(R: _Runner, recipe, net, net_key: str, in_key: str, work: Path, modes: tuple[str, ...],
+                   progress: bool, log: Callable[[str], None]):
+    """4. matrices: one long Parquet matrix per mode, cells to venues."""
     # 4. matrices
     departure = _dt.datetime.combine(recipe.date, _dt.time.fromisoformat(recipe.departure))
-    mat_keys, mat_paths = {}, {}
-    loaded = {}
+    mat_keys: dict[str, str] = {}
+    mat_paths: dict[str, Path] = {}
+    loaded: dict[str, Points] = {}
 
     def pts():
         if not loaded:
@@ -1078,9 +1135,12 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
         mat_keys[m] = R.step(f"matrix_{m}", {"network": net_key, "inputs": in_key, "settings": settings},
                              [path], compute)
         mat_paths[m] = path
-    if stop_after("matrix"):
-        return R.result
+    return departure, mat_keys, mat_paths
 
+
+def _step_indicators(R: _Runner, recipe, net, departure, mat_keys: dict, mat_paths: dict, work: Path,
+                     modes: tuple[str, ...]) -> str:
+    """5. per-cell indicators."""
     # 5. per-cell indicators
     other_pct = _other_transit_percentile(recipe, modes)
 
@@ -1103,10 +1163,12 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
                                     "nearest": {"transit_max_time_min": TRANSIT_NEAREST_MAX_MIN,
                                                 "other_transit_percentile": other_pct}},
                      [work / "cells_indicators.parquet"], indicators)
-    if stop_after("indicators"):
-        R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
-        return R.result
+    return ind_key
 
+
+def _step_barriers(R: _Runner, recipe, src, net, net_key: str, in_key: str, ind_key: str, work: Path,
+                   modes: tuple[str, ...], progress: bool, log: Callable[[str], None]) -> str:
+    """5b. social barriers."""
     # 5b. social barriers (profile, no car, evening round trips, Saturday, barrier index)
     bar_cfg, _ = _barriers_config(recipe)
     bar_names = [s.name for s in recipe.enabled_sources() if s.kind in ("census", "iris", "filosofi")]
@@ -1115,10 +1177,12 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
                                   "modes": list(modes)},
                      [work / "cells_barriers.parquet", work / "barriers_epci.parquet"],
                      lambda: _barriers_step(recipe, src, net, work, modes, bar_cfg, progress, log))
-    if stop_after("barriers"):
-        R.result.cells = _read_geoparquet(work / "cells_barriers.parquet")
-        return R.result
+    return bar_key
 
+
+def _step_areas(R: _Runner, recipe, in_key: str, ind_key: str, bar_key: str, work: Path,
+                modes: tuple[str, ...]) -> str:
+    """6. areas: aggregation, profile, typology."""
     # 6. areas: aggregation, profile, typology
     typ_path = recipe.typology_path()
     typ_sha = R.state.file_sha(typ_path) if typ_path is not None else None
@@ -1127,11 +1191,12 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
                                 "zones": zones,
                                 "thresholds": list(recipe.thresholds_min)},
                       [work / "epci.parquet"], lambda: _areas_step(recipe, work, modes))
-    if stop_after("areas"):
-        R.result.cells = _read_geoparquet(work / "cells_indicators.parquet")
-        R.result.areas = _read_geoparquet(work / "epci.parquet")
-        return R.result
+    return area_key
 
+
+def _step_report(R: _Runner, recipe, src, net, area_key: str, out: Path, work: Path, modes: tuple[str, ...],
+                 progress: bool) -> Path:
+    """7. report: the files of the report folder; returns the listing of what was written."""
     # 7. report
     report_files = [out / "summary.md", out / "epci.gpkg", out / "epci.parquet", out / "epci_map.html",
                     out / "cells.parquet", out / f"{recipe.stem}.gpkg"]
@@ -1144,9 +1209,4 @@ def run(recipe, out_dir, *, fetch: bool = True, progress: bool = True, cache_dir
             tmp.write_text(json.dumps(written, indent=1))
 
     R.step("report", {"areas": area_key, "modes": list(modes), "stem": recipe.stem}, report_files + [listing], report)
-    R.result.files.update(json.loads(listing.read_text()))
-    R.result.areas = _read_geoparquet(work / "epci.parquet")
-    R.result.cells = _read_geoparquet(_cells_table_path(work))
-    R.result.timings_s["total"] = time.perf_counter() - t_all
-    log(f"done in {R.result.timings_s['total']:.1f} s; report in {out}")
-    return R.result
+    return listing

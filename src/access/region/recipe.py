@@ -211,12 +211,16 @@ class Recipe:
             raise ValidationError(f"{where}: `region.departments` needs the commune -> EPCI membership: add a "
                                   '[sources.<name>] with kind = "communes" (geo.api.gouv.fr JSON or a COG CSV), or '
                                   "list the EPCI in `region.epci`")
-        zones = tuple(PriorityZone(name=z.name, epci=tuple(z.epci), note=z.note) for z in areas.priority_zones)
-        return cls(name=reg.name.strip(), sources=sources, date=an.date, departure=an.departure,
+        zones = tuple(PriorityZone(name=z.name, epci=tuple(str(c) for c in z.epci), note=z.note)
+                      for z in areas.priority_zones)  # (the schema's validator already made the codes strings)
+        date, departure = an.date, an.departure
+        assert isinstance(date, _dt.date) and isinstance(departure, str)  # (the schema's validators convert them)
+        bbox = None if reg.bbox is None else (reg.bbox[0], reg.bbox[1], reg.bbox[2], reg.bbox[3])  # (4: validated)
+        return cls(name=reg.name.strip(), sources=sources, date=date, departure=departure,
                    window_min=an.window_min, modes=tuple(an.modes), thresholds_min=tuple(an.thresholds_min),
                    categories=tuple(ven.categories), percentiles=tuple(an.percentiles),
                    max_time_min=an.max_time_min if an.max_time_min is not None else max(an.thresholds_min),
-                   bbox=tuple(reg.bbox) if reg.bbox is not None else None,
+                   bbox=bbox,
                    osm_clip_buffer_km=float(reg.osm_clip_buffer_km), priority_zones=zones, typology=areas.typology,
                    taxonomy=ven.taxonomy, path=path, raw=dict(data), departments=tuple(reg.departments),
                    epci=tuple(reg.epci), venue_buffer_km=float(reg.venue_buffer_km),

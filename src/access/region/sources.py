@@ -160,8 +160,9 @@ def _read_any(path, what: str, *, layer=None, geo: bool = False, bbox_4326=None,
 
             crs = pyogrio.read_info(path, layer=layer).get("crs")
             if crs:  # the box in the file's own CRS (Filosofi 2019: EPSG:2154 squares), so only the region is read
+                x0, y0, x1, y1 = bbox_4326
                 b = Transformer.from_crs(4326, CRS.from_user_input(crs), always_xy=True).transform_bounds(
-                    *bbox_4326, densify_pts=21)
+                    x0, y0, x1, y1, densify_pts=21)
                 pad = 1000.0 if not CRS.from_user_input(crs).is_geographic else 0.01
                 return gpd.read_file(path, layer=layer, bbox=(b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad),
                                      columns=None if keep is None else

@@ -232,11 +232,11 @@ def map_figure(areas: gpd.GeoDataFrame, *, layers: Sequence[str] | None = None, 
     n_tr = len(fig.data)
     buttons = []
     for k, idx in enumerate(groups):
-        vis = [False] * n_tr
+        shown = [False] * n_tr
         for i in (*idx, *always):
-            vis[i] = True
+            shown[i] = True
         buttons.append(dict(label=titles[k], method="update",
-                            args=[{"visible": vis}, {"title.text": _page_title(title, titles[k])}]))
+                            args=[{"visible": shown}, {"title.text": _page_title(title, titles[k])}]))
     notes = ["Pick a layer in the list above; hover an area for its figures."]
     if always:
         notes.append("Black outline: priority contract zone.")

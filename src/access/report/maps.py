@@ -140,7 +140,7 @@ def choropleth_figure(gdf: gpd.GeoDataFrame, column: str, *, title: str | None =
             zero = ok & (shown == 0.0)
             nz = ok & ~zero
             m = float(np.nanmax(np.abs(shown[nz]))) if nz.any() else 1.0
-            norm = TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m)
+            norm: Normalize = TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m)
             info.update(vmin=-m, vmax=m, zeros=int(zero.sum()))
             if not nz.any():
                 info["constant"] = True

@@ -52,11 +52,11 @@ def population_stats(times, population, threshold_min: float) -> dict:
 def computed_class(cultural: float, social: float, *, cultural_threshold: float = 0.5,
                    social_threshold: float = 0.5) -> str:
     """The class the typology's scores give, before a priority contract overrides it."""
-    from ..indicators.typology import CLASSES
+    from ..indicators.typology import CLASSES, NO_DATA
 
     cn, sn = pd.isna(cultural), pd.isna(social)
     if cn and sn:
-        return CLASSES[5]
+        return NO_DATA
     cf = not cn and cultural >= cultural_threshold
     sf = not sn and social >= social_threshold
     return CLASSES[1] if cf and sf else CLASSES[2] if cf else CLASSES[3] if sf else CLASSES[4]
@@ -173,7 +173,8 @@ def write_run_summary(path, *, title: str, settings: str, cells, areas, venues, 
     if sources:
         lines += ["", "## Sources", "", "| source | kind | file | date | licence | origin |",
                   "|---|---|---|---|---|---|"]
-        for s in sources:
+        for src in sources:
+            s = dict(src)
             lines.append(f"| {s.get('name', '')} | {s.get('kind', '')} | {s.get('file', '')} | {s.get('date', '')} | "
                          f"{s.get('licence', '')} | {s.get('origin', '')} |")
     lines += ["", "## Run", "", "| step | seconds |", "|---|---|"]

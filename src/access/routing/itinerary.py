@@ -179,7 +179,7 @@ class _PairContext:
         key = (i, int(t0))
         if key not in self._runs:
             acc_stop, acc_s = self.acc[i]
-            self._runs[key] = _rp.single_departure_with_parents(
+            self._runs[key] = _rp.single_departure_with_parents(  # type: ignore[call-arg]  # numba Dispatcher stub
                 np.int32(t0), np.int32(self.max_time_s), acc_stop, acc_s, K, to.kernel_slack_s, *day.kernel_args(),
                 self.x_off, self.x_to, self.x_s)
         tau, tau_ride, p_kind, p_from, r_kind, r_pat, r_trip, r_bpos, r_apos = self._runs[key]
@@ -211,14 +211,18 @@ class _PairContext:
 
         def leg(kind, a, b, dep, arr, **kw):
             row = {"kind": kind, "mode": "transit" if kind == "ride" else "walk",
-                       "from_stop_id": None if a is None else str(ids[a]), "from_stop_name": None if a is None else str(names[a]),
-                       "to_stop_id": None if b is None else str(ids[b]), "to_stop_name": None if b is None else str(names[b]),
-                       "route_id": None, "route_short_name": None, "trip_id": None, "departure": self.clock(dep), "arrival": self.clock(arr),
-                       "duration_s": int(arr - dep), "wait_s": 0, "n_stops": None, "_a": a, "_b": b}
+                   "from_stop_id": None if a is None else str(ids[a]),
+                   "from_stop_name": None if a is None else str(names[a]),
+                   "to_stop_id": None if b is None else str(ids[b]),
+                   "to_stop_name": None if b is None else str(names[b]),
+                   "route_id": None, "route_short_name": None, "trip_id": None, "departure": self.clock(dep),
+                   "arrival": self.clock(arr),
+                   "duration_s": int(arr - dep), "wait_s": 0, "n_stops": None, "_a": a, "_b": b}
             row.update(kw)
             return row
 
         if best is None:
+            assert direct is not None  # (best_arr came from the direct walk)
             legs = [leg("direct", None, None, t0, t0 + direct)]
         else:
             k, s = best

@@ -142,7 +142,7 @@ def _forward(q: _Query, to: TransitOptions, per_minute: bool, progress: bool, ba
     eg_slot[eg_stops] = np.arange(len(eg_stops), dtype=np.int32)
     d_slot = eg_slot[q.d_stop].astype(np.int32)
     times = np.empty((n_o, n_d, len(q.pct_idx)), np.int32)
-    pm = np.empty((n_o, n_d, int(window_min)), np.int32) if per_minute else None
+    pm: np.ndarray | None = np.empty((n_o, n_d, int(window_min)), np.int32) if per_minute else None
     if batch_size is None:
         batch_size = max(64, min(512, -(-n_o // 20)))
     from tqdm.auto import tqdm
@@ -161,11 +161,13 @@ def _forward(q: _Query, to: TransitOptions, per_minute: bool, progress: bool, ba
         dir_off, dir_dest, dir_s = _csr(np.concatenate([r[~is_stop], p_i[sel] - a]),
                                         np.concatenate([c[~is_stop] - n_s, p_j[sel]]),
                                         np.concatenate([v[~is_stop], p_s[sel]]), b - a)
-        ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off, d_slot,
+        # (numba's Dispatcher stub declares no signature for the @njit kernel: the call is checked by numba)
+        ti, pmi = _rp.range_raptor_matrix(  # type: ignore[call-arg]
+            acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off, d_slot,
                                           q.d_s, q.dep_times, to.max_rides, q.max_time_s, to.kernel_slack_s, q.pct_idx,
                                           *args, q.x_off, q.x_to, q.x_s, _n_chunks(), bool(per_minute))
         times[a:b] = ti
-        if per_minute:
+        if pm is not None:  # (per_minute)
             pm[a:b] = pmi
         bar.update(b - a)
     bar.close()
@@ -184,10 +186,11 @@ def _monte_carlo(network: Any, q: _Query, to: TransitOptions, per_minute: bool, 
     raw = tt.for_date(date)
     n_r = int(to.draws_per_minute)
     one = to.replace(frequencies="deterministic")
-    samples = np.empty((q.n_o, q.n_d, to.window_min, n_r), np.int32)
+    samples: np.ndarray = np.empty((q.n_o, q.n_d, to.window_min, n_r), np.int32)
     for r in range(n_r):
         day = _mask_route_types(tt, draw_day(tt, raw, to.seed, r), to)
         _, pm = _forward(q._replace(day=day), one, True, progress, batch_size, desc=f"transit draw {r + 1}/{n_r}")
+        assert pm is not None  # (asked with per_minute=True)
         samples[:, :, :, r] = pm
     samples = samples.reshape(q.n_o, q.n_d, -1)
     n = samples.shape[2]
@@ -356,9 +359,9 @@ def transit_columns_to(network: Any, origin_snap: Snap, dest_snap: Snap, *, opti
     d = q.day
     times, pm = _rp.backward_range_raptor_columns(
         sa_off, sa_org, sa_s, dd_off, dd_org, dd_s, d_off, d_stop, d_s, q.dep_times, to.max_rides,
-        q.max_time_s, to.kernel_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight, d.pat_ntrips,
-        d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from, xt_s, q.n_o,
-        int(numba.get_num_threads()), bool(per_minute))
+        q.max_time_s, to.kernel_slack_s, q.pct_idx, d.pat_stop_off, d.pat_stops, d.pat_board, d.pat_alight,
+        d.pat_ntrips, d.pat_time_off, d.t_arr, d.t_dep, d.stop_pat_off, d.stop_pat, d.stop_pat_pos, xt_off, xt_from,
+        xt_s, q.n_o, int(numba.get_num_threads()), bool(per_minute))
     return times, (pm if per_minute else None)
 
 
@@ -517,7 +520,7 @@ def transit_travel_times_by(network: Any, origin_points: Points, dest_points: Po
     eg_slot[eg_stops] = np.arange(len(eg_stops), dtype=np.int32)
     d_slot = eg_slot[q.d_stop].astype(np.int32)
     times = np.empty((n_o, n_d, len(q.pct_idx)), np.int32)
-    pm = np.empty((n_o, n_d, int(to.window_min)), np.int32) if per_minute else None
+    pm: np.ndarray | None = np.empty((n_o, n_d, int(to.window_min)), np.int32) if per_minute else None
     if batch_size is None:
         batch_size = max(64, min(512, -(-n_o // 20)))
     from tqdm.auto import tqdm
@@ -531,11 +534,13 @@ def transit_travel_times_by(network: Any, origin_points: Points, dest_points: Po
         acc_off, acc_stop, acc_s = _csr(r, c, v, b - a)
         di, dj = np.nonzero(direct[a:b] >= 0)
         dir_off, dir_dest, dir_s = _csr(di, dj, direct[a:b][di, dj], b - a)
-        ti, pmi = _rp.range_raptor_matrix(acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off,
+        # (numba's Dispatcher stub declares no signature for the @njit kernel: the call is checked by numba)
+        ti, pmi = _rp.range_raptor_matrix(  # type: ignore[call-arg]
+            acc_off, acc_stop, acc_s, dir_off, dir_dest, dir_s, eg_slot, q.d_off,
                                           d_slot, q.d_s, q.dep_times, to.max_rides, q.max_time_s, to.kernel_slack_s,
                                           q.pct_idx, *args, q.x_off, q.x_to, q.x_s, _n_chunks(), bool(per_minute))
         times[a:b] = ti
-        if per_minute:
+        if pm is not None:  # (per_minute)
             pm[a:b] = pmi
         bar.update(b - a)
     bar.close()

@@ -42,7 +42,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -52,8 +52,12 @@ from .._errors import ValidationError
 from .._io_util import atomic_path
 from .._validate import check_choice, check_int, check_number
 from ..core import dijkstra as dj
+from ..indicators import columns as ind_cols
 from ..io.places import Points, read_points
 from ..options import STREET_MODES, StreetOptions, TransitOptions
+
+if TYPE_CHECKING:
+    from ..indicators.decay import DecayFunction
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "_manifest.json"
@@ -106,19 +110,19 @@ class Indicators:
     category: str | None = None
     opportunity: str | None = None
     cutoffs_min: tuple = (15, 30, 60)
-    decay_function: object | None = None
+    decay_function: DecayFunction | None = None
 
     def describe(self) -> dict:
         d = self.decay_function
         return dict(category=self.category, opportunity=self.opportunity,
                     cutoffs_min=[float(c) for c in self.cutoffs_min],
-                    decay=None if d is None else dict(kind=d.kind, params={k: (list(v) if isinstance(v, (list, tuple))
-                                                                                  else v) for k, v in d.params.items()}))
+                    decay=None if d is None else dict(kind=d.kind, params={
+                        k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in d.params.items()}))
 
     def columns(self) -> list[str]:
-        cols = ["nearest_min"] + [f"within_{c:g}min" for c in self.cutoffs_min]
+        cols = [ind_cols.NEAREST_MIN] + [ind_cols.within_col(c) for c in self.cutoffs_min]
         if self.decay_function is not None:
-            cols.append("gravity")
+            cols.append(ind_cols.GRAVITY)
         return cols
 
 
@@ -137,7 +141,9 @@ def _resolve_indicators(ind: Indicators | None, d: Points, max_time_s: int) -> _
         return None
     if not isinstance(ind, Indicators):
         raise ValidationError(f"`indicators` must be an access.chunked.Indicators, got {type(ind).__name__}")
-    frame = d.frame
+    import pandas as pd
+
+    frame = d.frame if d.frame is not None else pd.DataFrame(index=range(len(d)))  # (Points built without a table)
     if ind.category is not None:
         if ind.category not in frame.columns:
             raise ValidationError(f"`Indicators(category={ind.category!r})`: the destinations have no such column "
@@ -216,11 +222,11 @@ def _indicator_table(from_ids, ind: _IndArrays, times_s: np.ndarray, pct_index: 
                                          ind.weight, ind.cutoffs_min, ind.decay_lut)
     cols = {"id": pa.array(from_ids).take(pa.array(np.repeat(np.arange(k), n_cat))),
             "category": pa.array(np.tile(ind.cat_names, k).astype(str)),
-            "nearest_min": pa.array(nearest.reshape(-1))}
+            ind_cols.NEAREST_MIN: pa.array(nearest.reshape(-1))}
     for q, name in enumerate(ind.columns[1:1 + len(ind.cutoffs_min)]):
         cols[name] = pa.array(within[:, :, q].reshape(-1))
     if ind.decay_lut.shape[0]:
-        cols["gravity"] = pa.array(grav.reshape(-1))
+        cols[ind_cols.GRAVITY] = pa.array(grav.reshape(-1))
     return pa.table(cols)
 
 
@@ -363,7 +369,7 @@ def _hash_arrays(h, *arrays) -> None:
         if a.dtype == object:
             h.update("\x1f".join(map(str, a.tolist())).encode())
         else:
-            h.update(memoryview(a).cast("B"))
+            h.update(a.tobytes())
 
 
 def _network_hash(network, mode: str, graph) -> str:
@@ -670,10 +676,8 @@ def chunk_done(job: MatrixJob, out_dir, i: int) -> bool:
     return True
 
 
-def run_chunk(network, graph, job: MatrixJob, out_dir, i: int, *, _before_write=None) -> dict:
+def run_chunk(network, graph, job: MatrixJob, out_dir, i: int) -> dict:
     """Compute chunk ``i`` and write its partitions atomically (matrix, then indicators). Idempotent."""
-    import pyarrow.parquet as pq
-
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     if chunk_done(job, out_dir, i):
@@ -683,8 +687,14 @@ def run_chunk(network, graph, job: MatrixJob, out_dir, i: int, *, _before_write=
         times, dep = compute_chunk_arrive_by(network, graph, job, i, out_dir)
     else:
         times = compute_chunk(network, graph, job, i, out_dir)
-    if _before_write is not None:
-        _before_write(i)
+    rows = _write_chunk(job, out_dir, i, times, dep)
+    return dict(chunk=i, skipped=False, rows=rows, seconds=round(time.perf_counter() - t0, 4))
+
+
+def _write_chunk(job: MatrixJob, out_dir: Path, i: int, times: np.ndarray, dep: np.ndarray | None = None) -> int:
+    """Write chunk ``i``'s partitions atomically (matrix, then indicators); the number of matrix rows written."""
+    import pyarrow.parquet as pq
+
     rows = 0
     if job.write_matrix:
         table = matrix_table(job, i, times, dep)
@@ -698,7 +708,7 @@ def run_chunk(network, graph, job: MatrixJob, out_dir, i: int, *, _before_write=
         it = it.replace_schema_metadata({b"access_run": job.run_hash.encode(), b"access_chunk": str(i).encode()})
         with atomic_path(out_dir / INDICATOR_DIR / job.part_name(i), suffix=".parquet") as tmp:
             pq.write_table(it, tmp)
-    return dict(chunk=i, skipped=False, rows=rows, seconds=round(time.perf_counter() - t0, 4))
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -856,7 +866,7 @@ def chunked_travel_time_matrix(network, origins, destinations=None, out_dir=None
                                indicators: Indicators | None = None, drop_unreachable: bool = False,
                                write_matrix: bool = True, direction: str = "auto", dest_block: int | None = None,
                                overwrite: bool = False, keep_scratch: bool = False, progress: bool = True,
-                               _before_write=None, **opts) -> ChunkedResult:
+                               **opts) -> ChunkedResult:
     """Travel-time matrix in origin chunks, one Parquet partition per chunk, resumable, with per-chunk indicators.
 
     Parameters
@@ -925,7 +935,7 @@ def chunked_travel_time_matrix(network, origins, destinations=None, out_dir=None
     bar = tqdm(total=job.n_origins, desc=f"{job.mode} origin chunks", unit="orig", disable=not progress)
     bar.update(job.n_origins - sum(job.bounds(i)[1] - job.bounds(i)[0] for i in todo))
     for i in todo:
-        r = run_chunk(network, graph, job, out_dir, i, _before_write=_before_write)
+        r = run_chunk(network, graph, job, out_dir, i)
         computed += not r["skipped"]
         a, b = job.bounds(i)
         bar.update(b - a)

@@ -25,10 +25,10 @@ worker runs numba with ``cpu_count // N`` threads so that the cores are shared w
 from __future__ import annotations
 
 import os
-import signal
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from .._errors import AccessError, ValidationError
 from .chunked import (
@@ -50,7 +50,7 @@ from .chunked import (
 __all__ = ["chunked_matrix", "local_cluster"]
 
 #: per worker process: bundle path -> (network, {graph key: graph})
-_WORKER_STATE: dict = {}
+_WORKER_STATE: dict[str, tuple[Any, dict[tuple, Any]]] = {}
 
 
 def _worker_graph(bundle_path: str, job: MatrixJob):
@@ -72,26 +72,12 @@ def _set_threads(nthreads: int | None) -> None:
     if nthreads:
         import numba
 
-        numba.set_num_threads(max(1, min(int(nthreads), numba.config.NUMBA_NUM_THREADS)))
+        numba.set_num_threads(max(1, min(int(nthreads), numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]  # numba.config sets its attributes at import
 
 
-def _maybe_crash(out_dir: Path, name: str, index: int, fault) -> None:
-    """Testing hook: kill this worker process the first time chunk ``fault[0]`` runs (marker file ``fault[1]``),
-    leaving a half-written temporary partition behind, as a machine failure would."""
-    if fault is None or int(fault[0]) != index:
-        return
-    marker = Path(fault[1])
-    if marker.exists():
-        return
-    marker.write_text(f"killed pid {os.getpid()} on chunk {index}\n")
-    (out_dir / f".{name}.crash.parquet").write_bytes(b"PAR1 half-written")
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _chunk_task(bundle_path: str, job: MatrixJob, out_dir: str, i: int, nthreads: int | None, fault=None) -> dict:
+def _chunk_task(bundle_path: str, job: MatrixJob, out_dir: str, i: int, nthreads: int | None) -> dict:
     _set_threads(nthreads)
     net, graph = _worker_graph(bundle_path, job)
-    _maybe_crash(Path(out_dir), job.part_name(i), i, fault)
     r = run_chunk(net, graph, job, out_dir, i)
     r["pid"] = os.getpid()
     return r
@@ -141,7 +127,7 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
                    client=None, numba_threads: int | None = None, drop_unreachable: bool = False,
                    write_matrix: bool = True, indicators: Indicators | None = None, direction: str = "auto",
                    dest_block: int | None = None, overwrite: bool = False, retries: int = 3, progress: bool = True,
-                   _fault=None, **opts) -> ChunkedResult:
+                   **opts) -> ChunkedResult:
     """A chunked, resumable travel-time matrix, on one machine or on a Dask cluster.
 
     With none of ``workers``, ``scheduler`` or ``client`` this is
@@ -157,7 +143,8 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
     out : path
         Output folder of the partitions (must be shared storage for a multi-machine cluster).
     chunk_size, memory_budget_mb : optional
-        Origins per task, or the per-task working memory that sets it (see :func:`access.chunked.chunk_size_for_budget`).
+        Origins per task, or the per-task working memory that sets it (see
+        :func:`access.chunked.chunk_size_for_budget`).
     workers : int, optional
         Start a local cluster of this many worker processes for the run (closed afterwards).
     scheduler : str, optional
@@ -188,7 +175,8 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
     >>> res = chunked_matrix("bundle/", cells, venues, "out/car", mode="car",
     ...                      client=Client("tcp://scheduler:8786"))  # doctest: +SKIP
     """
-    common = dict(chunk_size=chunk_size, memory_budget_mb=memory_budget_mb, drop_unreachable=drop_unreachable,
+    common: dict[str, Any] = dict(chunk_size=chunk_size, memory_budget_mb=memory_budget_mb,
+                                  drop_unreachable=drop_unreachable,
                   write_matrix=write_matrix, indicators=indicators, direction=direction, dest_block=dest_block,
                   overwrite=overwrite)
     if workers is not None:  # 0 is an error, not "no cluster"
@@ -227,14 +215,14 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
         if n_workers > 1:
             # enough tasks for every worker: by default at least 4 chunks (and destination blocks) per worker
             job = job.replan(
-                chunk_size=None if chunk_size is not None else min(job.chunk_size, -(-job.n_origins // (4 * n_workers))),
+                chunk_size=None if chunk_size is not None
+                else min(job.chunk_size, -(-job.n_origins // (4 * n_workers))),
                 dest_block=None if dest_block is not None or job.direction != "reverse"
                 else min(job.dest_block, -(-job.n_destinations // (4 * n_workers))))
         if not overwrite:
             job = resume_plan(out, job)
         out = prepare_out_dir(out, job, overwrite=overwrite)
         out_s = str(out.resolve())
-        job_f = client.scatter(job, broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
         computed = 0
         errors: list = []
@@ -242,6 +230,9 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
             todo = [i for i in range(job.n_chunks) if not chunk_done(job, out, i)]
             if not todo:
                 break
+            # scattered again each round: a killed worker may have held its last copy (the scheduler's memory
+            # manager keeps one replica), which would cancel every later task of the round
+            job_f = client.scatter(job, broadcast=True, hash=False)
             if job.direction == "reverse":
                 blocks = list(range(job.n_blocks))
                 _run_tasks(client, _block_task, [(bundle_path, job_f, out_s, j, numba_threads) for j in blocks],
@@ -249,7 +240,7 @@ def chunked_matrix(network, origins, destinations, out, *, chunk_size: int | Non
                            desc=f"{job.mode} destination blocks", total=len(blocks), progress=progress,
                            retries=retries)
             res = _run_tasks(client, _chunk_task,
-                             [(bundle_path, job_f, out_s, i, numba_threads, _fault) for i in todo],
+                             [(bundle_path, job_f, out_s, i, numba_threads) for i in todo],
                              [f"access-chunk-{job.run_hash}-{token}-{rnd}-{i}" for i in todo],
                              desc=f"{job.mode} origin chunks", total=len(todo), progress=progress, retries=retries)
             computed += sum(1 for r in res if isinstance(r, dict) and not r.get("skipped"))

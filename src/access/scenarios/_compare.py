@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,9 +65,9 @@ class Comparison:
 
     cells: pd.DataFrame
     measures: list
-    areas: object = None
+    areas: pd.DataFrame | None = None
     typology: pd.DataFrame | None = None
-    cell_geometry: object = None
+    cell_geometry: Any = None  # GeoDataFrame (id, geometry) or None
     notes: list = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:

@@ -46,7 +46,8 @@ class Catchments:
         self.times = times  # list: slot -> dtype[q]
         self._flat = (ptr, flat_cells, flat_times) if ptr is not None else None
         self.n_csr = 0
-        self.by_cell = None  # (ptr int64[n_cells + 1], venue int32[nnz], times[nnz]) over slots < n_csr
+        #: (ptr int64[n_cells + 1], venue int32[nnz], times[nnz]) over slots < n_csr
+        self.by_cell: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -145,6 +146,7 @@ class Catchments:
     def rows_min(self, rows: np.ndarray, keep: np.ndarray, best: np.ndarray, c: int) -> None:
         """``best[r, c]`` = the least time from cell ``r`` to a kept slot (``INF`` if none), for each r in ``rows``."""
         self.ensure_by_cell()
+        assert self.by_cell is not None  # (ensure_by_cell built it)
         ptr, ven, tim = self.by_cell
         inc.csr_rows_min(ptr, ven, tim, rows, keep, best, c)
         for j in np.flatnonzero(keep[self.n_csr:self.n_slots]) + self.n_csr:
@@ -162,6 +164,7 @@ class Catchments:
     def row_entries(self, r: int, slots_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(slots ascending, times int32) of cell ``r``'s pairs with the slots where ``slots_ok``."""
         self.ensure_by_cell()
+        assert self.by_cell is not None  # (ensure_by_cell built it)
         ptr, ven, tim = self.by_cell
         v, t = ven[ptr[r]:ptr[r + 1]], tim[ptr[r]:ptr[r + 1]].astype(np.int32)
         vs, ts = [v], [t]

@@ -33,14 +33,18 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 from pydantic import ValidationError as _PydanticError
 
 from .._errors import ScenarioError
+
+if TYPE_CHECKING:
+    from ._streets import StreetEdits
 
 #: section -> kind -> allowed keys (besides "name"); order = application order
 SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -66,14 +70,14 @@ ORDER = [(s, k) for s, kinds in SECTIONS.items() for k in kinds]
 STREET_MODES = ("walk", "bike", "car")
 
 # ---------------------------------------------------------------------------------------------- the schema
-_Num = Union[StrictInt, StrictFloat]
-_Id = Union[StrictStr, StrictInt]
-_Ids = Union[_Id, list[_Id]]
-_Strs = Union[StrictStr, list[StrictStr]]
-_Clock = Union[StrictStr, StrictInt, Annotated[Any, "toml local time"]]
+_Num = StrictInt | StrictFloat
+_Id = StrictStr | StrictInt
+_Ids = _Id | list[_Id]
+_Strs = StrictStr | list[StrictStr]
+_Clock = StrictStr | StrictInt | Annotated[Any, "toml local time"]
 _Point = list[_Num]
 _TYPES: dict[str, Any] = {
-    "way_ids": Union[StrictInt, list[StrictInt]], "polygon": Union[StrictStr, list, dict], "highway": _Strs,
+    "way_ids": StrictInt | list[StrictInt], "polygon": StrictStr | list | dict, "highway": _Strs,
     "modes": _Strs, "speed_kmh": _Num, "factor": _Num, "from": _Point, "to": _Point, "oneway": StrictBool,
     "max_snap_m": _Num, "length_m": _Num, "stop_ids": _Ids, "route_ids": _Ids, "route_id": _Id, "headway_min": _Num,
     "start": _Clock, "end": _Clock, "stops": list[_Point], "departures": list[_Clock], "dwell_s": _Num,
@@ -251,130 +255,180 @@ def _modes(e: Edit, default) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m))
 
 
+# ---------------------------------------------------------------------------------------------- one check per kind
+def _check_street_selection(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """streets.close and streets.speed: a selection of streets, the modes, the new speed."""
+    if "way_ids" not in p and "polygon" not in p and "highway" not in p:
+        raise e.error("select streets with `way_ids`, `polygon` and/or `highway`")
+    if "way_ids" in p:
+        ids = _id_list(e, "way_ids")
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in ids):
+            raise e.error(f"`way_ids` must be integer OSM way ids, got {ids[:5]!r}")
+        out["way_ids"] = [int(x) for x in ids]
+    if "polygon" in p:
+        out["polygon"] = parse_polygon(e, p["polygon"])
+    if "highway" in p:
+        from ..network.profiles import HIGHWAY_CLASSES
+
+        hw = [p["highway"]] if isinstance(p["highway"], str) else list(p["highway"])
+        bad = [h for h in hw if h not in HIGHWAY_CLASSES]
+        if bad or not hw:
+            raise e.error(f"unknown highway class(es) {bad}; use some of {HIGHWAY_CLASSES}")
+        out["highway"] = hw
+    out["modes"] = _modes(e, STREET_MODES if e.kind == "close" else ("car",))
+    if e.kind == "speed":
+        if ("speed_kmh" in p) == ("factor" in p):
+            raise e.error("give exactly one of `speed_kmh` (absolute) or `factor` (multiplies the speed)")
+        if "speed_kmh" in p:
+            out["speed_kmh"] = _num(e, "speed_kmh")
+        else:
+            out["factor"] = _num(e, "factor")
+
+
+def _check_street_link(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """streets.link: a new street between two points."""
+    for k in ("from", "to"):
+        if k not in p:
+            raise e.error(f"give `{k}` = [lon, lat]")
+        out[k] = _point(e, k)
+    out["modes"] = _modes(e, STREET_MODES)
+    if "speed_kmh" in p:
+        out["speed_kmh"] = _num(e, "speed_kmh")
+    if "length_m" in p:
+        out["length_m"] = _num(e, "length_m")
+    out["oneway"] = p.get("oneway", False)
+    out["max_snap_m"] = _num(e, "max_snap_m") if "max_snap_m" in p else 100.0
+
+
+def _check_venue_add(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """venues.add: a new venue."""
+    for k in ("id", "lon", "lat"):
+        if k not in p:
+            raise e.error(f"give `{k}`")
+    out["id"] = p["id"]
+    out["lon"], out["lat"] = _point(Edit(e.section, e.kind, e.name, {"lon/lat": [p["lon"], p["lat"]]},
+                                         e.scenario), "lon/lat")
+    out["category"] = p.get("category")
+    out["capacity"] = _num(e, "capacity", allow_zero=True) if "capacity" in p else None
+
+
+def _check_venue_remove(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """venues.remove: venue ids."""
+    out["ids"] = _id_list(e, "ids", "id")
+
+
+def _check_venue_modify(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """venues.modify: venue ids and their new capacity and/or category."""
+    out["ids"] = _id_list(e, "id", "ids")
+    if not any(k in p for k in ("capacity", "category", "capacity_factor")):
+        raise e.error("give `capacity`, `capacity_factor` and/or `category`")
+    if "capacity" in p:
+        out["capacity"] = _num(e, "capacity", allow_zero=True)
+    if "capacity_factor" in p:
+        out["capacity_factor"] = _num(e, "capacity_factor", allow_zero=True)
+    if "category" in p:
+        out["category"] = p["category"]
+
+
+def _check_transit_remove_stops(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """transit.remove_stops: stop ids."""
+    out["stop_ids"] = [str(x) for x in _id_list(e, "stop_ids")]
+
+
+def _check_transit_remove_route(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """transit.remove_route: route ids."""
+    out["route_ids"] = [str(x) for x in _id_list(e, "route_ids")]
+
+
+def _check_transit_headway(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """transit.headway: routes, the new headway and its time span."""
+    out["route_ids"] = [str(x) for x in _id_list(e, "route_ids", "route_id")]
+    if "headway_min" not in p:
+        raise e.error("give `headway_min`")
+    out["headway_min"] = _num(e, "headway_min")
+    for k in ("start", "end"):
+        if k in p:
+            out[k + "_s"] = parse_clock(e, k, p[k])
+    _check_span(e, out, p)
+
+
+def _check_transit_add_route(e: Edit, p: dict[str, Any], out: dict[str, Any]) -> None:
+    """transit.add_route: a new route, its stops and its timetable."""
+    if "route_id" not in p:
+        raise e.error("give `route_id` (a new, unique route id)")
+    out["route_id"] = str(p["route_id"])
+    if ("stops" in p) == ("stop_ids" in p):
+        raise e.error("give exactly one of `stops` (a list of [lon, lat]) or `stop_ids` (existing stops)")
+    if "stops" in p:
+        pts = p["stops"]
+        if not isinstance(pts, (list, tuple)) or len(pts) < 2:
+            raise e.error("`stops` must list at least two [lon, lat] points")
+        out["stops"] = [_point(Edit(e.section, e.kind, e.name, {f"stops[{i}]": q}, e.scenario), f"stops[{i}]")
+                        for i, q in enumerate(pts)]
+    else:
+        ids = p["stop_ids"]
+        if not isinstance(ids, (list, tuple)) or len(ids) < 2:
+            raise e.error("`stop_ids` must list at least two stop ids")
+        out["stop_ids"] = [str(x) for x in ids]
+    if ("departures" in p) == ("headway_min" in p):
+        raise e.error("give exactly one of `departures` (a timetable: list of 'HH:MM') or `headway_min` "
+                      "with `start` and `end`")
+    if "departures" in p:
+        deps = p["departures"]
+        if not isinstance(deps, (list, tuple)) or not deps:
+            raise e.error("`departures` must be a non-empty list of times 'HH:MM'")
+        out["departures_s"] = sorted(parse_clock(e, "departures", d) for d in deps)
+    else:
+        out["headway_min"] = _num(e, "headway_min")
+        for k in ("start", "end"):
+            if k not in p:
+                raise e.error(f"a headway needs `{k}` ('HH:MM')")
+            out[k + "_s"] = parse_clock(e, k, p[k])
+        _check_span(e, out, p)
+    out["speed_kmh"] = _num(e, "speed_kmh") if "speed_kmh" in p else 20.0
+    out["dwell_s"] = int(_num(e, "dwell_s", allow_zero=True)) if "dwell_s" in p else 0
+    out["both_directions"] = bool(p.get("both_directions", True))
+    out["max_snap_m"] = _num(e, "max_snap_m") if "max_snap_m" in p else 300.0
+    out["route_type"] = int(p.get("route_type", 3))
+    if not (0 <= out["route_type"] <= 12 or 100 <= out["route_type"] <= 1702):
+        raise e.error(f"`route_type` must be a GTFS route type (0..12, or an extended type 100..1702), got "
+                      f"{out['route_type']!r}; e.g. 3 for a bus")
+
+
+#: (section, kind) -> the check of that edit kind's values; every kind of :data:`SECTIONS` has one
+_CHECKS: dict[tuple[str, str], Callable[[Edit, dict[str, Any], dict[str, Any]], None]] = {
+    ("streets", "close"): _check_street_selection,
+    ("streets", "speed"): _check_street_selection,
+    ("streets", "link"): _check_street_link,
+    ("venues", "add"): _check_venue_add,
+    ("venues", "remove"): _check_venue_remove,
+    ("venues", "modify"): _check_venue_modify,
+    ("transit", "remove_stops"): _check_transit_remove_stops,
+    ("transit", "remove_route"): _check_transit_remove_route,
+    ("transit", "headway"): _check_transit_headway,
+    ("transit", "add_route"): _check_transit_add_route,
+}
+
+
 def check_edit(e: Edit) -> Edit:
     """Validate the values of one edit (what can be checked without a network) and normalise them."""
     p = dict(e.params)
     _schema_check(e)
     out: dict[str, Any] = {}
-    if e.section == "streets":
-        if e.kind in ("close", "speed"):
-            if "way_ids" not in p and "polygon" not in p and "highway" not in p:
-                raise e.error("select streets with `way_ids`, `polygon` and/or `highway`")
-            if "way_ids" in p:
-                ids = _id_list(e, "way_ids")
-                if not all(isinstance(x, int) and not isinstance(x, bool) for x in ids):
-                    raise e.error(f"`way_ids` must be integer OSM way ids, got {ids[:5]!r}")
-                out["way_ids"] = [int(x) for x in ids]
-            if "polygon" in p:
-                out["polygon"] = parse_polygon(e, p["polygon"])
-            if "highway" in p:
-                from ..network.profiles import HIGHWAY_CLASSES
-
-                hw = [p["highway"]] if isinstance(p["highway"], str) else list(p["highway"])
-                bad = [h for h in hw if h not in HIGHWAY_CLASSES]
-                if bad or not hw:
-                    raise e.error(f"unknown highway class(es) {bad}; use some of {HIGHWAY_CLASSES}")
-                out["highway"] = hw
-            out["modes"] = _modes(e, STREET_MODES if e.kind == "close" else ("car",))
-            if e.kind == "speed":
-                if ("speed_kmh" in p) == ("factor" in p):
-                    raise e.error("give exactly one of `speed_kmh` (absolute) or `factor` (multiplies the speed)")
-                if "speed_kmh" in p:
-                    out["speed_kmh"] = _num(e, "speed_kmh")
-                else:
-                    out["factor"] = _num(e, "factor")
-        else:  # link
-            for k in ("from", "to"):
-                if k not in p:
-                    raise e.error(f"give `{k}` = [lon, lat]")
-                out[k] = _point(e, k)
-            out["modes"] = _modes(e, STREET_MODES)
-            if "speed_kmh" in p:
-                out["speed_kmh"] = _num(e, "speed_kmh")
-            if "length_m" in p:
-                out["length_m"] = _num(e, "length_m")
-            out["oneway"] = p.get("oneway", False)
-            out["max_snap_m"] = _num(e, "max_snap_m") if "max_snap_m" in p else 100.0
-    elif e.section == "venues":
-        if e.kind == "add":
-            for k in ("id", "lon", "lat"):
-                if k not in p:
-                    raise e.error(f"give `{k}`")
-            out["id"] = p["id"]
-            out["lon"], out["lat"] = _point(Edit(e.section, e.kind, e.name, {"lon/lat": [p["lon"], p["lat"]]},
-                                                 e.scenario), "lon/lat")
-            out["category"] = p.get("category")
-            out["capacity"] = _num(e, "capacity", allow_zero=True) if "capacity" in p else None
-        elif e.kind == "remove":
-            out["ids"] = _id_list(e, "ids", "id")
-        else:
-            out["ids"] = _id_list(e, "id", "ids")
-            if not any(k in p for k in ("capacity", "category", "capacity_factor")):
-                raise e.error("give `capacity`, `capacity_factor` and/or `category`")
-            if "capacity" in p:
-                out["capacity"] = _num(e, "capacity", allow_zero=True)
-            if "capacity_factor" in p:
-                out["capacity_factor"] = _num(e, "capacity_factor", allow_zero=True)
-            if "category" in p:
-                out["category"] = p["category"]
-    else:  # transit
-        if e.kind == "remove_stops":
-            out["stop_ids"] = [str(x) for x in _id_list(e, "stop_ids")]
-        elif e.kind == "remove_route":
-            out["route_ids"] = [str(x) for x in _id_list(e, "route_ids")]
-        elif e.kind == "headway":
-            out["route_ids"] = [str(x) for x in _id_list(e, "route_ids", "route_id")]
-            if "headway_min" not in p:
-                raise e.error("give `headway_min`")
-            out["headway_min"] = _num(e, "headway_min")
-            for k in ("start", "end"):
-                if k in p:
-                    out[k + "_s"] = parse_clock(e, k, p[k])
-            _check_span(e, out, p)
-        else:  # add_route
-            if "route_id" not in p:
-                raise e.error("give `route_id` (a new, unique route id)")
-            out["route_id"] = str(p["route_id"])
-            if ("stops" in p) == ("stop_ids" in p):
-                raise e.error("give exactly one of `stops` (a list of [lon, lat]) or `stop_ids` (existing stops)")
-            if "stops" in p:
-                pts = p["stops"]
-                if not isinstance(pts, (list, tuple)) or len(pts) < 2:
-                    raise e.error("`stops` must list at least two [lon, lat] points")
-                out["stops"] = [_point(Edit(e.section, e.kind, e.name, {f"stops[{i}]": q}, e.scenario), f"stops[{i}]")
-                                for i, q in enumerate(pts)]
-            else:
-                ids = p["stop_ids"]
-                if not isinstance(ids, (list, tuple)) or len(ids) < 2:
-                    raise e.error("`stop_ids` must list at least two stop ids")
-                out["stop_ids"] = [str(x) for x in ids]
-            if ("departures" in p) == ("headway_min" in p):
-                raise e.error("give exactly one of `departures` (a timetable: list of 'HH:MM') or `headway_min` "
-                              "with `start` and `end`")
-            if "departures" in p:
-                deps = p["departures"]
-                if not isinstance(deps, (list, tuple)) or not deps:
-                    raise e.error("`departures` must be a non-empty list of times 'HH:MM'")
-                out["departures_s"] = sorted(parse_clock(e, "departures", d) for d in deps)
-            else:
-                out["headway_min"] = _num(e, "headway_min")
-                for k in ("start", "end"):
-                    if k not in p:
-                        raise e.error(f"a headway needs `{k}` ('HH:MM')")
-                    out[k + "_s"] = parse_clock(e, k, p[k])
-                _check_span(e, out, p)
-            out["speed_kmh"] = _num(e, "speed_kmh") if "speed_kmh" in p else 20.0
-            out["dwell_s"] = int(_num(e, "dwell_s", allow_zero=True)) if "dwell_s" in p else 0
-            out["both_directions"] = bool(p.get("both_directions", True))
-            out["max_snap_m"] = _num(e, "max_snap_m") if "max_snap_m" in p else 300.0
-            out["route_type"] = int(p.get("route_type", 3))
-            if not (0 <= out["route_type"] <= 12 or 100 <= out["route_type"] <= 1702):
-                raise e.error(f"`route_type` must be a GTFS route type (0..12, or an extended type 100..1702), got "
-                              f"{out['route_type']!r}; e.g. 3 for a bus")
+    _CHECKS[(e.section, e.kind)](e, p, out)
     return Edit(e.section, e.kind, e.name, out, e.scenario)
 
 
 # ---------------------------------------------------------------------------------------------- the scenario
+@dataclass(frozen=True)
+class AppliedScenario:
+    """A scenario applied to a network: the edited network and, per edited street mode, what the edits changed."""
+
+    network: Any
+    #: mode -> :class:`~access.scenarios._streets.StreetEdits` (graph and touched nodes), for the modes edited
+    street_edits: dict[str, StreetEdits] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """An ordered list of named, checked edits.
@@ -494,21 +548,27 @@ class Scenario:
         return any(e.section in ("streets", "transit") for e in self.edits)
 
     # ---------------------------------------------------------------- applying
-    def apply(self, network):
+    def apply(self, network: Any) -> Any:
         """A new :class:`~access.TransportNetwork` with the street and transit edits applied.
 
         The original network is untouched (arrays are copied only where an edit changes them); nothing is rebuilt
         from the ``.pbf`` or the GTFS feeds. Venue edits are applied by :meth:`apply_venues`.
         """
+        return self.applied(network).network
+
+    def applied(self, network: Any) -> AppliedScenario:
+        """:meth:`apply`, with what the street edits changed per mode (:class:`AppliedScenario`)."""
         from ._streets import apply_street_edits, check_report
 
-        streets = {}
+        street_edits = {}
         report: dict = {}
         counter = [0]
         for mode in network.modes:
             eds = [e for e in self.of("streets") if mode in e.params["modes"]]
             if eds:
-                streets[mode] = apply_street_edits(network.street(mode), eds, report=report, link_counter=counter)
+                street_edits[mode] = apply_street_edits(network.street(mode), eds, report=report,
+                                                        link_counter=counter)
+        streets = {m: r.graph for m, r in street_edits.items()}
         check_report(self.of("streets"), report, network.modes)
         tt = network.timetable
         if self.of("transit"):
@@ -523,10 +583,11 @@ class Scenario:
             from ._transit import relink
 
             tt = relink(tt, streets["walk"])
-        return network.replace(streets=streets, timetable=tt,
-                               scenario=[*network.manifest.get("scenario", []), self.name])
+        net = network.replace(streets=streets, timetable=tt,
+                              scenario=[*network.manifest.get("scenario", []), self.name])
+        return AppliedScenario(net, street_edits)
 
-    def check_categories(self, known) -> None:
+    def check_categories(self, known: Any) -> None:
         """Refuse venue edits whose ``category`` is neither in ``known`` nor in the embedded taxonomy.
 
         Raises

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from .._errors import NetworkError, ScenarioError, ValidationError
 from .._validate import check_number
 from ..core import dijkstra as dj
 from ..core import incremental as inc
+from ..indicators import columns as ind_cols
 from ..io.places import Points, read_points
 from ..matrix import travel_time_matrix
 from ..network.street import DEFAULT_MAX_SNAP_M
@@ -39,9 +41,13 @@ from ..routing.street import apply_point_pairs, graph_at_speed, point_pair_times
 from ._sparse import Catchments, sparsify, time_dtype
 from ._venues import normalise_venues
 
+if TYPE_CHECKING:
+    from ..indicators.decay import DecayFunction
+    from ._streets import StreetEdits
+
 INF = int(dj.INF)
 STORAGES = ("sparse", "dense")
-MEASURES = ("nearest", "cumulative", "gravity", "2sfca")
+MEASURES = ind_cols.MEASURES
 FULL_MEASURES = ("bfca", "spatial_availability")
 
 
@@ -221,8 +227,8 @@ class IndicatorSettings:
     """What the state keeps up to date: cutoffs (minutes), decay functions (of minutes), full measures."""
 
     cutoffs_min: tuple = (15.0, 30.0)
-    gravity_decay: object = None
-    fca_decay: object = None
+    gravity_decay: DecayFunction | None = None  # (None: exponential 0.1, set in __post_init__)
+    fca_decay: DecayFunction | None = None  # (None: binary at the last cutoff)
     full_measures: tuple = ()
 
     def __post_init__(self):
@@ -283,6 +289,12 @@ class AccessibilityState:
     >>> st.indicators().head()  # doctest: +SKIP
     """
 
+    # per-cell reductions (recompute): int32[n, C] nearest seconds, float64[n, C, K] counts, [n, C] gravity, 2SFCA
+    _nearest: np.ndarray
+    _cum: np.ndarray
+    _grav: np.ndarray
+    _fca: np.ndarray
+
     def __init__(self, *, network, mode, cells: Points, cells_snap, population, venues: pd.DataFrame,
                  times_s: np.ndarray | None, max_time_s: int, settings: IndicatorSettings, matrix_kwargs: dict,
                  storage: str = "dense", catchments: Catchments | None = None):
@@ -303,6 +315,8 @@ class AccessibilityState:
             raise ValidationError(f"`storage` must be one of {STORAGES}, got {storage!r}; use 'sparse' (pairs "
                                   "within the max time, by venue and by cell) or 'dense' (a cells x venues matrix)")
         self.storage = storage
+        self._times: np.ndarray | None
+        self._sparse: Catchments | None
         if storage == "sparse":
             self._times = None
             self._sparse = (catchments if catchments is not None
@@ -313,7 +327,7 @@ class AccessibilityState:
         else:
             self._sparse = None
             self._times = np.full((n, cap), -1, np.int32, order="F")
-            self._times[:, :k] = times_s
+            self._times[:, :k] = np.asarray(times_s)
         self._n = k
         self._ids = list(venues["id"].to_numpy())
         self._where = {str(v): j for j, v in enumerate(self._ids)}
@@ -340,8 +354,9 @@ class AccessibilityState:
     def build(cls, network, cells, venues, *, mode: str = "walk", max_time_min: float = 60,
               cutoffs_min=(15, 30), gravity_decay=None, fca_decay=None, full_measures=(),
               demand: str = "population", capacity: str = "capacity", category: str = "category",
-              walk_speed_kmh: float = 3.6, bike_speed_kmh: float = 12.0, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-              progress: bool = False, storage: str = "sparse", **transit) -> AccessibilityState:
+              walk_speed_kmh: float | None = None, bike_speed_kmh: float | None = None,
+              max_snap_m: float | None = None, progress: bool = False, storage: str = "sparse",
+              street: StreetOptions | None = None, **transit) -> AccessibilityState:
         """Compute the travel times cells -> venues and every reduction.
 
         ``storage="sparse"`` (default) keeps only the pairs within ``max_time_min``, by venue and by cell
@@ -367,15 +382,23 @@ class AccessibilityState:
             Also report these (recomputed fully after every change).
         storage : {"sparse", "dense"}
             How the travel times are held (same results; sparse memory grows with the pairs within the max time).
+        street : StreetOptions, optional
+            Walk/bike speeds and ``max_snap_m`` (``walk_speed_kmh``, ``bike_speed_kmh``, ``max_snap_m``: shortcuts
+            that override it; defaults 3.6 km/h, 12 km/h, 500 m).
         **transit
-            ``departure``, ``window_min``, ``percentiles`` ... for ``mode="transit"`` (first percentile used).
+            ``transit=TransitOptions(...)``, or ``departure``, ``window_min``, ``percentiles`` ... for
+            ``mode="transit"`` (first percentile used).
         """
         settings = IndicatorSettings(cutoffs_min, gravity_decay, fca_decay, tuple(full_measures))
         pts = cells if isinstance(cells, Points) else read_points(cells, name="cells")
         pop = (pd.to_numeric(pts.frame[demand], errors="coerce").fillna(0).to_numpy(np.float64)
-               if demand in pts.frame.columns else np.ones(len(pts)))
+               if pts.frame is not None and demand in pts.frame.columns else np.ones(len(pts)))
         vdf = normalise_venues(venues, capacity=capacity, category=category)
-        kw = dict(walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh, max_snap_m=max_snap_m)
+        so = StreetOptions.resolve(street, walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                                   max_snap_m=max_snap_m)
+        walk_speed_kmh, bike_speed_kmh, max_snap_m = so.walk_speed_kmh, so.bike_speed_kmh, so.max_snap_m
+        kw: dict[str, Any] = dict(walk_speed_kmh=walk_speed_kmh, bike_speed_kmh=bike_speed_kmh,
+                                  max_snap_m=max_snap_m)
         max_time_s = int(round(max_time_min * 60))
         vpts = Points(vdf["id"].to_numpy(), vdf["lon"].to_numpy(np.float64), vdf["lat"].to_numpy(np.float64),
                       vdf, "venues")
@@ -395,6 +418,18 @@ class AccessibilityState:
         cat = Catchments.from_chunks(len(pts), time_dtype(max_time_s),
                                      _column_blocks(network, mode, snap, pts, vdf, max_time_s, kw, transit, progress))
         return cls(times_s=None, catchments=cat, **common)
+
+    @property
+    def _dense(self) -> np.ndarray:
+        """int32[n_cells, capacity] seconds of the dense storage (-1 unreachable)."""
+        assert self._times is not None, "the dense matrix of a state with storage='sparse'"
+        return self._times
+
+    @property
+    def _catchments(self) -> Catchments:
+        """The sparse storage's catchments."""
+        assert self._sparse is not None, "the catchments of a state with storage='dense'"
+        return self._sparse
 
     def copy(self) -> AccessibilityState:
         """An independent copy (the network and the cells are shared, they are never modified)."""
@@ -423,23 +458,23 @@ class AccessibilityState:
         """int32[n_cells, n_active_venues] seconds (-1 unreachable), venues in :attr:`venue_ids` order."""
         if self._sparse is not None:
             return self._sparse.dense(np.flatnonzero(self._active[: self._n]))
-        return np.ascontiguousarray(self._times[:, : self._n][:, self._active[: self._n]])
+        return np.ascontiguousarray(self._dense[:, : self._n][:, self._active[: self._n]])
 
     def catchment(self, venue_id) -> tuple[np.ndarray, np.ndarray]:
         """(cell indices int64 ascending, int32 seconds) of the cells that reach this venue within the max time."""
         j = self._index(venue_id)
         if self._sparse is not None:
             return self._sparse.cells[j].astype(np.int64), self._sparse.times[j].astype(np.int32)
-        col = self._times[:, j]
+        col = self._dense[:, j]
         i = np.flatnonzero(col >= 0)
         return i, col[i].astype(np.int32)
 
     def memory_bytes(self) -> dict:
         """Bytes held: ``times`` (the travel times: dense matrix, or both sparse views) and ``reductions``."""
-        t = self._sparse.nbytes if self._sparse is not None else int(self._times.nbytes)
+        t = self._sparse.nbytes if self._sparse is not None else int(self._dense.nbytes)
         r = sum(int(getattr(self, a).nbytes) for a in ("_nearest", "_cum", "_grav", "_fca"))
         return {"times": t, "reductions": r, "total": t + r,
-                "pairs": self._sparse.nnz if self._sparse is not None else int((self._times >= 0).sum())}
+                "pairs": self._sparse.nnz if self._sparse is not None else int(np.count_nonzero(self._dense >= 0))}
 
     def venues(self) -> pd.DataFrame:
         """The current venue table ``id, lon, lat, category, capacity``."""
@@ -497,7 +532,7 @@ class AccessibilityState:
     def _add_column(self, j: int) -> dict:
         if self._sparse is not None:
             return self._add_sparse(j)
-        col = self._times[:, j]
+        col = self._dense[:, j]
         c = int(self._cat[j])
         cap = float(self._capacity[j])
         touched = {}
@@ -518,7 +553,7 @@ class AccessibilityState:
     def _remove_column(self, j: int) -> dict:
         if self._sparse is not None:
             return self._remove_sparse(j)
-        col = self._times[:, j]
+        col = self._dense[:, j]
         c = int(self._cat[j])
         cap = float(self._capacity[j])
         self._active[j] = False
@@ -544,7 +579,7 @@ class AccessibilityState:
 
     # the same reductions on the sparse catchments (entries in cell order: the dense path's floating-point sums)
     def _add_sparse(self, j: int) -> dict:
-        cells, times = self._sparse.cells[j], self._sparse.times[j]
+        cells, times = self._catchments.cells[j], self._catchments.times[j]
         c = int(self._cat[j])
         cap = float(self._capacity[j])
         touched = {}
@@ -564,7 +599,7 @@ class AccessibilityState:
         return touched
 
     def _remove_sparse(self, j: int) -> dict:
-        cells, times = self._sparse.cells[j], self._sparse.times[j]
+        cells, times = self._catchments.cells[j], self._catchments.times[j]
         c = int(self._cat[j])
         cap = float(self._capacity[j])
         self._active[j] = False
@@ -572,7 +607,7 @@ class AccessibilityState:
         if cap > 0:
             rows = inc.sparse_rows_attaining(self._nearest, c, cells, times)
             if len(rows):
-                self._sparse.rows_min(rows, self._keep(c, positive=True), self._nearest, c)
+                self._catchments.rows_min(rows, self._keep(c, positive=True), self._nearest, c)
             touched["nearest"] = len(rows)
         cut = np.asarray(self.settings.cutoffs_min, np.float64)
         touched["cumulative"] = inc.sparse_cumulative_add(self._cum, c, cells, times, cut, -cap)
@@ -607,10 +642,12 @@ class AccessibilityState:
             return
         keep = self._active[: self._n] & (self._cat[: self._n] == c)
         cols = np.flatnonzero(keep)
-        sub = self._times[np.ix_(rows, cols)]
+        sub = self._dense[np.ix_(rows, cols)]
         w = np.zeros(sub.shape)
         ok = sub >= 0
-        w[ok] = self.settings.fca_decay(sub[ok].astype(np.float64) / 60.0)
+        fca_decay = self.settings.fca_decay
+        assert fca_decay is not None  # (IndicatorSettings.__post_init__ sets the default)
+        w[ok] = fca_decay(sub[ok].astype(np.float64) / 60.0)
         self._fca[rows, c] = inc.weighted_rows_sum(w, self._ratio[cols], np.ones(len(cols), bool))
 
     # ------------------------------------------------------------------ incremental edits
@@ -652,7 +689,7 @@ class AccessibilityState:
             if self._sparse.append(*sparsify(col, self._sparse.dtype)) != j:
                 raise AssertionError("sparse slots out of step with the state's venues")  # internal invariant
         else:
-            self._times[:, j] = col
+            self._dense[:, j] = col
         self._ids.append(venue_id)
         self._where[str(venue_id)] = j
         self._lon[j], self._lat[j], self._capacity[j] = lon, lat, float(capacity)
@@ -708,13 +745,14 @@ class AccessibilityState:
         with np.errstate(divide="ignore", invalid="ignore"):
             inc.weighted_add(fca, 0, w, float(np.float64(capacity) / np.float64(s)))
         p = self.population
-        out = {"nearest_min": dn, "cumulative": cum[:, 0, :], "gravity": grav[:, 0], "2sfca": fca[:, 0]}
+        out: dict[str, Any] = {ind_cols.NEAREST_MIN: dn, ind_cols.CUMULATIVE: cum[:, 0, :],
+                               ind_cols.GRAVITY: grav[:, 0], ind_cols.FCA: fca[:, 0]}
         with np.errstate(invalid="ignore"):
-            out.update(nearest_min_total=float(np.sum(p * np.where(np.isfinite(dn), dn, 0.0))),
-                       cumulative_total=(p[:, None] * out["cumulative"]).sum(axis=0),
-                       gravity_total=float(np.sum(p * out["gravity"])),
-                       population_reaching=float(p[col >= 0].sum()),
-                       **{"2sfca_total": float(np.nansum(p * out["2sfca"]))})
+            out.update({f"{ind_cols.NEAREST_MIN}_total": float(np.sum(p * np.where(np.isfinite(dn), dn, 0.0))),
+                        f"{ind_cols.CUMULATIVE}_total": (p[:, None] * out[ind_cols.CUMULATIVE]).sum(axis=0),
+                        f"{ind_cols.GRAVITY}_total": float(np.sum(p * out[ind_cols.GRAVITY])),
+                        "population_reaching": float(p[col >= 0].sum()),
+                        f"{ind_cols.FCA}_total": float(np.nansum(p * out[ind_cols.FCA]))})
         return out
 
     def apply(self, scenario, *, inplace: bool = False) -> AccessibilityState:
@@ -737,8 +775,9 @@ class AccessibilityState:
                 scenario.check_categories(cats)
         st = None
         if scenario.changes_network:
-            net = scenario.apply(self.network)
-            st = self._street_update(net, scenario) if not scenario.of("transit") else None
+            applied = scenario.applied(self.network)
+            net = applied.network
+            st = self._street_update(net, scenario, applied.street_edits) if not scenario.of("transit") else None
             if st is None:
                 return self._rebuilt(net, scenario)
         else:
@@ -789,7 +828,7 @@ class AccessibilityState:
                           "recomputed_fully": ["matrix", *MEASURES, *self.settings.full_measures]}
         return st
 
-    def _street_update(self, net, scenario) -> AccessibilityState | None:
+    def _street_update(self, net, scenario, street_edits: dict[str, StreetEdits]) -> AccessibilityState | None:
         """State on an edited street network, recomputing only the matrix entries the edits can change.
 
         A venue's column can change only if some edited edge lies within ``max_time`` of the venue (on the old or
@@ -809,8 +848,8 @@ class AccessibilityState:
         if g1 is g0:
             st.last_update = {"streets": "this mode's graph is unchanged", "columns_recomputed": 0}
             return st
-        changed = g1.__dict__.get("_scenario_changed_nodes")
-        if changed is None or g1.n_nodes != g0.n_nodes:
+        edits = street_edits.get(self.mode)
+        if edits is None or g1.n_nodes != g0.n_nodes:
             return None
         snap_m = kw.get("max_snap_m", DEFAULT_MAX_SNAP_M)
         s0 = self.cells_snap
@@ -827,6 +866,7 @@ class AccessibilityState:
                        | (v0.access_cost_s != v1.access_cost_s).any(axis=1))
         # distance from any edited node to every node, on both graphs
         reach = np.full(len(act), INF, np.int64)
+        changed = edits.changed_nodes
         if len(changed):
             seeds = changed.reshape(1, -1)
             zero = np.zeros_like(seeds)
@@ -847,7 +887,7 @@ class AccessibilityState:
                 for q, j in enumerate(affected):
                     st._sparse.set_column(int(j), cols[:, q])
             else:
-                st._times[:, affected] = cols
+                st._dense[:, affected] = cols
         if len(cell_changed) and len(act):
             sub = s1.subset(cell_changed)
             rows = dj.od_matrix(g1.first_out, g1.head, g1.travel_time_s, sub.access_node, sub.access_cost_s,
@@ -859,7 +899,7 @@ class AccessibilityState:
             if st._sparse is not None:
                 st._sparse.set_block(cell_changed, act, block)
             else:
-                st._times[np.ix_(cell_changed, act)] = block
+                st._dense[np.ix_(cell_changed, act)] = block
         st.cells_snap = s1
         st.recompute()
         st.last_update = {"edit": scenario.name, "columns_recomputed": int(len(affected)), "venues": int(len(act)),
@@ -893,16 +933,16 @@ class AccessibilityState:
 
     def indicators(self) -> pd.DataFrame:
         """Per cell: ``id, population`` and, per venue category ``c``: ``time_c`` (minutes to the nearest venue,
-        inf when none), ``cum{cutoff}_c`` (capacity reachable within the cutoff), ``gravity_c``, ``fca2_c`` (+ ``bfca_c``,
-        ``sa_c`` when asked: recomputed fully)."""
+        inf when none), ``cum{cutoff}_c`` (capacity reachable within the cutoff), ``gravity_c``, ``fca2_c``
+        (+ ``bfca_c``, ``sa_c`` when asked: recomputed fully); names from :mod:`access.indicators.columns`."""
         out = {"id": self.cells.ids, "population": self.population}
         for c, name in enumerate(self.categories):
             nr = self._nearest[:, c]
-            out[f"time_{name}"] = np.where(nr == INF, np.inf, nr / 60.0)
+            out[ind_cols.state_col(ind_cols.NEAREST, name)] = np.where(nr == INF, np.inf, nr / 60.0)
             for k, cut in enumerate(self.settings.cutoffs_min):
-                out[f"cum{cut:g}_{name}"] = self._cum[:, c, k].copy()
-            out[f"gravity_{name}"] = self._grav[:, c].copy()
-            out[f"fca2_{name}"] = self._fca[:, c].copy()
+                out[ind_cols.state_col(ind_cols.CUMULATIVE, name, cut)] = self._cum[:, c, k].copy()
+            out[ind_cols.state_col(ind_cols.GRAVITY, name)] = self._grav[:, c].copy()
+            out[ind_cols.state_col(ind_cols.FCA, name)] = self._fca[:, c].copy()
         df = pd.DataFrame(out)
         if self.settings.full_measures:
             df = self._full_measures(df)
@@ -917,12 +957,10 @@ class AccessibilityState:
             if meas == "bfca":
                 r = floating_catchment_area(m, lu, opportunity="capacity", demand="population", method="bfca",
                                             decay_function=self.settings.fca_decay, group_by="category")
-                prefix = "bfca"
             else:
                 r = spatial_availability(m, lu, opportunity="capacity", demand="population",
                                          decay_function=self.settings.fca_decay, group_by="category")
-                prefix = "sa"
             for cat in self.categories:
                 sub = r[r["category"] == cat].set_index("id")["capacity"]
-                df[f"{prefix}_{cat}"] = sub.reindex(df["id"]).fillna(0.0).to_numpy()
+                df[ind_cols.state_col(meas, cat)] = sub.reindex(df["id"]).fillna(0.0).to_numpy()
         return df

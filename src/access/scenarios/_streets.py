@@ -16,45 +16,55 @@ and ``polygon`` (edges whose geometry intersects it) are combined with AND.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
 import numpy as np
 
 from ..network import profiles
 from ..network.street import StreetGraph, haversine_m
 
-_CARRY = ("_projection", "_scenario_kdtree")  # cached values valid while the node set is the same
-_CARRY_SAME_TOPOLOGY = _CARRY + ("_edge_index", "tail", "_scenario_boxes")
+# cached properties of StreetGraph whose values stay valid while the node set is the same, or the topology
+_CARRY = ("_projection", "_node_kdtree")
+_CARRY_SAME_TOPOLOGY = _CARRY + ("_edge_index", "tail", "_edge_boxes")
 
 
-def _carry(old: StreetGraph, new: StreetGraph, names) -> StreetGraph:
+@dataclass(frozen=True)
+class StreetEdits:
+    """What street edits did to one mode's graph: the edited graph and the nodes the edits touched.
+
+    ``changed_nodes`` (sorted int32) holds the nodes at either end of every edge the edits removed, re-timed or
+    added; :class:`~access.scenarios.AccessibilityState` recomputes only the venue columns a change can reach
+    from them. ``graph is`` the input graph (and ``changed_nodes`` is empty) when no edit matched.
+    """
+
+    graph: StreetGraph
+    changed_nodes: np.ndarray
+
+    @property
+    def changed(self) -> bool:
+        return len(self.changed_nodes) > 0
+
+
+def _seed_cache(new: StreetGraph, name: str, value: object) -> None:
+    """Give ``new`` the value of one of its cached properties, known equal to what it would compute."""
+    if not isinstance(getattr(StreetGraph, name, None), cached_property):  # pragma: no cover - internal misuse
+        raise AttributeError(f"StreetGraph has no cached property {name!r}")
+    new.__dict__[name] = value
+
+
+def _carry(old: StreetGraph, new: StreetGraph, names: Iterable[str]) -> StreetGraph:
     for n in names:
-        if n in old.__dict__:
-            new.__dict__[n] = old.__dict__[n]
+        if n in old.__dict__:  # computed on the old graph: reuse it rather than recompute
+            _seed_cache(new, n, old.__dict__[n])
     return new
 
 
-def edge_lines(g: StreetGraph):
-    """shapely LineStrings (lon/lat) of every edge, cached on the graph object."""
-    import shapely
-
-    cached = g.__dict__.get("_scenario_lines")
-    if cached is not None:
-        return cached
-    counts = np.diff(g.geom_offsets)
-    lines = shapely.linestrings(g.geom_lonlat, indices=np.repeat(np.arange(g.n_edges), counts))
-    g.__dict__["_scenario_lines"] = lines
-    return lines
-
-
-def _edge_boxes(g: StreetGraph):
-    """Per-edge (min lon, min lat) and (max lon, max lat) of the geometry, cached on the graph object."""
-    boxes = g.__dict__.get("_scenario_boxes")
-    if boxes is None:
-        off = g.geom_offsets[:-1]
-        ll = g.geom_lonlat
-        boxes = (np.minimum.reduceat(ll, off, axis=0), np.maximum.reduceat(ll, off, axis=0)) if len(ll) else \
-            (np.zeros((0, 2)), np.zeros((0, 2)))
-        g.__dict__["_scenario_boxes"] = boxes
-    return boxes
+def edge_lines(g: StreetGraph) -> Any:
+    """shapely LineStrings (lon/lat) of every edge (a cached property of the graph)."""
+    return g._edge_lines_lonlat
 
 
 def _lines_of(g: StreetGraph, edges: np.ndarray):
@@ -87,7 +97,7 @@ def select_edges(g: StreetGraph, params: dict) -> tuple[np.ndarray, set]:
         if len(cand):
             # per-edge bounding boxes (numpy over the vertices), then exact intersection on the few that overlap
             minx, miny, maxx, maxy = poly.bounds
-            emin, emax = _edge_boxes(g)
+            emin, emax = g._edge_boxes
             over = ~((emax[cand, 0] < minx) | (emin[cand, 0] > maxx) | (emax[cand, 1] < miny) | (emin[cand, 1] > maxy))
             c2 = cand[over]
             if len(c2):
@@ -106,7 +116,7 @@ def _derive_edge_index(old: StreetGraph, new: StreetGraph, old_of_new: np.ndarra
     """
     import shapely
 
-    if "_edge_index" not in old.__dict__:
+    if "_edge_index" not in old.__dict__:  # never computed on the old graph: leave it lazy on the new one
         return new
     canon_old, lines_old, _ = old.__dict__["_edge_index"]
     e = np.arange(new.n_edges)
@@ -125,7 +135,7 @@ def _derive_edge_index(old: StreetGraph, new: StreetGraph, old_of_new: np.ndarra
         pos = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
         x, y = new.project(new.geom_lonlat[pos, 0], new.geom_lonlat[pos, 1])
         lines[~ok] = shapely.linestrings(np.column_stack([x, y]), indices=np.repeat(np.arange(len(build)), counts))
-    new.__dict__["_edge_index"] = (canon, lines, shapely.STRtree(lines))
+    _seed_cache(new, "_edge_index", (canon, lines, shapely.STRtree(lines)))
     return new
 
 
@@ -206,13 +216,8 @@ def retime(g: StreetGraph, mask: np.ndarray, *, speed_kmh: float | None = None, 
 
 
 def nearest_nodes(g: StreetGraph, lon, lat) -> np.ndarray:
-    """Nearest graph node of each point (a KD-tree on the projected nodes, cached on the graph object)."""
-    from scipy.spatial import cKDTree
-
-    tree = g.__dict__.get("_scenario_kdtree")
-    if tree is None:
-        x, y = g.project(g.node_lon, g.node_lat)
-        tree = g.__dict__["_scenario_kdtree"] = cKDTree(np.column_stack([x, y]))
+    """Nearest graph node of each point (a KD-tree on the projected nodes, cached on the graph)."""
+    tree = g._node_kdtree
     px, py = g.project(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
     return tree.query(np.column_stack([px, py]))[1].astype(np.int32)
 
@@ -230,15 +235,15 @@ def _link_ends(g: StreetGraph, e) -> tuple[int, int, float, float]:
     return int(nodes[0]), int(nodes[1]), float(d[0]), float(d[1])
 
 
-def apply_street_edits(g: StreetGraph, edits, *, report: dict | None = None, link_counter: list | None = None):
+def apply_street_edits(g: StreetGraph, edits: Sequence[Any], *, report: dict | None = None,
+                       link_counter: list[int] | None = None) -> StreetEdits:
     """Apply street edits (in order) to one mode's graph; ``report[edit.name]`` collects (edges, missing ids).
 
-    The returned graph remembers (not persisted) the nodes at either end of every edge the edits removed, re-timed
-    or added, in ``graph.__dict__["_scenario_changed_nodes"]``: :class:`~access.scenarios.AccessibilityState` uses
-    them to recompute only the venue columns a change can reach.
+    Returns the edited graph with the nodes at either end of every edge the edits removed, re-timed or added
+    (:class:`StreetEdits`).
     """
     counter = link_counter if link_counter is not None else [0]
-    touched: list = []
+    touched: list[np.ndarray] = []
     g_in = g
     for e in edits:
         p = e.params
@@ -274,11 +279,9 @@ def apply_street_edits(g: StreetGraph, edits, *, report: dict | None = None, lin
             touched.append(np.array([u, v], np.int32))
             if report is not None:
                 report.setdefault(e.name, []).append((g.mode, 2 - int(p["oneway"]), set()))
-    if g is g_in:  # nothing matched in this graph: it is returned as is (and never marked)
-        return g
-    g.__dict__["_scenario_changed_nodes"] = (np.unique(np.concatenate(touched)).astype(np.int32) if touched
-                                             else np.zeros(0, np.int32))
-    return g
+    if g is g_in:  # nothing matched in this graph: it is returned as is
+        return StreetEdits(g, np.zeros(0, np.int32))
+    return StreetEdits(g, np.unique(np.concatenate(touched)).astype(np.int32) if touched else np.zeros(0, np.int32))
 
 
 def check_report(edits, report: dict, modes_present) -> None:

@@ -14,6 +14,7 @@ def normalise_venues(venues, *, capacity: str = "capacity", category: str = "cat
 
     pts = read_points(venues, name="venues")  # ids unique and present, coordinates valid, CRS converted
     fr = pts.frame
+    assert fr is not None  # (read_points keeps the table)
     df = pd.DataFrame({"id": pts.ids, "lon": pts.lon, "lat": pts.lat})
     df["category"] = fr[category].to_numpy() if category in fr.columns else "all"
     df["capacity"] = fr[capacity].to_numpy() if capacity in fr.columns else 1.0

@@ -554,8 +554,9 @@ class Engine:
 
     def venues_json(self) -> list[dict]:
         v = self.data.venues
-        return [{"id": str(r.id), "name": str(r.name), "category": str(r.category), "lon": float(r.lon),
-                 "lat": float(r.lat)} for r in v.itertuples(index=False)]
+        return [{"id": str(r.id), "name": str(r.name), "category": str(r.category), "lon": float(lon),
+                 "lat": float(lat)} for r, lon, lat in zip(v.itertuples(index=False), v["lon"].to_numpy(float),
+                                                           v["lat"].to_numpy(float))]
 
     # ------------------------------------------------------------------ exports
     def scenario_toml(self, req: ScenarioRequest, name: str = "access serve scenario") -> str:

@@ -166,7 +166,7 @@ class Town:
     axis_h: np.ndarray  # node ids along the main east-west-ish axis, in order
     axis_v: np.ndarray  # node ids along the main north-south-ish axis, in order
     center_id: int
-    grid: np.ndarray = field(repr=False, default=None)  # id grid (0 = absent)
+    grid: np.ndarray | None = field(repr=False, default=None)  # id grid (0 = absent)
     extra: dict = field(default_factory=dict)
 
     def node_toward(self, x: float, y: float) -> tuple[int, float, float]:
@@ -296,15 +296,15 @@ def grid_town(b: OsmBuilder, rng: np.random.Generator, *, name: str, code: str, 
         # excluded shortcuts through block interiors: a road under construction and a private service road
         for sign, tags in ((1, {"highway": "construction", "construction": "secondary"}),
                            (-1, {"highway": "service", "access": "private"})):
-            a = (n - 2, n - 2 * sign)
-            z = (n + 2, n + 2 * sign)
-            if not (present[a] and present[z]):
+            pa = (n - 2, n - 2 * sign)
+            pz = (n + 2, n + 2 * sign)
+            if not (present[pa] and present[pz]):
                 continue
             t = np.array([0.125, 0.375, 0.625, 0.875])
-            ux = (a[0] - n + t * 4) * s
-            vy = (a[1] - n + t * 4 * sign) * s
+            ux = (pa[0] - n + t * 4) * s
+            vy = (pa[1] - n + t * 4 * sign) * s
             mids = b.add_nodes(cx + ux * c - vy * sn, cy + ux * sn + vy * c)
-            b.add_way(np.concatenate(([grid[a]], mids, [grid[z]])), tags)
+            b.add_way(np.concatenate(([grid[pa]], mids, [grid[pz]])), tags)
 
     ids = grid[present]
     axis_h = grid[:, n][present[:, n]]
@@ -500,6 +500,7 @@ _STOP_WORDS = ("Mairie", "Église", "Place du Marché", "Gare", "Collège", "Lyc
 def town_line_nodes(town: Town, *, horizontal: bool, offset_k: int = 0) -> np.ndarray:
     """Node ids of the grid line ``offset_k`` lines away from a main axis, in order (gaps skipped)."""
     g = town.grid
+    assert g is not None  # (grid_town gives every town its grid)
     n = (g.shape[0] - 1) // 2
     k = int(np.clip(n + offset_k, 0, g.shape[0] - 1))
     line = g[:, k] if horizontal else g[k, :]

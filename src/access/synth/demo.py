@@ -108,9 +108,9 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
 
     # ------------------------------------------------------------------ settlements
     settle = []  # dicts: name, pop, x, y, poverty, nv, old, urban, kind
-    for name, pop, xk, yk, pov, nv, old, urb in _TOWNS:
-        settle.append(dict(name=name, pop=pop, x=x0 + xk * 1000 + rng.normal(0, 300),
-                           y=y0 + yk * 1000 + rng.normal(0, 300), poverty=pov, nv=nv, old=old, urban=urb,
+    for name, t_pop, xk, yk, pov, t_nv, t_old, urb in _TOWNS:
+        settle.append(dict(name=name, pop=t_pop, x=x0 + xk * 1000 + rng.normal(0, 300),
+                           y=y0 + yk * 1000 + rng.normal(0, 300), poverty=pov, nv=t_nv, old=t_old, urban=urb,
                            kind="town"))
     stems = list(rng.permutation(len(_VILLAGE_STEMS)))
     n_vill = 26
@@ -124,8 +124,8 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
             continue
         k = len(settle) - len(_TOWNS)
         name = _VILLAGE_STEMS[stems[k % len(stems)]] + _VILLAGE_SUFFIX[int(rng.integers(len(_VILLAGE_SUFFIX)))]
-        pop = float(np.clip(rng.lognormal(np.log(450), 0.6), 120, 1800))
-        settle.append(dict(name=name, pop=round(pop), x=x, y=y, poverty=float(rng.uniform(0.08, 0.22)),
+        v_pop = float(np.clip(rng.lognormal(np.log(450), 0.6), 120, 1800))
+        settle.append(dict(name=name, pop=round(v_pop), x=x, y=y, poverty=float(rng.uniform(0.08, 0.22)),
                            nv=float(rng.uniform(19000, 23000)), old=float(rng.uniform(0.6, 0.85)),
                            urban=float(rng.uniform(0.0, 0.15)), kind="village"))
     for k, s in enumerate(settle):
@@ -160,12 +160,12 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
 
     # roads between settlements: minimum spanning tree + short Delaunay edges
     tri = Delaunay(pts)
-    edges = set()
+    edge_set: set[tuple[int, int]] = set()
     for simplex in tri.simplices:
-        for a, c in ((0, 1), (1, 2), (0, 2)):
-            i, j = sorted((int(simplex[a]), int(simplex[c])))
-            edges.add((i, j))
-    edges = sorted(edges | {(0, 1), (0, 2)})  # trunk roads from the main town to the two other big towns
+        for u, u2 in ((0, 1), (1, 2), (0, 2)):
+            i, j = sorted((int(simplex[u]), int(simplex[u2])))
+            edge_set.add((i, j))
+    edges = sorted(edge_set | {(0, 1), (0, 2)})  # trunk roads from the main town to the two other big towns
     dist = {e: float(np.hypot(*(pts[e[0]] - pts[e[1]]))) for e in edges}
     from scipy.sparse import coo_matrix
 
@@ -191,9 +191,9 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
             tags = {"highway": "tertiary"}
         else:
             tags = {"highway": "unclassified"}
-        a = ti.node_toward(tj.cx, tj.cy)
-        z = tj.node_toward(ti.cx, ti.cy)
-        _, xs, ys = B.road(b, rng, a, z, tags, step_m=250.0)
+        end_a = ti.node_toward(tj.cx, tj.cy)
+        end_z = tj.node_toward(ti.cx, ti.cy)
+        _, xs, ys = B.road(b, rng, end_a, end_z, tags, step_m=250.0)
         road_pts_x.append(xs)
         road_pts_y.append(ys)
         n_roads += 1
@@ -205,9 +205,9 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
         for _ in range(int(rng.integers(1, 3))):
             ang = rng.uniform(0, 2 * np.pi)
             ln = rng.uniform(800, 2000)
-            a = t.node_toward(t.cx + np.cos(ang), t.cy + np.sin(ang))
-            end = b.add_nodes([a[1] + ln * np.cos(ang)], [a[2] + ln * np.sin(ang)])
-            _, xs, ys = B.road(b, rng, a, (int(end[0]), a[1] + ln * np.cos(ang), a[2] + ln * np.sin(ang)),
+            start = t.node_toward(t.cx + np.cos(ang), t.cy + np.sin(ang))
+            end = b.add_nodes([start[1] + ln * np.cos(ang)], [start[2] + ln * np.sin(ang)])
+            _, xs, ys = B.road(b, rng, start, (int(end[0]), start[1] + ln * np.cos(ang), start[2] + ln * np.sin(ang)),
                                {"highway": "track", "tracktype": "grade2"}, step_m=200.0)
             road_pts_x.append(xs)
             road_pts_y.append(ys)
@@ -260,7 +260,8 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
                    "feed_version": f"demo-seed-{seed}"},
     )
     # rail: stations ~150 m off each served town's centre, tracks between them
-    rail_lines = [("K1", [1, None, 0, 2], 1800, 3600, "Hautmesnil - Bercaville - Saint-Aubert-sur-Selle"),
+    rail_lines: list[tuple[str, list[int | None], int, int, str]] = [
+                  ("K1", [1, None, 0, 2], 1800, 3600, "Hautmesnil - Bercaville - Saint-Aubert-sur-Selle"),
                   ("K2", [4, 0, 3], 3600, 3600, "Vaudricourt - Bercaville - Ronchin-le-Haut")]
     stations: dict[int, int] = {}
     station_node: dict[int, tuple] = {}
@@ -275,16 +276,19 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
             stations[ti] = g.add_stop(f"RAIL_{t.code}", f"Gare de {t.name}", sx, sy)
         return stations[ti]
 
-    for route_id, seq, hw_peak, hw_off, long in rail_lines:
+    for route_id, spec, hw_peak, hw_off, long in rail_lines:
         # an intermediate halt in the village nearest the middle of the first leg
-        seq = list(seq)
-        for p, ti in enumerate(seq):
-            if ti is None:
-                a, c = towns[seq[p - 1]], towns[seq[p + 1]]
+        seq: list[int] = []
+        for p, served in enumerate(spec):
+            if served is None:
+                nxt = spec[p + 1]
+                assert nxt is not None  # (a halt sits between two towns)
+                a, c = towns[seq[p - 1]], towns[nxt]
                 mxm, mym = (a.cx + c.cx) / 2, (a.cy + c.cy) / 2
                 vil = [k for k, t in enumerate(towns) if t.extra["kind"] == "village"]
-                seq[p] = min(vil, key=lambda k: np.hypot(towns[k].cx - mxm, towns[k].cy - mym))
-        stops = np.array([station_for(ti) for ti in seq])
+                served = min(vil, key=lambda k: np.hypot(towns[k].cx - mxm, towns[k].cy - mym))
+            seq.append(served)
+        stops = np.array([station_for(s) for s in seq])
         for p in range(len(seq) - 1):
             B.road(b, rng, station_node[seq[p]], station_node[seq[p + 1]], {"railway": "rail", "usage": "main"},
                    step_m=400.0, wiggle=0.02)
@@ -309,8 +313,8 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
            (0, False, -5, 20, 40, False), (1, True, 0, 12, 30, False), (1, False, 0, 15, 30, False),
            (2, True, 0, 15, 30, False), (2, False, 0, 20, 40, False), (3, True, 0, 20, 60, False),
            (4, False, 0, 20, 60, False)]
-    for k, (ti, horiz, off, hw, whw, freq) in enumerate(bus):
-        t = towns[ti]
+    for k, (bus_town, horiz, off, hw, whw, freq) in enumerate(bus):
+        t = towns[bus_town]
         ids = B.town_line_nodes(t, horizontal=horiz, offset_k=off)
         every = max(1, int(round(350.0 / t.spacing_m)))
         ids = ids[::every]
@@ -328,14 +332,14 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
                               prefix=f"{route_id}_WKN")
     # rural coaches: villages between two towns, every two hours
     for k, (ta, tb) in enumerate(((1, 0), (2, 5), (6, 3))):
-        a, c = towns[ta], towns[tb]
-        vec = np.array([c.cx - a.cx, c.cy - a.cy])
+        town_a, town_c = towns[ta], towns[tb]
+        vec = np.array([town_c.cx - town_a.cx, town_c.cy - town_a.cy])
         L = float(np.hypot(*vec))
         cand = []
         for vi, t in enumerate(towns):
             if t.extra["kind"] != "village":
                 continue
-            rel = np.array([t.cx - a.cx, t.cy - a.cy])
+            rel = np.array([t.cx - town_a.cx, t.cy - town_a.cy])
             along = float(rel @ vec) / L
             across = abs(float(rel[0] * vec[1] - rel[1] * vec[0])) / L
             if 0 < along < L and across < 6000:
@@ -377,11 +381,11 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
     near = np.argmin((fx[:, None] - pts[None, :, 0]) ** 2 + (fy[:, None] - pts[None, :, 1]) ** 2, axis=1)
     pops = np.round(rng.lognormal(np.log(9.0), 0.7, fx.shape[0]), 1).clip(1.0, 80.0)
     for xx, yy, v, si in zip(fx.tolist(), fy.tolist(), pops.tolist(), near.tolist()):
-        a, c = int(np.floor(xx / 200.0)), int(np.floor(yy / 200.0))
-        key = a * 1_000_000 + c
+        kx, ky = int(np.floor(xx / 200.0)), int(np.floor(yy / 200.0))
+        key = kx * 1_000_000 + ky
         if key in cells:
             continue  # an urban cell already
-        cells[key] = [a, c, v, si]
+        cells[key] = [kx, ky, v, si]
     keys = sorted(cells)
     arr = np.array([cells[k][:3] for k in keys], dtype=np.float64)
     sidx = np.array([cells[k][3] for k in keys], dtype=np.int64)
@@ -392,11 +396,11 @@ def make_demo_region(out_dir, *, seed: int = 42) -> dict[str, Path]:
     in_town = d_center < np.array([towns[s].radius_m * 1.1 for s in sidx])
     prof = lambda key: np.array([towns[s].extra[key] for s in sidx], dtype=float)  # noqa: E731
     poverty = np.where(in_town, prof("poverty"), 0.6 * prof("poverty") + 0.4 * 0.11)
-    nv = np.where(in_town, prof("nv"), 0.5 * prof("nv") + 0.5 * 21500.0)
-    old = np.where(in_town, prof("old"), 0.75)
+    cell_nv = np.where(in_town, prof("nv"), 0.5 * prof("nv") + 0.5 * 21500.0)
+    cell_old = np.where(in_town, prof("old"), 0.75)
     urban = np.where(in_town & urban_cell, prof("urban") * np.exp(-d_center / 3000.0), 0.05)
     lcog = np.array([towns[s].code for s in sidx], dtype=object)
-    fil = filosofi_table(gx, gy, ind, poverty=poverty, living_std_eur=nv, old=old, urban=urban, lcog_geo=lcog,
+    fil = filosofi_table(gx, gy, ind, poverty=poverty, living_std_eur=cell_nv, old=cell_old, urban=urban, lcog_geo=lcog,
                          rng=rng)
 
     # ------------------------------------------------------------------ intercommunalities

@@ -126,7 +126,8 @@ def make_region(out_dir, *, scale: float = 1.0, seed: int = 0, data_dir=None, ce
     seed : int
         Seed of every random choice (same seed, same files).
     data_dir : path-like, optional
-        The ``hauts_de_france`` folder of the shared test data (default: ``$ACCESS_TEST_DATA/hauts_de_france``, else ``../shared/data/hauts_de_france`` next to the repository).
+        The ``hauts_de_france`` folder of the shared test data (default: ``$ACCESS_TEST_DATA/hauts_de_france``,
+        else ``../shared/data/hauts_de_france`` next to the repository).
     center_lonlat : (float, float)
         Where a partial region grows from.
     progress : bool
@@ -186,10 +187,10 @@ def make_region(out_dir, *, scale: float = 1.0, seed: int = 0, data_dir=None, ce
     # socio-economic profile: an EPCI effect plus town size
     e_codes = sorted(epci["epci_code"])
     e_pov = dict(zip(e_codes, np.clip(rng.lognormal(np.log(0.14), 0.35, len(e_codes)), 0.05, 0.35)))
-    for c in BASSIN_MINIER:
-        if c in e_pov:
-            e_pov[c] = min(0.35, e_pov[c] * 1.5)
-    com_pov = np.array([e_pov[c] for c in com["epci_code"]]) * (1 + 0.15 * np.log10(np.maximum(pop, 100) / 2000))
+    for code in BASSIN_MINIER:
+        if code in e_pov:
+            e_pov[code] = min(0.35, e_pov[code] * 1.5)
+    com_pov = np.array([e_pov[code] for code in com["epci_code"]]) * (1 + 0.15 * np.log10(np.maximum(pop, 100) / 2000))
     com_nv = 21500 * (1 - 1.6 * (com_pov - 0.14)) * rng.lognormal(0, 0.04, n_com)
     com_old = np.clip(0.85 - 0.14 * np.log10(np.maximum(pop, 50) / 50), 0.05, 0.9)
     com_urban = np.clip(0.12 * np.log10(np.maximum(pop, 50) / 200), 0.0, 0.95)
@@ -343,7 +344,7 @@ def make_region(out_dir, *, scale: float = 1.0, seed: int = 0, data_dir=None, ce
         for a, c in zip(mst.row[order].tolist(), mst.col[order].tolist()):
             adj[a].append(c)
             adj[c].append(a)
-        used = set()
+        used: set[tuple[int, int]] = set()
         li = 0
         for v in np.argsort(-pop, kind="stable").tolist():  # grow lines out of the bigger towns
             for nb in adj[v]:
@@ -354,10 +355,10 @@ def make_region(out_dir, *, scale: float = 1.0, seed: int = 0, data_dir=None, ce
                 chain = [v, nb]
                 used.update({(v, nb), (nb, v)})
                 while len(chain) < 14:
-                    nxt = [u for u in adj[chain[-1]] if (chain[-1], u) not in used]
-                    if not nxt:
+                    nexts = [u for u in adj[chain[-1]] if (chain[-1], u) not in used]
+                    if not nexts:
                         break
-                    u = nxt[0]
+                    u = nexts[0]
                     used.update({(chain[-1], u), (u, chain[-1])})
                     chain.append(u)
                 if len(chain) < 3:
@@ -401,18 +402,21 @@ def make_region(out_dir, *, scale: float = 1.0, seed: int = 0, data_dir=None, ce
     t0 = stage("transit", t0)
 
     # ------------------------------------------------------------------ population cells
-    gx_u, gy_u, ind_u, com_u = [], [], [], []
+    gx_l: list[np.ndarray] = []
+    gy_l: list[np.ndarray] = []
+    ind_l: list[np.ndarray] = []
+    com_l: list[np.ndarray] = []
     urban_share = np.clip(0.55 + 0.1 * np.log10(np.maximum(pop, 100) / 1000), 0.4, 0.97)
     for k, t in enumerate(towns):
         gx, gy, wt = B.town_cells(t)
-        gx_u.append(gx)
-        gy_u.append(gy)
-        ind_u.append(pop[k] * urban_share[k] * wt)
-        com_u.append(np.full(gx.shape[0], k, np.int64))
-    gx_u = np.concatenate(gx_u)
-    gy_u = np.concatenate(gy_u)
-    ind_u = np.concatenate(ind_u)
-    com_u = np.concatenate(com_u)
+        gx_l.append(gx)
+        gy_l.append(gy)
+        ind_l.append(pop[k] * urban_share[k] * wt)
+        com_l.append(np.full(gx.shape[0], k, np.int64))
+    gx_u = np.concatenate(gx_l)
+    gy_u = np.concatenate(gy_l)
+    ind_u = np.concatenate(ind_l)
+    com_u = np.concatenate(com_l)
     key_u = B.cell_key(gx_u, gy_u)
     n_urban = np.unique(key_u).shape[0]
     cap = int(0.85 * target["cells"])

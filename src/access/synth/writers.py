@@ -302,7 +302,7 @@ def census_iris_tables(fil, *, rng: np.random.Generator, tile_m: float = 3000.0,
     appart = np.round(log * t["flats"].to_numpy(), 6)
     prop = np.round(rp * np.clip(0.75 - 0.5 * t["flats"].to_numpy() - 0.3 * t["poor"].to_numpy(), 0.05, 0.95), 6)
     n = len(t)
-    vals = {"IRIS": t["iris"], "REG": np.full(n, region), "DEP": t["com"].str.slice(0, 2),
+    table = {"IRIS": t["iris"], "REG": np.full(n, region), "DEP": t["com"].str.slice(0, 2),
             "UU2020": np.full(n, "62000"),
             "COM": t["com"], "TYP_IRIS": np.where(rp > 1800, "H", "Z"), "LAB_IRIS": np.full(n, "5"),
             "P{yy}_LOG": log, "P{yy}_RP": rp, "P{yy}_RSECOCC": np.round(log * 0.03, 6),
@@ -310,7 +310,7 @@ def census_iris_tables(fil, *, rng: np.random.Generator, tile_m: float = 3000.0,
             "P{yy}_APPART": appart, "P{yy}_RP_PROP": prop, "P{yy}_RP_LOC": np.round(rp - prop, 6),
             "P{yy}_RP_LOCHLMV": np.round((rp - prop) * 0.4, 6), "P{yy}_RP_GARL": np.round(rp * 0.6, 6),
             "P{yy}_RP_VOIT1P": voit1p, "P{yy}_RP_VOIT1": np.round(voit1p - voit2p, 6), "P{yy}_RP_VOIT2P": voit2p}
-    census = pd.DataFrame({c.format(yy=yy): np.asarray(vals[c]) for c in CENSUS_LOGEMENT_COLUMNS})
+    census = pd.DataFrame({c.format(yy=yy): np.asarray(table[c]) for c in CENSUS_LOGEMENT_COLUMNS})
     contours = gpd.GeoDataFrame({"INSEE_COM": t["com"].to_numpy(), "NOM_COM": t["com"].to_numpy(),
                                  "IRIS": t["iris"].str.slice(5).to_numpy(), "CODE_IRIS": t["iris"].to_numpy(),
                                  "NOM_IRIS": [f"Iris {s}" for s in t["iris"]],
