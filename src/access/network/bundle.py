@@ -431,7 +431,8 @@ class TransportNetwork:
             if len(okp):
                 lines = shapely.linestrings(np.column_stack([lon[ps], lat[ps]])[sel], indices=rank[idx[sel]])
                 geoms[okp] = list(lines)
-            source = np.where(ok, "stops", None).astype(object)
+            source = np.full(len(ok), None, dtype=object)
+            source[ok] = "stops"
             if tt.shapes is not None:  # along shapes.txt: the shape of the pattern's first trip, first to last stop
                 tp = np.asarray(a["trip_pattern"])
                 pats, first_trip = np.unique(tp, return_index=True)

@@ -521,7 +521,7 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
         tc = _cost_column(mode, tuple(percentiles))
         cols = {}
         kw: dict = {}
-        near_col, twins = tc, {}
+        near_col, twins = tc, dict[str, str]()
         if mode == "transit":
             pcts = tuple(percentiles)
             if other_transit_percentile is not None:
@@ -531,7 +531,7 @@ def cell_indicators(matrices: dict, cells, venues, *, thresholds_min, percentile
                 pcts = pcts + ((other_transit_percentile,) if other_transit_percentile not in pcts else ())
                 near_col = f"travel_time_p{main:g}" if len(pcts) > 1 else "travel_time"
                 twins = {f"travel_time_p{float(other_transit_percentile):g}" if len(pcts) > 1 else "travel_time":
-                         twin_suffix(other_transit_percentile)}
+                         twin_suffix(other_transit_percentile) or ""}
             kw = dict(transit=TransitOptions(departure=departure, window_min=window_min, percentiles=pcts),
                       max_time_min=transit_max_time_min or DEFAULT_MAX_TIME_MIN)
         with warnings.catch_warnings():

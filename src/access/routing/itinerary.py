@@ -437,14 +437,14 @@ def itineraries(network: Any, origins: Any, destinations: Any, departure: _dt.da
             raise fail("arrive_by", "used without departure/window_min", arrive_by,
                        "give either departure=... (leave at) or arrive_by=... (arrive by), not both")
         t_arr = parse_departure(arrive_by, "arrive_by").replace(second=0, microsecond=0)
-        m = travel_time_matrix(network, o, d, mode="transit", arrive_by=t_arr, max_time_min=max_time_min,
+        abm = travel_time_matrix(network, o, d, mode="transit", arrive_by=t_arr, max_time_min=max_time_min,
                                street=so, transit=transit, max_walk_min=max_walk_min, max_rides=max_rides,
                                progress=False)
         n_win = round(check_max_time_min(max_time_min) * 60) // 60
         first = t_arr - _dt.timedelta(minutes=n_win)
-        off = (np.asarray(m.departure_time) - np.datetime64(first.replace(tzinfo=None), "s")).astype(
+        off = (np.asarray(abm.departure_time) - np.datetime64(first.replace(tzinfo=None), "s")).astype(
             "timedelta64[m]").astype(np.int64)
-        dep_minutes = np.where(np.isnat(np.asarray(m.departure_time)), -1, off)
+        dep_minutes = np.where(np.isnat(np.asarray(abm.departure_time)), -1, off)
         to = TransitOptions.resolve(transit, max_walk_min=max_walk_min, max_rides=max_rides).replace(
             departure=first, window_min=1)
     else:
