@@ -315,3 +315,21 @@ def rows_to_csr(block, time_like):
                 times[p] = t
                 p += 1
     return counts, cells, times
+
+
+@njit(cache=True, parallel=True)
+def padded_to_csr(counts, cells, times, time_like):
+    """By-venue CSR parts ``(counts, cells int32, times of time_like's dtype)`` of padded rows (the first
+    ``counts[r]`` entries of ``cells[r]``/``times[r]``; :func:`access.core.dijkstra.catchment_rows`)."""
+    k = counts.shape[0]
+    ptr = np.zeros(k + 1, dtype=np.int64)
+    for r in range(k):
+        ptr[r + 1] = ptr[r] + counts[r]
+    out_c = np.empty(ptr[k], dtype=np.int32)
+    out_t = np.empty(ptr[k], dtype=time_like.dtype)
+    for r in prange(k):
+        p = ptr[r]
+        for q in range(counts[r]):
+            out_c[p + q] = cells[r, q]
+            out_t[p + q] = times[r, q]
+    return counts.copy(), out_c, out_t
