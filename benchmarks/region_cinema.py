@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import peak_rss_mb, write_json  # noqa: E402
+from _common import peak_rss_mb, write_json
 
 
 def main(argv=None) -> int:
