@@ -36,6 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DATA, ROOT, table, write_json  # noqa: E402
 
+if os.environ.get("ACCESS_BENCH_SRC"):  # a baseline child: import `access` from another checkout's src
+    for _m in [m for m in sys.modules if m == "access" or m.startswith("access.")]:
+        del sys.modules[_m]
+    sys.path.insert(0, os.environ["ACCESS_BENCH_SRC"])
+
 warnings.simplefilter("ignore")
 POA_DAY = "2019-05-13T14:00"
 
@@ -98,6 +103,11 @@ def child(spec: dict) -> dict:
         out["venues_total"] = len(venues)
         venues = venues.sample(spec["venue_subset"], random_state=0).reset_index(drop=True)
         out["venues"] = len(venues)
+    if spec.get("warm"):  # load the compiled kernels first (a tiny state), so build_s is the build only
+        import access
+
+        out["access_file"] = access.__file__
+        AccessibilityState.build(net, cells.iloc[:50], venues.iloc[:2], storage=spec["storage"], **kw)
     pre = proc.memory_info().rss
     threading.Thread(target=sample, daemon=True).start()
     t0 = time.perf_counter()
@@ -141,6 +151,9 @@ def child(spec: dict) -> dict:
 # ------------------------------------------------------------------------------------------------ parent
 def spawn(spec: dict) -> dict:
     env = dict(os.environ)
+    env.pop("ACCESS_BENCH_SRC", None)
+    if spec.get("src"):
+        env["ACCESS_BENCH_SRC"] = spec["src"]
     la0 = os.getloadavg()
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, __file__, "--_child", json.dumps(spec)], capture_output=True, text=True,
@@ -166,12 +179,62 @@ def region_bundle(scale: float, work: Path) -> tuple[Path, Path]:
     return region, work / "networks" / net.manifest["key"]
 
 
+def full_build(a, work: Path) -> int:
+    """--full-build: every venue x every populated cell on the scale-1.0 network (no extrapolation), and the A/B."""
+    la_start, t_start = os.getloadavg(), time.perf_counter()
+    region, bundle = region_bundle(1.0, work / "region_1")
+    base = dict(city="region", scale=1.0, storage="sparse", region=str(region), bundle=str(bundle), warm=True)
+    ab = []
+    if a.baseline_src:
+        for rep in range(2):  # A B A B, same sample, same load
+            for name, src in (("baseline", a.baseline_src), ("current", None)):
+                r = spawn(dict(base, mode="car", max_time_min=a.max_time, venue_subset=a.ab_venues, src=src,
+                               edits=3))
+                ab.append(dict(r, variant=name, rep=rep))
+                print(f"A/B {name} rep {rep}: build {r['build_s']:.1f} s, load {r['loadavg_before'][0]:.1f}")
+    full = []
+    for mode in ("car", "walk"):
+        r = spawn(dict(base, mode=mode, max_time_min=a.max_time))
+        full.append(r)
+        print(f"full {mode} {a.max_time:g} min: {r['venues']} venues x {r['cells']} cells, build {r['build_s']:.1f} s, "
+              f"state {r['memory']['total'] / 2**20:.0f} MB, peak RSS {r['peak_rss_mb']:.0f} MB, add "
+              f"{r['add_s'] * 1e3:.1f} ms, remove {r['remove_s'] * 1e3:.2f} ms, load {r['loadavg_before'][0]:.1f}"
+              f"-{r['loadavg_after'][0]:.1f}")
+    rows = [dict(part=f"full region {r['mode']} {r['max_time_min']:g} min", cells=r["cells"], venues=r["venues"],
+                 pairs=r["memory"]["pairs"], state_mb=r["memory"]["total"] / 2**20,
+                 dense_matrix_mb=4 * r["cells"] * r["venues"] / 2**20, build_s=r["build_s"],
+                 build_target_s=120, peak_rss_mb=r["peak_rss_mb"], add_ms=r["add_s"] * 1e3,
+                 remove_ms=r["remove_s"] * 1e3, load_before=r["loadavg_before"][0], load_after=r["loadavg_after"][0])
+            for r in full]
+    print(table(rows, list(rows[0])))
+    summary = {}
+    if ab:
+        med = {v: statistics.median(r["build_s"] for r in ab if r["variant"] == v) for v in ("baseline", "current")}
+        summary = dict(ab_venues=a.ab_venues, baseline_build_s=med["baseline"], current_build_s=med["current"],
+                       speedup=med["baseline"] / med["current"])
+        print(f"A/B ({a.ab_venues} venues, car {a.max_time:g} min, medians of 2): baseline {med['baseline']:.1f} s, "
+              f"current {med['current']:.1f} s, x{summary['speedup']:.2f}")
+    write_json("bench_state_full", dict(benchmark="bench_state --full-build", rows=rows, full=full, ab=ab,
+                                        ab_summary=summary, loadavg_start=la_start, loadavg_end=os.getloadavg(),
+                                        total_s=time.perf_counter() - t_start,
+                                        note="full builds: every venue type, every populated 200 m cell, the "
+                                             "scale-1.0 region-scale network, measured (not extrapolated); the "
+                                             "machine is shared: see the load averages"), a.out)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--max-time", type=float, default=45.0, help="region car state max time (min)")
     ap.add_argument("--full-sample", action="store_true", help="also sample venue searches at scale 1.0")
     ap.add_argument("--sample-venues", type=int, default=200, help="venues of the scale-1.0 sample state")
+    ap.add_argument("--full-build", action="store_true",
+                    help="whole region at scale 1.0, every venue: full sparse builds (car and walk, --max-time), "
+                         "and an A/B on --ab-venues venues against --baseline-src")
+    ap.add_argument("--ab-venues", type=int, default=1000)
+    ap.add_argument("--baseline-src", default=None, help="another checkout's src/ (e.g. `git archive` of the "
+                    "previous commit) built in the same run, interleaved")
     ap.add_argument("--skip", default="", help="comma-separated: poa,region")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default=None)
@@ -183,6 +246,8 @@ def main(argv=None) -> int:
     work = Path(a.workdir or Path(tempfile.gettempdir()) / "access_bench_state")
     work.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, a.skip.split(",")))
+    if a.full_build:
+        return full_build(a, work)
     rows, t_start, la_start = [], time.perf_counter(), os.getloadavg()
     pairs = []
     if "poa" not in skip:

@@ -178,3 +178,45 @@ def test_gain_if_added_equals_the_add_it_predicts():
     np.testing.assert_allclose(g["gravity"], after["gravity_x"] - before["gravity_x"], atol=1e-12)
     np.testing.assert_allclose(g["2sfca"], after["fca2_x"] - before["fca2_x"], atol=1e-12)
     assert g["population_reaching"] == pytest.approx(pop[col >= 0].sum())
+
+
+def test_catchment_rows_equal_od_matrix_and_overflow():
+    """catchment_rows (sparse, read at the touched nodes, extra pairs) equals od_matrix's dense rows lowered to the
+    same pairs; a row longer than `cap` is reported, not written, and fits again with a larger cap."""
+    from access.core import dijkstra as dj
+
+    rng = np.random.default_rng(3)
+    n, m, n_cells, k = 300, 1500, 120, 9
+    tail = rng.integers(0, n, m)
+    head = rng.integers(0, n, m).astype(np.int32)
+    o = np.argsort(tail, kind="stable")
+    tail, head = tail[o], head[o]
+    w = rng.integers(1, 60, m).astype(np.int32)
+    first_out = np.searchsorted(tail, np.arange(n + 1)).astype(np.int32)
+    o_node = rng.integers(-1, n, (k, 2)).astype(np.int32)
+    o_cost = rng.integers(0, 30, (k, 2)).astype(np.int32)
+    c_node = rng.integers(-1, n, (n_cells, 2)).astype(np.int32)
+    c_cost = rng.integers(0, 30, (n_cells, 2)).astype(np.int32)
+    max_t = np.int32(150)
+    dense = dj.od_matrix(first_out, head, w, o_node, o_cost, c_node, c_cost, max_t)
+    pv, pc, ps = rng.integers(0, k, 40), rng.integers(0, n_cells, 40), rng.integers(0, 150, 40).astype(np.int32)
+    np.minimum.at(dense, (pv, pc), ps)
+    ok = c_node >= 0
+    ci = np.broadcast_to(np.arange(n_cells, dtype=np.int32)[:, None], c_node.shape)[ok]
+    nn, cc = c_node[ok].astype(np.int64), c_cost[ok]
+    so = np.argsort(nn, kind="stable")
+    cptr = np.cumsum(np.r_[0, np.bincount(nn, minlength=n)]).astype(np.int64)
+    po = np.argsort(pv, kind="stable")
+    pv_off = np.cumsum(np.r_[0, np.bincount(pv, minlength=k)]).astype(np.int64)
+    args = (first_out, head, w, o_node, o_cost, cptr, ci[so].astype(np.int32), cc[so].astype(np.int32), n_cells,
+            pv_off, pc[po].astype(np.int32), ps[po], max_t)
+    counts, cells, times = dj.catchment_rows(*args, 8, 2)
+    assert (counts > 8).any()
+    counts2, cells2, times2 = dj.catchment_rows(*args, n_cells, 2)
+    assert np.array_equal(counts, counts2)
+    for i in range(k):
+        want = np.flatnonzero(dense[i] != dj.INF)
+        assert np.array_equal(cells2[i, :counts2[i]], want)
+        assert np.array_equal(times2[i, :counts2[i]], dense[i, want])
+        if counts[i] <= 8:
+            assert np.array_equal(cells[i, :counts[i]], want)

@@ -334,3 +334,68 @@ def to_public(times: np.ndarray) -> np.ndarray:
     """Replace ``INF`` by ``UNREACHABLE`` (-1), in place, and return the array."""
     times[times == INF] = UNREACHABLE
     return times
+
+
+@njit(cache=True, parallel=True)
+def catchment_rows(first_out, head, weight, o_node, o_cost, cptr, ccell, ccost, n_cells, pv_off, p_cell, p_s,
+                   max_time_s, cap, nthreads=0):
+    """Each origin's *catchment*: the cells within ``max_time_s`` of it, ascending, and their seconds.
+
+    One bounded search per origin (row of ``o_node/o_cost`` int32[k, s]; ``prange`` over threads, one scratch
+    each), read at the cells through ``cptr/ccell/ccost`` (CSR by node: the cells seeded at that node and the
+    seconds from the node to the cell), visiting only the nodes the search touched; then lowered to the extra
+    pairs ``pv_off/p_cell/p_s`` (CSR by origin: cell and seconds, already within ``max_time_s``). A cell's time is
+    the least over its seeds, as :func:`od_matrix` takes it.
+
+    Returns ``counts`` int64[k], ``cells`` int32[k, cap] and ``times`` int32[k, cap] (the first ``counts[i]``
+    entries of row i); a row with ``counts[i] > cap`` did not fit and is not written (run it again with a larger
+    ``cap``).
+    """
+    n = first_out.shape[0] - 1
+    m = head.shape[0]
+    k = o_node.shape[0]
+    counts = np.zeros(k, dtype=np.int64)
+    out_c = np.empty((k, cap), dtype=np.int32)
+    out_t = np.empty((k, cap), dtype=np.int32)
+    if nthreads <= 0:
+        nthreads = 2
+    nthreads = min(nthreads, max(k, 1))
+    bits = _bucket_bits(weight, o_cost)
+    for t in prange(nthreads):
+        scratch = search_scratch(n, m, o_node.shape[1], bits)
+        dist, touched = scratch[0], scratch[5]
+        best = np.full(n_cells, INF, dtype=np.int32)
+        tc = np.empty(n_cells, dtype=np.int32)
+        for i in range(t, k, nthreads):
+            nt = bounded_search(first_out, head, weight, o_node[i], o_cost[i], max_time_s, bits, scratch)
+            ntc = 0
+            for jj in range(nt):
+                u = touched[jj]
+                du = dist[u]
+                for p in range(cptr[u], cptr[u + 1]):
+                    c = ccell[p]
+                    x = du + ccost[p]
+                    if x <= max_time_s and x < best[c]:
+                        if best[c] == INF:
+                            tc[ntc] = c
+                            ntc += 1
+                        best[c] = x
+                dist[u] = INF
+            for p in range(pv_off[i], pv_off[i + 1]):
+                c = p_cell[p]
+                x = p_s[p]
+                if x < best[c]:
+                    if best[c] == INF:
+                        tc[ntc] = c
+                        ntc += 1
+                    best[c] = x
+            counts[i] = ntc
+            if ntc <= cap:
+                srt = np.sort(tc[:ntc])
+                for q in range(ntc):
+                    c = srt[q]
+                    out_c[i, q] = c
+                    out_t[i, q] = best[c]
+            for q in range(ntc):
+                best[tc[q]] = INF
+    return counts, out_c, out_t

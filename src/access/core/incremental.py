@@ -17,7 +17,7 @@ Arrays in, arrays out (updated in place); no Python objects.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .dijkstra import INF, _search
 
@@ -242,25 +242,94 @@ def csr_rows_min(ptr, venue, times, rows, keep, best, c):
         best[r, c] = b
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def csr_by_cell(n_cells, ptr_v, cells, times, venue_like):
     """The by-cell CSR (``ptr`` int64[n_cells + 1], ``venue`` of ``venue_like``'s dtype, ``times``) of by-venue CSR
-    catchments (``ptr_v`` int64[n_venues + 1], ``cells`` int32, ``times``): a counting sort, venues ascending in
-    each row."""
+    catchments (``ptr_v`` int64[n_venues + 1], ``cells`` int32 ascending within a venue, ``times``): a counting
+    sort, venues ascending in each row. ``prange`` over ranges of cells: each range's thread finds, in every
+    venue's (sorted) cells, the part inside its range (two binary searches) and scatters only that."""
     nnz = cells.shape[0]
+    nv = ptr_v.shape[0] - 1
     ptr = np.zeros(n_cells + 1, dtype=np.int64)
     for e in range(nnz):
         ptr[cells[e] + 1] += 1
     for i in range(n_cells):
         ptr[i + 1] += ptr[i]
-    cur = ptr[:-1].copy()
     venue = np.empty(nnz, dtype=venue_like.dtype)
     out_t = np.empty(nnz, dtype=times.dtype)
-    for j in range(ptr_v.shape[0] - 1):
-        for e in range(ptr_v[j], ptr_v[j + 1]):
-            i = cells[e]
-            p = cur[i]
-            venue[p] = j
-            out_t[p] = times[e]
-            cur[i] = p + 1
+    n_parts = 64
+    # cell ranges of about equal pair counts
+    bounds = np.zeros(n_parts + 1, dtype=np.int64)
+    bounds[n_parts] = n_cells
+    for q in range(1, n_parts):
+        bounds[q] = min(np.searchsorted(ptr, nnz * q // n_parts), n_cells)
+        if bounds[q] < bounds[q - 1]:
+            bounds[q] = bounds[q - 1]
+    for q in prange(n_parts):
+        lo = bounds[q]
+        hi = bounds[q + 1]
+        if hi <= lo:
+            continue
+        cur = ptr[lo:hi].copy()
+        for j in range(nv):
+            a = ptr_v[j]
+            b = ptr_v[j + 1]
+            if a == b or cells[a] >= hi or cells[b - 1] < lo:
+                continue
+            s = a + np.searchsorted(cells[a:b], lo)
+            for e in range(s, b):
+                i = cells[e]
+                if i >= hi:
+                    break
+                p = cur[i - lo]
+                venue[p] = j
+                out_t[p] = times[e]
+                cur[i - lo] = p + 1
     return ptr, venue, out_t
+
+
+@njit(cache=True, parallel=True)
+def rows_to_csr(block, time_like):
+    """The reached entries (``!= INF``) of ``block`` int32[k, n] (one row per venue, INF-form), as by-venue CSR
+    parts: ``counts`` int64[k], ``cells`` int32[nnz] (ascending within a row) and ``times`` (``time_like``'s
+    dtype). Two passes over the rows (count, then fill), ``prange`` over rows."""
+    k, n = block.shape
+    counts = np.zeros(k, dtype=np.int64)
+    for r in prange(k):
+        c = 0
+        for i in range(n):
+            if block[r, i] != INF:
+                c += 1
+        counts[r] = c
+    ptr = np.zeros(k + 1, dtype=np.int64)
+    for r in range(k):
+        ptr[r + 1] = ptr[r] + counts[r]
+    cells = np.empty(ptr[k], dtype=np.int32)
+    times = np.empty(ptr[k], dtype=time_like.dtype)
+    for r in prange(k):
+        p = ptr[r]
+        for i in range(n):
+            t = block[r, i]
+            if t != INF:
+                cells[p] = i
+                times[p] = t
+                p += 1
+    return counts, cells, times
+
+
+@njit(cache=True, parallel=True)
+def padded_to_csr(counts, cells, times, time_like):
+    """By-venue CSR parts ``(counts, cells int32, times of time_like's dtype)`` of padded rows (the first
+    ``counts[r]`` entries of ``cells[r]``/``times[r]``; :func:`access.core.dijkstra.catchment_rows`)."""
+    k = counts.shape[0]
+    ptr = np.zeros(k + 1, dtype=np.int64)
+    for r in range(k):
+        ptr[r + 1] = ptr[r] + counts[r]
+    out_c = np.empty(ptr[k], dtype=np.int32)
+    out_t = np.empty(ptr[k], dtype=time_like.dtype)
+    for r in prange(k):
+        p = ptr[r]
+        for q in range(counts[r]):
+            out_c[p + q] = cells[r, q]
+            out_t[p + q] = times[r, q]
+    return counts.copy(), out_c, out_t

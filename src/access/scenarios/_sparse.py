@@ -54,21 +54,31 @@ class Catchments:
     def from_chunks(cls, n_cells: int, dtype, chunks) -> Catchments:
         """From an iterable of dense int32 column blocks [n_cells, b] (-1 unreachable), one block in memory at a
         time: the by-venue CSR, its per-slot views, and the by-cell CSR."""
+        def parts():
+            for block in chunks:
+                rows = np.ascontiguousarray(np.asarray(block, np.int32).T)
+                rows[rows < 0] = inc.INF
+                yield inc.rows_to_csr(rows, np.empty(0, dtype))
+        return cls.from_parts(n_cells, dtype, parts())
+
+    @classmethod
+    def from_parts(cls, n_cells: int, dtype, parts) -> Catchments:
+        """From an iterable of by-venue CSR parts ``(counts int64[b], cells int32, times)`` (the venues in order,
+        cells ascending within a venue; :func:`access.core.incremental.rows_to_csr`): the by-venue CSR, its
+        per-slot views, and the by-cell CSR."""
         counts, cparts, tparts = [], [], []
-        for block in chunks:
-            block = np.asarray(block)
-            for q in range(block.shape[1]):
-                c, t = sparsify(block[:, q], dtype)
-                counts.append(len(c))
-                cparts.append(c)
-                tparts.append(t)
-        ptr = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum(counts, out=ptr[1:])
+        for cnt, c, t in parts:
+            counts.append(np.asarray(cnt, np.int64))
+            cparts.append(np.asarray(c, np.int32))
+            tparts.append(np.asarray(t, dtype))
+        cnt = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+        ptr = np.zeros(len(cnt) + 1, np.int64)
+        np.cumsum(cnt, out=ptr[1:])
         fc = np.concatenate(cparts) if cparts else np.zeros(0, np.int32)
         ft = np.concatenate(tparts) if tparts else np.zeros(0, dtype)
         del cparts, tparts
-        views_c = [fc[ptr[j]:ptr[j + 1]] for j in range(len(counts))]
-        views_t = [ft[ptr[j]:ptr[j + 1]] for j in range(len(counts))]
+        views_c = [fc[ptr[j]:ptr[j + 1]] for j in range(len(cnt))]
+        views_t = [ft[ptr[j]:ptr[j + 1]] for j in range(len(cnt))]
         out = cls(n_cells, dtype, views_c, views_t, ptr, fc, ft)
         out.rebuild_by_cell()
         return out

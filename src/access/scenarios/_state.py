@@ -103,19 +103,31 @@ def venue_columns(network, mode: str, cells_snap, lon, lat, max_time_s: int, *, 
             raise ValidationError("transit venue columns need `cells` (Points) and the `transit` settings")
         return _transit_columns(network, cells, lon, lat, max_time_s, walk_speed_kmh, max_snap_m, allow_unsnapped,
                                 cache, **_transit_kwargs(transit))
+    rows = _street_rows(network, mode, cells_snap, lon, lat, max_time_s, walk_speed_kmh, bike_speed_kmh, max_snap_m,
+                        cells, allow_unsnapped)
+    return np.asfortranarray(dj.to_public(rows).T)
+
+
+def _street_rows(network, mode, cells_snap, lon, lat, max_time_s, walk_speed_kmh, bike_speed_kmh, max_snap_m, cells,
+                 allow_unsnapped) -> np.ndarray:
+    """int32[k, n_cells] (one row per point, C order): :func:`venue_columns` for a street mode, ``INF`` where
+    unreachable (the reverse searches, lowered to the point-pair times)."""
     g = _street_graph(network, mode, walk_speed_kmh, bike_speed_kmh)
     vs = _snap_points(g, lon, lat, max_snap_m, mode, allow_unsnapped)
     f, h, w = g.csr(reverse=True)
     if len(lon) == 1:  # one venue: a serial search (no thread-pool start-up)
         col = inc.column_to_point(f, h, w, vs.egress_node[0], vs.egress_cost_s[0], cells_snap.access_node,
                                   cells_snap.access_cost_s, np.int32(max_time_s))
-        out = col.reshape(-1, 1)
+        out = col.reshape(1, -1)
         out[out < 0] = dj.INF
     else:
         out = dj.od_matrix(f, h, w, vs.egress_node, vs.egress_cost_s, cells_snap.access_node,
-                           cells_snap.access_cost_s, np.int32(max_time_s)).T
+                           cells_snap.access_cost_s, np.int32(max_time_s))
     pts = Points(np.arange(len(lon)), lon, lat, None, "venues")
-    return np.asfortranarray(_point_pairs(g, out, cells_snap, vs, cells, pts, max_time_s))
+    i, j, t = point_pair_times(g, cells_snap, vs, max_time_s, cells, pts)  # (cell, point, seconds)
+    if len(i):
+        np.minimum.at(out, (j, i), t)
+    return out
 
 
 def _snap_points(g, lon, lat, max_snap_m, mode, allow_unsnapped):
@@ -188,9 +200,10 @@ def venue_column(network, mode: str, cells_snap, lon: float, lat: float, max_tim
 
 def _column_blocks(network, mode, cells_snap, cells: Points, vdf: pd.DataFrame, max_time_s: int, kw: dict,
                    transit: dict, progress: bool):
-    """Dense column blocks int32[n_cells, b] of the venues (one reverse search each, :func:`venue_columns`), b
-    chosen so that a block holds at most 2**24 entries; venues off the network get ``-1`` columns and one warning
-    (as the matrix gives them)."""
+    """By-venue CSR parts ``(counts, cells, times)`` of blocks of venues (one reverse search each,
+    :func:`venue_columns`; :func:`access.core.incremental.rows_to_csr`), a block's dense times holding at most
+    2**24 entries; venues off the network get empty catchments and one warning (as the matrix gives them
+    ``-1``)."""
     import warnings
 
     from tqdm.auto import tqdm
@@ -213,12 +226,65 @@ def _column_blocks(network, mode, cells_snap, cells: Points, vdf: pd.DataFrame, 
                       "their coordinates", AccessWarning, stacklevel=3)
     cache: dict = {}
     bar = tqdm(total=k, desc=f"{mode} venues", unit="venue", disable=not progress)
+    if mode != "transit":
+        yield from _street_catchments(g, cells_snap, cells, lon, lat, max_time_s, kw["max_snap_m"], bar)
+        bar.close()
+        return
     for a in range(0, k, b):
         z = min(k, a + b)
-        yield venue_columns(network, mode, cells_snap, lon[a:z], lat[a:z], max_time_s, cells=cells,
-                            allow_unsnapped=True, cache=cache, **snap_kw)
+        if mode == "transit":
+            rows = np.ascontiguousarray(venue_columns(network, mode, cells_snap, lon[a:z], lat[a:z], max_time_s,
+                                                      cells=cells, allow_unsnapped=True, cache=cache, **snap_kw).T)
+            rows[rows < 0] = dj.INF
+        else:
+            rows = _street_rows(network, mode, cells_snap, lon[a:z], lat[a:z], max_time_s, kw["walk_speed_kmh"],
+                                kw["bike_speed_kmh"], kw["max_snap_m"], cells, True)
+        yield inc.rows_to_csr(rows, np.empty(0, time_dtype(max_time_s)))
         bar.update(z - a)
     bar.close()
+
+
+def _street_catchments(g, cells_snap, cells: Points, lon, lat, max_time_s: int, max_snap_m: float, bar):
+    """By-venue CSR parts of the venues' catchments on a street graph (:func:`access.core.dijkstra.catchment_rows`:
+    one reverse search per venue read only at the nodes it touched, lowered to the point-pair times), in blocks
+    whose padded rows hold at most 2**23 entries; equal, pair for pair, to the dense columns of
+    :func:`venue_columns`."""
+    import numba
+
+    n, k = len(cells), len(lon)
+    dtype = time_dtype(max_time_s)
+    an, ac = cells_snap.access_node, cells_snap.access_cost_s
+    ok = (an >= 0) & (ac >= 0)
+    ci = np.broadcast_to(np.arange(n, dtype=np.int32)[:, None], an.shape)[ok]
+    nn, cc = an[ok].astype(np.int64), ac[ok]
+    o = np.argsort(nn, kind="stable")
+    cptr = np.zeros(g.n_nodes + 1, np.int64)
+    np.add.at(cptr, nn + 1, 1)
+    cptr = np.cumsum(cptr)
+    ccell, ccost = np.ascontiguousarray(ci[o], np.int32), np.ascontiguousarray(cc[o], np.int32)
+    vs = g.snap(lon, lat, max_snap_m=max_snap_m, warn=False)
+    pts = Points(np.arange(k), lon, lat, None, "venues")
+    pi, pj, pt = point_pair_times(g, cells_snap, vs, max_time_s, cells, pts)  # (cell, venue, seconds)
+    po = np.argsort(pj, kind="stable")
+    p_cell, p_s = np.ascontiguousarray(pi[po], np.int32), np.ascontiguousarray(pt[po], np.int32)
+    pv_off = np.zeros(k + 1, np.int64)
+    np.add.at(pv_off, pj.astype(np.int64) + 1, 1)
+    pv_off = np.cumsum(pv_off)
+    f, h, w = g.csr(reverse=True)
+    threads = 2 * numba.get_num_threads()
+    like = np.empty(0, dtype)
+    cap, a, budget = n, 0, 1 << 23
+    while a < k:
+        z = min(k, a + max(16, budget // max(cap, 1)))
+        args = (f, h, w, vs.egress_node[a:z], vs.egress_cost_s[a:z], cptr, ccell, ccost, n, pv_off[a:z + 1] - pv_off[a],
+                p_cell[pv_off[a]:pv_off[z]], p_s[pv_off[a]:pv_off[z]], np.int32(max_time_s))
+        counts, oc, ot = dj.catchment_rows(*args, cap, threads)
+        if counts.max(initial=0) > cap:  # a catchment larger than the rows: this block again, wide enough
+            counts, oc, ot = dj.catchment_rows(*args, int(counts.max()), threads)
+        yield inc.padded_to_csr(counts, oc, ot, like)
+        bar.update(z - a)
+        a = z
+        cap = int(min(n, max(256, 2 * counts.max(initial=0))))
 
 
 # ------------------------------------------------------------------------------------------------ the state
@@ -415,7 +481,7 @@ class AccessibilityState:
             ttm = travel_time_matrix(network, pts, vpts, mode=mode, max_time_min=max_time_min, progress=progress,
                                      **kw, **transit)
             return cls(times_s=ttm.times_s[:, :, 0], **common)
-        cat = Catchments.from_chunks(len(pts), time_dtype(max_time_s),
+        cat = Catchments.from_parts(len(pts), time_dtype(max_time_s),
                                      _column_blocks(network, mode, snap, pts, vdf, max_time_s, kw, transit, progress))
         return cls(times_s=None, catchments=cat, **common)
 
