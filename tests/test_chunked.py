@@ -151,11 +151,11 @@ def test_interrupted_run_resumes_to_identical_files(poa_network, points, tmp_pat
 
     write = chunked._write_chunk
 
-    def boom(job, out_dir, i, times):
+    def boom(job, out_dir, i, times, *rest):
         calls.append(i)
         if len(calls) == 3:
             raise KeyboardInterrupt("simulated interruption before chunk 2 is written")
-        return write(job, out_dir, i, times)
+        return write(job, out_dir, i, times, *rest)
 
     with pytest.raises(KeyboardInterrupt), pytest.MonkeyPatch.context() as mp:
         mp.setattr(chunked, "_write_chunk", boom)

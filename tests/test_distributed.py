@@ -207,11 +207,11 @@ def test_scheduler_address_and_resume_across_backends(client, bundle, points, tm
 
     write = chunked._write_chunk
 
-    def stop(job, out_dir, i, times):
+    def stop(job, out_dir, i, times, *rest):
         seen.append(i)
         if len(seen) == 3:
             raise KeyboardInterrupt
-        return write(job, out_dir, i, times)
+        return write(job, out_dir, i, times, *rest)
 
     with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
         warnings.simplefilter("ignore")
