@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,12 +58,15 @@ def read_highways(path, *, progress: bool = False) -> DecodedWays:
 
     path = Path(path)
     _check_file(path)
-    way_ids: list[int] = []
-    tag_rows: list[tuple] = []
-    offsets = [0]
-    refs: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
+    # typed buffers (8 bytes a value) instead of Python lists (~36 bytes a value), and each distinct tag row kept
+    # once (ways share few distinct rows): the decoding's memory is what bounds a region-size build
+    way_ids = array("q")
+    row_of_way = array("i")
+    rows: dict[tuple, int] = {}
+    offsets = array("q", [0])
+    refs = array("q")
+    lons = array("d")
+    lats = array("d")
     missing = [0]
 
     class _H(osmium.SimpleHandler):
@@ -90,9 +94,10 @@ def read_highways(path, *, progress: bool = False) -> DecodedWays:
             if not pieces:
                 return
             row = tuple(tags.get(k, "") for k in WAY_TAGS)
+            rid = rows.setdefault(row, len(rows))
             for pts in pieces:
                 way_ids.append(w.id)
-                tag_rows.append(row)
+                row_of_way.append(rid)
                 for r, x, y in pts:
                     refs.append(r)
                     lons.append(x)
@@ -108,7 +113,8 @@ def read_highways(path, *, progress: bool = False) -> DecodedWays:
         ) from e
     if not way_ids and path.suffix.lower() not in (".pbf", ".osm", ".bz2", ".gz", ".o5m", ".opl"):
         raise InputFileError(f"{str(path)!r} holds no OpenStreetMap ways; is it an OSM file?")
-    tags = pd.DataFrame(tag_rows, columns=list(WAY_TAGS), dtype=object)
+    distinct = pd.DataFrame(list(rows), columns=list(WAY_TAGS), dtype=object)
+    tags = distinct.iloc[np.asarray(row_of_way, dtype=np.int64)].reset_index(drop=True)
     if missing[0]:
         import warnings
 
@@ -122,11 +128,11 @@ def read_highways(path, *, progress: bool = False) -> DecodedWays:
             stacklevel=2,
         )
     return DecodedWays(
-        way_id=np.asarray(way_ids, dtype=np.int64),
+        way_id=np.array(way_ids, dtype=np.int64),
         tags=tags,
-        node_offsets=np.asarray(offsets, dtype=np.int64),
-        node_id=np.asarray(refs, dtype=np.int64),
-        lon=np.asarray(lons, dtype=np.float64),
-        lat=np.asarray(lats, dtype=np.float64),
+        node_offsets=np.array(offsets, dtype=np.int64),
+        node_id=np.array(refs, dtype=np.int64),
+        lon=np.array(lons, dtype=np.float64),
+        lat=np.array(lats, dtype=np.float64),
         source=str(path),
     )
