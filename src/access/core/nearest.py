@@ -20,41 +20,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .dijkstra import INF, _bucket_bits, bounded_search, search_scratch
+from .dijkstra import INF
 from .raptor import BIG, _deadline_events, _last_at_most, _reduce_minutes
+from .walk import _node_to_points, _walk_points
 
 __all__ = ["access_walks_bounded", "backward_nearest_columns", "useful_access"]
-
-
-@njit(cache=True, parallel=True)
-def _bounded_walks(first_out, head, weight, seed_node, seed_cost, bound_s, tnode_off, tnode_pt, tnode_cost, n_pts,
-                   nthreads):
-    """Walks from each source (row of seeds) to points reached from nodes, source ``i`` bounded at ``bound_s[i]``
-    (inclusive): int32[k, n_pts] seconds, INF beyond."""
-    n = first_out.shape[0] - 1
-    m = head.shape[0]
-    k = seed_node.shape[0]
-    out = np.full((k, n_pts), INF, dtype=np.int32)
-    nth = max(1, min(nthreads, k))
-    bits = _bucket_bits(weight, seed_cost)
-    for t in prange(nth):
-        scratch = search_scratch(n, m, seed_node.shape[1], bits)
-        dist, touched = scratch[0], scratch[5]
-        for i in range(t, k, nth):
-            b = bound_s[i]
-            if b < 0:
-                continue
-            nt = bounded_search(first_out, head, weight, seed_node[i], seed_cost[i], b, bits, scratch)
-            for j in range(nt):
-                v = touched[j]
-                dv = dist[v]
-                for e in range(tnode_off[v], tnode_off[v + 1]):
-                    c = dv + tnode_cost[e]
-                    p = tnode_pt[e]
-                    if c <= b and c < out[i, p]:
-                        out[i, p] = c
-                dist[v] = INF
-    return out
 
 
 @njit(cache=True)
@@ -113,20 +83,6 @@ def _useful(sa_off, sa_org, sa_s, direct_s):
     return off, org, sec
 
 
-def _node_to_points(n_nodes: int, node: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR node -> (point, seconds) from per-point ``node[k, s]``, ``cost[k, s]`` (-1 absent)."""
-    k, s = node.shape
-    pt = np.repeat(np.arange(k, dtype=np.int32), s)
-    nd = node.reshape(-1)
-    cs = cost.reshape(-1)
-    ok = (nd >= 0) & (cs >= 0)
-    pt, nd, cs = pt[ok], nd[ok], cs[ok]
-    order = np.argsort(nd, kind="stable")
-    off = np.zeros(n_nodes + 1, dtype=np.int64)
-    np.add.at(off, nd + 1, 1)
-    return np.cumsum(off), pt[order].astype(np.int32), cs[order].astype(np.int32)
-
-
 def access_walks_bounded(first_out: np.ndarray, head: np.ndarray, weight: np.ndarray, src_node: np.ndarray,
                          src_cost: np.ndarray, bound_s: np.ndarray, tgt_node: np.ndarray, tgt_cost: np.ndarray,
                          nthreads: int, *, max_cells: int = 2**24) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,8 +102,8 @@ def access_walks_bounded(first_out: np.ndarray, head: np.ndarray, weight: np.nda
     chunk = max(1, min(max(k, 1), max_cells // max(j, 1)))
     tg, sr, sv = [], [], []
     for a in range(0, k, chunk):
-        dense = _bounded_walks(first_out, head, weight, sn[a:a + chunk], sc[a:a + chunk], bd[a:a + chunk], toff, tpt,
-                               tcost, j, max(1, int(nthreads)))
+        dense = _walk_points(first_out, head, weight, sn[a:a + chunk], sc[a:a + chunk], bd[a:a + chunk], toff, tpt,
+                             tcost, j, max(1, int(nthreads)))
         t_, s_, v_ = _by_target(dense, a)
         tg.append(t_)
         sr.append(s_)

@@ -1,4 +1,5 @@
-"""The one seeded, bounded walk search: sparse walking seconds from many sources to many targets.
+"""The one seeded, bounded walk search (each source within its own bound, on the shared Dial/heap search of
+:mod:`access.core.dijkstra`): sparse walking seconds from many sources to many targets.
 
 Used by every query that needs walks between points and stops (transit access, egress, footpaths, direct walks) and
 by scenario edits. Arrays in, arrays out.
@@ -9,33 +10,37 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .dijkstra import INF, _search
+from .dijkstra import INF, _bucket_bits, bounded_search, search_scratch
 
 __all__ = ["walk_points"]
 
 
 @njit(cache=True, parallel=True)
-def _walk_points(first_out, head, weight, seed_node, seed_cost, tnode_off, tnode_pt, tnode_cost, n_pts, max_s,
+def _walk_points(first_out, head, weight, seed_node, seed_cost, bound_s, tnode_off, tnode_pt, tnode_cost, n_pts,
                  nthreads):
-    """Bounded walks from each source (row of seeds) to points reached from nodes: int32[k, n_pts] (INF)."""
+    """Walks from each source (row of seeds) to points reached from nodes, source ``i`` bounded at ``bound_s[i]``
+    (inclusive): int32[k, n_pts] seconds, INF beyond."""
     n = first_out.shape[0] - 1
     m = head.shape[0]
     k = seed_node.shape[0]
     out = np.full((k, n_pts), INF, dtype=np.int32)
     nth = max(1, min(nthreads, k))
+    bits = _bucket_bits(weight, seed_cost)
     for t in prange(nth):
-        dist = np.full(n, INF, dtype=np.int32)
-        heap = np.empty(m + seed_node.shape[1] + 1, dtype=np.int64)
-        touched = np.empty(n, dtype=np.int32)
+        scratch = search_scratch(n, m, seed_node.shape[1], bits)
+        dist, touched = scratch[0], scratch[5]
         for i in range(t, k, nth):
-            nt = _search(first_out, head, weight, seed_node[i], seed_cost[i], max_s, dist, heap, touched)
+            b = bound_s[i]
+            if b < 0:
+                continue
+            nt = bounded_search(first_out, head, weight, seed_node[i], seed_cost[i], b, bits, scratch)
             for j in range(nt):
                 v = touched[j]
                 dv = dist[v]
                 for e in range(tnode_off[v], tnode_off[v + 1]):
                     c = dv + tnode_cost[e]
                     p = tnode_pt[e]
-                    if c <= max_s and c < out[i, p]:
+                    if c <= b and c < out[i, p]:
                         out[i, p] = c
                 dist[v] = INF
     return out
@@ -73,8 +78,9 @@ def walk_points(first_out, head, weight, src_node, src_cost, tgt_node, tgt_cost,
     sn = np.ascontiguousarray(src_node, dtype=np.int32)
     sc = np.ascontiguousarray(src_cost, dtype=np.int32)
     for a in range(0, k, chunk):
-        d = _walk_points(first_out, head, weight, sn[a:a + chunk], sc[a:a + chunk], toff, tpt, tcost, j,
-                         np.int32(max_s), 2 * int(numba.get_num_threads()))
+        bound = np.full(min(chunk, k - a), max_s, dtype=np.int32)
+        d = _walk_points(first_out, head, weight, sn[a:a + chunk], sc[a:a + chunk], bound, toff, tpt, tcost, j,
+                         2 * int(numba.get_num_threads()))
         r, c = np.nonzero(d != INF)
         rows.append(r + a)
         cols.append(c)
